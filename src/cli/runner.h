@@ -1,0 +1,52 @@
+/* The step runner: the one path every step takes, from the CLI, `seqlora run` and the workflow rules alike,
+ * so a step cached by one is a hit for the others.
+ *
+ *   key = SHA-256(canonical {schema, step, version, params, inputs: {role: [digest...]}})
+ *   hit  → verify the recorded outputs exist in the store, materialise them, say "cached: <step> <key12>"
+ *   miss → ingest the inputs, run the step in a temp folder under the store, ingest its outputs, write the
+ *          action record (outputs, exit status, provenance), materialise. An interrupted or failed run
+ *          publishes nothing (the temp folder is discarded; ctx->workdir is kept for a resume).
+ */
+#ifndef SEQLORA_CLI_RUNNER_H
+#define SEQLORA_CLI_RUNNER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "steps/step.h"
+#include "util/error.h"
+
+typedef struct sl_run_opts {
+    const char *store_dir; /* the store root; NULL = sl_runner_default_store() */
+    int no_cache;          /* run even on a hit (the new record replaces the old one) */
+    int threads;           /* thread budget handed to the step; not part of the key */
+    int quiet;             /* no "cached:"/"ran:" line on stderr */
+} sl_run_opts;
+
+typedef struct sl_run_input {
+    const char *role;
+    const char *path; /* a file or directory, or "sha256:<hex>" naming an artifact already in the store */
+} sl_run_input;
+
+typedef struct sl_run_output {
+    const char *name; /* a declared output of the step */
+    const char *dest; /* where to materialise it (a regular file or a directory); NULL = keep only in store */
+} sl_run_output;
+
+typedef struct sl_run_result {
+    int cached;                /* 1 when the outputs came from the store */
+    char key[65];              /* the action key, hex */
+    double seconds;            /* wall time of this call */
+    json_t *record;            /* the action record (a new reference; caller json_decref's it) */
+} sl_run_result;
+
+/* The store root: $SEQLORA_STORE, else "./store". */
+const char *sl_runner_default_store(void);
+
+/* Run `step` with `params` (a JSON object; the runner canonicalises it) and the given inputs, and
+ * materialise the requested outputs. See the file comment for the protocol. */
+int sl_runner_run(const sl_step *step, const json_t *params, const sl_run_input *inputs, size_t n_inputs,
+                  const sl_run_output *outputs, size_t n_outputs, const sl_run_opts *opts, sl_run_result *result,
+                  sl_err *err);
+
+#endif

@@ -1,0 +1,20 @@
+/* The table of built-in steps. Add one line per step (and its extern declaration). */
+#include <string.h>
+
+#include "step.h"
+
+/* extern const sl_step sl_step_fetch; ... one per step file */
+
+static const sl_step *const all_steps[] = {
+    NULL,
+};
+
+const sl_step *const *sl_step_all(void) {
+    return all_steps;
+}
+
+const sl_step *sl_step_find(const char *name) {
+    for (size_t i = 0; all_steps[i]; i++)
+        if (!strcmp(all_steps[i]->name, name)) return all_steps[i];
+    return NULL;
+}
