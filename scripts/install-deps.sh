@@ -12,7 +12,8 @@ set -euo pipefail
 
 # Shared libraries seqlora links against at run time.
 RUNTIME_PKGS=(libhts3 liblmdb0 libzstd1 libarchive13 libjansson4 libcurl3-gnutls libssl3 libopenblas0-pthread
-              libmicrohttpd12 ca-certificates)
+              libmicrohttpd12 ca-certificates procps)
+# (procps: `ps`, which Nextflow needs inside a container to collect task metrics.)
 # What it takes to build it.
 # libcurl4-gnutls-dev, not -openssl-dev: libhts-dev depends on the gnutls flavour and the two conflict.
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config git
@@ -28,6 +29,17 @@ PIP_PEERS=(transformers==4.46.3 peft==0.13.2 safetensors==0.4.5 tokenizers==0.20
            huggingface-hub==0.26.5)
 PIP_DEPS=(filelock fsspec packaging pyyaml regex requests tqdm psutil typing-extensions
           jsonschema==4.23.0 snakemake==9.14.0)
+
+# Ubuntu 24.04 (the base of NVIDIA's CUDA images) renamed some runtime libraries in the 64-bit time_t transition.
+os_id=$( (. /etc/os-release 2>/dev/null && echo "${ID:-}:${VERSION_ID:-}") || true)
+if [[ $os_id == ubuntu:2[4-9]* ]]; then
+  for i in "${!RUNTIME_PKGS[@]}"; do
+    case ${RUNTIME_PKGS[$i]} in
+      libhts3|libarchive13|libssl3|libmicrohttpd12) RUNTIME_PKGS[$i]=${RUNTIME_PKGS[$i]}t64 ;;
+      libcurl3-gnutls) RUNTIME_PKGS[$i]=libcurl3t64-gnutls ;;
+    esac
+  done
+fi
 
 mode=${1:-build}
 if [[ $mode == --print ]]; then
