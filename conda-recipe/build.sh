@@ -1,0 +1,23 @@
+#!/bin/bash
+# conda-build script for both outputs of meta.yaml (seqlora and seqlora-cuda).
+#
+# Also runs outside conda: set PREFIX (install prefix), SRC_DIR (an unpacked source tree) and CPU_COUNT.
+# The configuration is the README's (`cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release`) plus the
+# install prefix, the backend switch and no test targets; ${CMAKE_ARGS} carries conda's toolchain settings.
+set -euo pipefail
+
+: "${PREFIX:?PREFIX must name the install prefix}"
+: "${SRC_DIR:?SRC_DIR must name the source tree}"
+CPU_COUNT=${CPU_COUNT:-1}
+
+cuda=OFF
+if [[ ${PKG_NAME:-seqlora} == seqlora-cuda ]]; then
+  cuda=ON
+fi
+
+cd "${SRC_DIR}"
+# shellcheck disable=SC2086  # CMAKE_ARGS is a list of arguments
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} \
+  -DCMAKE_INSTALL_PREFIX="${PREFIX}" -DCMAKE_INSTALL_LIBDIR=lib -DSEQLORA_CUDA="${cuda}" -DSEQLORA_TESTS=OFF
+cmake --build build --target seqlora -j "${CPU_COUNT}"
+cmake --install build
