@@ -4,8 +4,12 @@
 #include "step.h"
 
 /* extern const sl_step sl_step_fetch; ... one per step file */
+extern const sl_step sl_step_fetch;
+extern const sl_step sl_step_fetch_ensembl;
 
 static const sl_step *const all_steps[] = {
+    &sl_step_fetch,
+    &sl_step_fetch_ensembl,
     NULL,
 };
 
