@@ -1,0 +1,150 @@
+/* The backward pass: gradients of the LoRA matrices and the head. Frozen base weights get none; the
+ * activation gradients flow through them to earlier layers. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "bert_impl.h"
+
+/* Backward of y = x W^T + b + s B A dropout(x): LoRA gradients added; dx assigned (acc = 0) or added
+ * (acc = 1), skipped when dx is NULL. */
+static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, const float *dy,
+                            const float *x, int N, int in, int out, const float *u) {
+    const sl_nn_layer_w *lw = &m->layer[l];
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, lw->w[mod], in,
+                    acc ? 1.0f : 0.0f, dx, in);
+    const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
+    if (!A) return;
+    const int r = m->spec.r;
+    const float s = m->scaling;
+    const int dropped = m->drop_on && m->spec.dropout > 0;
+    const uint64_t hi = sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod);
+    const float *xin = x;
+    if (dropped) {
+        memcpy(m->xd, x, (size_t)N * in * sizeof(float));
+        sl_nn_k_dropout(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed, hi, 0);
+        xin = m->xd;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, s, dy, out, u, r, 1.0f, lw->glora_b[mod],
+                r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, s, dy, out, B, r, 0.0f, m->du, r);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, N, 1.0f, m->du, r, xin, in, 1.0f,
+                lw->glora_a[mod], in);
+    if (!dx) return;
+    if (dropped) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, m->du, r, A, in, 0.0f,
+                    m->dwide, in);
+        sl_nn_k_dropout(m->dwide, (size_t)N * in, m->spec.dropout, m->drop.seed, hi, 0);
+        for (size_t i = 0; i < (size_t)N * in; i++) dx[i] += m->dwide[i];
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, m->du, r, A, in, 1.0f, dx, in);
+    }
+}
+
+static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
+    const int B = m->B, T = m->T, H = m->cfg.hidden, nh = m->cfg.heads, d = H / nh;
+    const float scale = 1.0f / sqrtf((float)d);
+    const float pdrop = m->drop_on ? m->cfg.attn_dropout : 0.0f;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            size_t off = (size_t)b * T * H + (size_t)h * d;
+            const float *P = a->P + ((size_t)b * nh + h) * T * T;
+            const float *Pd = P;
+            uint64_t hi = sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_ATTN),
+                     base = ((uint64_t)b * nh + h) * T * T;
+            if (pdrop > 0) {
+                memcpy(m->sP, P, (size_t)T * T * sizeof(float));
+                sl_nn_k_dropout(m->sP, (size_t)T * T, pdrop, m->drop.seed, hi, base);
+                Pd = m->sP;
+            }
+            float *dP = m->sP2;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, m->dctx + off, H, a->v + off,
+                        H, 0.0f, dP, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, m->dctx + off, H, 0.0f,
+                        m->dv + off, H);
+            if (pdrop > 0) sl_nn_k_dropout(dP, (size_t)T * T, pdrop, m->drop.seed, hi, base);
+            for (int i = 0; i < T; i++) {
+                const float *pr = P + (size_t)i * T;
+                float *gr = dP + (size_t)i * T;
+                double sum = 0;
+                for (int j = 0; j < T; j++) sum += (double)pr[j] * gr[j];
+                for (int j = 0; j < T; j++) gr[j] = pr[j] * (float)(gr[j] - sum);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, a->k + off, H, 0.0f,
+                        m->dq + off, H);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, a->q + off, H, 0.0f,
+                        m->dk + off, H);
+        }
+}
+
+int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
+    if (!m->training || !m->have_labels)
+        return sl_err_set(err, SL_EINTERNAL,
+                          "backward needs a training model and a forward pass with labels");
+    const sl_nn_bert_config *c = &m->cfg;
+    const int B = m->B, T = m->T, H = c->hidden, NI = c->intermediate, C = c->num_labels, N = B * T;
+    /* classifier */
+    float *dpd = m->dtmp;
+    for (size_t i = 0; i < (size_t)B * C; i++) m->dlogits[i] *= loss_scale;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, H, B, 1.0f, m->dlogits, C, m->pooled_drop, H,
+                1.0f, m->gcls_w, H);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < C; k++) m->gcls_b[k] += m->dlogits[(size_t)b * C + k];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, C, 1.0f, m->dlogits, C, m->cls_w, H, 0.0f,
+                dpd, H);
+    if (m->drop_on)
+        sl_nn_k_dropout(dpd, (size_t)B * H, c->classifier_dropout, m->drop.seed,
+                        sl_nn_drop_hi(m->drop.micro, -1, SL_NN_DROP_CLS), 0);
+    /* pooler: tanh' then into the [CLS] rows of dh */
+    for (size_t i = 0; i < (size_t)B * H; i++) dpd[i] *= 1.0f - m->pooled[i] * m->pooled[i];
+    const float *last = m->h[c->layers];
+    if (m->spec.train_pooler) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 1.0f, dpd, H, last, T * H, 1.0f,
+                    m->gpool_w, H);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) m->gpool_b[j] += dpd[(size_t)b * H + j];
+    }
+    memset(m->dh, 0, (size_t)N * H * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1.0f, dpd, H, m->pool_w, H, 0.0f, m->dh,
+                T * H);
+    /* the lowest layer that has anything to train */
+    int lowest = c->layers;
+    for (int l = 0; l < c->layers; l++)
+        for (int mod = 0; mod < SL_NN_NMOD; mod++)
+            if (m->layer[l].lora_a[mod] && lowest == c->layers) lowest = l;
+    for (int l = c->layers - 1; l >= lowest; l--) {
+        const sl_nn_acts *a = &m->acts[l];
+        const sl_nn_layer_w *lw = &m->layer[l];
+        const float *xin = m->h[l];
+        const int need_dx = l > lowest;
+        float *dz = m->dtmp, *dout = m->dk, *dao = m->dq;
+        /* LayerNorm 2: dz = d(ln2_in) = d(o dropped) = d(h1) residual part */
+        sl_nn_k_layernorm_bwd(dz, m->dh, a->ln2_in, a->ln2_mean, a->ln2_rstd, lw->ln2_w, N, H, 0);
+        memcpy(dout, dz, (size_t)N * H * sizeof(float));
+        if (m->drop_on)
+            sl_nn_k_dropout(dout, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_OUT), 0);
+        linear_lora_bwd(m, l, SL_NN_MOD_OUTPUT, m->dI, 0, dout, a->gel, N, NI, H, a->u[SL_NN_MOD_OUTPUT]);
+        sl_nn_k_gelu_bwd(m->dI, m->dI, a->inter, (size_t)N * NI);
+        linear_lora_bwd(m, l, SL_NN_MOD_INTER, dz, 1, m->dI, a->h1, N, H, NI, a->u[SL_NN_MOD_INTER]);
+        /* LayerNorm 1: dh2 = d(xin) residual part; dao = d(attention output) */
+        sl_nn_k_layernorm_bwd(m->dh2, dz, a->ln1_in, a->ln1_mean, a->ln1_rstd, lw->ln1_w, N, H, 0);
+        memcpy(dao, m->dh2, (size_t)N * H * sizeof(float));
+        if (m->drop_on)
+            sl_nn_k_dropout(dao, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), 0);
+        linear_lora_bwd(m, l, SL_NN_MOD_ATTN_OUT, m->dctx, 0, dao, a->ctx, N, H, H, a->u[SL_NN_MOD_ATTN_OUT]);
+        attention_bwd(m, l, a);
+        linear_lora_bwd(m, l, SL_NN_MOD_QUERY, need_dx ? m->dh2 : NULL, 1, m->dq, xin, N, H, H,
+                        a->u[SL_NN_MOD_QUERY]);
+        linear_lora_bwd(m, l, SL_NN_MOD_KEY, need_dx ? m->dh2 : NULL, 1, m->dk, xin, N, H, H,
+                        a->u[SL_NN_MOD_KEY]);
+        linear_lora_bwd(m, l, SL_NN_MOD_VALUE, need_dx ? m->dh2 : NULL, 1, m->dv, xin, N, H, H,
+                        a->u[SL_NN_MOD_VALUE]);
+        float *t = m->dh;
+        m->dh = m->dh2;
+        m->dh2 = t;
+    }
+    return 0;
+}

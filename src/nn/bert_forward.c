@@ -1,0 +1,185 @@
+/* The forward pass and the losses. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "bert_impl.h"
+
+/* y = x W^T + b (+ LoRA branch, keeping A x in u). x is [N, in]. */
+static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x, int N, int in, int out,
+                        float *u) {
+    const sl_nn_layer_w *lw = &m->layer[l];
+    sl_nn_k_linear(y, x, lw->w[mod], lw->b[mod], N, in, out);
+    const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
+    if (!A) return;
+    const int r = m->spec.r;
+    const float *xin = x;
+    if (m->drop_on && m->spec.dropout > 0) {
+        memcpy(m->xd, x, (size_t)N * in * sizeof(float));
+        sl_nn_k_dropout(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed,
+                        sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod), 0);
+        xin = m->xd;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, r, in, 1.0f, xin, in, A, in, 0.0f, u, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, m->scaling, u, r, B, r, 1.0f, y, out);
+}
+
+static void attention(sl_nn_bert *m, int l, sl_nn_acts *a, int B, int T) {
+    const int H = m->cfg.hidden, nh = m->cfg.heads, d = H / nh;
+    const float scale = 1.0f / sqrtf((float)d);
+    const float pdrop = m->drop_on ? m->cfg.attn_dropout : 0.0f;
+    for (int b = 0; b < B; b++) {
+        const int32_t *mk = m->mask + (size_t)b * T;
+        for (int h = 0; h < nh; h++) {
+            const float *q = a->q + (size_t)b * T * H + h * d, *k = a->k + (size_t)b * T * H + h * d;
+            const float *v = a->v + (size_t)b * T * H + h * d;
+            float *P = a->P + ((size_t)b * nh + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, q, H, k, H, 0.0f, P, T);
+            for (int i = 0; i < T; i++) {
+                float *row = P + (size_t)i * T, mx = -INFINITY;
+                for (int j = 0; j < T; j++)
+                    if (mk[j] && row[j] > mx) mx = row[j];
+                double s = 0;
+                for (int j = 0; j < T; j++) {
+                    float e = mk[j] ? expf(row[j] - mx) : 0.0f;
+                    row[j] = e;
+                    s += e;
+                }
+                float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
+                for (int j = 0; j < T; j++) row[j] *= inv;
+            }
+            const float *Pd = P;
+            if (pdrop > 0) {
+                memcpy(m->sP, P, (size_t)T * T * sizeof(float));
+                sl_nn_k_dropout(m->sP, (size_t)T * T, pdrop, m->drop.seed,
+                                sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_ATTN),
+                                ((uint64_t)b * nh + h) * T * T);
+                Pd = m->sP;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, v, H, 0.0f,
+                        a->ctx + (size_t)b * T * H + h * d, H);
+        }
+    }
+}
+
+static float loss_and_grad(sl_nn_bert *m, int B) {
+    const int C = m->cfg.num_labels;
+    const float *x = m->logits, *y = m->labels;
+    float *g = m->dlogits;
+    double total = 0;
+    if (m->cfg.problem == SL_NN_SINGLE_LABEL) {
+        for (int b = 0; b < B; b++) {
+            const float *row = x + (size_t)b * C;
+            int t = (int)y[b];
+            float mx = row[0];
+            for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
+            double s = 0;
+            for (int c = 0; c < C; c++) s += exp((double)row[c] - mx);
+            double lse = mx + log(s);
+            total += lse - row[t];
+            for (int c = 0; c < C; c++) g[(size_t)b * C + c] = (float)((exp(row[c] - lse) - (c == t)) / B);
+        }
+        return (float)(total / B);
+    }
+    size_t n = (size_t)B * C;
+    for (size_t i = 0; i < n; i++) {
+        double xi = x[i], yi = y[i];
+        if (m->cfg.problem == SL_NN_MULTI_LABEL) {
+            total += (xi > 0 ? xi : 0) - xi * yi + log1p(exp(-fabs(xi)));
+            g[i] = (float)((1.0 / (1.0 + exp(-xi)) - yi) / (double)n);
+        } else {
+            total += (xi - yi) * (xi - yi);
+            g[i] = (float)(2.0 * (xi - yi) / (double)n);
+        }
+    }
+    return (float)(total / (double)n);
+}
+
+int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, int B, int T,
+                       const float *labels, const sl_nn_dropout *drop, float *loss, sl_err *err) {
+    const sl_nn_bert_config *c = &m->cfg;
+    if (B < 1 || B > m->max_batch || T < 1 || T > m->max_len)
+        return sl_err_set(err, SL_EINTERNAL, "batch %dx%d exceeds the allocated %dx%d", B, T, m->max_batch,
+                          m->max_len);
+    const int H = c->hidden, NI = c->intermediate, N = B * T, C = c->num_labels;
+    for (int i = 0; i < N; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return sl_err_set(err, SL_EDATA, "token id %d out of range (vocab_size %d)", ids[i],
+                              c->vocab_size);
+    for (int b = 0; b < B; b++)
+        if (!mask[(size_t)b * T]) return sl_err_set(err, SL_EDATA, "row %d of the batch has no tokens", b);
+    memcpy(m->mask_copy, mask, (size_t)N * sizeof(int32_t));
+    m->mask = m->mask_copy;
+    m->B = B;
+    m->T = T;
+    m->drop_on = drop != NULL;
+    if (drop) m->drop = *drop;
+    m->have_labels = labels != NULL;
+    if (labels) {
+        size_t nl = c->problem == SL_NN_SINGLE_LABEL ? (size_t)B : (size_t)B * C;
+        for (size_t i = 0; i < nl; i++) {
+            if (!isfinite(labels[i])) return sl_err_set(err, SL_EDATA, "label %zu is not a finite number", i);
+            if (c->problem == SL_NN_SINGLE_LABEL &&
+                (labels[i] < 0 || labels[i] >= C || labels[i] != (int)labels[i]))
+                return sl_err_set(err, SL_EDATA, "class index %g out of range 0..%d", labels[i], C - 1);
+        }
+        memcpy(m->labels, labels, nl * sizeof(float));
+    }
+    /* embeddings */
+    float *x = m->h[0];
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *row = x + ((size_t)b * T + t) * H;
+            const float *we = m->word + (size_t)ids[(size_t)b * T + t] * H, *pe = m->pos + (size_t)t * H;
+            for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + m->type[j];
+        }
+    sl_nn_k_layernorm(x, NULL, NULL, x, m->emb_ln_w, m->emb_ln_b, N, H, c->ln_eps);
+    if (m->drop_on)
+        sl_nn_k_dropout(x, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                        sl_nn_drop_hi(m->drop.micro, -1, SL_NN_DROP_EMB), 0);
+    /* encoder */
+    for (int l = 0; l < c->layers; l++) {
+        sl_nn_acts *a = &m->acts[l];
+        const float *xin = m->h[l];
+        float *out = m->h[l + 1];
+        linear_lora(m, l, SL_NN_MOD_QUERY, a->q, xin, N, H, H, a->u[SL_NN_MOD_QUERY]);
+        linear_lora(m, l, SL_NN_MOD_KEY, a->k, xin, N, H, H, a->u[SL_NN_MOD_KEY]);
+        linear_lora(m, l, SL_NN_MOD_VALUE, a->v, xin, N, H, H, a->u[SL_NN_MOD_VALUE]);
+        attention(m, l, a, B, T);
+        linear_lora(m, l, SL_NN_MOD_ATTN_OUT, a->ln1_in, a->ctx, N, H, H, a->u[SL_NN_MOD_ATTN_OUT]);
+        if (m->drop_on)
+            sl_nn_k_dropout(a->ln1_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), 0);
+        for (size_t i = 0; i < (size_t)N * H; i++) a->ln1_in[i] += xin[i];
+        sl_nn_k_layernorm(a->h1, a->ln1_mean, a->ln1_rstd, a->ln1_in, m->layer[l].ln1_w, m->layer[l].ln1_b, N,
+                          H, c->ln_eps);
+        linear_lora(m, l, SL_NN_MOD_INTER, a->inter, a->h1, N, H, NI, a->u[SL_NN_MOD_INTER]);
+        sl_nn_k_gelu(a->gel, a->inter, (size_t)N * NI);
+        linear_lora(m, l, SL_NN_MOD_OUTPUT, a->ln2_in, a->gel, N, NI, H, a->u[SL_NN_MOD_OUTPUT]);
+        if (m->drop_on)
+            sl_nn_k_dropout(a->ln2_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_OUT), 0);
+        for (size_t i = 0; i < (size_t)N * H; i++) a->ln2_in[i] += a->h1[i];
+        sl_nn_k_layernorm(out, a->ln2_mean, a->ln2_rstd, a->ln2_in, m->layer[l].ln2_w, m->layer[l].ln2_b, N,
+                          H, c->ln_eps);
+    }
+    /* pooler on [CLS], classifier */
+    const float *last = m->h[c->layers];
+    for (int b = 0; b < B; b++) {
+        const float *cls = last + (size_t)b * T * H;
+        float *p = m->pooled + (size_t)b * H;
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, H, H, 1.0f, m->pool_w, H, cls, 1, 0.0f, p, 1);
+        for (int j = 0; j < H; j++) p[j] = tanhf(p[j] + m->pool_b[j]);
+    }
+    memcpy(m->pooled_drop, m->pooled, (size_t)B * H * sizeof(float));
+    if (m->drop_on)
+        sl_nn_k_dropout(m->pooled_drop, (size_t)B * H, c->classifier_dropout, m->drop.seed,
+                        sl_nn_drop_hi(m->drop.micro, -1, SL_NN_DROP_CLS), 0);
+    sl_nn_k_linear(m->logits, m->pooled_drop, m->cls_w, m->cls_b, B, H, C);
+    if (labels) {
+        float lv = loss_and_grad(m, B);
+        if (loss) *loss = lv;
+        if (!isfinite(lv)) return sl_err_set(err, SL_EDATA, "the loss is not finite (%g)", lv);
+    }
+    return 0;
+}
