@@ -22,6 +22,7 @@ struct sl_nn_st_file {
     char **meta_keys; /* sorted; meta_vals parallel */
     char **meta_vals;
     size_t n_meta;
+    int has_meta;
 };
 
 static const struct {
@@ -172,6 +173,7 @@ static int get_size(const json_t *v, size_t *out) {
 
 static int parse_metadata(sl_nn_st_file *f, const json_t *meta, sl_err *err) {
     if (json_is_null(meta)) return 0;
+    f->has_meta = 1;
     if (!json_is_object(meta))
         return sl_err_set(err, SL_EDATA, "%s: safetensors header: __metadata__ must be an object of strings",
                           f->path);
@@ -426,6 +428,10 @@ const char *sl_nn_st_metadata(const sl_nn_st_file *f, const char *key) {
 
 size_t sl_nn_st_metadata_count(const sl_nn_st_file *f) {
     return f->n_meta;
+}
+
+int sl_nn_st_has_metadata(const sl_nn_st_file *f) {
+    return f->has_meta;
 }
 
 int sl_nn_st_metadata_at(const sl_nn_st_file *f, size_t i, const char **key, const char **value) {

@@ -94,6 +94,8 @@ const sl_nn_st_tensor *sl_nn_st_find(const sl_nn_st_file *file, const char *name
  * sl_nn_st_metadata_count/_at iterate the pairs in key order. */
 const char *sl_nn_st_metadata(const sl_nn_st_file *file, const char *key);
 size_t sl_nn_st_metadata_count(const sl_nn_st_file *file);
+/* 1 when the header has a "__metadata__" object (possibly empty), 0 when it has none (or null). */
+int sl_nn_st_has_metadata(const sl_nn_st_file *file);
 int sl_nn_st_metadata_at(const sl_nn_st_file *file, size_t i, const char **key, const char **value);
 
 /* Convert tensor `t` (F32, F16 or BF16) to float into dst[0..n); n must equal t->numel. Other dtypes

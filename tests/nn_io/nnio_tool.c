@@ -1,0 +1,172 @@
+/* A small driver the peer tests (Python) call to exercise the model-file readers and writers:
+ *   nnio_tool st-dump FILE            one line per tensor: name, dtype, shape, then the values as f32 bit
+ *                                     patterns (F32/F16/BF16) or the raw bytes in hex (other dtypes);
+ *                                     metadata lines "meta<TAB>key<TAB>value" first
+ *   nnio_tool st-copy IN OUT          read IN and write its tensors and metadata to OUT with sl_nn_st_write
+ *   nnio_tool tok-encode DIR MAXLEN   per stdin line: ids, TAB, attention mask (space separated)
+ *   nnio_tool tok-tokenize DIR        per stdin line: ids without specials, truncation or padding
+ *   nnio_tool tok-info DIR            vocab size, special ids, model_max_length
+ * Errors go to stderr with exit status 3 (data) or 1. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/safetensors.h"
+#include "nn/tokenizer.h"
+
+static int fail(const sl_err *err) {
+    fprintf(stderr, "nnio_tool: error: %s\n", err->msg);
+    return err->code == SL_EDATA ? 3 : 1;
+}
+
+/* Names may hold tabs and newlines: print \\, \t and \n escaped. */
+static void print_escaped(const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\\\", stdout);
+        else if (*s == '\t')
+            fputs("\\t", stdout);
+        else if (*s == '\n')
+            fputs("\\n", stdout);
+        else
+            putchar(*s);
+    }
+}
+
+static int st_dump(const char *path) {
+    sl_nn_st_file *f;
+    sl_err err;
+    if (sl_nn_st_open(path, &f, &err)) return fail(&err);
+    for (size_t i = 0; i < sl_nn_st_metadata_count(f); i++) {
+        const char *k, *v;
+        sl_nn_st_metadata_at(f, i, &k, &v);
+        printf("meta\t");
+        print_escaped(k);
+        printf("\t");
+        print_escaped(v);
+        printf("\n");
+    }
+    for (size_t i = 0; i < sl_nn_st_count(f); i++) {
+        const sl_nn_st_tensor *t = sl_nn_st_tensor_at(f, i);
+        printf("tensor\t");
+        print_escaped(t->name);
+        printf("\t%s\t", sl_nn_st_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+        printf("\t");
+        if (t->dtype == SL_NN_ST_F32 || t->dtype == SL_NN_ST_F16 || t->dtype == SL_NN_ST_BF16) {
+            float *v = malloc((t->numel ? t->numel : 1) * sizeof *v);
+            if (sl_nn_st_tensor_to_f32(f, t, v, t->numel, &err)) return fail(&err);
+            for (size_t j = 0; j < t->numel; j++) {
+                uint32_t u;
+                memcpy(&u, &v[j], 4);
+                printf("%s%08x", j ? " " : "", u);
+            }
+            free(v);
+        } else {
+            const unsigned char *b = t->data;
+            for (size_t j = 0; j < t->nbytes; j++) printf("%02x", b[j]);
+        }
+        printf("\n");
+    }
+    sl_nn_st_close(f);
+    return 0;
+}
+
+static int st_copy(const char *in, const char *out) {
+    sl_nn_st_file *f;
+    sl_err err;
+    if (sl_nn_st_open(in, &f, &err)) return fail(&err);
+    size_t n = sl_nn_st_count(f), nm = sl_nn_st_metadata_count(f);
+    sl_nn_st_wtensor *w = calloc(n ? n : 1, sizeof *w);
+    const char **meta = calloc(2 * nm + 1, sizeof *meta);
+    for (size_t i = 0; i < n; i++) {
+        const sl_nn_st_tensor *t = sl_nn_st_tensor_at(f, i);
+        w[i] = (sl_nn_st_wtensor){t->name, t->dtype, t->ndim, t->shape, t->data};
+    }
+    for (size_t i = 0; i < nm; i++) sl_nn_st_metadata_at(f, i, &meta[2 * i], &meta[2 * i + 1]);
+    /* a file without __metadata__ is copied without one */
+    int rc = sl_nn_st_write(out, w, n, sl_nn_st_has_metadata(f) ? meta : NULL, &err);
+    free(w);
+    free(meta);
+    sl_nn_st_close(f);
+    return rc ? fail(&err) : 0;
+}
+
+static char *read_line(FILE *in) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len = getline(&line, &cap, in);
+    if (len < 0) {
+        free(line);
+        return NULL;
+    }
+    if (len && line[len - 1] == '\n') line[--len] = '\0';
+    return line;
+}
+
+static int tok_run(const char *dir, int maxlen, int tokenize_only) {
+    sl_nn_tokenizer *tok;
+    sl_err err;
+    if (sl_nn_tokenizer_load(dir, &tok, &err)) return fail(&err);
+    int32_t *ids = malloc((size_t)(maxlen > 0 ? maxlen : 1) * sizeof *ids);
+    int32_t *mask = malloc((size_t)(maxlen > 0 ? maxlen : 1) * sizeof *mask);
+    char *line;
+    int rc = 0;
+    while ((line = read_line(stdin))) {
+        if (tokenize_only) {
+            int32_t *all;
+            size_t n;
+            if (sl_nn_tokenizer_tokenize(tok, line, &all, &n, &err)) {
+                rc = fail(&err);
+                free(line);
+                break;
+            }
+            for (size_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", all[i]);
+            printf("\n");
+            free(all);
+        } else {
+            int n_real;
+            if (sl_nn_tokenizer_encode(tok, line, maxlen, ids, mask, &n_real, &err)) {
+                rc = fail(&err);
+                free(line);
+                break;
+            }
+            for (int i = 0; i < maxlen; i++) printf("%s%d", i ? " " : "", ids[i]);
+            printf("\t");
+            for (int i = 0; i < maxlen; i++) printf("%s%d", i ? " " : "", mask[i]);
+            printf("\t%d\n", n_real);
+        }
+        free(line);
+    }
+    free(ids);
+    free(mask);
+    sl_nn_tokenizer_free(tok);
+    return rc;
+}
+
+static int tok_info(const char *dir) {
+    sl_nn_tokenizer *tok;
+    sl_err err;
+    if (sl_nn_tokenizer_load(dir, &tok, &err)) return fail(&err);
+    const sl_nn_tokenizer_specials *s = sl_nn_tokenizer_special_ids(tok);
+    printf("{\"kind\": %d, \"vocab_size\": %d, \"pad\": %d, \"unk\": %d, \"cls\": %d, \"sep\": %d, \"mask\": "
+           "%d, "
+           "\"model_max_length\": %d}\n",
+           (int)sl_nn_tokenizer_get_kind(tok), sl_nn_tokenizer_vocab_size(tok), s->pad, s->unk, s->cls,
+           s->sep, s->mask, sl_nn_tokenizer_model_max_length(tok));
+    sl_nn_tokenizer_free(tok);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "st-dump")) return st_dump(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "st-copy")) return st_copy(argv[2], argv[3]);
+    if (argc == 4 && !strcmp(argv[1], "tok-encode")) return tok_run(argv[2], atoi(argv[3]), 0);
+    if (argc == 3 && !strcmp(argv[1], "tok-tokenize")) return tok_run(argv[2], 0, 1);
+    if (argc == 3 && !strcmp(argv[1], "tok-info")) return tok_info(argv[2]);
+    fprintf(stderr,
+            "usage: nnio_tool st-dump FILE | st-copy IN OUT | tok-encode DIR MAXLEN | tok-tokenize DIR | "
+            "tok-info DIR\n");
+    return 2;
+}
