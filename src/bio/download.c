@@ -413,6 +413,7 @@ static int fetch_loop(sink *s, const char *url, int64_t expect_size, fetch_state
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     }
     int failures = 0, restarts = 0, redirects = 0, rc = 0;
+    uint64_t last_short = UINT64_MAX;
     double delay = o->retry_delay_s;
     for (;;) {
         uint64_t have = 0;
@@ -451,7 +452,10 @@ static int fetch_loop(sink *s, const char *url, int64_t expect_size, fetch_state
         if (x == XF_OK && s->fd >= 0 && expect_size >= 0) {
             uint64_t now = 0;
             if ((rc = file_size(s->fd, &now, s->path, err))) break;
-            if (now < (uint64_t)expect_size) {
+            /* short of the expected size: the stream was cut, so resume, unless the last try ended at the
+             * same place (the source itself is shorter: verification will say so) */
+            if (now < (uint64_t)expect_size && now != last_short) {
+                last_short = now;
                 char shown[1024];
                 display_url(cur, shown, sizeof shown);
                 sl_err_set(&terr, SL_ENET, "%s: the transfer ended after %llu of %lld bytes", shown,
