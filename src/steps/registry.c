@@ -6,10 +6,12 @@
 /* extern const sl_step sl_step_fetch; ... one per step file */
 extern const sl_step sl_step_fetch;
 extern const sl_step sl_step_fetch_ensembl;
+extern const sl_step sl_step_evaluate;
 
 static const sl_step *const all_steps[] = {
     &sl_step_fetch,
     &sl_step_fetch_ensembl,
+    &sl_step_evaluate,
     NULL,
 };
 

@@ -1,0 +1,123 @@
+/* seqlora evaluate: metrics, bootstrap intervals and plots from a predictions TSV (the `evaluate` step). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "commands.h"
+
+static void usage(FILE *out) {
+    fprintf(
+        out,
+        "usage: seqlora evaluate --predictions PRED.tsv -o REPORT_DIR [options]\n\n"
+        "Evaluate predictions (id, label, prob_<class>... or prediction) as scikit-learn would: ROC AUC,\n"
+        "average precision, accuracy, macro-F1, MCC, confusion matrix (binary, multi-class), mAP\n"
+        "(multi-label), MSE and R2 (regression), with bootstrap confidence intervals, and write\n"
+        "REPORT_DIR/metrics.json, roc.svg, pr.svg (and loss.svg with --history).\n\n"
+        "options:\n"
+        "  --predictions FILE      predictions TSV from `seqlora predict` (required)\n"
+        "  -o, --output DIR        the report directory to write (required)\n"
+        "  --task NAME             auto (default), binary, multiclass, multilabel or regression\n"
+        "  --threshold T           binary decision threshold: positive when prob >= T (default 0.5)\n"
+        "  --positive-class NAME   binary positive class (default: the second prob_ column)\n"
+        "  --bootstrap N           bootstrap resamples for the intervals, 0 = none (default 1000)\n"
+        "  --ci-level L            confidence level of the intervals (default 0.95)\n"
+        "  --seed S                bootstrap seed (default 0)\n"
+        "  --history FILE          the trainer's metrics.jsonl: plot loss and metrics per "
+        "epoch\n\n" SL_CLI_COMMON_HELP);
+}
+
+enum { OPT_PRED = 0x2001, OPT_TASK, OPT_THRESHOLD, OPT_POS, OPT_BOOT, OPT_LEVEL, OPT_SEED, OPT_HISTORY };
+
+int sl_cmd_evaluate(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"predictions", required_argument, 0, OPT_PRED},
+        {"output", required_argument, 0, 'o'},
+        {"task", required_argument, 0, OPT_TASK},
+        {"threshold", required_argument, 0, OPT_THRESHOLD},
+        {"positive-class", required_argument, 0, OPT_POS},
+        {"bootstrap", required_argument, 0, OPT_BOOT},
+        {"ci-level", required_argument, 0, OPT_LEVEL},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"history", required_argument, 0, OPT_HISTORY},
+        {"help", no_argument, 0, 'h'},
+        SL_CLI_COMMON_LONGOPTS,
+        {0, 0, 0, 0},
+    };
+    sl_cli_common common;
+    sl_cli_common_init(&common);
+    sl_err err;
+    sl_err_clear(&err);
+    const char *pred = NULL, *out = NULL, *history = NULL, *task = NULL, *pos = NULL;
+    double threshold = 0.5, level = 0.95;
+    long long boot = 1000, seed = 0;
+    int opt, rc;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (opt) {
+            case OPT_PRED:
+                pred = optarg;
+                break;
+            case 'o':
+                out = optarg;
+                break;
+            case OPT_TASK:
+                task = optarg;
+                break;
+            case OPT_POS:
+                pos = optarg;
+                break;
+            case OPT_HISTORY:
+                history = optarg;
+                break;
+            case OPT_THRESHOLD:
+                if (sl_cli_parse_real("--threshold", optarg, &threshold, &err))
+                    return sl_cli_report(SL_EUSAGE, &err);
+                if (threshold < 0 || threshold > 1)
+                    return sl_cli_usage_error("--threshold: expected a value in [0, 1]");
+                break;
+            case OPT_LEVEL:
+                if (sl_cli_parse_real("--ci-level", optarg, &level, &err))
+                    return sl_cli_report(SL_EUSAGE, &err);
+                if (!(level > 0 && level < 1))
+                    return sl_cli_usage_error("--ci-level: expected a value in (0, 1)");
+                break;
+            case OPT_BOOT:
+                if (sl_cli_parse_int("--bootstrap", optarg, 0, 1000000, &boot, &err))
+                    return sl_cli_report(SL_EUSAGE, &err);
+                break;
+            case OPT_SEED:
+                if (sl_cli_parse_int("--seed", optarg, 0, (long long)1 << 62, &seed, &err))
+                    return sl_cli_report(SL_EUSAGE, &err);
+                break;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                rc = sl_cli_common_opt(&common, opt, optarg, &err);
+                if (rc < 0) return sl_cli_report(rc, &err);
+                if (rc == 0) {
+                    usage(stderr);
+                    return 2;
+                }
+        }
+    }
+    if (optind < argc) return sl_cli_usage_error("evaluate: unexpected argument '%s'", argv[optind]);
+    if (!pred) return sl_cli_usage_error("evaluate: --predictions is required (see seqlora evaluate --help)");
+    if (!out) return sl_cli_usage_error("evaluate: -o REPORT_DIR is required");
+
+    json_t *params = json_object();
+    if (task) json_object_set_new(params, "task", json_string(task));
+    json_object_set_new(params, "threshold", json_real(threshold));
+    if (pos) json_object_set_new(params, "positive_class", json_string(pos));
+    json_object_set_new(params, "bootstrap", json_integer(boot));
+    json_object_set_new(params, "ci_level", json_real(level));
+    json_object_set_new(params, "seed", json_integer(seed));
+    sl_run_input inputs[2] = {{"predictions", pred}, {"history", history}};
+    sl_run_output outputs[1] = {{"report", out}};
+    rc = sl_cli_run_step("evaluate", params, inputs, history ? 2 : 1, outputs, 1, &common, NULL);
+    json_decref(params);
+    if (rc == 0 && !common.quiet) fprintf(stderr, "seqlora: report written to %s\n", out);
+    if (rc == 0) printf("%s/metrics.json\n", out);
+    return rc;
+}
