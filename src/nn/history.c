@@ -54,7 +54,7 @@ int sl_nn_history_plot(const char *jsonl, const char *loss_svg, const char *metr
     char *data = NULL;
     size_t len = 0;
     int rc = sl_fs_read_all(jsonl, &data, &len, err);
-    if (rc) return sl_err_prefix(err, "training history: ");
+    if (rc) return sl_err_prefix(err, "training history");
 
     /* Parse every non-blank line. */
     size_t n_obj = 0, cap = 0;

@@ -548,7 +548,7 @@ int sl_nn_report_write(const char *predictions_tsv, const sl_nn_report_opts *o, 
             rc = report_regression(&t, o, report, err);
             break;
     }
-    if (rc == SL_EDATA) sl_err_prefix(err, "%s: ", predictions_tsv); /* data errors of the whole table */
+    if (rc == SL_EDATA) sl_err_prefix(err, "%s", predictions_tsv); /* data errors of the whole table */
     if (!rc && o->history) {
         char *loss = sl_fs_join(out_dir, "loss.svg"), *hist = sl_fs_join(out_dir, "metrics_history.svg");
         int wrote = 0;
