@@ -75,7 +75,8 @@ static void plotset_free(plotset *p) {
 enum { MAX_PLOTTED = 64 };
 
 static int add_curves(plotset *roc, plotset *pr, const binprob *b, const char *label, sl_err *err) {
-    if (roc->ns >= MAX_PLOTTED) return 0; /* more classes than a legend can carry: plot the first 64 */
+    if (roc->ns >= MAX_PLOTTED || pr->ns >= MAX_PLOTTED)
+        return 0; /* a legend carries 64: plot the first 64 */
     double *fpr, *tpr, *thr, *prec, *rec, *pthr;
     size_t m, mp;
     int rc = sl_nn_roc_curve(&b->curve, 1, &fpr, &tpr, &thr, &m, err);
