@@ -8,6 +8,8 @@ Used in-process (start() returns a running server on 127.0.0.1 with a free port)
   /flaky/<k>/<name>          answers 500 to the first <k> requests for this path, then serves <name>
   /truncate/<name>           the first request announces the full length, sends half and closes; later ones
                              serve normally (Range honoured), so a client must resume
+  /stall/<name>              the first request sends half of the body and then hangs (until server.release is
+                             set, at most 60 s); later ones serve normally: for kill-and-rerun tests
   /norange/<name>            ignores Range (always 200 with the whole file)
   /wrong/<name>              the bytes of <name> with the last byte changed
   /redirect/<name>           302 to /files/<name> on the same origin
@@ -90,6 +92,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 return self._serve_bytes(data)
+            if kind == "stall":
+                data = srv.files[parts[1]]
+                if count == 0:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[:len(data) // 2])
+                    self.wfile.flush()
+                    srv.release.wait(60)
+                    self.close_connection = True
+                    return
+                return self._serve_bytes(data)
             if kind == "norange":
                 return self._serve_bytes(srv.files[parts[1]], honour_range=False)
             if kind == "wrong":
@@ -140,6 +154,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.gdc_flaky = {}
         self.ensembl = {}
         self.token = None
+        self.release = threading.Event()
 
     @property
     def base(self):
