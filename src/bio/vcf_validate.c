@@ -240,7 +240,8 @@ static int check_tag_line(sl_bio_vcf_validator *v, const struct_fields *f, int i
     if (!id || !num || !type || !desc)
         return hdr_err(v, lineno, err, "%s line needs ID, Number, Type and Description", what, NULL);
     if (!valid_tag_id(id)) return hdr_err(v, lineno, err, "%s ID '%s' is not a valid key", what, id);
-    if (!q) return hdr_err(v, lineno, err, "%s %s: Description must be a double-quoted string", what, id);
+    if (!q && v->minor >= 2)
+        return hdr_err(v, lineno, err, "%s %s: Description must be a double-quoted string", what, id);
     tag_def d;
     memset(&d, 0, sizeof d);
     snprintf(d.id, sizeof d.id, "%s", id);
@@ -440,16 +441,18 @@ int sl_bio_vcf_validate_header_line(sl_bio_vcf_validator *v, const char *line, l
         int q = 0;
         const char *id = field(&f, "ID", NULL), *desc = field(&f, "Description", &q);
         if (!id || !*id) return hdr_err(v, lineno, err, "##%s line without ID%s", key, NULL);
-        if (!desc || !q)
+        if (!desc || (!q && v->minor >= 2)) /* 4.0/4.1 files in the wild leave it unquoted */
             return hdr_err(v, lineno, err, "##%s %s: Description must be a double-quoted string", key, id);
         for (int i = 0; i < f.n; i++)
-            if (strcmp(f.key[i], "ID") && strcmp(f.key[i], "Description"))
+            if (v->minor >= 2 && strcmp(f.key[i], "ID") && strcmp(f.key[i], "Description"))
                 return hdr_err(v, lineno, err,
                                "##%s line has the field '%s' (only ID and Description are allowed)", key,
                                f.key[i]);
         if (!strcmp(key, "ALT")) {
             static const char *const prefixes[] = {"DEL", "INS", "DUP", "INV", "CNV", "BND", NULL};
-            int ok = 0;
+            int ok =
+                v->minor <
+                2; /* the reserved prefixes are enforced from 4.2 on (1000 Genomes 4.1 files use CN0...) */
             for (int i = 0; prefixes[i]; i++) {
                 size_t pl = strlen(prefixes[i]);
                 if (!strncmp(id, prefixes[i], pl) && (id[pl] == 0 || id[pl] == ':')) ok = 1;
