@@ -232,12 +232,16 @@ int sl_store_read_blob(sl_store *s, const char *hex, sl_store_sink sink, void *u
     if (!sl_is_sha256_hex(hex)) return sl_err_set(err, SL_EUSAGE, "'%s' is not a SHA-256 digest", hex);
     char *path = sl_store_blob_path(s, hex);
     if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    int rc = sl_store_read_blob_file(path, hex, sink, user, err);
+    free(path);
+    return rc;
+}
+
+int sl_store_read_blob_file(const char *path, const char *hex, sl_store_sink sink, void *user, sl_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        int rc = sl_err_errno(err, errno == ENOENT ? SL_ENOTFOUND : SL_EIO, errno, "blob %s: cannot open %s",
-                              hex, path);
-        free(path);
-        return rc;
+        return sl_err_errno(err, errno == ENOENT ? SL_ENOTFOUND : SL_EIO, errno, "blob %s: cannot open %s",
+                            hex, path);
     }
     unsigned char *in = malloc(CHUNK);
     size_t out_cap = ZSTD_DStreamOutSize();
@@ -294,7 +298,6 @@ int sl_store_read_blob(sl_store *s, const char *hex, sl_store_sink sink, void *u
     free(in);
     free(out);
     close(fd);
-    free(path);
     return rc;
 }
 

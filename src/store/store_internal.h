@@ -64,6 +64,24 @@ int sl_store_record_load_file(const char *path, const char *expect_key, json_t *
 /* Blob stat from the file: fills info (size from the zstd frame header or file size). */
 int sl_store_blob_file_info(const char *path, sl_store_blob_info *info, sl_err *err);
 
+/* Read the blob file at `path` (anywhere: the store or a temp file) and check it holds the bytes of `hex`. */
+int sl_store_read_blob_file(const char *path, const char *hex, sl_store_sink sink, void *user, sl_err *err);
+
+/* Every valid record of the store, read from actions/ (not the index), and who produced what. */
+typedef struct sl_store_graph {
+    json_t *records;   /* key → record */
+    json_t *mtimes;    /* key → record file mtime (seconds, real) */
+    json_t *producers; /* digest → [keys of the records that output it] */
+    json_t *trees;     /* digest → true, for every artifact some record declares a tree */
+} sl_store_graph;
+int sl_store_graph_load(sl_store *s, sl_store_graph *g, sl_err *err);
+void sl_store_graph_free(sl_store_graph *g);
+
+/* Close the sets over "a record keeps what it references (tree entries included) and the records that
+ * produced its inputs; a blob keeps the records that produced it". recs and blobs are JSON objects used as
+ * sets (hex → true); both grow. */
+int sl_store_graph_closure(sl_store *s, const sl_store_graph *g, json_t *recs, json_t *blobs, sl_err *err);
+
 /* Walk every file under a folder of the store: fn(user, path, name); used by reindex, verify, gc. */
 int sl_store_walk(const char *dir, int (*fn)(void *user, const char *path, const char *name), void *user,
                   sl_err *err);
