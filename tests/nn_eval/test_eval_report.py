@@ -103,7 +103,8 @@ def test_history_plots():
     hist = os.path.join(TMP, "metrics.jsonl")
     lines = [
         {"epoch": 1, "train_loss": 0.69, "eval_loss": 0.66, "eval_auc": 0.61, "lr": 3e-4},
-        {"epoch": 2, "train_loss": 0.52, "eval_loss": 0.58, "lr": 2e-4},  # eval_auc missing
+        {"epoch": 2, "step": 20, "train_loss": 0.52, "eval_loss": 0.58, "lr": 2e-4, "eval_auc": None,
+         "best": False},  # eval_auc null, as the trainer writes an undefined metric
         {"epoch": 3, "train_loss": 0.41, "eval_loss": 0.57, "eval_auc": 0.74, "eval_f1": 0.7},
     ]
     with open(hist, "w") as f:
