@@ -16,6 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import http_server  # noqa: E402
 
 BIN = os.environ["SEQLORA_BIN"]
+if os.environ.get("SEQLORA_TEST_TMP"):
+    os.makedirs(os.environ["SEQLORA_TEST_TMP"], exist_ok=True)
 TMP = tempfile.mkdtemp(dir=os.environ.get("SEQLORA_TEST_TMP"))
 STORE = os.path.join(TMP, "store")
 TOKEN = "tok-9f8e7d6c5b4a-NEVER-LOG-ME"

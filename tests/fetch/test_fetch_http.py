@@ -41,6 +41,8 @@ def main():
     srv.files["data.bin"] = data
     sha = hashlib.sha256(data).hexdigest()
     md5 = hashlib.md5(data).hexdigest()
+    if os.environ.get("SEQLORA_TEST_TMP"):
+        os.makedirs(os.environ["SEQLORA_TEST_TMP"], exist_ok=True)
     tmp = tempfile.mkdtemp(dir=os.environ.get("SEQLORA_TEST_TMP"))
     part = os.path.join(tmp, "part")
 

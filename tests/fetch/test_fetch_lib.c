@@ -181,7 +181,10 @@ static void test_file_download(void) {
     CHECK(strstr(err.msg, "expected md5 900150983cd24fb0d6963f7d28e17f73") != NULL);
     CHECK(!sl_fs_exists(part));
     sl_bio_dl_expect wsize = {NULL, NULL, 4};
-    CHECK_EQ_INT(sl_bio_download_file(url, part, &wsize, NULL, &st, &err), SL_EINTEGRITY);
+    sl_bio_dl_opts fast;
+    sl_bio_dl_opts_init(&fast);
+    fast.retry_delay_s = 0.001;
+    CHECK_EQ_INT(sl_bio_download_file(url, part, &wsize, &fast, &st, &err), SL_EINTEGRITY);
     CHECK(!sl_fs_exists(part));
     sl_bio_dl_expect badhex = {"abc", NULL, -1};
     CHECK_EQ_INT(sl_bio_download_file(url, part, &badhex, NULL, &st, &err), SL_EUSAGE);
