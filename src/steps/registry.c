@@ -8,7 +8,12 @@ extern const sl_step sl_step_fetch;
 extern const sl_step sl_step_fetch_ensembl;
 extern const sl_step sl_step_evaluate;
 
+extern const sl_step sl_step_clean;
+extern const sl_step sl_step_sexcheck;
+
 static const sl_step *const all_steps[] = {
+    &sl_step_clean,
+    &sl_step_sexcheck,
     &sl_step_fetch,
     &sl_step_fetch_ensembl,
     &sl_step_evaluate,

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The clean and sexcheck commands end to end: outputs where asked, a cache hit the second time with the same
+# bytes, bcftools-equal records, sexcheck vs the 1000 Genomes panel, and bad input → exit 3, nothing written.
+set -euo pipefail
+S=$SEQLORA_BIN
+D=$SEQLORA_TEST_DATA
+T=$SEQLORA_TEST_TMP
+rm -rf "$T" && mkdir -p "$T" && cd "$T"
+export SEQLORA_STORE=$T/store
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+$S clean --vcf "$D/callers/freebayes.vcf.gz" -o a.vcf.gz 2>log1
+grep -q '^ran: clean' log1 || fail "first run did not run"
+[ -s a.vcf.gz.tbi ] || fail "no index"
+$S clean --vcf "$D/callers/freebayes.vcf.gz" -o b.vcf.gz 2>log2
+grep -q '^cached: clean' log2 || fail "second run was not a cache hit"
+cmp a.vcf.gz b.vcf.gz || fail "cache hit gave different bytes"
+diff <(bcftools view -H -i 'QUAL>30 && INFO/DP>10' "$D/callers/freebayes.vcf.gz" 2>/dev/null) <(bgzip -dc a.vcf.gz | grep -v '^#') \
+  || fail "records differ from bcftools"
+bgzip -dc a.vcf.gz | grep -q '^##seqlora_clean=step_version:1 params:' || fail "no ##seqlora_clean line"
+bgzip -dc a.vcf.gz | grep -q '^##bcftools' && fail "unexpected bcftools header line"
+
+$S clean --vcf "$D/callers/samtools.vcf" --dp-field FORMAT/DP -o e.vcf.gz 2>err && fail "empty result accepted"
+[ -e e.vcf.gz ] && fail "half-written output left behind"
+grep -q 'no record passed' err || fail "empty-result message: $(cat err)"
+
+set +e
+$S clean --vcf "$D/hts-specs-vcf/4.2/failed/failed_body_qual_001.vcf" --min-dp none -o q.vcf.gz 2>err; rc=$?
+set -e
+[ $rc = 3 ] || fail "malformed VCF: exit $rc, expected 3"
+grep -q 'failed_body_qual_001.vcf:4: QUAL' err || fail "message does not name file/line/column: $(cat err)"
+[ -e q.vcf.gz ] && fail "output written for bad input"
+
+$S sexcheck --vcf "$D/1kg/1kg_phase3_subset_chrX.vcf.gz" --build GRCh37 \
+  --sex-table "$D/1kg/integrated_call_samples_v3.20130502.ALL.panel" -o sx.tsv 2>/dev/null
+[ "$(awk -F'\t' 'NR>1 && $9=="OK"' sx.tsv | wc -l)" = 1126 ] || fail "sexcheck: not 1126 OK"
+# a swapped label shows up as PROBLEM, and clean drops that sample
+awk -F'\t' 'NR==1{print "sample\tsex"} NR>1{s=$4; if($1=="HG00097") s="male"; print $1"\t"s}' \
+  "$D/1kg/integrated_call_samples_v3.20130502.ALL.panel" > swapped.tsv
+$S sexcheck --vcf "$D/1kg/1kg_phase3_subset_chrX.vcf.gz" --sex-table swapped.tsv -o sx2.tsv 2>/dev/null
+[ "$(awk -F'\t' '$9=="PROBLEM"{print $1}' sx2.tsv)" = HG00097 ] || fail "swapped sex not flagged"
+$S clean --vcf "$D/1kg/1kg_phase3_subset_chrX.vcf.gz" --min-qual none --min-dp none --sex-table sx2.tsv -o x.vcf.gz 2>/dev/null
+bcftools query -l x.vcf.gz | grep -qx HG00097 && fail "PROBLEM sample kept"
+[ "$(bcftools query -l x.vcf.gz | wc -l)" = 1125 ] || fail "expected 1125 samples"
+echo "ok: clean and sexcheck CLI"
