@@ -370,6 +370,7 @@ int sl_nn_bert_load(const char *model_dir, const sl_nn_bert_config *head, const 
         if ((rc = sl_nn_st_tensor_to_f32(st, cw, m->cls_w, (size_t)c->num_labels * H, err)) ||
             (rc = sl_nn_st_tensor_to_f32(st, cb, m->cls_b, (size_t)c->num_labels, err)))
             goto fail;
+        m->head_loaded = 1;
     } else {
         for (size_t i = 0; i < (size_t)c->num_labels * H; i++) m->cls_w[i] = rng_normal(&rh) * c->init_range;
         memset(m->cls_b, 0, (size_t)c->num_labels * sizeof(float));
@@ -440,6 +441,9 @@ const sl_nn_param *sl_nn_bert_params(const sl_nn_bert *m, size_t *n) {
 }
 const float *sl_nn_bert_logits(const sl_nn_bert *m) {
     return m->logits;
+}
+int sl_nn_bert_head_loaded(const sl_nn_bert *m) {
+    return m->head_loaded;
 }
 int sl_nn_bert_pooler_trained(const sl_nn_bert *m) {
     return m->spec.train_pooler;

@@ -96,6 +96,7 @@ size_t sl_nn_bert_n_total(const sl_nn_bert *m); /* all parameters (base + LoRA +
 const sl_nn_param *sl_nn_bert_params(const sl_nn_bert *m, size_t *n);
 const float *sl_nn_bert_logits(const sl_nn_bert *m); /* [B, num_labels] of the last forward */
 int sl_nn_bert_pooler_trained(const sl_nn_bert *m);
+int sl_nn_bert_head_loaded(const sl_nn_bert *m); /* 1 when the classifier came from the checkpoint */
 
 /* Dropout for one forward pass: off when NULL. */
 typedef struct sl_nn_dropout {

@@ -31,6 +31,7 @@ struct sl_nn_bert {
     sl_nn_lora_spec spec;
     float scaling; /* LoRA scaling */
     int training;
+    int head_loaded; /* classifier came from the checkpoint */
     int max_batch, max_len;
     /* frozen base */
     float *word, *pos, *type, *emb_ln_w, *emb_ln_b;

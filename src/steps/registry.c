@@ -7,6 +7,8 @@
 extern const sl_step sl_step_fetch;
 extern const sl_step sl_step_fetch_ensembl;
 extern const sl_step sl_step_evaluate;
+extern const sl_step sl_step_train;
+extern const sl_step sl_step_predict;
 
 extern const sl_step sl_step_clean;
 extern const sl_step sl_step_sexcheck;
@@ -17,6 +19,8 @@ static const sl_step *const all_steps[] = {
     &sl_step_fetch,
     &sl_step_fetch_ensembl,
     &sl_step_evaluate,
+    &sl_step_train,
+    &sl_step_predict,
     NULL,
 };
 

@@ -1,0 +1,81 @@
+/* seqlora predict: class probabilities per row from a base model and a LoRA adapter (the `predict` step). */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli_common.h"
+#include "commands.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: seqlora predict --base DIR [--adapter DIR] --input TSV -o OUT.tsv\n\n"
+            "Run a BERT-family model (+ a LoRA adapter from `seqlora train` or PEFT) over a dataset TSV\n"
+            "(id<TAB>sequence[<TAB>label]) and write id, label, prob_<class>... (softmax; sigmoid per class\n"
+            "for multi-label) or id, label, prediction (regression) — the input of `seqlora evaluate`.\n\n"
+            "options:\n"
+            "  --base DIR         base model directory (required)\n"
+            "  --adapter DIR      a PEFT LoRA adapter (default: the base with its own classifier)\n"
+            "  --input TSV        the rows to predict (required)\n"
+            "  -o, --output FILE  the predictions TSV (required)\n\n" SL_CLI_COMMON_HELP);
+}
+
+enum { OPT_BASE = 0x2201, OPT_ADAPTER, OPT_INPUT };
+
+int sl_cmd_predict(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"base", required_argument, 0, OPT_BASE},
+        {"adapter", required_argument, 0, OPT_ADAPTER},
+        {"input", required_argument, 0, OPT_INPUT},
+        {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
+        SL_CLI_COMMON_LONGOPTS,
+        {0, 0, 0, 0},
+    };
+    sl_cli_common common;
+    sl_cli_common_init(&common);
+    sl_err err;
+    sl_err_clear(&err);
+    const char *base = NULL, *adapter = NULL, *input = NULL, *out = NULL;
+    int opt, rc;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (opt) {
+            case OPT_BASE:
+                base = optarg;
+                break;
+            case OPT_ADAPTER:
+                adapter = optarg;
+                break;
+            case OPT_INPUT:
+                input = optarg;
+                break;
+            case 'o':
+                out = optarg;
+                break;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                rc = sl_cli_common_opt(&common, opt, optarg, &err);
+                if (rc < 0) return sl_cli_report(rc, &err);
+                if (rc == 0) {
+                    usage(stderr);
+                    return 2;
+                }
+        }
+    }
+    if (optind < argc) return sl_cli_usage_error("predict: unexpected argument '%s'", argv[optind]);
+    if (!base || !input || !out)
+        return sl_cli_usage_error(
+            "predict: --base, --input and -o are required (see seqlora predict --help)");
+    json_t *params = json_object();
+    sl_run_input inputs[3];
+    size_t n = 0;
+    inputs[n++] = (sl_run_input){"base", base};
+    if (adapter) inputs[n++] = (sl_run_input){"adapter", adapter};
+    inputs[n++] = (sl_run_input){"input", input};
+    sl_run_output outputs[1] = {{"predictions.tsv", out}};
+    rc = sl_cli_run_step("predict", params, inputs, n, outputs, 1, &common, NULL);
+    json_decref(params);
+    if (rc == 0) printf("%s\n", out);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/* Predictions for a dataset TSV (see predict.h). */
+#include "predict.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter.h"
+#include "bert.h"
+#include "dataset.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+#include "trainer.h"
+#include "util/fs.h"
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static int sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sb_printf(sbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return -1;
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        size_t nc = (b->cap ? b->cap * 2 : 65536) + (size_t)n;
+        char *np = realloc(b->p, nc);
+        if (!np) return -1;
+        b->p = np;
+        b->cap = nc;
+    }
+}
+
+/* The number of classes of an adapter's classifier (from adapter_model.safetensors). */
+static int adapter_num_labels(const char *dir, int *n, sl_err *err) {
+    char *path = sl_fs_join(dir, "adapter_model.safetensors");
+    sl_nn_st_file *st = NULL;
+    int rc = path ? sl_nn_st_open(path, &st, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
+    if (!rc) {
+        const sl_nn_st_tensor *t = sl_nn_st_find(st, "base_model.model.classifier.bias");
+        if (!t || t->ndim != 1)
+            rc = sl_err_set(err, SL_EDATA,
+                            "%s: no base_model.model.classifier.bias (not a sequence-classification adapter)",
+                            path);
+        else
+            *n = (int)t->shape[0];
+    }
+    sl_nn_st_close(st);
+    free(path);
+    return rc;
+}
+
+int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const char *dataset_tsv,
+                          const char *out_tsv, int threads, sl_err *err) {
+    sl_nn_set_threads(threads);
+    sl_nn_tokenizer *tok = NULL;
+    sl_nn_bert *m = NULL;
+    sl_nn_dataset ds = {0};
+    sl_nn_bert_config head = {0}, base = {0};
+    char **labels = NULL;
+    int n_labels = 0, max_len = 512, rc;
+    sbuf out = {0};
+    int32_t *ids = NULL, *mask = NULL;
+    sl_nn_lora_spec spec = {.r = 1, .alpha = 1, .targets = 0};
+    char *cfg_path = sl_fs_join(base_dir, "config.json");
+    if (!cfg_path) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    rc = sl_nn_bert_config_load(cfg_path, &base, err);
+    free(cfg_path);
+    if (rc) return rc;
+    if ((rc = sl_nn_tokenizer_load(base_dir, &tok, err))) goto out;
+    if (adapter_dir) {
+        sl_nn_problem p;
+        rc = sl_nn_head_read(adapter_dir, &labels, &n_labels, &p, &max_len, err);
+        if (rc == SL_ENOTFOUND) { /* a PEFT-made adapter: classes from its classifier, names from the base */
+            int n = 0;
+            if ((rc = adapter_num_labels(adapter_dir, &n, err))) goto out;
+            rc = sl_nn_bert_config_set_head(&head, n,
+                                            n == base.num_labels ? (const char *const *)base.labels : NULL,
+                                            n == 1                             ? SL_NN_REGRESSION
+                                            : base.problem == SL_NN_REGRESSION ? SL_NN_SINGLE_LABEL
+                                                                               : base.problem,
+                                            err);
+        } else if (!rc) {
+            rc = sl_nn_bert_config_set_head(&head, n_labels, (const char *const *)labels, p, err);
+        }
+        if (rc || (rc = sl_nn_adapter_read_config(adapter_dir, &spec, err))) goto out;
+    } else {
+        if ((rc = sl_nn_bert_config_set_head(&head, base.num_labels, (const char *const *)base.labels,
+                                             base.problem, err)))
+            goto out;
+    }
+    if (max_len > base.max_position) max_len = base.max_position;
+    const int bs = 16;
+    if ((rc = sl_nn_bert_load(base_dir, &head, &spec, 0, bs, max_len, 0, &m, err))) goto out;
+    if (adapter_dir) {
+        if ((rc = sl_nn_adapter_load_weights(m, adapter_dir, err))) goto out;
+    } else if (!sl_nn_bert_head_loaded(m)) {
+        rc = sl_err_set(err, SL_EDATA,
+                        "%s: the base model has no classifier of %d classes; give the adapter trained on it",
+                        base_dir, head.num_labels);
+        goto out;
+    }
+    if ((rc = sl_nn_dataset_load(dataset_tsv, tok, max_len, &head, 0, &ds, err))) goto out;
+    const int C = head.num_labels;
+    if (sb_printf(&out, "id\tlabel")) goto nomem;
+    if (head.problem == SL_NN_REGRESSION) {
+        if (sb_printf(&out, "\tprediction")) goto nomem;
+    } else {
+        for (int c = 0; c < C; c++)
+            if (sb_printf(&out, "\tprob_%s", head.labels[c])) goto nomem;
+    }
+    if (sb_printf(&out, "\n")) goto nomem;
+    ids = malloc((size_t)bs * max_len * sizeof(int32_t));
+    mask = malloc((size_t)bs * max_len * sizeof(int32_t));
+    if (!ids || !mask) goto nomem;
+    for (size_t start = 0; start < ds.n; start += bs) {
+        int B = (int)(ds.n - start < (size_t)bs ? ds.n - start : (size_t)bs), T = 2;
+        for (int i = 0; i < B; i++) T = ds.len[start + i] > T ? ds.len[start + i] : T;
+        for (int i = 0; i < B; i++) {
+            memcpy(ids + (size_t)i * T, ds.ids + (start + i) * max_len, (size_t)T * sizeof(int32_t));
+            memcpy(mask + (size_t)i * T, ds.mask + (start + i) * max_len, (size_t)T * sizeof(int32_t));
+        }
+        if ((rc = sl_nn_bert_forward(m, ids, mask, B, T, NULL, NULL, NULL, err))) {
+            sl_err_prefix(err, "%s:%zu: ", dataset_tsv, ds.line[start]);
+            goto out;
+        }
+        const float *lg = sl_nn_bert_logits(m);
+        for (int i = 0; i < B; i++) {
+            const float *row = lg + (size_t)i * C;
+            if (sb_printf(&out, "%s\t%s", ds.id[start + i], ds.label_text[start + i])) goto nomem;
+            if (head.problem == SL_NN_SINGLE_LABEL) {
+                double mx = row[0], s = 0;
+                for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
+                for (int c = 0; c < C; c++) s += exp(row[c] - mx);
+                for (int c = 0; c < C; c++)
+                    if (sb_printf(&out, "\t%.9g", exp(row[c] - mx) / s)) goto nomem;
+            } else if (head.problem == SL_NN_MULTI_LABEL) {
+                for (int c = 0; c < C; c++)
+                    if (sb_printf(&out, "\t%.9g", 1.0 / (1.0 + exp(-(double)row[c])))) goto nomem;
+            } else if (sb_printf(&out, "\t%.9g", (double)row[0])) {
+                goto nomem;
+            }
+            if (sb_printf(&out, "\n")) goto nomem;
+        }
+    }
+    rc = sl_fs_write_atomic(out_tsv, out.p, out.len, err);
+    goto out;
+nomem:
+    rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+out:
+    free(out.p);
+    free(ids);
+    free(mask);
+    for (int i = 0; i < n_labels; i++) free(labels[i]);
+    free(labels);
+    sl_nn_dataset_free(&ds);
+    sl_nn_bert_config_free(&head);
+    sl_nn_bert_config_free(&base);
+    sl_nn_bert_free(m);
+    sl_nn_tokenizer_free(tok);
+    return rc;
+}
