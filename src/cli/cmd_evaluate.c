@@ -1,21 +1,28 @@
 /* seqlora evaluate: metrics, bootstrap intervals and plots from a predictions TSV (the `evaluate` step). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_common.h"
 #include "commands.h"
+#include "util/fs.h"
 
 static void usage(FILE *out) {
     fprintf(
         out,
-        "usage: seqlora evaluate --predictions PRED.tsv -o REPORT_DIR [options]\n\n"
+        "usage: seqlora evaluate --predictions PRED.tsv -o REPORT_DIR [options]\n"
+        "       seqlora evaluate --base DIR [--adapter DIR] --dataset TEST.tsv -o REPORT_DIR [options]\n\n"
         "Evaluate predictions (id, label, prob_<class>... or prediction) as scikit-learn would: ROC AUC,\n"
         "average precision, accuracy, macro-F1, MCC, confusion matrix (binary, multi-class), mAP\n"
         "(multi-label), MSE and R2 (regression), with bootstrap confidence intervals, and write\n"
         "REPORT_DIR/metrics.json, roc.svg, pr.svg (and loss.svg with --history).\n\n"
         "options:\n"
-        "  --predictions FILE      predictions TSV from `seqlora predict` (required)\n"
+        "  --predictions FILE      predictions TSV from `seqlora predict`\n"
+        "  --base DIR              or: a Hugging Face model directory to predict with first ...\n"
+        "  --adapter DIR           ... with this LoRA adapter (PEFT layout) ...\n"
+        "  --dataset FILE          ... on this dataset TSV (id, sequence, label); the predictions are kept\n"
+        "                          in REPORT_DIR/predictions.tsv\n"
         "  -o, --output DIR        the report directory to write (required)\n"
         "  --task NAME             auto (default), binary, multiclass, multilabel or regression\n"
         "  --threshold T           binary decision threshold: positive when prob >= T (default 0.5)\n"
@@ -23,15 +30,30 @@ static void usage(FILE *out) {
         "  --bootstrap N           bootstrap resamples for the intervals, 0 = none (default 1000)\n"
         "  --ci-level L            confidence level of the intervals (default 0.95)\n"
         "  --seed S                bootstrap seed (default 0)\n"
-        "  --history FILE          the trainer's metrics.jsonl: plot loss and metrics per "
-        "epoch\n\n" SL_CLI_COMMON_HELP);
+        "  --history FILE          the trainer's metrics.jsonl: plot loss and metrics per epoch\n\n"
+        "stdout: the path of metrics.json, or with --json its content.\n\n" SL_CLI_COMMON_HELP);
 }
 
-enum { OPT_PRED = 0x2001, OPT_TASK, OPT_THRESHOLD, OPT_POS, OPT_BOOT, OPT_LEVEL, OPT_SEED, OPT_HISTORY };
+enum {
+    OPT_PRED = 0x2001,
+    OPT_BASE,
+    OPT_ADAPTER,
+    OPT_DATASET,
+    OPT_TASK,
+    OPT_THRESHOLD,
+    OPT_POS,
+    OPT_BOOT,
+    OPT_LEVEL,
+    OPT_SEED,
+    OPT_HISTORY
+};
 
 int sl_cmd_evaluate(int argc, char **argv) {
     static const struct option longopts[] = {
         {"predictions", required_argument, 0, OPT_PRED},
+        {"base", required_argument, 0, OPT_BASE},
+        {"adapter", required_argument, 0, OPT_ADAPTER},
+        {"dataset", required_argument, 0, OPT_DATASET},
         {"output", required_argument, 0, 'o'},
         {"task", required_argument, 0, OPT_TASK},
         {"threshold", required_argument, 0, OPT_THRESHOLD},
@@ -48,6 +70,7 @@ int sl_cmd_evaluate(int argc, char **argv) {
     sl_cli_common_init(&common);
     sl_err err;
     sl_err_clear(&err);
+    const char *base = NULL, *adapter = NULL, *dataset = NULL;
     const char *pred = NULL, *out = NULL, *history = NULL, *task = NULL, *pos = NULL;
     double threshold = 0.5, level = 0.95;
     long long boot = 1000, seed = 0;
@@ -57,6 +80,15 @@ int sl_cmd_evaluate(int argc, char **argv) {
         switch (opt) {
             case OPT_PRED:
                 pred = optarg;
+                break;
+            case OPT_BASE:
+                base = optarg;
+                break;
+            case OPT_ADAPTER:
+                adapter = optarg;
+                break;
+            case OPT_DATASET:
+                dataset = optarg;
                 break;
             case 'o':
                 out = optarg;
@@ -103,7 +135,12 @@ int sl_cmd_evaluate(int argc, char **argv) {
         }
     }
     if (optind < argc) return sl_cli_usage_error("evaluate: unexpected argument '%s'", argv[optind]);
-    if (!pred) return sl_cli_usage_error("evaluate: --predictions is required (see seqlora evaluate --help)");
+    if (pred && (base || adapter || dataset))
+        return sl_cli_usage_error("evaluate: give --predictions, or --base and --dataset, not both");
+    if (!pred && (!base || !dataset))
+        return sl_cli_usage_error(
+            "evaluate: --predictions, or --base and --dataset, is required (see seqlora "
+            "evaluate --help)");
     if (!out) return sl_cli_usage_error("evaluate: -o REPORT_DIR is required");
 
     json_t *params = json_object();
@@ -113,11 +150,30 @@ int sl_cmd_evaluate(int argc, char **argv) {
     json_object_set_new(params, "bootstrap", json_integer(boot));
     json_object_set_new(params, "ci_level", json_real(level));
     json_object_set_new(params, "seed", json_integer(seed));
-    sl_run_input inputs[2] = {{"predictions", pred}, {"history", history}};
+    sl_run_input inputs[5];
+    size_t n_in = 0;
+    if (pred) inputs[n_in++] = (sl_run_input){"predictions", pred};
+    if (base) inputs[n_in++] = (sl_run_input){"base_model", base};
+    if (adapter) inputs[n_in++] = (sl_run_input){"adapter", adapter};
+    if (dataset) inputs[n_in++] = (sl_run_input){"dataset", dataset};
+    if (history) inputs[n_in++] = (sl_run_input){"history", history};
     sl_run_output outputs[1] = {{"report", out}};
-    rc = sl_cli_run_step("evaluate", params, inputs, history ? 2 : 1, outputs, 1, &common, NULL);
+    rc = sl_cli_run_step("evaluate", params, inputs, n_in, outputs, 1, &common, NULL);
     json_decref(params);
     if (rc == 0 && !common.quiet) fprintf(stderr, "seqlora: report written to %s\n", out);
-    if (rc == 0) printf("%s/metrics.json\n", out);
+    if (rc != 0) return rc;
+    char *metrics = sl_fs_join(out, "metrics.json");
+    if (!metrics) return sl_cli_report(sl_err_set(&err, SL_ENOMEM, "out of memory"), &err);
+    if (common.json) { /* the report itself on stdout */
+        char *text = NULL;
+        size_t len = 0;
+        rc = sl_fs_read_all(metrics, &text, &len, &err);
+        if (!rc) fwrite(text, 1, len, stdout);
+        free(text);
+        rc = sl_cli_report(rc, &err);
+    } else {
+        printf("%s\n", metrics);
+    }
+    free(metrics);
     return rc;
 }

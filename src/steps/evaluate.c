@@ -2,13 +2,15 @@
  * with metrics.json (scikit-learn-equal metrics, bootstrap intervals, confusion matrix) and SVG plots.
  * See src/nn/report.h for what is computed and docs/steps/evaluate.md for the user's view.
  *
- * Inputs:  predictions (file), history (file, optional).
+ * Inputs:  predictions (file), or base_model (directory) + dataset (file) [+ adapter (directory)] to predict
+ *          first (the predictions are then kept as report/predictions.tsv); history (file, optional).
  * Output:  report (directory): metrics.json, roc.svg, pr.svg, loss.svg, metrics_history.svg as they apply.
  * Params:  task ("auto"), threshold (0.5), positive_class (absent = the second class), bootstrap (1000),
  *          seed (0), ci_level (0.95). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/predict.h"
 #include "nn/report.h"
 #include "step.h"
 #include "util/fs.h"
@@ -60,14 +62,31 @@ static int run_evaluate(const sl_step_ctx *ctx) {
     int rc = evaluate_opts(ctx->params, &o, err);
     if (rc) return rc;
     const char *pred = sl_step_input(ctx, "predictions");
-    if (!pred) return sl_err_set(err, SL_EUSAGE, "evaluate: the input 'predictions' is required");
+    const char *base = sl_step_input(ctx, "base_model"), *adapter = sl_step_input(ctx, "adapter");
+    const char *dataset = sl_step_input(ctx, "dataset");
+    if (pred && (base || adapter || dataset))
+        return sl_err_set(err, SL_EUSAGE,
+                          "evaluate: give either predictions or a model and a dataset, not both");
+    if (!pred && (!base || !dataset))
+        return sl_err_set(err, SL_EUSAGE,
+                          "evaluate: needs 'predictions', or 'base_model' and 'dataset' "
+                          "(and optionally 'adapter') to predict first");
     o.history = sl_step_input(ctx, "history");
 
     char *dir = sl_step_out_path(ctx, "report");
-    if (!dir) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    char *own_pred = dir && !pred ? sl_fs_join(dir, "predictions.tsv") : NULL;
+    if (!dir || (!pred && !own_pred)) {
+        free(dir);
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
     json_t *report = NULL;
     rc = sl_fs_mkdirs(dir, err);
+    if (!rc && !pred) {
+        rc = sl_nn_predict_dataset(base, adapter, dataset, own_pred, ctx->threads, err);
+        pred = own_pred;
+    }
     if (!rc) rc = sl_nn_report_write(pred, &o, dir, &report, err);
+    free(own_pred);
     free(dir);
     if (rc) return rc;
     if (ctx->summary) {
@@ -80,9 +99,9 @@ static int run_evaluate(const sl_step_ctx *ctx) {
 }
 
 static const sl_step_io evaluate_inputs[] = {
-    {"predictions", SL_IO_FILE},
-    {"history", SL_IO_FILE | SL_IO_OPTIONAL},
-    {NULL, 0},
+    {"predictions", SL_IO_FILE | SL_IO_OPTIONAL}, {"base_model", SL_IO_DIR | SL_IO_OPTIONAL},
+    {"adapter", SL_IO_DIR | SL_IO_OPTIONAL},      {"dataset", SL_IO_FILE | SL_IO_OPTIONAL},
+    {"history", SL_IO_FILE | SL_IO_OPTIONAL},     {NULL, 0},
 };
 
 static const sl_step_io evaluate_outputs[] = {
