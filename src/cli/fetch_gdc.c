@@ -49,6 +49,29 @@ static int fetch_one(const sl_bio_gdc_file *f, const sl_cli_gdc_opts *o, const s
     return rc;
 }
 
+typedef struct tally {
+    size_t fetched, cached, failed, first_fail;
+    int worst;
+} tally;
+
+/* Count and print the outcome of file i as soon as it is known. */
+static void report(const sl_bio_gdc_manifest *m, size_t i, const slot *sl, const sl_cli_gdc_opts *o,
+                   const sl_cli_common *c, tally *t) {
+    const char *name = m->files[i].filename;
+    if (sl->done && sl->rc == 0) {
+        if (sl->cached)
+            t->cached++;
+        else
+            t->fetched++;
+        if (!c->quiet) fprintf(stderr, "%s: %s\n", sl->cached ? "cached" : "fetched", name);
+        return;
+    }
+    t->failed++;
+    if (t->first_fail == m->n || i < t->first_fail) t->first_fail = i;
+    if (sl->rc == SL_EINTEGRITY || !t->worst) t->worst = sl->rc ? sl->rc : SL_EINTERNAL;
+    fprintf(stderr, "failed: %s (%s:%d): %s\n", name, o->manifest, m->files[i].line, sl->msg);
+}
+
 int sl_cli_fetch_gdc(const sl_cli_gdc_opts *o, const sl_cli_common *c, sl_err *err) {
     sl_bio_gdc_manifest m;
     int rc = sl_bio_gdc_manifest_read(o->manifest, &m, err);
@@ -75,8 +98,15 @@ int sl_cli_fetch_gdc(const sl_cli_gdc_opts *o, const sl_cli_common *c, sl_err *e
         return sl_err_set(err, SL_ENOMEM, "cannot set up %zu downloads", n);
     }
     memset(slots, 0, n * sizeof *slots);
-    size_t next = 0, running = 0, fetched = 0, cached = 0, failed = 0, first_fail = n;
-    int worst = 0;
+    size_t next = 0, running = 0;
+    tally t = {0, 0, 0, n, 0};
+    char *reported = calloc(n, 1);
+    if (!reported) {
+        munmap(slots, n * sizeof *slots);
+        free(pids);
+        sl_bio_gdc_manifest_free(&m);
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
     int jobs = o->jobs > 0 ? o->jobs : 1;
     while (next < n || running) {
         while (next < n && running < (size_t)jobs) {
@@ -87,9 +117,9 @@ int sl_cli_fetch_gdc(const sl_cli_gdc_opts *o, const sl_cli_common *c, sl_err *e
                 if (running) break; /* wait for one to finish, then try again */
                 slots[next].rc = sl_err_errno(err, SL_EIO, errno, "cannot start a download worker");
                 memcpy(slots[next].msg, err->msg, SLOT_MSG);
-                slots[next].done = 1;
                 pids[next] = -1;
-                next++;
+                report(&m, next, &slots[next], o, c, &t);
+                reported[next++] = 1;
                 continue;
             }
             if (pid == 0) _exit(fetch_one(&m.files[next], o, c, &slots[next]) ? 1 : 0);
@@ -115,32 +145,25 @@ int sl_cli_fetch_gdc(const sl_cli_gdc_opts *o, const sl_cli_common *c, sl_err *e
             else
                 snprintf(sl->msg, SLOT_MSG, "the download worker exited with status %d", WEXITSTATUS(status));
         }
+        report(&m, i, sl, o, c, &t);
+        reported[i] = 1;
     }
-    /* Report in manifest order (deterministic, whatever the finishing order was). */
-    for (size_t i = 0; i < n; i++) {
-        const slot *sl = &slots[i];
-        const char *name = m.files[i].filename;
-        if (!sl->done && i >= next) continue;
-        if (sl->rc == 0 && sl->done) {
-            if (sl->cached)
-                cached++;
-            else
-                fetched++;
-            if (!c->quiet) fprintf(stderr, "%s: %s\n", sl->cached ? "cached" : "fetched", name);
-        } else {
-            failed++;
-            if (first_fail == n) first_fail = i;
-            if (sl->rc == SL_EINTEGRITY || !worst) worst = sl->rc ? sl->rc : SL_EINTERNAL;
-            fprintf(stderr, "failed: %s (%s:%d): %s\n", name, o->manifest, m.files[i].line, sl->msg);
+    for (size_t i = 0; i < n; i++) /* only when waiting failed: workers we lost track of */
+        if (!reported[i]) {
+            if (!slots[i].done && !slots[i].rc) {
+                slots[i].rc = SL_EINTERNAL;
+                snprintf(slots[i].msg, SLOT_MSG, "lost track of the download worker");
+            }
+            report(&m, i, &slots[i], o, c, &t);
         }
-    }
+    free(reported);
     if (!c->quiet)
-        fprintf(stderr, "gdc: %zu fetched, %zu cached, %zu failed (of %zu files) into %s\n", fetched, cached,
-                failed, n, o->outdir);
+        fprintf(stderr, "gdc: %zu fetched, %zu cached, %zu failed (of %zu files) into %s\n", t.fetched,
+                t.cached, t.failed, n, o->outdir);
     rc = 0;
-    if (failed)
-        rc = sl_err_set(err, worst, "%zu of %zu GDC files failed (first: %s: %s)", failed, n,
-                        m.files[first_fail].filename, slots[first_fail].msg);
+    if (t.failed)
+        rc = sl_err_set(err, t.worst, "%zu of %zu GDC files failed (first in the manifest: %s: %s)", t.failed,
+                        n, m.files[t.first_fail].filename, slots[t.first_fail].msg);
     munmap(slots, n * sizeof *slots);
     free(pids);
     sl_bio_gdc_manifest_free(&m);

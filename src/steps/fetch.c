@@ -2,9 +2,12 @@
 #include "fetch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fs.h"
@@ -59,6 +62,44 @@ static int move_into_place(const char *from, const char *to, sl_err *err) {
     return rc;
 }
 
+/* Two processes running the same action (two workflow jobs asking for one file) share ctx->workdir: take
+ * an exclusive lock there so that they never write the same partial file at once. The second waits, then
+ * finds the finished file gone and downloads its own copy. The lock file may be unlinked by the runner's
+ * clean-up while we wait, so check that the locked file is still the one at the path. */
+static int lock_workdir(const char *dir, int *fd_out, sl_err *err) {
+    char *path = sl_fs_join(dir, "fetch.lock");
+    if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (int tries = 0;; tries++) {
+        if ((rc = sl_fs_mkdirs(dir, err))) break;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            rc = sl_err_errno(err, SL_EIO, errno, "cannot create %s", path);
+            break;
+        }
+        int l;
+        while ((l = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+        }
+        if (l != 0) {
+            rc = sl_err_errno(err, SL_EIO, errno, "cannot lock %s", path);
+            close(fd);
+            break;
+        }
+        struct stat a, b;
+        if (!fstat(fd, &a) && !stat(path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            *fd_out = fd;
+            break;
+        }
+        close(fd);
+        if (tries == 100) {
+            rc = sl_err_set(err, SL_EIO, "cannot hold a lock on %s (it keeps being removed)", path);
+            break;
+        }
+    }
+    free(path);
+    return rc;
+}
+
 static int run_fetch(const sl_step_ctx *ctx) {
     static const char *const known[] = {"url", "sha256", "md5", "size", NULL};
     sl_err *err = ctx->err;
@@ -83,6 +124,12 @@ static int run_fetch(const sl_step_ctx *ctx) {
         free(out);
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     }
+    int lock = -1;
+    if (ctx->workdir && (rc = lock_workdir(ctx->workdir, &lock, err))) {
+        free(part);
+        free(out);
+        return rc;
+    }
     sl_bio_dl_opts opts = *sl_step_fetch_transport();
     sl_progress bar;
     sl_progress_start(&bar, "fetch", size > 0 ? (uint64_t)size : 0);
@@ -101,6 +148,7 @@ static int run_fetch(const sl_step_ctx *ctx) {
         json_object_set_new(ctx->summary, "attempts", json_integer(st.attempts));
         json_object_set_new(ctx->summary, "resumed", json_integer(st.resumed));
     }
+    if (lock >= 0) close(lock);
     free(part);
     free(out);
     return rc;

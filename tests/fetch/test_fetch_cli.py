@@ -129,6 +129,27 @@ def main():
     check(p.returncode == 0 and read(outk) == data and srv.log[-1]["range"] == "bytes=%d-" % half,
           "rerun after kill -> resumed at byte %d (%s)" % (half, [e["range"] for e in srv.log]))
 
+    # two processes asking for the same file at once (two workflow jobs): the second waits for the first
+    # instead of writing the same partial file
+    srv.release.clear()
+    srv.files["data2.bin"] = data[::-1]
+    sha2 = hashlib.sha256(data[::-1]).hexdigest()
+    srv.reset_counts()
+    outs2 = [os.path.join(TMP, "twin%d.bin" % i) for i in range(2)]
+    procs = [subprocess.Popen([BIN, "fetch", "--store", STORE, base + "/stall/data2.bin", "-o", o, "--sha256", sha2],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for o in outs2]
+    deadline = time.time() + 30
+    while time.time() < deadline and not srv.log:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    n_during = len(srv.log)
+    srv.release.set()
+    rcs = [pr.wait(timeout=120) for pr in procs]
+    for pr in procs:
+        all_stderr.append(pr.stderr.read())
+    check(n_during == 1, "concurrent identical fetches: one transfer at a time (%d requests while stalled)" % n_during)
+    check(rcs == [0, 0] and all(read(o) == data[::-1] for o in outs2), "concurrent identical fetches: both verified")
+
     # ---- GDC --------------------------------------------------------------------------------------------
     srv.token = TOKEN
     uuids = ["ead53b27-6ad9-4b96-b5d4-0d4f06fb2d13", "0e1999e0-9c02-4804-88b6-60b46d100739",
