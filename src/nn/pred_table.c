@@ -258,6 +258,17 @@ int sl_nn_pred_table_read(const char *path, sl_nn_task task, sl_nn_pred_table *t
         t->task = task;
         goto done;
     }
+    {
+        size_t with_label = 0;
+        for (size_t i = 0; i < n; i++) with_label += st.labels[i][0] != '\0';
+        if (!with_label) {
+            rc = sl_err_set(err, SL_EDATA,
+                            "%s: column 'label' is empty in every row: there is no truth to evaluate against "
+                            "(predict on a dataset with labels)",
+                            path);
+            goto fail;
+        }
+    }
     if (task == SL_NN_TASK_AUTO) {
         task = t->k == 1 ? SL_NN_TASK_MULTILABEL : t->k == 2 ? SL_NN_TASK_BINARY : SL_NN_TASK_MULTICLASS;
         for (size_t i = 0; i < n; i++)

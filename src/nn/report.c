@@ -204,8 +204,8 @@ static void stats_regression(const uint32_t *w, double *out, void *vctx) {
     out[2] = sl_nn_r2(c->t->y, c->t->pred, w, c->t->n);
 }
 
-static int cmp_rows_ctx_k;
-static const uint8_t *cmp_rows_ctx_m;
+static _Thread_local int cmp_rows_ctx_k;
+static _Thread_local const uint8_t *cmp_rows_ctx_m;
 static int cmp_rows(const void *a, const void *b) {
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
     int r = memcmp(cmp_rows_ctx_m + i * (size_t)cmp_rows_ctx_k, cmp_rows_ctx_m + j * (size_t)cmp_rows_ctx_k,

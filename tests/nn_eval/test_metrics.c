@@ -249,6 +249,8 @@ static void test_pred_table_errors(void) {
     expect_error("id\tlabel\tprob_a\tprob_b\nx\ta\t0.5\n", SL_NN_TASK_AUTO, ":2:", "fields");
     expect_error("id\tlabel\tprediction\nx\t1.0\tinf\n", SL_NN_TASK_AUTO, ":2:", "'prediction'");
     expect_error("id\tlabel\tprob_a\tprob_b\n", SL_NN_TASK_AUTO, "no rows", NULL);
+    expect_error("id\tlabel\tprob_a\tprob_b\nx\t\t0.5\t0.5\ny\t\t0.1\t0.9\n", SL_NN_TASK_AUTO,
+                 "'label' is empty", NULL);
     expect_error("id\tlabel\tprob_a\tprob_b\tprob_c\nx\ta\t0.2\t0.3\t0.5\n", SL_NN_TASK_BINARY,
                  ":1:", "exactly 2");
 
