@@ -236,14 +236,14 @@ int sl_cmd_fetch(int argc, char **argv) {
         return sl_cli_usage_error("fetch: --sha256, --md5 and --size go with a URL");
 
     if (manifest) {
+        if (!sl_bio_download_scheme_ok(gdc_url) || !strncmp(gdc_url, "file:", 5))
+            return sl_cli_usage_error("--gdc-url: expected an http(s) URL, got '%s'", gdc_url);
         char *token = NULL;
         if ((rc = read_token(token_file, &token, &err))) return sl_cli_report(rc, &err);
         if (token) {
             transport.secret_header = "X-Auth-Token";
             transport.secret_value = token;
         }
-        if (!sl_bio_download_scheme_ok(gdc_url) || !strncmp(gdc_url, "file:", 5))
-            return sl_cli_usage_error("--gdc-url: expected an http(s) URL, got '%s'", gdc_url);
         sl_step_fetch_set_transport(&transport);
         sl_cli_gdc_opts g = {.manifest = manifest, .outdir = out, .api = gdc_url, .jobs = (int)jobs};
         rc = sl_cli_fetch_gdc(&g, &common, &err);
