@@ -6,12 +6,15 @@
  *   nnio_tool tok-encode DIR MAXLEN   per stdin line: ids, TAB, attention mask (space separated)
  *   nnio_tool tok-tokenize DIR        per stdin line: ids without specials, truncation or padding
  *   nnio_tool tok-info DIR            vocab size, special ids, model_max_length
- * Errors go to stderr with exit status 3 (data) or 1. */
+ *   nnio_tool peft-copy IN OUT        read an adapter_config.json and write it back with
+ * sl_nn_peft_config_write nnio_tool peft-targets CONFIG     per stdin line (a module name): 1 when LoRA
+ * targets it, else 0 Errors go to stderr with exit status 3 (data) or 1. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/peft_config.h"
 #include "nn/safetensors.h"
 #include "nn/tokenizer.h"
 
@@ -159,14 +162,41 @@ static int tok_info(const char *dir) {
     return 0;
 }
 
+static int peft_copy(const char *in, const char *out) {
+    sl_nn_peft_config c;
+    sl_err err;
+    int rc = sl_nn_peft_config_read(in, &c, &err);
+    if (!rc) rc = sl_nn_peft_config_write(out, &c, &err);
+    sl_nn_peft_config_free(&c);
+    return rc ? fail(&err) : 0;
+}
+
+static int peft_targets(const char *path) {
+    sl_nn_peft_config c;
+    sl_err err;
+    if (sl_nn_peft_config_read(path, &c, &err)) {
+        sl_nn_peft_config_free(&c);
+        return fail(&err);
+    }
+    char *line;
+    while ((line = read_line(stdin))) {
+        printf("%d\n", sl_nn_peft_config_targets(&c, line));
+        free(line);
+    }
+    sl_nn_peft_config_free(&c);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "st-dump")) return st_dump(argv[2]);
     if (argc == 4 && !strcmp(argv[1], "st-copy")) return st_copy(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "tok-encode")) return tok_run(argv[2], atoi(argv[3]), 0);
     if (argc == 3 && !strcmp(argv[1], "tok-tokenize")) return tok_run(argv[2], 0, 1);
     if (argc == 3 && !strcmp(argv[1], "tok-info")) return tok_info(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "peft-copy")) return peft_copy(argv[2], argv[3]);
+    if (argc == 3 && !strcmp(argv[1], "peft-targets")) return peft_targets(argv[2]);
     fprintf(stderr,
             "usage: nnio_tool st-dump FILE | st-copy IN OUT | tok-encode DIR MAXLEN | tok-tokenize DIR | "
-            "tok-info DIR\n");
+            "tok-info DIR | peft-copy IN OUT | peft-targets CONFIG\n");
     return 2;
 }
