@@ -219,7 +219,7 @@ int sl_store_put_file(sl_store *s, const char *path, char hex[65], sl_store_blob
     source src = {.fd = fd, .what = path};
     int rc = put_source(s, &src, (uint64_t)st.st_size, hex, info, err);
     close(fd);
-    return rc;
+    return rc ? sl_err_prefix(err, "cannot store %s in %s", path, s->root) : 0;
 }
 
 int sl_store_put_buf(sl_store *s, const void *data, size_t len, char hex[65], sl_store_blob_info *info,

@@ -76,7 +76,7 @@ static int cmd_run(int argc, char **argv) {
 
 typedef struct check_ctx {
     sl_store *s;
-    size_t entries, files, bad;
+    size_t entries, files, actions, bad;
 } check_ctx;
 
 static int check_entry(void *user, const char *hex, const sl_store_blob_info *info) {
@@ -88,6 +88,31 @@ static int check_entry(void *user, const char *hex, const sl_store_blob_info *in
         fprintf(stderr, "index entry %s: %s\n", hex, err.msg);
         c->bad++;
     }
+    return 0;
+}
+
+static void check_output(void *user, const char *hex, int is_tree, int is_output) {
+    check_ctx *c = user;
+    (void)is_tree;
+    if (is_output && !sl_store_blob_exists(c->s, hex, NULL)) {
+        fprintf(stderr, "an indexed action references the missing output %s\n", hex);
+        c->bad++;
+    }
+}
+
+static int check_action(void *user, const char *key, const json_t *r) {
+    check_ctx *c = user;
+    sl_err err;
+    json_t *rec = NULL;
+    (void)r;
+    c->actions++;
+    if (sl_store_record_get(c->s, key, &rec, &err)) {
+        fprintf(stderr, "index action %s: %s\n", key, err.msg);
+        c->bad++;
+        return 0;
+    }
+    sl_store_record_each_artifact(rec, check_output, c);
+    json_decref(rec);
     return 0;
 }
 
@@ -136,10 +161,11 @@ int main(int argc, char **argv) {
         int rc = sl_store_each_blob(c.s, check_entry, &c, &err);
         char *b = sl_store_path(c.s, "blobs/sha256");
         if (!rc) rc = sl_store_walk(b, check_file, &c, &err);
+        if (!rc) rc = sl_store_each_action(c.s, check_action, &c, &err);
         free(b);
         sl_store_close(c.s);
         if (rc) return fail(&err);
-        printf("entries=%zu files=%zu bad=%zu\n", c.entries, c.files, c.bad);
+        printf("entries=%zu files=%zu actions=%zu bad=%zu\n", c.entries, c.files, c.actions, c.bad);
         return c.bad ? 4 : 0;
     }
     fprintf(stderr, "usage: see the comment at the top of store_driver.c\n");
