@@ -187,7 +187,7 @@ static int alloc_acts(sl_nn_bert *m, sl_err *err) {
     size_t nh_bufs = m->training ? L + 1 : 2;
     size_t total = nact * per + nh_bufs * N * H + 2 * (size_t)m->max_batch * H +
                    2 * (size_t)m->max_batch * c->num_labels;
-    total += N * W + 2 * T * T; /* xd, sP, sP2 */
+    total += N * W; /* xd */
     if (m->training) total += 7 * N * H + N * NI + N * r + N * W;
     double gib = (double)total * 4 / (1 << 30);
     m->act_mem = malloc(total * sizeof(float));
@@ -225,8 +225,6 @@ static int alloc_acts(sl_nn_bert *m, sl_err *err) {
     TAKE(m->logits, (size_t)m->max_batch * c->num_labels);
     TAKE(m->dlogits, (size_t)m->max_batch * c->num_labels);
     TAKE(m->xd, N * W);
-    TAKE(m->sP, T * T);
-    TAKE(m->sP2, T * T);
     if (m->training) {
         TAKE(m->dh, N * H);
         TAKE(m->dh2, N * H);
@@ -398,6 +396,16 @@ fail:
     return rc;
 }
 
+int sl_nn_bert_scratch(sl_nn_bert *m, int T, sl_err *err) {
+    size_t need = (size_t)sl_nn_get_threads() * 2 * (size_t)T * T;
+    if (need <= m->scratch_len) return 0;
+    float *p = realloc(m->scratch, need * sizeof(float));
+    if (!p) return sl_err_set(err, SL_ENOMEM, "out of memory for attention scratch");
+    m->scratch = p;
+    m->scratch_len = need;
+    return 0;
+}
+
 void sl_nn_bert_free(sl_nn_bert *m) {
     if (!m) return;
     sl_nn_bert_config_free(&m->cfg);
@@ -407,6 +415,7 @@ void sl_nn_bert_free(sl_nn_bert *m) {
     free(m->tgrads);
     free(m->params);
     free(m->act_mem);
+    free(m->scratch);
     free(m->acts);
     free(m->h);
     free(m->labels);

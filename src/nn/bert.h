@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "bert_config.h"
+#include "parallel.h"
 #include "util/error.h"
 
 /* The Linear modules of an encoder layer LoRA can adapt, in PEFT module-path order. */
@@ -117,7 +118,6 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err);
 /* Zero the trainable gradients. */
 void sl_nn_bert_zero_grad(sl_nn_bert *m);
 
-/* Set the BLAS thread count (OpenBLAS). Results do not depend on it. */
-void sl_nn_set_threads(int n);
+/* The thread count: sl_nn_set_threads in parallel.h (results do not depend on it). */
 
 #endif

@@ -5,15 +5,14 @@
 #include <string.h>
 
 #include "bert_impl.h"
+#include "parallel.h"
 
 /* Backward of y = x W^T + b + s B A dropout(x): LoRA gradients added; dx assigned (acc = 0) or added
  * (acc = 1), skipped when dx is NULL. */
 static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, const float *dy,
                             const float *x, int N, int in, int out, const float *u) {
     const sl_nn_layer_w *lw = &m->layer[l];
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, lw->w[mod], in,
-                    acc ? 1.0f : 0.0f, dx, in);
+    if (dx) sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
     const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
     if (!A) return;
     const int r = m->spec.r;
@@ -26,56 +25,64 @@ static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, c
         sl_nn_k_dropout(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed, hi, 0);
         xin = m->xd;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, s, dy, out, u, r, 1.0f, lw->glora_b[mod],
-                r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, s, dy, out, B, r, 0.0f, m->du, r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, N, 1.0f, m->du, r, xin, in, 1.0f,
-                lw->glora_a[mod], in);
+    sl_nn_sgemm(1, 0, out, r, N, s, dy, out, u, r, 1.0f, lw->glora_b[mod], r);
+    sl_nn_sgemm(0, 0, N, r, out, s, dy, out, B, r, 0.0f, m->du, r);
+    sl_nn_sgemm(1, 0, r, in, N, 1.0f, m->du, r, xin, in, 1.0f, lw->glora_a[mod], in);
     if (!dx) return;
     if (dropped) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, m->du, r, A, in, 0.0f,
-                    m->dwide, in);
+        sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 0.0f, m->dwide, in);
         sl_nn_k_dropout(m->dwide, (size_t)N * in, m->spec.dropout, m->drop.seed, hi, 0);
         for (size_t i = 0; i < (size_t)N * in; i++) dx[i] += m->dwide[i];
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, r, 1.0f, m->du, r, A, in, 1.0f, dx, in);
+        sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 1.0f, dx, in);
     }
 }
 
-static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
-    const int B = m->B, T = m->T, H = m->cfg.hidden, nh = m->cfg.heads, d = H / nh;
+typedef struct {
+    sl_nn_bert *m;
+    int l;
+    const sl_nn_acts *a;
+} attn_job;
+
+static void attention_bwd_task(void *p, size_t task, int worker) {
+    const attn_job *j = p;
+    sl_nn_bert *m = j->m;
+    const sl_nn_acts *a = j->a;
+    const int T = m->T, H = m->cfg.hidden, nh = m->cfg.heads, d = H / nh;
+    const int b = (int)task / nh, h = (int)task % nh;
     const float scale = 1.0f / sqrtf((float)d);
     const float pdrop = m->drop_on ? m->cfg.attn_dropout : 0.0f;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < nh; h++) {
-            size_t off = (size_t)b * T * H + (size_t)h * d;
-            const float *P = a->P + ((size_t)b * nh + h) * T * T;
-            const float *Pd = P;
-            uint64_t hi = sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_ATTN),
-                     base = ((uint64_t)b * nh + h) * T * T;
-            if (pdrop > 0) {
-                memcpy(m->sP, P, (size_t)T * T * sizeof(float));
-                sl_nn_k_dropout(m->sP, (size_t)T * T, pdrop, m->drop.seed, hi, base);
-                Pd = m->sP;
-            }
-            float *dP = m->sP2;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, m->dctx + off, H, a->v + off,
-                        H, 0.0f, dP, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, m->dctx + off, H, 0.0f,
-                        m->dv + off, H);
-            if (pdrop > 0) sl_nn_k_dropout(dP, (size_t)T * T, pdrop, m->drop.seed, hi, base);
-            for (int i = 0; i < T; i++) {
-                const float *pr = P + (size_t)i * T;
-                float *gr = dP + (size_t)i * T;
-                double sum = 0;
-                for (int j = 0; j < T; j++) sum += (double)pr[j] * gr[j];
-                for (int j = 0; j < T; j++) gr[j] = pr[j] * (float)(gr[j] - sum);
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, a->k + off, H, 0.0f,
-                        m->dq + off, H);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, a->q + off, H, 0.0f,
-                        m->dk + off, H);
-        }
+    const size_t off = (size_t)b * T * H + (size_t)h * d;
+    const float *P = a->P + task * T * T;
+    const float *Pd = P;
+    float *sp = m->scratch + (size_t)worker * 2 * T * T, *dP = sp + (size_t)T * T;
+    const uint64_t hi = sl_nn_drop_hi(m->drop.micro, j->l, SL_NN_DROP_ATTN), base = task * T * T;
+    if (pdrop > 0) {
+        memcpy(sp, P, (size_t)T * T * sizeof(float));
+        sl_nn_k_dropout(sp, (size_t)T * T, pdrop, m->drop.seed, hi, base);
+        Pd = sp;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, m->dctx + off, H, a->v + off, H, 0.0f,
+                dP, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, m->dctx + off, H, 0.0f,
+                m->dv + off, H);
+    if (pdrop > 0) sl_nn_k_dropout(dP, (size_t)T * T, pdrop, m->drop.seed, hi, base);
+    for (int i = 0; i < T; i++) {
+        const float *pr = P + (size_t)i * T;
+        float *gr = dP + (size_t)i * T;
+        double sum = 0;
+        for (int k = 0; k < T; k++) sum += (double)pr[k] * gr[k];
+        for (int k = 0; k < T; k++) gr[k] = pr[k] * (float)(gr[k] - sum);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, a->k + off, H, 0.0f,
+                m->dq + off, H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, a->q + off, H, 0.0f,
+                m->dk + off, H);
+}
+
+static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
+    attn_job j = {m, l, a};
+    sl_nn_parallel_for((size_t)m->B * m->cfg.heads, attention_bwd_task, &j);
 }
 
 int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
@@ -83,16 +90,16 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
         return sl_err_set(err, SL_EINTERNAL,
                           "backward needs a training model and a forward pass with labels");
     const sl_nn_bert_config *c = &m->cfg;
+    int rc = sl_nn_bert_scratch(m, m->T, err);
+    if (rc) return rc;
     const int B = m->B, T = m->T, H = c->hidden, NI = c->intermediate, C = c->num_labels, N = B * T;
     /* classifier */
     float *dpd = m->dtmp;
     for (size_t i = 0; i < (size_t)B * C; i++) m->dlogits[i] *= loss_scale;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, H, B, 1.0f, m->dlogits, C, m->pooled_drop, H,
-                1.0f, m->gcls_w, H);
+    sl_nn_sgemm(1, 0, C, H, B, 1.0f, m->dlogits, C, m->pooled_drop, H, 1.0f, m->gcls_w, H);
     for (int b = 0; b < B; b++)
         for (int k = 0; k < C; k++) m->gcls_b[k] += m->dlogits[(size_t)b * C + k];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, C, 1.0f, m->dlogits, C, m->cls_w, H, 0.0f,
-                dpd, H);
+    sl_nn_sgemm(0, 0, B, H, C, 1.0f, m->dlogits, C, m->cls_w, H, 0.0f, dpd, H);
     if (m->drop_on)
         sl_nn_k_dropout(dpd, (size_t)B * H, c->classifier_dropout, m->drop.seed,
                         sl_nn_drop_hi(m->drop.micro, -1, SL_NN_DROP_CLS), 0);
@@ -100,14 +107,12 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
     for (size_t i = 0; i < (size_t)B * H; i++) dpd[i] *= 1.0f - m->pooled[i] * m->pooled[i];
     const float *last = m->h[c->layers];
     if (m->spec.train_pooler) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 1.0f, dpd, H, last, T * H, 1.0f,
-                    m->gpool_w, H);
+        sl_nn_sgemm(1, 0, H, H, B, 1.0f, dpd, H, last, T * H, 1.0f, m->gpool_w, H);
         for (int b = 0; b < B; b++)
             for (int j = 0; j < H; j++) m->gpool_b[j] += dpd[(size_t)b * H + j];
     }
     memset(m->dh, 0, (size_t)N * H * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1.0f, dpd, H, m->pool_w, H, 0.0f, m->dh,
-                T * H);
+    sl_nn_sgemm(0, 0, B, H, H, 1.0f, dpd, H, m->pool_w, H, 0.0f, m->dh, T * H);
     /* the lowest layer that has anything to train */
     int lowest = c->layers;
     for (int l = 0; l < c->layers; l++)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bert_impl.h"
+#include "parallel.h"
 
 /* y = x W^T + b (+ LoRA branch, keeping A x in u). x is [N, in]. */
 static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x, int N, int in, int out,
@@ -20,46 +21,58 @@ static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x,
                         sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod), 0);
         xin = m->xd;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, r, in, 1.0f, xin, in, A, in, 0.0f, u, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, m->scaling, u, r, B, r, 1.0f, y, out);
+    sl_nn_sgemm(0, 1, N, r, in, 1.0f, xin, in, A, in, 0.0f, u, r);
+    sl_nn_sgemm(0, 1, N, out, r, m->scaling, u, r, B, r, 1.0f, y, out);
+}
+
+typedef struct {
+    sl_nn_bert *m;
+    int l, B, T;
+    sl_nn_acts *a;
+} attn_job;
+
+/* One (batch row, head): P = softmax(q k^T / sqrt(d) over the unmasked keys), ctx = dropout(P) v. */
+static void attention_task(void *p, size_t task, int worker) {
+    const attn_job *j = p;
+    sl_nn_bert *m = j->m;
+    const sl_nn_acts *a = j->a;
+    const int T = j->T, H = m->cfg.hidden, nh = m->cfg.heads, d = H / nh;
+    const int b = (int)task / nh, h = (int)task % nh;
+    const float scale = 1.0f / sqrtf((float)d);
+    const float pdrop = m->drop_on ? m->cfg.attn_dropout : 0.0f;
+    const int32_t *mk = m->mask + (size_t)b * T;
+    const size_t off = (size_t)b * T * H + (size_t)h * d;
+    float *P = a->P + task * T * T;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, a->q + off, H, a->k + off, H, 0.0f,
+                P, T);
+    for (int i = 0; i < T; i++) {
+        float *row = P + (size_t)i * T, mx = -INFINITY;
+        for (int k = 0; k < T; k++)
+            if (mk[k] && row[k] > mx) mx = row[k];
+        double s = 0;
+        for (int k = 0; k < T; k++) {
+            float e = mk[k] ? expf(row[k] - mx) : 0.0f;
+            row[k] = e;
+            s += e;
+        }
+        float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
+        for (int k = 0; k < T; k++) row[k] *= inv;
+    }
+    const float *Pd = P;
+    if (pdrop > 0) {
+        float *sp = m->scratch + (size_t)worker * 2 * T * T;
+        memcpy(sp, P, (size_t)T * T * sizeof(float));
+        sl_nn_k_dropout(sp, (size_t)T * T, pdrop, m->drop.seed,
+                        sl_nn_drop_hi(m->drop.micro, j->l, SL_NN_DROP_ATTN), task * T * T);
+        Pd = sp;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, a->v + off, H, 0.0f,
+                a->ctx + off, H);
 }
 
 static void attention(sl_nn_bert *m, int l, sl_nn_acts *a, int B, int T) {
-    const int H = m->cfg.hidden, nh = m->cfg.heads, d = H / nh;
-    const float scale = 1.0f / sqrtf((float)d);
-    const float pdrop = m->drop_on ? m->cfg.attn_dropout : 0.0f;
-    for (int b = 0; b < B; b++) {
-        const int32_t *mk = m->mask + (size_t)b * T;
-        for (int h = 0; h < nh; h++) {
-            const float *q = a->q + (size_t)b * T * H + h * d, *k = a->k + (size_t)b * T * H + h * d;
-            const float *v = a->v + (size_t)b * T * H + h * d;
-            float *P = a->P + ((size_t)b * nh + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, q, H, k, H, 0.0f, P, T);
-            for (int i = 0; i < T; i++) {
-                float *row = P + (size_t)i * T, mx = -INFINITY;
-                for (int j = 0; j < T; j++)
-                    if (mk[j] && row[j] > mx) mx = row[j];
-                double s = 0;
-                for (int j = 0; j < T; j++) {
-                    float e = mk[j] ? expf(row[j] - mx) : 0.0f;
-                    row[j] = e;
-                    s += e;
-                }
-                float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
-                for (int j = 0; j < T; j++) row[j] *= inv;
-            }
-            const float *Pd = P;
-            if (pdrop > 0) {
-                memcpy(m->sP, P, (size_t)T * T * sizeof(float));
-                sl_nn_k_dropout(m->sP, (size_t)T * T, pdrop, m->drop.seed,
-                                sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_ATTN),
-                                ((uint64_t)b * nh + h) * T * T);
-                Pd = m->sP;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, v, H, 0.0f,
-                        a->ctx + (size_t)b * T * H + h * d, H);
-        }
-    }
+    attn_job j = {m, l, B, T, a};
+    sl_nn_parallel_for((size_t)B * m->cfg.heads, attention_task, &j);
 }
 
 static float loss_and_grad(sl_nn_bert *m, int B) {
@@ -102,12 +115,14 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
         return sl_err_set(err, SL_EINTERNAL, "batch %dx%d exceeds the allocated %dx%d", B, T, m->max_batch,
                           m->max_len);
     const int H = c->hidden, NI = c->intermediate, N = B * T, C = c->num_labels;
+    int rc;
     for (int i = 0; i < N; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
             return sl_err_set(err, SL_EDATA, "token id %d out of range (vocab_size %d)", ids[i],
                               c->vocab_size);
     for (int b = 0; b < B; b++)
         if (!mask[(size_t)b * T]) return sl_err_set(err, SL_EDATA, "row %d of the batch has no tokens", b);
+    if ((rc = sl_nn_bert_scratch(m, T, err))) return rc;
     memcpy(m->mask_copy, mask, (size_t)N * sizeof(int32_t));
     m->mask = m->mask_copy;
     m->B = B;
@@ -165,10 +180,9 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
     }
     /* pooler on [CLS], classifier */
     const float *last = m->h[c->layers];
+    sl_nn_sgemm(0, 1, B, H, H, 1.0f, last, T * H, m->pool_w, H, 0.0f, m->pooled, H);
     for (int b = 0; b < B; b++) {
-        const float *cls = last + (size_t)b * T * H;
         float *p = m->pooled + (size_t)b * H;
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, H, H, 1.0f, m->pool_w, H, cls, 1, 0.0f, p, 1);
         for (int j = 0; j < H; j++) p[j] = tanhf(p[j] + m->pool_b[j]);
     }
     memcpy(m->pooled_drop, m->pooled, (size_t)B * H * sizeof(float));

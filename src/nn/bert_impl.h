@@ -53,8 +53,9 @@ struct sl_nn_bert {
     float *pooled, *pooled_drop, *logits; /* [B,H], [B,H], [B,C] */
     float *dlogits;
     /* scratch */
-    float *xd;                         /* [N, max(H, I)] dropped LoRA input */
-    float *sP, *sP2;                   /* [T, T] */
+    float *xd;      /* [N, max(H, I)] dropped LoRA input */
+    float *scratch; /* per worker: 2 x [T, T] */
+    size_t scratch_len;
     float *dh, *dh2;                   /* [N, H] */
     float *dq, *dk, *dv, *dctx, *dtmp; /* [N, H] */
     float *dI;                         /* [N, I] */
@@ -69,6 +70,9 @@ struct sl_nn_bert {
     sl_nn_dropout drop;
     int drop_on;
 };
+
+/* Make sure the per-worker attention scratch fits T and the current thread count (bert.c). */
+int sl_nn_bert_scratch(sl_nn_bert *m, int T, sl_err *err);
 
 /* kernels (bert_kernels.c) */
 void sl_nn_k_linear(float *y, const float *x, const float *w, const float *b, int N, int in, int out);

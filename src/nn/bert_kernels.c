@@ -4,14 +4,11 @@
 #include <string.h>
 
 #include "bert_impl.h"
+#include "parallel.h"
 #include "util/rng.h"
 
-void sl_nn_set_threads(int n) {
-    openblas_set_num_threads(n > 0 ? n : 1);
-}
-
 void sl_nn_k_linear(float *y, const float *x, const float *w, const float *b, int N, int in, int out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    sl_nn_sgemm(0, 1, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
     if (b)
         for (int i = 0; i < N; i++) {
             float *row = y + (size_t)i * out;
