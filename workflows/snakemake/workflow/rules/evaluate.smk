@@ -1,0 +1,24 @@
+# Held-out metrics with bootstrap confidence intervals, ROC/PR and loss plots, per sweep point.
+
+
+rule seqlora_evaluate:
+    input:
+        base=config["base_model"],
+        adapter="results/train/r{r}_lr{lr}_fold{fold}",
+        test=fold_file("test"),
+    output:
+        report=directory("results/evaluate/r{r}_lr{lr}_fold{fold}"),
+    log:
+        "logs/evaluate/r{r}_lr{lr}_fold{fold}.log",
+    params:
+        store=store_flag(),
+        options=cli_flags(config["evaluate"]),
+    threads: 2
+    conda:
+        "../envs/seqlora.yaml"
+    container:
+        SEQLORA_IMAGE
+    shell:
+        "seqlora evaluate --base {input.base} --adapter {input.adapter} --dataset {input.test} "
+        "--history {input.adapter}/metrics.jsonl {params.options} "
+        "-o {output.report} {params.store} --threads {threads} > /dev/null 2> {log}"
