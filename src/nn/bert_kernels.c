@@ -16,8 +16,8 @@ void sl_nn_k_linear(float *y, const float *x, const float *w, const float *b, in
         }
 }
 
-void sl_nn_k_layernorm(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
-                       int N, int H, float eps) {
+static void layernorm_rows(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                           int N, int H, float eps) {
     for (int i = 0; i < N; i++) {
         const float *xr = x + (size_t)i * H;
         float *yr = y + (size_t)i * H;
@@ -33,8 +33,8 @@ void sl_nn_k_layernorm(float *y, float *mean, float *rstd, const float *x, const
     }
 }
 
-void sl_nn_k_layernorm_bwd(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,
-                           const float *w, int N, int H, int acc) {
+static void layernorm_bwd_rows(float *dx, const float *dy, const float *x, const float *mean,
+                               const float *rstd, const float *w, int N, int H, int acc) {
     for (int i = 0; i < N; i++) {
         const float *xr = x + (size_t)i * H, *dyr = dy + (size_t)i * H;
         float *dxr = dx + (size_t)i * H;
@@ -55,35 +55,122 @@ void sl_nn_k_layernorm_bwd(float *dx, const float *dy, const float *x, const flo
     }
 }
 
+typedef struct {
+    float *out;
+    const float *dy, *x;
+    size_t n;
+} gelu_job;
+
+#define GELU_CHUNK ((size_t)1 << 15)
+
+static void gelu_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const gelu_job *j = p;
+    size_t i1 = (t + 1) * GELU_CHUNK < j->n ? (t + 1) * GELU_CHUNK : j->n;
+    for (size_t i = t * GELU_CHUNK; i < i1; i++)
+        j->out[i] = 0.5f * j->x[i] * (1.0f + erff(j->x[i] * (float)M_SQRT1_2));
+}
+
+static void gelu_bwd_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const gelu_job *j = p;
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    size_t i1 = (t + 1) * GELU_CHUNK < j->n ? (t + 1) * GELU_CHUNK : j->n;
+    for (size_t i = t * GELU_CHUNK; i < i1; i++) {
+        float x = j->x[i];
+        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
+        j->out[i] = j->dy[i] * (cdf + x * pdf);
+    }
+}
+
 void sl_nn_k_gelu(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+    gelu_job j = {y, NULL, x, n};
+    sl_nn_parallel_for((n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_task, &j);
 }
 
 void sl_nn_k_gelu_bwd(float *dx, const float *dy, const float *x, size_t n) {
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-    for (size_t i = 0; i < n; i++) {
-        float cdf = 0.5f * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x[i] * x[i]);
-        dx[i] = dy[i] * (cdf + x[i] * pdf);
-    }
+    gelu_job j = {dx, dy, x, n};
+    sl_nn_parallel_for((n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_bwd_task, &j);
 }
 
 uint64_t sl_nn_drop_hi(uint64_t micro, int layer, int tensor) {
     return (micro << 16) | ((uint64_t)(layer + 1) << 6) | (uint64_t)tensor;
 }
 
+typedef struct {
+    float *y, *mean, *rstd;
+    const float *x, *w, *b, *dy, *m, *r;
+    int N, H, acc;
+    float eps;
+} ln_job;
+
+#define LN_ROWS 64
+
+static void ln_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const ln_job *j = p;
+    size_t r0 = t * LN_ROWS;
+    int n = j->N - (int)r0 < LN_ROWS ? j->N - (int)r0 : LN_ROWS;
+    layernorm_rows(j->y + r0 * j->H, j->mean ? j->mean + r0 : NULL, j->rstd ? j->rstd + r0 : NULL,
+                   j->x + r0 * j->H, j->w, j->b, n, j->H, j->eps);
+}
+
+static void ln_bwd_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const ln_job *j = p;
+    size_t r0 = t * LN_ROWS;
+    int n = j->N - (int)r0 < LN_ROWS ? j->N - (int)r0 : LN_ROWS;
+    layernorm_bwd_rows(j->y + r0 * j->H, j->dy + r0 * j->H, j->x + r0 * j->H, j->m + r0, j->r + r0, j->w, n,
+                       j->H, j->acc);
+}
+
+void sl_nn_k_layernorm(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                       int N, int H, float eps) {
+    ln_job j = {.y = y, .mean = mean, .rstd = rstd, .x = x, .w = w, .b = b, .N = N, .H = H, .eps = eps};
+    sl_nn_parallel_for(((size_t)N + LN_ROWS - 1) / LN_ROWS, ln_task, &j);
+}
+
+void sl_nn_k_layernorm_bwd(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,
+                           const float *w, int N, int H, int acc) {
+    ln_job j = {.y = dx, .dy = dy, .x = x, .m = mean, .r = rstd, .w = w, .N = N, .H = H, .acc = acc};
+    sl_nn_parallel_for(((size_t)N + LN_ROWS - 1) / LN_ROWS, ln_bwd_task, &j);
+}
+
+/* ---- dropout: element base+i keeps when its 24-bit Philox draw k satisfies k / 2^24 >= p ---- */
+
+typedef struct {
+    float *x;
+    size_t n;
+    double thr; /* p * 2^24 */
+    float scale;
+    uint64_t key, hi, base;
+} drop_job;
+
+static void dropout_range(const drop_job *j, size_t i0, size_t i1) {
+    size_t i = i0;
+    while (i < i1) {
+        uint64_t idx = j->base + i;
+        sl_philox_out r = sl_philox4x32(j->key, j->hi, idx / 4);
+        for (unsigned w = (unsigned)(idx % 4); w < 4 && i < i1; w++, i++)
+            j->x[i] = (double)(r.v[w] >> 8) < j->thr ? 0.0f : j->x[i] * j->scale;
+    }
+}
+
+#define DROP_CHUNK ((size_t)1 << 16)
+
+static void dropout_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const drop_job *j = p;
+    size_t i0 = t * DROP_CHUNK, i1 = i0 + DROP_CHUNK < j->n ? i0 + DROP_CHUNK : j->n;
+    dropout_range(j, i0, i1);
+}
+
 void sl_nn_k_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base) {
     if (p <= 0) return;
-    float scale = 1.0f / (1.0f - p);
-    uint64_t key = seed ^ 0x9e3779b97f4a7c15ULL;
-    sl_philox_out r = {{0, 0, 0, 0}};
-    uint64_t have = UINT64_MAX;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t idx = base + i;
-        if (idx / 4 != have) {
-            have = idx / 4;
-            r = sl_philox4x32(key, hi, have);
-        }
-        x[i] = sl_rng_u01(r.v[idx % 4]) < p ? 0.0f : x[i] * scale;
-    }
+    drop_job j = {x, n, (double)p * 16777216.0, 1.0f / (1.0f - p), seed ^ 0x9e3779b97f4a7c15ULL, hi, base};
+    if (n <= DROP_CHUNK || sl_nn_get_threads() == 1)
+        dropout_range(&j, 0, n);
+    else
+        sl_nn_parallel_for((n + DROP_CHUNK - 1) / DROP_CHUNK, dropout_task, &j);
 }
