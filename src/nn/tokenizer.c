@@ -211,20 +211,35 @@ int sl_nn_tokenizer_load(const char *model_dir, sl_nn_tokenizer **out, sl_err *e
         goto fail;
     }
     const char *cls_name = config ? sl_nn_tok_json_token(json_object_get(config, "tokenizer_class")) : NULL;
-    if (cls_name && strcmp(cls_name, "BertTokenizer") && strcmp(cls_name, "BertTokenizerFast") &&
-        strcmp(cls_name, "DNATokenizer")) {
-        rc = sl_err_set(err, SL_EDATA,
-                        "%s/tokenizer_config.json: tokenizer_class \"%s\" is not supported (supported: "
-                        "BertTokenizer, BertTokenizerFast, DNATokenizer)",
-                        model_dir, cls_name);
-        goto fail;
-    }
     if (!sl_fs_is_file(vocab_path)) {
         rc = sl_err_set(err, SL_ENOTFOUND, "%s: no tokenizer files (expected vocab.txt)", model_dir);
         goto fail;
     }
-    tok->kind = SL_NN_TOK_WORDPIECE;
-    if ((rc = sl_nn_tok_read_vocab_txt(tok, vocab_path, err))) goto fail;
+    if (!cls_name) {
+        /* no tokenizer_class: an ESM vocabulary has <cls>, a BERT one [CLS] */
+        char *data;
+        size_t len;
+        if ((rc = sl_fs_read_all(vocab_path, &data, &len, err))) goto fail;
+        int esm = (strncmp(data, "<cls>", 5) == 0 && (len == 5 || data[5] == '\n' || data[5] == '\r')) ||
+                  strstr(data, "\n<cls>\n") || strstr(data, "\n<cls>\r");
+        free(data);
+        tok->kind = esm ? SL_NN_TOK_ESM : SL_NN_TOK_WORDPIECE;
+    } else if (!strcmp(cls_name, "BertTokenizer") || !strcmp(cls_name, "BertTokenizerFast") ||
+               !strcmp(cls_name, "DNATokenizer")) {
+        tok->kind = SL_NN_TOK_WORDPIECE;
+    } else if (!strcmp(cls_name, "EsmTokenizer")) {
+        tok->kind = SL_NN_TOK_ESM;
+    } else {
+        rc = sl_err_set(err, SL_EDATA,
+                        "%s/tokenizer_config.json: tokenizer_class \"%s\" is not supported (supported: "
+                        "BertTokenizer, BertTokenizerFast, DNATokenizer, EsmTokenizer)",
+                        model_dir, cls_name);
+        goto fail;
+    }
+    int esm = tok->kind == SL_NN_TOK_ESM;
+    if ((rc =
+             esm ? sl_nn_tok_esm_init(tok, vocab_path, err) : sl_nn_tok_read_vocab_txt(tok, vocab_path, err)))
+        goto fail;
     /* model_max_length (or the older max_len) */
     if (config) {
         json_t *m = json_object_get(config, "model_max_length");
@@ -234,26 +249,33 @@ int sl_nn_tokenizer_load(const char *model_dir, sl_nn_tokenizer **out, sl_err *e
             tok->model_max_length = (v > 0 && v < 1e9) ? (int)v : 0;
         }
     }
-    /* special tokens */
+    /* special tokens (ESM: the eos token plays [SEP]'s part and may be null) */
     const char *names[5] = {
-        special_string(config, map, "pad_token", "[PAD]"), special_string(config, map, "unk_token", "[UNK]"),
-        special_string(config, map, "cls_token", "[CLS]"), special_string(config, map, "sep_token", "[SEP]"),
-        special_string(config, map, "mask_token", "[MASK]")};
+        special_string(config, map, "pad_token", esm ? "<pad>" : "[PAD]"),
+        special_string(config, map, "unk_token", esm ? "<unk>" : "[UNK]"),
+        special_string(config, map, "cls_token", esm ? "<cls>" : "[CLS]"),
+        special_string(config, map, esm ? "eos_token" : "sep_token", esm ? "<eos>" : "[SEP]"),
+        special_string(config, map, "mask_token", esm ? "<mask>" : "[MASK]")};
+    int no_eos = esm && config && json_is_null(json_object_get(config, "eos_token"));
     int32_t *slots[5] = {&tok->sp.pad, &tok->sp.unk, &tok->sp.cls, &tok->sp.sep, &tok->sp.mask};
     for (int i = 0; i < 5; i++) {
+        if (i == 3 && no_eos) continue;
         *slots[i] = sl_nn_vocab_get(&tok->vocab, names[i], strlen(names[i]));
         if (*slots[i] < 0 && i < 4) {
             rc = sl_err_set(err, SL_EDATA, "%s: special token \"%s\" is not in the vocabulary", vocab_path,
                             names[i]);
             goto fail;
         }
-        if (*slots[i] >= 0 && add_added_token(tok, names[i])) {
+        /* WordPiece: the specials are added tokens, split out before basic tokenization; ESM: every
+         * vocabulary entry is, and the kind's trie does the splitting */
+        if (!esm && *slots[i] >= 0 && add_added_token(tok, names[i])) {
             rc = sl_err_set(err, SL_ENOMEM, "out of memory");
             goto fail;
         }
     }
     tok->bos_id = tok->sp.cls;
     tok->eos_id = tok->sp.sep;
+    if (esm) goto done;
     /* further added tokens that are in the vocabulary (added_tokens_decoder) */
     json_t *dec = config ? json_object_get(config, "added_tokens_decoder") : NULL;
     if (json_is_object(dec)) {
@@ -284,6 +306,7 @@ int sl_nn_tokenizer_load(const char *model_dir, sl_nn_tokenizer **out, sl_err *e
         }
     }
     if ((rc = sl_nn_tok_wordpiece_init(tok, config, err))) goto fail;
+done:
     json_decref(config);
     json_decref(map);
     free(vocab_path);

@@ -62,6 +62,9 @@ const char *sl_nn_tok_json_token(const json_t *v);
 int sl_nn_tokenizer_tokenize_into(const sl_nn_tokenizer *tok, const char *text, sl_nn_i32buf *out,
                                   sl_err *err);
 
+/* Read an ESM vocab.txt (str.splitlines + strip, as EsmTokenizer) and set up the ESM kind. */
+int sl_nn_tok_esm_init(sl_nn_tokenizer *tok, const char *vocab_path, sl_err *err);
+
 /* Set up the WordPiece kind from the JSON config (may be NULL) after the vocabulary is read. */
 int sl_nn_tok_wordpiece_init(sl_nn_tokenizer *tok, const json_t *config, sl_err *err);
 
