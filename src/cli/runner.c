@@ -157,6 +157,32 @@ static int outputs_present(sl_store *s, const json_t *rec) {
     return 1;
 }
 
+static void quarantine_if_bad(sl_store *s, const char *hex) {
+    sl_err e;
+    if (sl_store_read_blob(s, hex, NULL, NULL, &e) == SL_EINTEGRITY) sl_store_quarantine_blob(s, hex, &e);
+}
+
+static void quarantine_bad_outputs(sl_store *s, const json_t *rec) {
+    const char *name;
+    json_t *o;
+    json_object_foreach(json_object_get(rec, "outputs"), name, o) {
+        const char *d = json_string_value(json_object_get(o, "digest"));
+        if (!strcmp(json_string_value(json_object_get(o, "type")), "tree")) {
+            json_t *m = NULL;
+            sl_err e;
+            if (sl_store_tree_load(s, d, &m, &e) == 0) {
+                size_t i;
+                json_t *ent;
+                json_array_foreach(json_object_get(m, "entries"), i, ent)
+                    quarantine_if_bad(s, json_string_value(json_object_get(ent, "digest")));
+                json_decref(m);
+                continue;
+            }
+        }
+        quarantine_if_bad(s, d);
+    }
+}
+
 static int materialise(sl_store *s, const sl_step *step, const json_t *rec, const sl_run_output *outputs,
                        size_t n, sl_err *err) {
     for (size_t i = 0; i < n; i++) {
@@ -367,6 +393,19 @@ int sl_runner_run(const sl_step *step, const json_t *params_in, const sl_run_inp
         rc = run_step(s, step, params, res, n_inputs, result->key, &o, keyin, files, &rec, err);
     }
     if (!rc) rc = materialise(s, step, rec, outputs, n_outputs, err);
+    if (rc == SL_EINTEGRITY && result->cached) {
+        /* A stored output is damaged: quarantine what is bad and answer the question again. */
+        fprintf(stderr, "seqlora: warning: %s; running the step again\n", err->msg);
+        quarantine_bad_outputs(s, rec);
+        json_decref(rec);
+        rec = NULL;
+        result->cached = 0;
+        sl_err_clear(err);
+        sl_run_opts o = *opts;
+        o.no_cache = 1;
+        rc = run_step(s, step, params, res, n_inputs, result->key, &o, keyin, files, &rec, err);
+        if (!rc) rc = materialise(s, step, rec, outputs, n_outputs, err);
+    }
     result->seconds = now_s() - t_start;
     if (!rc && !opts->quiet) {
         if (result->cached)

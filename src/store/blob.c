@@ -368,3 +368,12 @@ int sl_store_materialise_file(sl_store *s, const char *hex, const char *dest, sl
     free(tmp);
     return rc;
 }
+
+int sl_store_quarantine_blob(sl_store *s, const char *hex, sl_err *err) {
+    char *p = sl_store_blob_path(s, hex);
+    if (!p) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    int rc = sl_store_quarantine(s, p, err);
+    free(p);
+    if (!rc) rc = sl_store_index_del_blob(s, hex, err);
+    return rc;
+}

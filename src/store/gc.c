@@ -84,7 +84,9 @@ int sl_store_gc(sl_store *s, double grace_s, int dry_run, double wait_s, sl_stor
         sl_store_unlock(lk);
         return rc;
     }
-    double cutoff = (double)time(NULL) - grace_s;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double cutoff = (double)now.tv_sec + (double)now.tv_nsec * 1e-9 - grace_s;
     json_t *recs = json_object(), *blobs = json_object();
     json_t *sets[2] = {recs, blobs};
     rc = sl_store_each_pin(s, add_pin, sets, err);

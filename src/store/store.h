@@ -100,6 +100,9 @@ int sl_store_read_blob_mem(sl_store *s, const char *hex, char **data, size_t *le
 /* Write the blob's bytes to `dest` as a regular file (temp beside dest, verify, fsync, rename). */
 int sl_store_materialise_file(sl_store *s, const char *hex, const char *dest, sl_err *err);
 
+/* Move a damaged blob file to quarantine/ and drop its index entry (a missing file is fine). */
+int sl_store_quarantine_blob(sl_store *s, const char *hex, sl_err *err);
+
 /* Load and validate a tree manifest blob (a new reference). */
 int sl_store_tree_load(sl_store *s, const char *hex, json_t **manifest, sl_err *err);
 

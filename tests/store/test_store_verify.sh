@@ -59,4 +59,14 @@ sq verify --store $S >v3.out 2>&1
 rc=$?
 set -e
 check "a changed checksum digit: verify exits 4" [ $rc -eq 4 ]
+
+# a cache hit whose output blob is damaged quarantines it and runs the step again, with the right bytes
+gen in3.bin 5000 11
+"$STORE_DRIVER" run $S test.concat '{"sep":"h"}' a=in3.bin -o out.txt=h1.txt --quiet >/dev/null
+od=$(sha256sum h1.txt | cut -c1-64)
+flip "$S/blobs/sha256/${od:0:2}/${od:2:2}/$od"
+r=$("$STORE_DRIVER" run $S test.concat '{"sep":"h"}' a=in3.bin -o out.txt=h2.txt 2>heal.err)
+check "a damaged output on a hit: the step runs again" [ "${r#* }" = miss ] && grep -q "running the step again" heal.err
+check "and the output is right" cmp -s h1.txt h2.txt
+check "the damaged blob is in quarantine, the store verifies" sh -c "ls $S/quarantine | grep -q ^$od && $SEQLORA_BIN store verify --store $S --quiet"
 finish
