@@ -9,6 +9,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "store/store.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/sha256.h"
 
@@ -47,10 +48,18 @@ typedef struct opts {
     const char *format, *output;
 } opts;
 
-static int open_store(const opts *o, sl_store **s) {
+static int open_store(const opts *o, int create, sl_store **s) {
     sl_err err;
     sl_err_clear(&err);
-    int rc = sl_store_open(o->c.store ? o->c.store : sl_runner_default_store(), s, &err);
+    const char *root = o->c.store ? o->c.store : sl_runner_default_store();
+    char *blobs = sl_fs_join(root, "blobs");
+    int exists = blobs && sl_fs_is_dir(blobs);
+    free(blobs);
+    if (!exists && !create)
+        return sl_cli_report(sl_err_set(&err, SL_ENOTFOUND,
+                                        "there is no store at %s (use --store DIR or $SEQLORA_STORE)", root),
+                             &err);
+    int rc = sl_store_open(root, s, &err);
     return rc ? sl_cli_report(rc, &err) : 0;
 }
 
@@ -479,7 +488,7 @@ int sl_cmd_store(int argc, char **argv) {
     if (nargs < table[known].min || nargs > table[known].max)
         return sl_cli_usage_error("store %s: wrong number of arguments (see 'seqlora store --help')", sub);
     sl_store *s = NULL;
-    int st = open_store(&o, &s);
+    int st = open_store(&o, !strcmp(sub, "import"), &s);
     if (st) return st;
     if (!strcmp(sub, "ls"))
         st = cmd_ls(s, &o);

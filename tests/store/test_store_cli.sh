@@ -82,5 +82,7 @@ sq show --store $S ffff 2>/dev/null
 check "an unknown ID is an error" [ $? -ne 0 ]
 sq frobnicate --store $S 2>/dev/null
 check "an unknown store command is a usage error" [ $? -eq 2 ]
+sq ls --store no-such-store 2>nostore.err
+check "a store command on a missing store is an error and creates nothing" [ $? -eq 1 ] && [ ! -e no-such-store ] && grep -q "there is no store at no-such-store" nostore.err
 set -e
 finish
