@@ -190,6 +190,33 @@ static const char *special_string(const json_t *config, const json_t *map, const
     return s ? s : def;
 }
 
+/* The BPE kind: tokenizer.json, with pad/mask (and overrides of cls/sep) from the JSON configs. */
+static int load_bpe(sl_nn_tokenizer *tok, const char *path, const json_t *config, const json_t *map,
+                    sl_err *err) {
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) return sl_err_set(err, SL_EDATA, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    tok->kind = SL_NN_TOK_BPE;
+    int rc = json_is_object(root) ? sl_nn_tok_bpe_init(tok, root, path, err)
+                                  : sl_err_set(err, SL_EDATA, "%s: expected a JSON object", path);
+    json_decref(root);
+    if (rc) return rc;
+    const char *pad = special_string(config, map, "pad_token", "[PAD]");
+    const char *mask = special_string(config, map, "mask_token", "[MASK]");
+    const char *cls = special_string(config, map, "cls_token", NULL);
+    const char *sep = special_string(config, map, "sep_token", NULL);
+    tok->sp.pad = sl_nn_vocab_get(&tok->vocab, pad, strlen(pad));
+    tok->sp.mask = sl_nn_vocab_get(&tok->vocab, mask, strlen(mask));
+    tok->sp.cls = cls ? sl_nn_vocab_get(&tok->vocab, cls, strlen(cls)) : tok->bos_id;
+    tok->sp.sep = sep ? sl_nn_vocab_get(&tok->vocab, sep, strlen(sep)) : tok->eos_id;
+    if (config) {
+        json_t *m = json_object_get(config, "model_max_length");
+        if (json_is_number(m) && json_number_value(m) > 0 && json_number_value(m) < 1e9)
+            tok->model_max_length = (int)json_number_value(m);
+    }
+    return 0;
+}
+
 int sl_nn_tokenizer_load(const char *model_dir, sl_nn_tokenizer **out, sl_err *err) {
     *out = NULL;
     int rc = 0;
@@ -211,8 +238,22 @@ int sl_nn_tokenizer_load(const char *model_dir, sl_nn_tokenizer **out, sl_err *e
         goto fail;
     }
     const char *cls_name = config ? sl_nn_tok_json_token(json_object_get(config, "tokenizer_class")) : NULL;
+    char *tj_path = sl_fs_join(model_dir, "tokenizer.json");
+    if (!tj_path) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (sl_fs_is_file(tj_path) &&
+        ((cls_name && !strcmp(cls_name, "PreTrainedTokenizerFast")) || !sl_fs_is_file(vocab_path))) {
+        rc = load_bpe(tok, tj_path, config, map, err);
+        free(tj_path);
+        if (rc) goto fail;
+        goto done;
+    }
+    free(tj_path);
     if (!sl_fs_is_file(vocab_path)) {
-        rc = sl_err_set(err, SL_ENOTFOUND, "%s: no tokenizer files (expected vocab.txt)", model_dir);
+        rc = sl_err_set(err, SL_ENOTFOUND, "%s: no tokenizer files (expected vocab.txt or tokenizer.json)",
+                        model_dir);
         goto fail;
     }
     if (!cls_name) {
@@ -385,6 +426,9 @@ int sl_nn_tokenizer_encode(const sl_nn_tokenizer *tok, const char *text, int max
     if (tok->eos_id >= 0) ids[k++] = tok->eos_id;
     free(b.v);
     if (n_real) *n_real = k;
+    if (k < max_length && tok->sp.pad < 0)
+        return sl_err_set(err, SL_EDATA, "%s: the tokenizer has no padding token (pad_token) to pad to %d",
+                          tok->dir, max_length);
     for (int i = 0; i < max_length; i++) {
         if (attention_mask) attention_mask[i] = i < k;
         if (i >= k) ids[i] = tok->sp.pad;

@@ -65,6 +65,10 @@ int sl_nn_tokenizer_tokenize_into(const sl_nn_tokenizer *tok, const char *text, 
 /* Read an ESM vocab.txt (str.splitlines + strip, as EsmTokenizer) and set up the ESM kind. */
 int sl_nn_tok_esm_init(sl_nn_tokenizer *tok, const char *vocab_path, sl_err *err);
 
+/* Set up the BPE kind from a parsed tokenizer.json (`path` for messages): vocabulary, added tokens, unk,
+ * merges, pre-tokenizer, and bos_id/eos_id from the post-processor. */
+int sl_nn_tok_bpe_init(sl_nn_tokenizer *tok, const json_t *root, const char *path, sl_err *err);
+
 /* Set up the WordPiece kind from the JSON config (may be NULL) after the vocabulary is read. */
 int sl_nn_tok_wordpiece_init(sl_nn_tokenizer *tok, const json_t *config, sl_err *err);
 

@@ -10,11 +10,12 @@
 #include <stdint.h>
 
 enum {
-    SL_NN_UNI_WS = 1,      /* BERT _is_whitespace: space, \t, \n, \r, category Zs */
-    SL_NN_UNI_CTRL = 2,    /* BERT _is_control: category C* except \t \n \r */
-    SL_NN_UNI_PUNCT = 4,   /* BERT _is_punctuation: category P* and ASCII 33-47, 58-64, 91-96, 123-126 */
-    SL_NN_UNI_MN = 8,      /* category Mn (what strip_accents removes) */
-    SL_NN_UNI_PYSPACE = 16 /* Python str.isspace (what str.split splits on) */
+    SL_NN_UNI_WS = 1,       /* BERT _is_whitespace: space, \t, \n, \r, category Zs */
+    SL_NN_UNI_CTRL = 2,     /* BERT _is_control: category C* except \t \n \r */
+    SL_NN_UNI_PUNCT = 4,    /* BERT _is_punctuation: category P* and ASCII 33-47, 58-64, 91-96, 123-126 */
+    SL_NN_UNI_MN = 8,       /* category Mn (what strip_accents removes) */
+    SL_NN_UNI_PYSPACE = 16, /* Python str.isspace (what str.split splits on) */
+    SL_NN_UNI_WORD = 32 /* Rust regex \w: letters, marks, Nd, Nl, Pc, ZWNJ/ZWJ, Other_Alphabetic symbols */
 };
 
 typedef struct {

@@ -15,7 +15,10 @@ import unicodedata
 MAXCP = 0x110000
 HANGUL = range(0xAC00, 0xAC00 + 11172)
 
-F_WS, F_CTRL, F_PUNCT, F_MN, F_PYSPACE = 1, 2, 4, 8, 16
+F_WS, F_CTRL, F_PUNCT, F_MN, F_PYSPACE, F_WORD = 1, 2, 4, 8, 16, 32
+# Rust regex \w (tokenizers' Whitespace pre-tokenizer): Alphabetic, marks, Nd, Pc, Join_Control. Python has no
+# Alphabetic property; letters, Nl and the Other_Alphabetic symbols (circled / squared letters) make it up.
+OTHER_ALPHABETIC_SO = [(0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189)]
 
 
 def flags(cp):
@@ -33,6 +36,9 @@ def flags(cp):
         f |= F_MN
     if c.isspace():
         f |= F_PYSPACE
+    if (cat[0] in "LM" or cat in ("Nd", "Nl", "Pc") or cp in (0x200C, 0x200D) or
+            any(a <= cp <= b for a, b in OTHER_ALPHABETIC_SO)):
+        f |= F_WORD
     return f
 
 
