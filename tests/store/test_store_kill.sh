@@ -16,6 +16,9 @@ PY
 "$STORE_DRIVER" put $S in0.bin >/dev/null # the store and its index exist before the first kill
 killed=0
 finished=0
+maxd=40 # ms; adapted so that kills keep landing both during and after the work on a slow or busy machine
+wk=0
+wf=0
 for i in $(seq 1 $((N - 1))); do
     if [ $((i % 2)) -eq 0 ]; then
         "$STORE_DRIVER" put $S in$i.bin >/dev/null 2>&1 &
@@ -23,13 +26,25 @@ for i in $(seq 1 $((N - 1))); do
         "$STORE_DRIVER" run $S test.concat "{\"sep\":\"$i\"}" a=in$i.bin a=in$((i - 1)).bin --quiet >/dev/null 2>&1 &
     fi
     pid=$!
-    sleep "0.0$(printf '%02d' $((RANDOM % 40)))"
+    sleep "$(printf '0.%03d' $((RANDOM % maxd)))"
     kill -9 $pid 2>/dev/null || true
     set +e
     wait $pid
     rc=$?
     set -e
-    if [ $rc -eq 137 ]; then killed=$((killed + 1)); else finished=$((finished + 1)); fi
+    if [ $rc -eq 137 ]; then
+        killed=$((killed + 1))
+        wk=$((wk + 1))
+    else
+        finished=$((finished + 1))
+        wf=$((wf + 1))
+    fi
+    if [ $((i % 20)) -eq 0 ]; then
+        if [ $wf -eq 0 ] && [ $maxd -lt 900 ]; then maxd=$((maxd * 2)); fi
+        if [ $wk -eq 0 ] && [ $maxd -gt 5 ]; then maxd=$((maxd / 2)); fi
+        wk=0
+        wf=0
+    fi
     if [ $((i % 30)) -eq 0 ]; then
         if ! "$STORE_DRIVER" check $S >check.out 2>check.err; then
             cat check.err
@@ -37,7 +52,7 @@ for i in $(seq 1 $((N - 1))); do
         fi
     fi
 done
-echo "killed $killed, finished before the kill $finished"
+echo "killed $killed, finished before the kill $finished (final max delay $maxd ms)"
 check "the kills landed both before and after completion" [ $killed -gt 20 ] && [ $finished -gt 0 ]
 check "every index entry has its whole blob, every blob file is whole, every indexed action has its outputs" \
     "$STORE_DRIVER" check $S
