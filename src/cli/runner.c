@@ -3,10 +3,12 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -181,6 +183,33 @@ static void quarantine_bad_outputs(sl_store *s, const json_t *rec) {
         }
         quarantine_if_bad(s, d);
     }
+}
+
+/* An exclusive flock on work/<key>.lock (waits, saying so, when another process runs the same action). */
+static int lock_action(sl_store *s, const sl_step *step, const char *key, int quiet, sl_err *err) {
+    char rel[96];
+    snprintf(rel, sizeof rel, "work/%s.lock", key);
+    char *p = sl_store_path(s, rel);
+    int fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
+    if (fd < 0) {
+        int rc = p ? sl_err_errno(err, SL_EIO, errno, "cannot open the lock file %s", p)
+                   : sl_err_set(err, SL_ENOMEM, "out of memory");
+        free(p);
+        return rc;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (!quiet) fprintf(stderr, "waiting: another process is running %s %.12s\n", step->name, key);
+        while (flock(fd, LOCK_EX) != 0) {
+            if (errno != EINTR) {
+                int rc = sl_err_errno(err, SL_EIO, errno, "cannot lock %s", p);
+                close(fd);
+                free(p);
+                return rc;
+            }
+        }
+    }
+    free(p);
+    return fd;
 }
 
 static int materialise(sl_store *s, const sl_step *step, const json_t *rec, const sl_run_output *outputs,
@@ -387,11 +416,28 @@ int sl_runner_run(const sl_step *step, const json_t *params_in, const sl_run_inp
             sl_store_record_touch(s, result->key);
         }
     }
+    int action_lock = -1;
+    if (!rc && !rec) {
+        /* One process at a time runs a given action (they would share work/<key>/); a process that waited
+         * usually finds the answer stored by the one it waited for. */
+        action_lock = lock_action(s, step, result->key, opts->quiet, err);
+        if (action_lock < 0) rc = action_lock;
+        if (!rc && !opts->no_cache && !replace) {
+            sl_err e2;
+            if (sl_store_record_get(s, result->key, &rec, &e2) == 0 && outputs_present(s, rec)) {
+                result->cached = 1;
+            } else {
+                json_decref(rec);
+                rec = NULL;
+            }
+        }
+    }
     if (!rc && !rec) {
         sl_run_opts o = *opts;
         o.no_cache = replace;
         rc = run_step(s, step, params, res, n_inputs, result->key, &o, keyin, files, &rec, err);
     }
+    if (action_lock >= 0) close(action_lock);
     if (!rc) rc = materialise(s, step, rec, outputs, n_outputs, err);
     if (rc == SL_EINTEGRITY && result->cached) {
         /* A stored output is damaged: quarantine what is bad and answer the question again. */
