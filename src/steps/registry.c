@@ -14,12 +14,14 @@ extern const sl_step sl_step_clean;
 extern const sl_step sl_step_sexcheck;
 extern const sl_step sl_step_clinical;
 extern const sl_step sl_step_kmerize;
+extern const sl_step sl_step_split;
 
 static const sl_step *const all_steps[] = {
     &sl_step_clean,
     &sl_step_sexcheck,
     &sl_step_clinical,
     &sl_step_kmerize,
+    &sl_step_split,
     &sl_step_fetch,
     &sl_step_fetch_ensembl,
     &sl_step_evaluate,
