@@ -234,8 +234,16 @@ int sl_store_import(sl_store *s, const char *in, size_t *n_blobs, size_t *n_reco
             char *text = malloc(cap);
             for (;;) {
                 if (!text) break;
-                if (len == cap) text = realloc(text, cap *= 2);
-                if (!text) break;
+                if (len == cap) {
+                    char *bigger = realloc(text, cap * 2);
+                    if (!bigger) {
+                        free(text);
+                        text = NULL;
+                        break;
+                    }
+                    text = bigger;
+                    cap *= 2;
+                }
                 la_ssize_t n = archive_read_data(a, text + len, cap - len);
                 if (n <= 0) break;
                 len += (size_t)n;
