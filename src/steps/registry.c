@@ -15,6 +15,7 @@ extern const sl_step sl_step_sexcheck;
 extern const sl_step sl_step_clinical;
 extern const sl_step sl_step_kmerize;
 extern const sl_step sl_step_split;
+extern const sl_step sl_step_init_model;
 
 static const sl_step *const all_steps[] = {
     &sl_step_clean,
@@ -27,6 +28,7 @@ static const sl_step *const all_steps[] = {
     &sl_step_evaluate,
     &sl_step_train,
     &sl_step_predict,
+    &sl_step_init_model,
     NULL,
 };
 

@@ -1,0 +1,118 @@
+/* seqlora init-model: a randomly initialised BERT base with a DNABERT k-mer vocabulary (the `init_model`
+ * step), for running a pipeline end to end without a pretrained checkpoint. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "util/json.h"
+
+static void usage(FILE *out) {
+    fprintf(
+        out,
+        "usage: seqlora init-model [--config BERT_CONFIG.json] [--vocab-kmer K] [--seed N] -o DIR\n\n"
+        "Write a BERT model directory (config.json, model.safetensors, vocab.txt, tokenizer_config.json)\n"
+        "initialised as transformers initialises a new BertModel (weights normal(0, initializer_range),\n"
+        "biases 0, LayerNorm 1/0), from a seeded Philox stream, with the vocabulary of a DNABERT k-mer\n"
+        "model. The model knows nothing about DNA: use it to run a pipeline end to end; use a pretrained\n"
+        "DNABERT checkpoint for real work.\n\n"
+        "options:\n"
+        "  --config FILE     a BertConfig JSON; its hidden_size, num_hidden_layers, num_attention_heads,\n"
+        "                    intermediate_size, max_position_embeddings, initializer_range are used\n"
+        "                    (default 64, 2, 4, 256, 512, 0.02)\n"
+        "  --vocab-kmer K    k of the k-mer vocabulary, 3..8 (6)\n"
+        "  --seed N          (42)\n"
+        "  -o, --output DIR  the model directory to write (required)\n\n" SL_CLI_COMMON_HELP);
+}
+
+enum { OPT_CONFIG = 0x2301, OPT_KMER, OPT_SEED };
+
+static int config_params(const char *path, json_t *params, sl_err *err) {
+    static const char *const fields[] = {"hidden_size",
+                                         "num_hidden_layers",
+                                         "num_attention_heads",
+                                         "intermediate_size",
+                                         "max_position_embeddings",
+                                         "initializer_range",
+                                         NULL};
+    json_t *c = sl_json_load_file(path, err);
+    if (!c) return SL_EDATA;
+    int rc = json_is_object(c) ? 0 : sl_err_set(err, SL_EDATA, "%s: expected a JSON object", path);
+    for (const char *const *f = fields; !rc && *f; f++) {
+        json_t *v = json_object_get(c, *f);
+        if (!v) continue;
+        if (!strcmp(*f, "initializer_range") ? !json_is_number(v) : !json_is_integer(v))
+            rc = sl_err_set(err, SL_EDATA, "%s: field '%s': expected %s", path, *f,
+                            !strcmp(*f, "initializer_range") ? "a number" : "an integer");
+        else
+            json_object_set_new(params, *f,
+                                json_is_integer(v) ? json_integer(json_integer_value(v))
+                                                   : json_real(json_number_value(v)));
+    }
+    json_decref(c);
+    return rc;
+}
+
+int sl_cmd_init_model(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"config", required_argument, 0, OPT_CONFIG},
+        {"vocab-kmer", required_argument, 0, OPT_KMER},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
+        SL_CLI_COMMON_LONGOPTS,
+        {0, 0, 0, 0},
+    };
+    sl_cli_common common;
+    sl_cli_common_init(&common);
+    sl_err err;
+    sl_err_clear(&err);
+    const char *config = NULL, *out = NULL;
+    long long k = 6, seed = 42;
+    int opt, rc;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        rc = 0;
+        switch (opt) {
+            case OPT_CONFIG:
+                config = optarg;
+                break;
+            case OPT_KMER:
+                rc = sl_cli_parse_int("--vocab-kmer", optarg, 3, 8, &k, &err);
+                break;
+            case OPT_SEED:
+                rc = sl_cli_parse_int("--seed", optarg, 0, 1LL << 62, &seed, &err);
+                break;
+            case 'o':
+                out = optarg;
+                break;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                rc = sl_cli_common_opt(&common, opt, optarg, &err);
+                if (rc < 0) return sl_cli_report(rc, &err);
+                if (rc == 0) {
+                    usage(stderr);
+                    return 2;
+                }
+                rc = 0;
+        }
+        if (rc) return sl_cli_report(SL_EUSAGE, &err);
+    }
+    if (optind < argc) return sl_cli_usage_error("init-model: unexpected argument '%s'", argv[optind]);
+    if (!out) return sl_cli_usage_error("init-model: -o DIR is required (see seqlora init-model --help)");
+    json_t *params = json_object();
+    json_object_set_new(params, "kmer", json_integer(k));
+    json_object_set_new(params, "seed", json_integer(seed));
+    if (config && (rc = config_params(config, params, &err))) {
+        json_decref(params);
+        return sl_cli_report(rc, &err);
+    }
+    sl_run_output outputs[1] = {{"model", out}};
+    rc = sl_cli_run_step("init_model", params, NULL, 0, outputs, 1, &common, NULL);
+    json_decref(params);
+    if (rc == 0) printf("%s\n", out);
+    return rc;
+}

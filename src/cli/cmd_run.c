@@ -1,0 +1,159 @@
+/* seqlora run: the whole pipeline from one JSON config, each step cached (docs/run.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "pipeline.h"
+#include "util/fs.h"
+#include "util/json.h"
+
+static void usage(FILE *out) {
+    fprintf(
+        out,
+        "usage: seqlora run [CONFIG.json] [--dry-run] [-o OUTDIR] [options]\n\n"
+        "Run a whole pipeline from one JSON config (docs/run.md, schema docs/config.schema.json):\n"
+        "kmerize -> split (test, then validation) -> base model -> train (LoRA) -> evaluate, plus\n"
+        "baselines evaluated the same way. Every step is a cached step of the store: a second run is all\n"
+        "cache hits, and a killed run restarts where it stopped (training resumes from its checkpoint).\n"
+        "Without CONFIG, runs the embedded demo: BRCA1 saturation genome editing variants (Findlay et\n"
+        "al. 2018), LOF vs FUNC, test exons never seen in training, next to CADD and a consequence "
+        "baseline.\n\n"
+        "options:\n"
+        "  -o, --output DIR   where the outputs go (default ./seqlora-run): data/, model/, report/,\n"
+        "                     baselines/, report.md, summary.json\n"
+        "  --dry-run          print the plan (each step cached or to run, with its key) and stop\n"
+        "  --print-config     print the effective config (defaults filled, paths absolute) and stop\n\n"
+        "stdout: the report.md path (--json: summary.json's content; --dry-run: the "
+        "plan).\n\n" SL_CLI_COMMON_HELP);
+}
+
+enum { OPT_DRY = 0x2401, OPT_PRINT };
+
+static void print_plan(const sl_pipeline *p, FILE *out) {
+    size_t width = 5;
+    for (size_t k = 0; k < p->n; k++)
+        if (strlen(p->stages[k].label) > width) width = strlen(p->stages[k].label);
+    fprintf(out, "%-*s  %-12s  %-10s  %s\n", (int)width, "stage", "step", "status", "action key");
+    size_t cached = 0, run = 0, later = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        const sl_pipe_stage *s = &p->stages[k];
+        const char *st = s->kind == SL_PIPE_BASELINE ? "computed"
+                         : s->state == 1             ? "cached"
+                         : s->state == 2             ? "run"
+                                                     : "run later";
+        if (s->kind != SL_PIPE_BASELINE) {
+            if (s->state == 1)
+                cached++;
+            else if (s->state == 2)
+                run++;
+            else
+                later++;
+        }
+        fprintf(out, "%-*s  %-12s  %-10s  %s\n", (int)width, s->label,
+                s->kind == SL_PIPE_BASELINE ? "-" : s->step, st,
+                s->kind == SL_PIPE_STEP && s->state ? s->key
+                : s->kind == SL_PIPE_BASELINE       ? "(not a step: a small table from the test split)"
+                                                    : "(known once an earlier step has run)");
+    }
+    fprintf(out, "%zu cached, %zu to run, %zu after them\n", cached, run, later);
+}
+
+int sl_cmd_run(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'},
+        {"dry-run", no_argument, 0, OPT_DRY},
+        {"print-config", no_argument, 0, OPT_PRINT},
+        {"help", no_argument, 0, 'h'},
+        SL_CLI_COMMON_LONGOPTS,
+        {0, 0, 0, 0},
+    };
+    sl_cli_common common;
+    sl_cli_common_init(&common);
+    sl_err err;
+    sl_err_clear(&err);
+    const char *outdir = "seqlora-run";
+    int dry = 0, print = 0, opt, rc;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (opt) {
+            case 'o':
+                outdir = optarg;
+                break;
+            case OPT_DRY:
+                dry = 1;
+                break;
+            case OPT_PRINT:
+                print = 1;
+                break;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                rc = sl_cli_common_opt(&common, opt, optarg, &err);
+                if (rc < 0) return sl_cli_report(rc, &err);
+                if (rc == 0) {
+                    usage(stderr);
+                    return 2;
+                }
+        }
+    }
+    if (argc - optind > 1)
+        return sl_cli_usage_error("run: one config file at most, got '%s' too", argv[optind + 1]);
+    const char *config_path = optind < argc ? argv[optind] : NULL;
+    json_t *config = NULL;
+    rc = sl_pipeline_config_load(config_path, &config, &err);
+    if (rc) return sl_cli_report(rc, &err);
+    if (print) {
+        char *s = json_dumps(config, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+        if (s) puts(s);
+        free(s);
+        json_decref(config);
+        return 0;
+    }
+    rc = sl_fs_mkdirs(outdir, &err);
+    char *abs = rc ? NULL : realpath(outdir, NULL);
+    if (!rc && !abs) rc = sl_err_errno(&err, SL_EIO, errno, "cannot resolve %s", outdir);
+    sl_pipeline p;
+    if (!rc) rc = sl_pipeline_build(config, abs, &p, &err);
+    json_decref(config);
+    free(abs);
+    if (rc) return sl_cli_report(rc, &err);
+    sl_run_opts opts = {common.store, common.no_cache, sl_cli_threads(&common), common.quiet};
+    if (dry) {
+        rc = sl_pipeline_plan(&p, &opts, &err);
+        if (!rc) print_plan(&p, stdout);
+        sl_pipeline_free(&p);
+        return sl_cli_report(rc, &err);
+    }
+    if (!common.quiet) {
+        const char *d = json_string_value(json_object_get(p.config, "description"));
+        fprintf(stderr, "seqlora run%s%s\n", d && *d ? ": " : "", d ? d : "");
+        fprintf(stderr, "store: %s, outputs: %s, threads: %d\n",
+                common.store ? common.store : sl_runner_default_store(), p.outdir, opts.threads);
+        if (p.random_base)
+            fprintf(stderr,
+                    "note: the base model is randomly initialised (no pretrained checkpoint given): a weak "
+                    "baseline, not the real use\n");
+    }
+    rc = sl_pipeline_run(&p, &opts, &err);
+    if (!rc) rc = sl_pipeline_report(&p, common.quiet ? NULL : stderr, &err);
+    if (!rc) {
+        char *md = sl_fs_join(p.outdir, common.json ? "summary.json" : "report.md");
+        if (common.json) {
+            char *text = NULL;
+            size_t len = 0;
+            if (md && !sl_fs_read_all(md, &text, &len, &err)) fwrite(text, 1, len, stdout);
+            free(text);
+        } else if (md) {
+            printf("%s\n", md);
+        }
+        free(md);
+    }
+    sl_pipeline_free(&p);
+    return sl_cli_report(rc, &err);
+}
