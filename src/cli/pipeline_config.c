@@ -83,6 +83,7 @@ static const spec train_spec[] = {
     {"max_grad_norm", K_NUM, "1.0", 0, 1e9, NULL, 0, NULL},
     {"metric", K_STR, "\"auc\"", 0, 0, "auc|accuracy|f1|mcc|loss", 0, NULL},
     {"seed", K_INT, "42", 0, 4.6e18, NULL, 0, NULL},
+    {"checkpoint_every", K_INT, "0", 0, 1e12, NULL, 0, NULL},
     END,
 };
 
@@ -95,7 +96,7 @@ static const spec evaluate_spec[] = {
 };
 
 static const spec baselines_spec[] = {
-    {"scores", K_LIST, "[\"cadd\"]", 0, 0, NULL, 0, NULL},
+    {"scores", K_LIST, "[\"cadd\"]", 0, 0, NULL, 1, NULL},
     {"category", K_STR, "\"consequence\"", 0, 0, NULL, 1, NULL},
     END,
 };
@@ -430,7 +431,8 @@ char *sl_pipeline_demo_data_dir(sl_err *err) {
         exe[n] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        static const char *const rel[] = {"/../data", "/../../data", "/../../../data", "/../share/seqlora/data", NULL};
+        static const char *const rel[] = {"/../data", "/../../data", "/../../../data",
+                                          "/../share/seqlora/data", NULL};
         for (const char *const *r = rel; *r; r++) {
             char cand[PATH_MAX + 64];
             snprintf(cand, sizeof cand, "%s%s", exe, *r);
@@ -438,10 +440,11 @@ char *sl_pipeline_demo_data_dir(sl_err *err) {
         }
     }
     if (has_demo("data")) return realpath("data", NULL);
-    sl_err_set(err, SL_ENOTFOUND,
-               "the demo data (%s) was not found next to the seqlora binary (../data, ../../data, ../../../data, "
-               "../share/seqlora/data) nor in ./data; set $SEQLORA_DATA to its folder",
-               DEMO_FASTA);
+    sl_err_set(
+        err, SL_ENOTFOUND,
+        "the demo data (%s) was not found next to the seqlora binary (../data, ../../data, ../../../data, "
+        "../share/seqlora/data) nor in ./data; set $SEQLORA_DATA to its folder",
+        DEMO_FASTA);
     return NULL;
 }
 

@@ -141,6 +141,8 @@ int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_er
         "single_label_classification", "base_name", "base");
     NEED(tp);
     if (vf > 0) json_object_set(tp, "metric", (json_t *)json_object_get(tr, "metric"));
+    if (json_integer_value(json_object_get(tr, "checkpoint_every")) > 0)
+        json_object_set(tp, "checkpoint_every", (json_t *)json_object_get(tr, "checkpoint_every"));
     /* the class order: the label map's distinct values, sorted (the positive class of a binary task is the
      * second, as `seqlora train` orders them) */
     NEED(s = add_stage(p, "train", "train", tp));
@@ -337,6 +339,14 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_err *err) {
             t0 = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
             rc = run_baseline(p, s, err);
             if (rc) return sl_err_prefix(err, "stage '%s'", s->label);
+            if (s->state == 4) { /* skipped, and its evaluation with it */
+                p->stages[k + 1].state = 4;
+                if (!opts->quiet)
+                    fprintf(stderr, "  %-*s  skipped\n  %-*s  skipped\n", (int)width, s->label, (int)width,
+                            p->stages[k + 1].label);
+                k++;
+                continue;
+            }
             clock_gettime(CLOCK_MONOTONIC, &ts);
             s->seconds = (double)ts.tv_sec + ts.tv_nsec * 1e-9 - t0;
             s->state = 3;

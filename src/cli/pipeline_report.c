@@ -47,6 +47,7 @@ static json_t *dataset_counts(const char *path, const char *group, sl_err *err) 
 
 static json_t *load_metrics(const sl_pipeline *p, size_t stage) {
     if (stage == SIZE_MAX || stage >= p->n || !p->stages[stage].out[0].dest) return NULL;
+    if (p->stages[stage].state != 1 && p->stages[stage].state != 3) return NULL; /* skipped or not run */
     char *path = sl_fs_join(p->stages[stage].out[0].dest, "metrics.json");
     sl_err e;
     json_t *m = path ? sl_json_load_file(path, &e) : NULL;
@@ -121,6 +122,7 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
         json_t *o = json_pack("{s:s, s:s, s:f}", "stage", s->label, "status",
                               s->state == 1   ? "cached"
                               : s->state == 3 ? (s->kind == SL_PIPE_BASELINE ? "wrote" : "ran")
+                              : s->state == 4 ? "skipped"
                                               : "planned",
                               "seconds", s->seconds);
         if (s->kind == SL_PIPE_STEP && s->key[0]) json_object_set_new(o, "key", json_string(s->key));
