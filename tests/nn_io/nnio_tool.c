@@ -6,6 +6,8 @@
  *   nnio_tool tok-encode DIR MAXLEN   per stdin line: ids, TAB, attention mask (space separated)
  *   nnio_tool tok-tokenize DIR        per stdin line: ids without specials, truncation or padding
  *   nnio_tool tok-info DIR            vocab size, special ids, model_max_length
+ *   nnio_tool pt-dump FILE            as st-dump, for a pytorch_model.bin (state-dict order)
+ *   nnio_tool pt-convert IN OUT       pytorch_model.bin -> safetensors (sl_nn_pt_to_safetensors)
  *   nnio_tool peft-copy IN OUT        read an adapter_config.json and write it back with
  * sl_nn_peft_config_write nnio_tool peft-targets CONFIG     per stdin line (a module name): 1 when LoRA
  * targets it, else 0 Errors go to stderr with exit status 3 (data) or 1. */
@@ -16,6 +18,7 @@
 
 #include "nn/peft_config.h"
 #include "nn/safetensors.h"
+#include "nn/torch_pickle.h"
 #include "nn/tokenizer.h"
 
 static int fail(const sl_err *err) {
@@ -37,6 +40,36 @@ static void print_escaped(const char *s) {
     }
 }
 
+/* One line: tensor, name, dtype, shape, values (f32 bit patterns for float dtypes, raw hex otherwise).
+ * `conv` (may be NULL) holds the float values as the library converted them. */
+static void dump_tensor(const sl_nn_st_tensor *t, const float *conv) {
+    printf("tensor\t");
+    print_escaped(t->name);
+    printf("\t%s\t", sl_nn_st_dtype_name(t->dtype));
+    for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+    printf("\t");
+    const unsigned char *b = t->data;
+    if (t->dtype == SL_NN_ST_F32 || t->dtype == SL_NN_ST_F16 || t->dtype == SL_NN_ST_BF16) {
+        for (size_t j = 0; j < t->numel; j++) {
+            float v;
+            if (conv) {
+                v = conv[j];
+            } else if (t->dtype == SL_NN_ST_F32) {
+                memcpy(&v, b + 4 * j, 4);
+            } else {
+                uint16_t h = (uint16_t)(b[2 * j] | (b[2 * j + 1] << 8));
+                v = t->dtype == SL_NN_ST_F16 ? sl_nn_f16_to_f32(h) : sl_nn_bf16_to_f32(h);
+            }
+            uint32_t u;
+            memcpy(&u, &v, 4);
+            printf("%s%08x", j ? " " : "", u);
+        }
+    } else {
+        for (size_t j = 0; j < t->nbytes; j++) printf("%02x", b[j]);
+    }
+    printf("\n");
+}
+
 static int st_dump(const char *path) {
     sl_nn_st_file *f;
     sl_err err;
@@ -52,27 +85,24 @@ static int st_dump(const char *path) {
     }
     for (size_t i = 0; i < sl_nn_st_count(f); i++) {
         const sl_nn_st_tensor *t = sl_nn_st_tensor_at(f, i);
-        printf("tensor\t");
-        print_escaped(t->name);
-        printf("\t%s\t", sl_nn_st_dtype_name(t->dtype));
-        for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
-        printf("\t");
+        float *conv = NULL;
         if (t->dtype == SL_NN_ST_F32 || t->dtype == SL_NN_ST_F16 || t->dtype == SL_NN_ST_BF16) {
-            float *v = malloc((t->numel ? t->numel : 1) * sizeof *v);
-            if (sl_nn_st_tensor_to_f32(f, t, v, t->numel, &err)) return fail(&err);
-            for (size_t j = 0; j < t->numel; j++) {
-                uint32_t u;
-                memcpy(&u, &v[j], 4);
-                printf("%s%08x", j ? " " : "", u);
-            }
-            free(v);
-        } else {
-            const unsigned char *b = t->data;
-            for (size_t j = 0; j < t->nbytes; j++) printf("%02x", b[j]);
+            conv = malloc((t->numel ? t->numel : 1) * sizeof *conv);
+            if (!conv || sl_nn_st_tensor_to_f32(f, t, conv, t->numel, &err)) return fail(&err);
         }
-        printf("\n");
+        dump_tensor(t, conv);
+        free(conv);
     }
     sl_nn_st_close(f);
+    return 0;
+}
+
+static int pt_dump(const char *path) {
+    sl_nn_pt_file *f;
+    sl_err err;
+    if (sl_nn_pt_open(path, &f, &err)) return fail(&err);
+    for (size_t i = 0; i < sl_nn_pt_count(f); i++) dump_tensor(sl_nn_pt_tensor_at(f, i), NULL);
+    sl_nn_pt_close(f);
     return 0;
 }
 
@@ -162,6 +192,11 @@ static int tok_info(const char *dir) {
     return 0;
 }
 
+static int pt_convert(const char *in, const char *out) {
+    sl_err err;
+    return sl_nn_pt_to_safetensors(in, out, &err) ? fail(&err) : 0;
+}
+
 static int peft_copy(const char *in, const char *out) {
     sl_nn_peft_config c;
     sl_err err;
@@ -193,10 +228,12 @@ int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "tok-encode")) return tok_run(argv[2], atoi(argv[3]), 0);
     if (argc == 3 && !strcmp(argv[1], "tok-tokenize")) return tok_run(argv[2], 0, 1);
     if (argc == 3 && !strcmp(argv[1], "tok-info")) return tok_info(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "pt-dump")) return pt_dump(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "pt-convert")) return pt_convert(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "peft-copy")) return peft_copy(argv[2], argv[3]);
     if (argc == 3 && !strcmp(argv[1], "peft-targets")) return peft_targets(argv[2]);
     fprintf(stderr,
             "usage: nnio_tool st-dump FILE | st-copy IN OUT | tok-encode DIR MAXLEN | tok-tokenize DIR | "
-            "tok-info DIR | peft-copy IN OUT | peft-targets CONFIG\n");
+            "tok-info DIR | pt-dump FILE | pt-convert IN OUT | peft-copy IN OUT | peft-targets CONFIG\n");
     return 2;
 }
