@@ -23,6 +23,7 @@ struct sl_nn_st_file {
     char **meta_vals;
     size_t n_meta;
     int has_meta;
+    int owned; /* map is a malloc'd buffer (sl_nn_st_open_memory), not a mapping */
 };
 
 static const struct {
@@ -148,7 +149,10 @@ static int cmp_str_ptr(const void *a, const void *b) {
 
 void sl_nn_st_close(sl_nn_st_file *f) {
     if (!f) return;
-    if (f->map && f->map_len) munmap(f->map, f->map_len);
+    if (f->owned)
+        free(f->map);
+    else if (f->map && f->map_len)
+        munmap(f->map, f->map_len);
     for (size_t i = 0; i < f->n_tensors; i++) free((char *)f->tensors[i].name);
     free(f->tensors);
     for (size_t i = 0; i < f->n_meta; i++) {
@@ -271,50 +275,20 @@ static int parse_tensor(sl_nn_st_file *f, const char *name, const json_t *info, 
     return 0;
 }
 
-int sl_nn_st_open(const char *path, sl_nn_st_file **out, sl_err *err) {
-    *out = NULL;
-    if (!host_is_little_endian())
-        return sl_err_set(err, SL_EINTERNAL, "%s: safetensors reading needs a little-endian host", path);
-    sl_nn_st_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(path))) {
-        free(f);
-        return sl_err_set(err, SL_ENOMEM, "out of memory");
-    }
+/* Validate the bytes f->map[0..f->map_len) (a mapping or an owned buffer) and index the tensors. On
+ * failure f is closed. */
+static int st_parse(sl_nn_st_file *f, sl_nn_st_file **out, sl_err *err) {
+    const char *path = f->path;
+    size_t size = f->map_len;
     int rc = 0;
     json_t *root = NULL;
     span *spans = NULL;
     size_t *begins = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = sl_err_errno(err, errno == ENOENT ? SL_ENOTFOUND : SL_EIO, errno, "cannot open %s", path);
-        goto fail;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = sl_err_errno(err, SL_EIO, errno, "cannot stat %s", path);
-        close(fd);
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = sl_err_set(err, SL_EDATA, "%s: not a regular file", path);
-        close(fd);
-        goto fail;
-    }
-    size_t size = (size_t)st.st_size;
     if (size < 8) {
         rc = sl_err_set(err, SL_EDATA,
                         "%s: %zu bytes, too small for a safetensors file (8-byte header length)", path, size);
-        close(fd);
         goto fail;
     }
-    f->map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (f->map == MAP_FAILED) {
-        f->map = NULL;
-        rc = sl_err_errno(err, SL_EIO, errno, "cannot map %s", path);
-        goto fail;
-    }
-    f->map_len = size;
     const unsigned char *bytes = f->map;
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i];
@@ -400,6 +374,53 @@ fail:
     free(spans);
     free(begins);
     json_decref(root);
+    sl_nn_st_close(f);
+    return rc;
+}
+
+int sl_nn_st_open(const char *path, sl_nn_st_file **out, sl_err *err) {
+    *out = NULL;
+    if (!host_is_little_endian())
+        return sl_err_set(err, SL_EINTERNAL, "%s: safetensors reading needs a little-endian host", path);
+    sl_nn_st_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = sl_err_errno(err, errno == ENOENT ? SL_ENOTFOUND : SL_EIO, errno, "cannot open %s", path);
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = sl_err_errno(err, SL_EIO, errno, "cannot stat %s", path);
+        close(fd);
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = sl_err_set(err, SL_EDATA, "%s: not a regular file", path);
+        close(fd);
+        goto fail;
+    }
+    size_t size = (size_t)st.st_size;
+    if (size < 8) {
+        rc = sl_err_set(err, SL_EDATA,
+                        "%s: %zu bytes, too small for a safetensors file (8-byte header length)", path, size);
+        close(fd);
+        goto fail;
+    }
+    f->map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (f->map == MAP_FAILED) {
+        f->map = NULL;
+        rc = sl_err_errno(err, SL_EIO, errno, "cannot map %s", path);
+        goto fail;
+    }
+    f->map_len = size;
+    return st_parse(f, out, err);
+fail:
     sl_nn_st_close(f);
     return rc;
 }
@@ -590,8 +611,11 @@ static int write_order(const sl_nn_st_wtensor *t, size_t *index, size_t n) {
     return 0;
 }
 
-int sl_nn_st_write(const char *path, const sl_nn_st_wtensor *tensors, size_t n, const char *const *metadata,
-                   sl_err *err) {
+/* Validate the tensors and build the padded header; the header, order and sizes are malloc'd (order: write
+ * order, sizes: bytes per tensor by input index). `path` names the output in messages. */
+static int st_prepare(const char *path, const sl_nn_st_wtensor *tensors, size_t n,
+                      const char *const *metadata, char **hdr, size_t *hlen, size_t **order_out,
+                      size_t **sizes_out, sl_err *err) {
     for (size_t i = 0; i < n; i++) {
         const sl_nn_st_wtensor *t = &tensors[i];
         if (!t->name || !*t->name || strcmp(t->name, "__metadata__") == 0)
@@ -693,6 +717,24 @@ int sl_nn_st_write(const char *path, const sl_nn_st_wtensor *tensors, size_t n, 
         goto out;
     }
 
+    *hdr = h.p;
+    *hlen = h.len;
+    *order_out = order;
+    *sizes_out = sizes;
+    return 0;
+out:
+    free(h.p);
+    free(order);
+    free(sizes);
+    return rc;
+}
+
+int sl_nn_st_write(const char *path, const sl_nn_st_wtensor *tensors, size_t n, const char *const *metadata,
+                   sl_err *err) {
+    char *hp;
+    size_t hlen, *order, *sizes;
+    int rc = st_prepare(path, tensors, n, metadata, &hp, &hlen, &order, &sizes, err);
+    if (rc) return rc;
     /* temp file in the same directory, then fsync + rename + fsync(dir) */
     char *dir = sl_fs_dirname(path);
     size_t tl = strlen(path) + 16;
@@ -712,10 +754,10 @@ int sl_nn_st_write(const char *path, const sl_nn_st_wtensor *tensors, size_t n, 
         goto out;
     }
     unsigned char len8[8];
-    uint64_t hl = h.len;
+    uint64_t hl = hlen;
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
     rc = sl_fs_write_all(fd, len8, 8, path, err);
-    if (!rc) rc = sl_fs_write_all(fd, h.p, h.len, path, err);
+    if (!rc) rc = sl_fs_write_all(fd, hp, hlen, path, err);
     for (size_t oi = 0; oi < n && !rc; oi++)
         if (sizes[order[oi]]) rc = sl_fs_write_all(fd, tensors[order[oi]].data, sizes[order[oi]], path, err);
     mode_t mask = umask(0); /* mkstemp creates 0600; follow the umask like sl_fs_write_atomic */
@@ -732,8 +774,56 @@ int sl_nn_st_write(const char *path, const sl_nn_st_wtensor *tensors, size_t n, 
     free(dir);
     free(tmp);
 out:
-    free(h.p);
+    free(hp);
     free(order);
     free(sizes);
     return rc;
+}
+
+int sl_nn_st_serialize(const sl_nn_st_wtensor *tensors, size_t n, const char *const *metadata, void **buf,
+                       size_t *len, sl_err *err) {
+    char *hp;
+    size_t hlen, *order, *sizes;
+    *buf = NULL;
+    *len = 0;
+    int rc = st_prepare("(in memory)", tensors, n, metadata, &hp, &hlen, &order, &sizes, err);
+    if (rc) return rc;
+    size_t total = 8 + hlen;
+    for (size_t i = 0; i < n; i++) total += sizes[i];
+    unsigned char *b = malloc(total);
+    if (!b) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory (%zu bytes for a safetensors image)", total);
+    } else {
+        for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+        memcpy(b + 8, hp, hlen);
+        size_t o = 8 + hlen;
+        for (size_t oi = 0; oi < n; oi++) {
+            if (sizes[order[oi]]) memcpy(b + o, tensors[order[oi]].data, sizes[order[oi]]);
+            o += sizes[order[oi]];
+        }
+        *buf = b;
+        *len = total;
+    }
+    free(hp);
+    free(order);
+    free(sizes);
+    return rc;
+}
+
+int sl_nn_st_open_memory(const char *name, void *buf, size_t len, sl_nn_st_file **out, sl_err *err) {
+    *out = NULL;
+    if (!host_is_little_endian()) {
+        free(buf);
+        return sl_err_set(err, SL_EINTERNAL, "%s: safetensors reading needs a little-endian host", name);
+    }
+    sl_nn_st_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(name))) {
+        free(f);
+        free(buf);
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
+    f->map = buf;
+    f->map_len = len;
+    f->owned = 1;
+    return st_parse(f, out, err);
 }

@@ -130,6 +130,15 @@ typedef struct sl_nn_st_wtensor {
 int sl_nn_st_write(const char *path, const sl_nn_st_wtensor *tensors, size_t n, const char *const *metadata,
                    sl_err *err);
 
+/* The bytes sl_nn_st_write would write, as a malloc'd buffer (*buf, *len; caller frees). */
+int sl_nn_st_serialize(const sl_nn_st_wtensor *tensors, size_t n, const char *const *metadata, void **buf,
+                       size_t *len, sl_err *err);
+
+/* Open a safetensors image held in memory: `buf` (malloc'd, `len` bytes) is taken over — freed by
+ * sl_nn_st_close, or here on failure. `name` stands for the file in messages and sl_nn_st_path. The same
+ * validation as sl_nn_st_open. */
+int sl_nn_st_open_memory(const char *name, void *buf, size_t len, sl_nn_st_file **out, sl_err *err);
+
 /* Half-precision conversions used by the reader (exposed for the engine and tests). Round-to-nearest-even
  * on the way down, exact on the way up; NaN and infinities are kept. */
 float sl_nn_f16_to_f32(uint16_t h);

@@ -784,3 +784,48 @@ int sl_nn_pt_to_safetensors(const char *bin_path, const char *st_path, sl_err *e
     sl_nn_pt_close(f);
     return rc;
 }
+
+int sl_nn_model_weights_open(const char *model_dir, sl_nn_st_file **out, sl_err *err) {
+    *out = NULL;
+    char *st = sl_fs_join(model_dir, "model.safetensors"), *bin = sl_fs_join(model_dir, "pytorch_model.bin");
+    char *sidx = sl_fs_join(model_dir, "model.safetensors.index.json"),
+         *bidx = sl_fs_join(model_dir, "pytorch_model.bin.index.json");
+    int rc;
+    if (!st || !bin || !sidx || !bidx) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+    } else if (sl_fs_is_file(st)) {
+        rc = sl_nn_st_open(st, out, err);
+    } else if (sl_fs_is_file(bin)) {
+        sl_nn_pt_file *f = NULL;
+        rc = sl_nn_pt_open(bin, &f, err);
+        sl_nn_st_wtensor *w = NULL;
+        void *buf = NULL;
+        size_t len = 0;
+        if (!rc && !(w = calloc(f->n ? f->n : 1, sizeof *w)))
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        if (!rc) {
+            for (size_t i = 0; i < f->n; i++)
+                w[i] = (sl_nn_st_wtensor){f->t[i].name, f->t[i].dtype, f->t[i].ndim, f->t[i].shape,
+                                          f->t[i].data};
+            const char *meta[] = {"format", "pt", NULL};
+            rc = sl_nn_st_serialize(w, f->n, meta, &buf, &len, err);
+        }
+        free(w);
+        sl_nn_pt_close(f);
+        if (!rc) rc = sl_nn_st_open_memory(bin, buf, len, out, err);
+    } else if (sl_fs_is_file(sidx) || sl_fs_is_file(bidx)) {
+        rc = sl_err_set(
+            err, SL_EDATA,
+            "%s: sharded checkpoints (%s) are not supported; merge the shards into one "
+            "model.safetensors",
+            model_dir, sl_fs_is_file(sidx) ? "model.safetensors.index.json" : "pytorch_model.bin.index.json");
+    } else {
+        rc = sl_err_set(err, SL_ENOTFOUND,
+                        "%s: no model weights (expected model.safetensors or pytorch_model.bin)", model_dir);
+    }
+    free(st);
+    free(bin);
+    free(sidx);
+    free(bidx);
+    return rc;
+}

@@ -7,6 +7,7 @@
  *   nnio_tool tok-tokenize DIR        per stdin line: ids without specials, truncation or padding
  *   nnio_tool tok-info DIR            vocab size, special ids, model_max_length
  *   nnio_tool pt-dump FILE            as st-dump, for a pytorch_model.bin (state-dict order)
+ *   nnio_tool weights-dump DIR        as st-dump, for a model directory (sl_nn_model_weights_open)
  *   nnio_tool pt-convert IN OUT       pytorch_model.bin -> safetensors (sl_nn_pt_to_safetensors)
  *   nnio_tool peft-copy IN OUT        read an adapter_config.json and write it back with
  * sl_nn_peft_config_write nnio_tool peft-targets CONFIG     per stdin line (a module name): 1 when LoRA
@@ -70,10 +71,11 @@ static void dump_tensor(const sl_nn_st_tensor *t, const float *conv) {
     printf("\n");
 }
 
-static int st_dump(const char *path) {
+static int st_dump(const char *path, int model_dir) {
     sl_nn_st_file *f;
     sl_err err;
-    if (sl_nn_st_open(path, &f, &err)) return fail(&err);
+    if (model_dir ? sl_nn_model_weights_open(path, &f, &err) : sl_nn_st_open(path, &f, &err))
+        return fail(&err);
     for (size_t i = 0; i < sl_nn_st_metadata_count(f); i++) {
         const char *k, *v;
         sl_nn_st_metadata_at(f, i, &k, &v);
@@ -223,7 +225,8 @@ static int peft_targets(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "st-dump")) return st_dump(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "st-dump")) return st_dump(argv[2], 0);
+    if (argc == 3 && !strcmp(argv[1], "weights-dump")) return st_dump(argv[2], 1);
     if (argc == 4 && !strcmp(argv[1], "st-copy")) return st_copy(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "tok-encode")) return tok_run(argv[2], atoi(argv[3]), 0);
     if (argc == 3 && !strcmp(argv[1], "tok-tokenize")) return tok_run(argv[2], 0, 1);
@@ -234,6 +237,7 @@ int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "peft-targets")) return peft_targets(argv[2]);
     fprintf(stderr,
             "usage: nnio_tool st-dump FILE | st-copy IN OUT | tok-encode DIR MAXLEN | tok-tokenize DIR | "
-            "tok-info DIR | pt-dump FILE | pt-convert IN OUT | peft-copy IN OUT | peft-targets CONFIG\n");
+            "tok-info DIR | weights-dump DIR | pt-dump FILE | pt-convert IN OUT | peft-copy IN OUT | "
+            "peft-targets CONFIG\n");
     return 2;
 }

@@ -229,6 +229,26 @@ static void test_write_roundtrip(void) {
     CHECK(b[0] == 9.0f);
     CHECK_EQ_STR(sl_nn_st_metadata(f, "format"), "pt");
     sl_nn_st_close(f);
+    /* the same image in memory: identical bytes to the file, and it opens */
+    void *buf;
+    size_t len;
+    CHECK_EQ_INT(sl_nn_st_serialize(t, 3, meta, &buf, &len, &err), 0);
+    char *disk;
+    size_t dlen;
+    CHECK_EQ_INT(sl_fs_read_all(path, &disk, &dlen, &err), 0);
+    CHECK(len == dlen && memcmp(buf, disk, len) == 0);
+    free(disk);
+    CHECK_EQ_INT(sl_nn_st_open_memory("mem", buf, len, &f, &err), 0);
+    if (f) {
+        CHECK_EQ_INT(sl_nn_st_read_f32(f, "a.scalar", b, 1, &err), 0);
+        CHECK(b[0] == 9.0f);
+        CHECK_EQ_STR(sl_nn_st_path(f), "mem");
+        sl_nn_st_close(f);
+    }
+    char *junk = malloc(16);
+    memcpy(junk, "\x08\0\0\0\0\0\0\0{\"a\":1}  ", 16);
+    CHECK_EQ_INT(sl_nn_st_open_memory("junk", junk, 16, &f, &err), SL_EDATA); /* junk is freed */
+    CHECK(f == NULL && strstr(err.msg, "junk") != NULL);
     /* duplicate names are refused and nothing is written */
     snprintf(path, sizeof path, "%s/dup_w.safetensors", tmpdir);
     sl_nn_st_wtensor d[2] = {{"x", SL_NN_ST_F32, 0, NULL, &s}, {"x", SL_NN_ST_F32, 0, NULL, &s}};

@@ -91,6 +91,15 @@ for name, sd in cases.items():
     save_file({k: v.contiguous().clone() for k, v in sd.items()}, ref, metadata={"format": "pt"})
     if r.returncode != 0 or open(ours, "rb").read() != open(ref, "rb").read():
         fail("%s: converted safetensors differs from save_file (%s)" % (name, r.stderr))
+    # a model directory with only pytorch_model.bin opens as safetensors (converted in memory)
+    d = os.path.join(tmp, name + "_dir")
+    os.makedirs(d, exist_ok=True)
+    os.replace(path, os.path.join(d, "pytorch_model.bin"))
+    r = subprocess.run([tool, "weights-dump", d], capture_output=True, text=True)
+    lines = [l for l in r.stdout.split("\n")[:-1] if l.startswith("tensor\t")]
+    if r.returncode != 0 or {l.split("\t")[1]: tuple(l.split("\t")[2:]) for l in lines} != got:
+        fail("%s: the model directory with pytorch_model.bin reads differently: %s" % (name, r.stderr))
+    os.replace(os.path.join(d, "pytorch_model.bin"), path)
     print("%-14s %3d tensors checked" % (name, len(sd)), file=sys.stderr)
 
 # ---- refused ---------------------------------------------------------------------------------------------
