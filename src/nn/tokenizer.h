@@ -3,11 +3,16 @@
  * Kinds (chosen by sl_nn_tokenizer_load from the files in the model directory):
  *   - WordPiece (BERT, DNABERT k-mer vocabularies, ProtBERT, BioBERT, PubMedBERT): `vocab.txt` plus the
  *     optional `tokenizer_config.json` (do_lower_case, strip_accents, tokenize_chinese_chars,
- *     model_max_length / max_len, never_split) and `special_tokens_map.json`; same ids as
- *     transformers' BertTokenizer. Output: [CLS] tokens [SEP].
- *   - ESM (ESM-2 amino acids, Nucleotide Transformer 6-mers): `vocab.txt` with <cls>/<eos> tokens and
- *     tokenizer_class EsmTokenizer (or a vocab whose specials are <cls>, <pad>, <eos>, <unk>) — later.
- *   - BPE (DNABERT-2): `tokenizer.json` with a BPE model — later.
+ *     do_basic_tokenize, model_max_length / max_len, never_split, added_tokens_decoder) and
+ *     `special_tokens_map.json`; same ids as transformers' BertTokenizer. Output: [CLS] tokens [SEP].
+ *     tokenizer_class DNATokenizer (DNABERT's own class) never lower-cases, as its code does.
+ *   - ESM (ESM-2 amino acids, Nucleotide Transformer 6-mers): `vocab.txt` and tokenizer_class
+ *     EsmTokenizer (or, without a class, a vocab.txt holding <cls>); same ids as EsmTokenizer.
+ *     Output: <cls> tokens <eos> (no <eos> when eos_token is null; eos_token may name another token).
+ *   - BPE (DNABERT-2): `tokenizer.json` with a BPE model, used when tokenizer_class is
+ *     PreTrainedTokenizerFast or there is no vocab.txt; same ids as tokenizers / PreTrainedTokenizerFast.
+ *     Output: what the post-processor template puts around the sequence ([CLS] tokens [SEP]).
+ * docs/models.md lists what each kind reproduces and refuses.
  *
  * Encoding (all kinds): the text is tokenized, truncated to max_length minus the special tokens (the
  * tail is dropped, as truncation=True does), wrapped in the kind's special tokens and padded on the right
@@ -47,7 +52,8 @@ sl_nn_tokenizer_kind sl_nn_tokenizer_get_kind(const sl_nn_tokenizer *tok);
 
 /* Encode `text` (UTF-8; invalid UTF-8 is SL_EDATA) into exactly `max_length` ids and mask entries (see
  * above). *n_real (may be NULL) receives the number of non-padding positions. max_length must leave room
- * for the special tokens (>= 2 for WordPiece), else SL_EUSAGE. Thread-safe. */
+ * for the special tokens (>= 2 for WordPiece), else SL_EUSAGE; padding needs a pad token (SL_EDATA when
+ * the tokenizer has none). Thread-safe. */
 int sl_nn_tokenizer_encode(const sl_nn_tokenizer *tok, const char *text, int max_length, int32_t *ids,
                            int32_t *attention_mask, int *n_real, sl_err *err);
 

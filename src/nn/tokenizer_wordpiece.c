@@ -210,6 +210,10 @@ static int get_bool(const json_t *config, const char *key, int def, int *out, co
 int sl_nn_tok_wordpiece_init(sl_nn_tokenizer *tok, const json_t *config, sl_err *err) {
     int rc;
     if ((rc = get_bool(config, "do_lower_case", 1, &tok->do_lower_case, tok->dir, err))) return rc;
+    /* DNABERT's DNATokenizer (jerryji1993/DNABERT tokenization_dna.py) never lower-cases, whatever its
+     * tokenizer_config.json says (the shipped one says true) */
+    const char *cls = config ? sl_nn_tok_json_token(json_object_get(config, "tokenizer_class")) : NULL;
+    if (cls && !strcmp(cls, "DNATokenizer")) tok->do_lower_case = 0;
     if ((rc = get_bool(config, "tokenize_chinese_chars", 1, &tok->tokenize_chinese_chars, tok->dir, err)))
         return rc;
     if ((rc = get_bool(config, "do_basic_tokenize", 1, &tok->do_basic_tokenize, tok->dir, err))) return rc;

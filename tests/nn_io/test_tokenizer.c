@@ -76,6 +76,33 @@ static void test_encode(void) {
     free(d);
 }
 
+static void test_dnatokenizer_never_lowercases(void) {
+    /* DNABERT's own DNATokenizer class ignores do_lower_case (tokenization_dna.py's BasicTokenizer never
+     * lower-cases), so "ACG" stays a k-mer; a BertTokenizer config with the same flag lower-cases it */
+    const char *vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nACG\n";
+    char *d1 = model_dir("dnatok", vocab, "{\"tokenizer_class\": \"DNATokenizer\", \"do_lower_case\": true}");
+    char *d2 =
+        model_dir("berttok", vocab, "{\"tokenizer_class\": \"BertTokenizer\", \"do_lower_case\": true}");
+    sl_nn_tokenizer *a = NULL, *b = NULL;
+    sl_err err;
+    int32_t *ids;
+    size_t n;
+    CHECK_EQ_INT(sl_nn_tokenizer_load(d1, &a, &err), 0);
+    CHECK_EQ_INT(sl_nn_tokenizer_load(d2, &b, &err), 0);
+    if (a && b) {
+        CHECK_EQ_INT(sl_nn_tokenizer_tokenize(a, "ACG", &ids, &n, &err), 0);
+        CHECK(n == 1 && ids[0] == 5);
+        free(ids);
+        CHECK_EQ_INT(sl_nn_tokenizer_tokenize(b, "ACG", &ids, &n, &err), 0);
+        CHECK(n == 1 && ids[0] == 1);
+        free(ids);
+    }
+    sl_nn_tokenizer_free(a);
+    sl_nn_tokenizer_free(b);
+    free(d1);
+    free(d2);
+}
+
 static void expect_load_error(const char *name, const char *vocab, const char *config, int code,
                               const char *want) {
     char *d = model_dir(name, vocab, config);
@@ -150,6 +177,7 @@ int main(void) {
     }
     snprintf(tmpdir, sizeof tmpdir, "%s", dir);
     RUN_TEST(test_encode);
+    RUN_TEST(test_dnatokenizer_never_lowercases);
     RUN_TEST(test_load_errors);
     RUN_TEST(test_unicode);
     sl_fs_remove_tree(dir, &err);
