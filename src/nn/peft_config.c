@@ -573,3 +573,41 @@ int sl_nn_peft_config_targets(const sl_nn_peft_config *c, const char *name) {
     }
     return 1;
 }
+
+/* re.match(rf".*\.{key}$", name) with a POSIX ERE. */
+static int pattern_matches(const char *key, const char *name) {
+    size_t l = strlen(key) + 16;
+    char *pat = malloc(l);
+    if (!pat) return 0;
+    snprintf(pat, l, "^.*\\.(%s)$", key);
+    regex_t re;
+    int hit = 0;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0) {
+        hit = regexec(&re, name, 0, NULL, 0) == 0;
+        regfree(&re);
+    }
+    free(pat);
+    return hit;
+}
+
+void sl_nn_peft_config_module_rank(const sl_nn_peft_config *c, const char *name, int *r, double *alpha) {
+    *r = c->r;
+    *alpha = c->lora_alpha;
+    const char *hit = NULL, *key;
+    json_t *v;
+    const json_t *maps[2] = {c->rank_pattern, c->alpha_pattern};
+    for (int m = 0; m < 2 && !hit; m++) {
+        if (!maps[m]) continue;
+        json_object_foreach((json_t *)maps[m], key, v) {
+            if (pattern_matches(key, name)) {
+                hit = key;
+                break;
+            }
+        }
+    }
+    if (!hit) return;
+    json_t *rv = c->rank_pattern ? json_object_get(c->rank_pattern, hit) : NULL;
+    json_t *av = c->alpha_pattern ? json_object_get(c->alpha_pattern, hit) : NULL;
+    if (json_is_integer(rv)) *r = (int)json_integer_value(rv);
+    if (json_is_number(av)) *alpha = json_number_value(av);
+}

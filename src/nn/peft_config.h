@@ -80,4 +80,9 @@ double sl_nn_peft_config_scaling(const sl_nn_peft_config *cfg);
  * modules_to_save module, and within layers_to_transform when set. */
 int sl_nn_peft_config_targets(const sl_nn_peft_config *cfg, const char *name);
 
+/* The rank and alpha PEFT gives the LoRA layer on module `name` (rank_pattern / alpha_pattern, PEFT 0.13
+ * rule: the first key of rank_pattern then alpha_pattern for which re.match(rf".*\.{key}$", name) holds
+ * is looked up in both maps, defaulting to r and lora_alpha). Keys are POSIX extended regexes here. */
+void sl_nn_peft_config_module_rank(const sl_nn_peft_config *cfg, const char *name, int *r, double *alpha);
+
 #endif

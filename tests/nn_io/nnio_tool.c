@@ -217,7 +217,10 @@ static int peft_targets(const char *path) {
     }
     char *line;
     while ((line = read_line(stdin))) {
-        printf("%d\n", sl_nn_peft_config_targets(&c, line));
+        int r;
+        double alpha;
+        sl_nn_peft_config_module_rank(&c, line, &r, &alpha);
+        printf("%d %d %.17g\n", sl_nn_peft_config_targets(&c, line), r, alpha);
         free(line);
     }
     sl_nn_peft_config_free(&c);

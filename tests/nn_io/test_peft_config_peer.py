@@ -51,6 +51,8 @@ configs = [
          layers_to_transform=[0, 2], modules_to_save=["pooler"]),
     dict(task_type="SEQ_CLS", r=3, lora_alpha=6, target_modules=["dense"], layers_to_transform=1,
          layers_pattern="layer", rank_pattern={"output.dense": 5}, alpha_pattern={"intermediate.dense": 12.5}),
+    dict(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=["query", "value", "dense"],
+         rank_pattern={"value": 2, "layer.1.attention.self.query": 6}, alpha_pattern={"dense": 3, "value": 5}),
     dict(task_type="SEQ_CLS", r=5, lora_alpha=10, target_modules=["value"], layers_to_transform=[1],
          layers_pattern=["layer"], modules_to_save=None),
     dict(task_type="SEQ_CLS", r=1, lora_alpha=1, lora_dropout=1e-05, target_modules=["intermediate.dense", "attention.output.dense"],
@@ -90,7 +92,16 @@ for i, kw in enumerate(configs):
     # target matching against the modules PEFT actually wrapped
     wrapped = {n[len("base_model.model."):] for n, m in model.named_modules() if hasattr(m, "lora_A")}
     r = run("peft-targets", src, stdin="".join(n + "\n" for n in names))
-    ours_t = {n for n, flag in zip(names, r.stdout.split()) if flag == "1"}
+    rows = [line.split() for line in r.stdout.split("\n")[:-1]]
+    ours_t = {n for n, row in zip(names, rows) if row[0] == "1"}
+    # rank and alpha per LoRA module (rank_pattern / alpha_pattern) as PEFT set them
+    modules = dict(model.named_modules())
+    for n, row in zip(names, rows):
+        if n in wrapped:
+            m = modules["base_model.model." + n]
+            if int(row[1]) != m.r["default"] or float(row[2]) != m.lora_alpha["default"]:
+                fail("config %d: %s r/alpha %s/%s != PEFT %s/%s" % (i, n, row[1], row[2], m.r["default"],
+                                                                    m.lora_alpha["default"]))
     if r.returncode != 0 or ours_t != wrapped:
         fail("config %d: targets differ\n  only ours: %s\n  only PEFT: %s" %
              (i, sorted(ours_t - wrapped), sorted(wrapped - ours_t)))
