@@ -9,6 +9,8 @@ extern const sl_step sl_step_fetch_ensembl;
 extern const sl_step sl_step_evaluate;
 extern const sl_step sl_step_train;
 extern const sl_step sl_step_predict;
+extern const sl_step sl_step_package;
+extern const sl_step sl_step_score;
 
 extern const sl_step sl_step_clean;
 extern const sl_step sl_step_sexcheck;
@@ -28,6 +30,8 @@ static const sl_step *const all_steps[] = {
     &sl_step_evaluate,
     &sl_step_train,
     &sl_step_predict,
+    &sl_step_package,
+    &sl_step_score,
     &sl_step_init_model,
     NULL,
 };

@@ -1,0 +1,153 @@
+/* seqlora serve: the HTTP API of a packaged model (see serve.h for the files of the server). */
+#include <getopt.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "serve.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: seqlora serve --model MODEL.tar.gz [--host 127.0.0.1] [--port 8000] [--threads N]\n"
+            "                     [--token-file F] [--max-body BYTES] [--request-timeout 30] [--base DIR]\n\n"
+            "Serve a bundle from `seqlora package` over HTTP (libmicrohttpd):\n"
+            "  POST /predict_risk   {\"brca1_sequence\": \"...\"} → status, brca1_sequence (upper case),\n"
+            "                       breast_cancer_risk_probability (4 decimals), interpretation\n"
+            "  POST /v1/predict     {\"sequences\": [{\"id\", \"sequence\"}]} or {\"variants\": [...]}\n"
+            "  GET  /healthz, /v1/model, /openapi.json, /docs\n"
+            "The URL is printed on stdout once the server listens; one access-log line per request goes to\n"
+            "stderr. SIGTERM or SIGINT stops accepting, lets open requests finish, and exits 0.\n\n"
+            "options:\n"
+            "  --model FILE            the model bundle (required; checksums verified on load)\n"
+            "  --base DIR              the base model, when the bundle does not embed it (SHA-256 checked)\n"
+            "  --host ADDR             IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
+            "  --port N                TCP port (default 8000; 0 = any free port)\n"
+            "  --threads N             connection threads and engine threads (default 4)\n"
+            "  --token-file F          require 'Authorization: Bearer <first line of F>' on /predict_risk,\n"
+            "                          /v1/predict and /v1/model\n"
+            "  --max-body BYTES        largest request body (default 1048576); larger is 413\n"
+            "  --request-timeout S     close connections idle for S seconds (default 30)\n"
+            "  --quiet                 no access log\n"
+            "  -h, --help              this help\n");
+}
+
+enum {
+    OPT_MODEL = 0x2801,
+    OPT_BASE,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_THREADS,
+    OPT_TOKEN,
+    OPT_MAXBODY,
+    OPT_TIMEOUT,
+    OPT_QUIET
+};
+
+int sl_cmd_serve(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, OPT_MODEL},
+        {"base", required_argument, 0, OPT_BASE},
+        {"host", required_argument, 0, OPT_HOST},
+        {"port", required_argument, 0, OPT_PORT},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"token-file", required_argument, 0, OPT_TOKEN},
+        {"max-body", required_argument, 0, OPT_MAXBODY},
+        {"request-timeout", required_argument, 0, OPT_TIMEOUT},
+        {"quiet", no_argument, 0, OPT_QUIET},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    sl_err err;
+    sl_err_clear(&err);
+    const char *model = NULL, *base = NULL, *host = "127.0.0.1", *token_file = NULL;
+    long long port = 8000, threads = 4, max_body = 1 << 20, timeout = 30, v;
+    int opt, rc, quiet = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+            case OPT_MODEL:
+                model = optarg;
+                break;
+            case OPT_BASE:
+                base = optarg;
+                break;
+            case OPT_HOST:
+                host = optarg;
+                break;
+            case OPT_TOKEN:
+                token_file = optarg;
+                break;
+            case OPT_QUIET:
+                quiet = 1;
+                break;
+            case OPT_PORT:
+            case OPT_THREADS:
+            case OPT_MAXBODY:
+            case OPT_TIMEOUT:
+                rc = opt == OPT_PORT      ? sl_cli_parse_int("--port", optarg, 0, 65535, &v, &err)
+                     : opt == OPT_THREADS ? sl_cli_parse_int("--threads", optarg, 1, 256, &v, &err)
+                     : opt == OPT_MAXBODY ? sl_cli_parse_int("--max-body", optarg, 64, 1LL << 30, &v, &err)
+                                          : sl_cli_parse_int("--request-timeout", optarg, 1, 86400, &v, &err);
+                if (rc) return sl_cli_report(rc, &err);
+                *(opt == OPT_PORT      ? &port
+                  : opt == OPT_THREADS ? &threads
+                  : opt == OPT_MAXBODY ? &max_body
+                                       : &timeout) = v;
+                break;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                usage(stderr);
+                return 2;
+        }
+    }
+    if (optind < argc) return sl_cli_usage_error("serve: unexpected argument '%s'", argv[optind]);
+    if (!model) return sl_cli_usage_error("serve: --model is required (see seqlora serve --help)");
+
+    sl_serve s;
+    memset(&s, 0, sizeof s);
+    s.max_body = (size_t)max_body;
+    s.quiet = quiet;
+    pthread_mutex_init(&s.model_lock, NULL);
+    if (token_file && (rc = sl_serve_read_token(token_file, &s.token, &err))) return sl_cli_report(rc, &err);
+    sl_nn_model_opts mo = {.bundle = model, .base_dir = base, .threads = (int)threads};
+    if ((rc = sl_nn_model_open(&mo, &s.model, &err))) {
+        free(s.token);
+        return sl_cli_report(rc, &err);
+    }
+    s.model_info = sl_serve_model_info(&s);
+
+    /* block the stop signals in every thread (MHD's inherit the mask); this thread waits for them */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct MHD_Daemon *d = NULL;
+    int bound = 0;
+    rc = sl_serve_start(&s, host, (int)port, (int)threads, (int)timeout, &d, &bound, &err);
+    if (!rc) {
+        const char *fmt = strchr(host, ':') ? "http://[%s]:%d\n" : "http://%s:%d\n";
+        printf(fmt, host, bound);
+        fflush(stdout);
+        fprintf(stderr, "seqlora serve: model %s (%s weights), listening on %s port %d\n", s.model->digest,
+                s.model->weights, host, bound);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        fprintf(stderr, "seqlora serve: %s: finishing open requests, then exiting\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sl_serve_stop(d, (int)timeout);
+    }
+    json_decref(s.model_info);
+    sl_nn_model_close(s.model);
+    free(s.token);
+    pthread_mutex_destroy(&s.model_lock);
+    return rc ? sl_cli_report(rc, &err) : 0;
+}

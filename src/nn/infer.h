@@ -1,0 +1,77 @@
+/* Inference sessions: score in-memory batches of DNA sequences (or pre-tokenized texts) with a BERT-family
+ * model (+ an optional LoRA adapter), the way `seqlora predict` scores a dataset TSV, plus what a deployed
+ * predictor needs on top:
+ *
+ *   - k-mer tokenisation of raw DNA (DNABERT convention: overlapping k-mers, stride 1, joined by spaces);
+ *   - sequences longer than one window are cut into overlapping windows of `window` bases every `stride`
+ *     bases (the last window is aligned to the end of the sequence so the tail is covered) and the
+ *     per-window outputs are averaged (arithmetic mean of the probabilities);
+ *   - batches of up to `max_batch` windows per forward pass; a window's numbers do not depend on the batch it
+ *     is in (padding keys get probability 0), so results are deterministic and equal to `seqlora predict`
+ *     for sequences that fit in one window.
+ *
+ * Outputs per sequence: C values, C = the number of classes: softmax probabilities (single-label), sigmoid
+ * probabilities (multi-label), or the value (regression, C = 1).
+ *
+ * Thread-safety: a session is used by one thread at a time (the engine is not re-entrant); callers that
+ * share one (the HTTP server) serialise calls with a mutex. */
+#ifndef SEQLORA_NN_INFER_H
+#define SEQLORA_NN_INFER_H
+
+#include <stddef.h>
+
+#include "bert.h"
+#include "bert_config.h"
+#include "util/error.h"
+
+typedef struct sl_nn_infer_opts {
+    const char *model_dir;     /* Hugging Face model directory (config.json + model.safetensors) */
+    const char *adapter_dir;   /* PEFT adapter directory, or NULL (the model's own classifier) */
+    const char *tokenizer_dir; /* directory with the tokenizer files; NULL = model_dir */
+    int max_length;            /* tokens per window incl. specials; 0 = the adapter's seqlora_head.json, else
+                                  the tokenizer's model_max_length, else 512 (capped by max_position) */
+    int kmer;                  /* k of the k-mer vocabulary; 0 = detect from the vocabulary (3..6), -1 = none
+                                  (the raw sequence is the tokenizer's text) */
+    int window, stride;        /* in bases; 0 = the most a window can hold / half of it */
+    int max_batch;             /* windows per forward pass; 0 = 16 */
+    int threads;               /* engine threads; 0 = leave as set */
+} sl_nn_infer_opts;
+
+typedef struct sl_nn_infer sl_nn_infer;
+
+/* Load the model, adapter and tokenizer. Errors name the file and field (SL_EDATA, SL_EIO, SL_ENOTFOUND). */
+int sl_nn_infer_open(const sl_nn_infer_opts *opts, sl_nn_infer **out, sl_err *err);
+
+void sl_nn_infer_free(sl_nn_infer *s);
+
+/* The head: number of outputs per sequence, class names (owned by the session), problem type. */
+int sl_nn_infer_num_outputs(const sl_nn_infer *s);
+const char *sl_nn_infer_label(const sl_nn_infer *s, int i);
+sl_nn_problem sl_nn_infer_problem(const sl_nn_infer *s);
+
+/* The resolved settings: k (0 = none), window and stride in bases, max length in tokens. */
+int sl_nn_infer_kmer(const sl_nn_infer *s);
+int sl_nn_infer_window(const sl_nn_infer *s);
+int sl_nn_infer_stride(const sl_nn_infer *s);
+int sl_nn_infer_max_length(const sl_nn_infer *s);
+
+/* The loaded model (owned by the session), e.g. for sl_nn_merge_write. */
+const sl_nn_bert *sl_nn_infer_model(const sl_nn_infer *s);
+
+/* Check that `seq` holds only A, C, G, T, N (any case) and is non-empty. Returns 0, or SL_EDATA with the
+ * 0-based offending position in *bad_pos (-1 for an empty sequence). */
+int sl_nn_infer_check_dna(const char *seq, size_t len, long long *bad_pos);
+
+/* The number of windows `len` bases are scored in. */
+size_t sl_nn_infer_n_windows(const sl_nn_infer *s, size_t len);
+
+/* Score `n` DNA sequences (validated as above; lower case is upper-cased): out[i * C + c]. n_windows (may be
+ * NULL) receives the window count per sequence. Errors: SL_EDATA naming the sequence index and position. */
+int sl_nn_infer_score_dna(sl_nn_infer *s, const char *const *seqs, size_t n, double *out, size_t *n_windows,
+                          sl_err *err);
+
+/* Score `n` tokenizer texts as they are (e.g. space-separated k-mers of a dataset TSV), truncated to
+ * max_length like `seqlora predict`: out[i * C + c]. */
+int sl_nn_infer_score_texts(sl_nn_infer *s, const char *const *texts, size_t n, double *out, sl_err *err);
+
+#endif
