@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "runner.h"
+#include "runner_plan.h"
 #include "store/store.h"
 #include "test.h"
 #include "test_steps.h"
@@ -374,6 +375,46 @@ static void test_runner(void) {
     free(root);
 }
 
+/* sl_runner_plan (src/cli/runner_plan.c, used by `seqlora run --dry-run`) must compute the same key as the
+ * runner and see the same hits. */
+static void test_plan_agrees(void) {
+    sl_err e;
+    char *root = tpath("plan-store"), *a = tpath("plan/a.txt"), *b = tpath("plan/b.txt"),
+         *m = tpath("plan/model");
+    char *mf = tpath("plan/model/w.bin");
+    write_file(a, "plan a\n");
+    write_file(b, "plan b\n");
+    write_file(mf, "weights");
+    json_t *params = json_pack("{s:s, s:f}", "sep", ":", "x", 0.25);
+    sl_run_input ins[] = {{"a", a}, {"a", b}, {"b", a}};
+    sl_run_plan plan;
+    CHECK(sl_runner_plan(&sl_test_concat_step, params, ins, 3, root, &plan, &e) == 0);
+    CHECK_EQ_INT(plan.cached, 0);
+    sl_run_opts opts = {.store_dir = root, .threads = 1, .quiet = 1};
+    sl_run_result r;
+    CHECK(sl_runner_run(&sl_test_concat_step, params, ins, 3, NULL, 0, &opts, &r, &e) == 0);
+    CHECK_EQ_STR(plan.key, r.key);
+    json_decref(r.record);
+    CHECK(sl_runner_plan(&sl_test_concat_step, params, ins, 3, root, &plan, &e) == 0);
+    CHECK_EQ_INT(plan.cached, 1);
+    CHECK_EQ_STR(plan.key, r.key);
+    json_decref(plan.record);
+    sl_run_input tin[] = {{"model", m}};
+    json_t *empty = json_object();
+    CHECK(sl_runner_run(&sl_test_tree_step, empty, tin, 1, NULL, 0, &opts, &r, &e) == 0);
+    CHECK(sl_runner_plan(&sl_test_tree_step, empty, tin, 1, root, &plan, &e) == 0);
+    CHECK(plan.cached == 1 && !strcmp(plan.key, r.key));
+    json_decref(plan.record);
+    json_decref(r.record);
+    json_decref(empty);
+    json_decref(params);
+    free(root);
+    free(a);
+    free(b);
+    free(m);
+    free(mf);
+}
+
 static void test_map_growth(void) {
     /* a tiny LMDB map must grow (MDB_MAP_FULL → resize → retry) rather than fail */
     setenv("SEQLORA_INDEX_MAPSIZE", "65536", 1);
@@ -408,6 +449,7 @@ int main(void) {
     RUN_TEST(test_blobs);
     RUN_TEST(test_records);
     RUN_TEST(test_runner);
+    RUN_TEST(test_plan_agrees);
     RUN_TEST(test_map_growth);
     return TEST_RESULT();
 }
