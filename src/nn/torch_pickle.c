@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -785,6 +786,92 @@ int sl_nn_pt_to_safetensors(const char *bin_path, const char *st_path, sl_err *e
     return rc;
 }
 
+/* A shard: a safetensors file (mapped) or a .bin (read). */
+typedef struct {
+    char *name;
+    sl_nn_st_file *st;
+    sl_nn_pt_file *pt;
+} shard;
+
+static const sl_nn_st_tensor *shard_find(const shard *s, const char *name) {
+    return s->st ? sl_nn_st_find(s->st, name) : sl_nn_pt_find(s->pt, name);
+}
+
+/* Sharded checkpoint: the index's weight_map names, for every tensor, the shard file holding it. The
+ * tensors are gathered into one safetensors image in memory. */
+static int open_sharded(const char *model_dir, const char *index_path, sl_nn_st_file **out, sl_err *err) {
+    json_error_t je;
+    json_t *root = json_load_file(index_path, 0, &je);
+    if (!root) return sl_err_set(err, SL_EDATA, "%s:%d:%d: %s", index_path, je.line, je.column, je.text);
+    json_t *map = json_object_get(root, "weight_map");
+    int rc = 0;
+    shard *shards = NULL;
+    size_t ns = 0, nt = json_object_size(map);
+    sl_nn_st_wtensor *w = NULL;
+    if (!json_is_object(map)) {
+        rc = sl_err_set(err, SL_EDATA, "%s: no \"weight_map\" object", index_path);
+        goto out;
+    }
+    shards = calloc(nt ? nt : 1, sizeof *shards);
+    w = calloc(nt ? nt : 1, sizeof *w);
+    if (!shards || !w) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    const char *key;
+    json_t *val;
+    size_t k = 0;
+    json_object_foreach(map, key, val) {
+        const char *file = json_string_value(val);
+        if (!file || !*file || strchr(file, '/') || !strcmp(file, "..") || !strcmp(file, ".")) {
+            rc =
+                sl_err_set(err, SL_EDATA, "%s: weight_map[\"%s\"] must be a file name in the model directory",
+                           index_path, key);
+            goto out;
+        }
+        size_t si = 0;
+        while (si < ns && strcmp(shards[si].name, file)) si++;
+        if (si == ns) {
+            char *path = sl_fs_join(model_dir, file);
+            size_t l = strlen(file);
+            if (!path || !(shards[ns].name = strdup(file))) {
+                free(path);
+                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+                goto out;
+            }
+            ns++;
+            if (l > 12 && !strcmp(file + l - 12, ".safetensors"))
+                rc = sl_nn_st_open(path, &shards[si].st, err);
+            else
+                rc = sl_nn_pt_open(path, &shards[si].pt, err);
+            free(path);
+            if (rc) goto out;
+        }
+        const sl_nn_st_tensor *t = shard_find(&shards[si], key);
+        if (!t) {
+            rc = sl_err_set(err, SL_EDATA, "%s: tensor \"%s\" is not in %s, where the index puts it",
+                            index_path, key, file);
+            goto out;
+        }
+        w[k++] = (sl_nn_st_wtensor){t->name, t->dtype, t->ndim, t->shape, t->data};
+    }
+    void *buf = NULL;
+    size_t len = 0;
+    const char *meta[] = {"format", "pt", NULL};
+    if (!(rc = sl_nn_st_serialize(w, k, meta, &buf, &len, err)))
+        rc = sl_nn_st_open_memory(index_path, buf, len, out, err);
+out:
+    for (size_t i = 0; i < ns; i++) {
+        free(shards[i].name);
+        sl_nn_st_close(shards[i].st);
+        sl_nn_pt_close(shards[i].pt);
+    }
+    free(shards);
+    free(w);
+    json_decref(root);
+    return rc;
+}
+
 int sl_nn_model_weights_open(const char *model_dir, sl_nn_st_file **out, sl_err *err) {
     *out = NULL;
     char *st = sl_fs_join(model_dir, "model.safetensors"), *bin = sl_fs_join(model_dir, "pytorch_model.bin");
@@ -813,15 +900,15 @@ int sl_nn_model_weights_open(const char *model_dir, sl_nn_st_file **out, sl_err 
         free(w);
         sl_nn_pt_close(f);
         if (!rc) rc = sl_nn_st_open_memory(bin, buf, len, out, err);
-    } else if (sl_fs_is_file(sidx) || sl_fs_is_file(bidx)) {
-        rc = sl_err_set(
-            err, SL_EDATA,
-            "%s: sharded checkpoints (%s) are not supported; merge the shards into one "
-            "model.safetensors",
-            model_dir, sl_fs_is_file(sidx) ? "model.safetensors.index.json" : "pytorch_model.bin.index.json");
+    } else if (sl_fs_is_file(sidx)) {
+        rc = open_sharded(model_dir, sidx, out, err);
+    } else if (sl_fs_is_file(bidx)) {
+        rc = open_sharded(model_dir, bidx, out, err);
     } else {
-        rc = sl_err_set(err, SL_ENOTFOUND,
-                        "%s: no model weights (expected model.safetensors or pytorch_model.bin)", model_dir);
+        rc = sl_err_set(
+            err, SL_ENOTFOUND,
+            "%s: no model weights (expected model.safetensors, pytorch_model.bin or a sharded *.index.json)",
+            model_dir);
     }
     free(st);
     free(bin);

@@ -38,10 +38,11 @@ const sl_nn_st_tensor *sl_nn_pt_find(const sl_nn_pt_file *file, const char *name
  * kept): the bytes safetensors.torch.save_file writes for the same (contiguous, unshared) tensors. */
 int sl_nn_pt_to_safetensors(const char *bin_path, const char *st_path, sl_err *err);
 
-/* The weights of a Hugging Face model directory as a safetensors file, whichever format it ships:
- * `model.safetensors` is opened (mmap); otherwise `pytorch_model.bin` is read as above and converted in
- * memory (sl_nn_st_path then names the .bin). Sharded checkpoints (*.index.json) are SL_EDATA "not
- * supported"; no weights file is SL_ENOTFOUND naming both names. */
+/* The weights of a Hugging Face model directory as a safetensors file, whichever format it ships, in this
+ * order: `model.safetensors` (opened with mmap); `pytorch_model.bin` (read as above, converted in memory;
+ * sl_nn_st_path names the .bin); a sharded checkpoint, `model.safetensors.index.json` or
+ * `pytorch_model.bin.index.json` (its weight_map's shards, plain file names in the directory, gathered
+ * in memory; a tensor missing from its shard is SL_EDATA). No weights is SL_ENOTFOUND naming the files. */
 int sl_nn_model_weights_open(const char *model_dir, sl_nn_st_file **out, sl_err *err);
 
 #endif

@@ -102,6 +102,35 @@ for name, sd in cases.items():
     os.replace(os.path.join(d, "pytorch_model.bin"), path)
     print("%-14s %3d tensors checked" % (name, len(sd)), file=sys.stderr)
 
+# ---- sharded checkpoints (save_pretrained with a small max_shard_size), both formats ------------------------
+import json  # noqa: E402
+
+model = BertForSequenceClassification(bert)
+want = {k: (NAMES[v.dtype], ",".join(str(d) for d in v.shape), expected_values(v)) for k, v in model.state_dict().items()}
+for label, safe in (("sharded safetensors", True), ("sharded bin", False)):
+    d = os.path.join(tmp, label.replace(" ", "_"))
+    model.save_pretrained(d, max_shard_size="40KB", safe_serialization=safe)
+    index = "model.safetensors.index.json" if safe else "pytorch_model.bin.index.json"
+    n_shards = len(set(json.load(open(os.path.join(d, index)))["weight_map"].values()))
+    r = subprocess.run([tool, "weights-dump", d], capture_output=True, text=True)
+    got = {l.split("\t")[1]: tuple(l.split("\t")[2:]) for l in r.stdout.split("\n")[:-1] if l.startswith("tensor\t")}
+    if r.returncode != 0 or n_shards < 2 or got != want:
+        fail("%s (%d shards): tensors differ from the model's state dict: %s" % (label, n_shards, r.stderr))
+    else:
+        print("%-20s %d shards, %d tensors identical" % (label, n_shards, len(got)), file=sys.stderr)
+    # an index pointing outside the directory, or at a shard without the tensor, is refused
+    j = json.load(open(os.path.join(d, index)))
+    first = next(iter(j["weight_map"]))
+    other = [f for f in sorted(set(j["weight_map"].values())) if f != j["weight_map"][first]][0]
+    for bad, msg in (("../" + j["weight_map"][first], "file name in the model directory"), (other, "is not in")):
+        jb = json.loads(json.dumps(j))
+        jb["weight_map"][first] = bad
+        json.dump(jb, open(os.path.join(d, index), "w"))
+        r = subprocess.run([tool, "weights-dump", d], capture_output=True, text=True)
+        if r.returncode != 3 or msg not in r.stderr:
+            fail("%s: index with %r: expected %r, got %d %r" % (label, bad, msg, r.returncode, r.stderr))
+    json.dump(j, open(os.path.join(d, index), "w"))
+
 # ---- refused ---------------------------------------------------------------------------------------------
 marker = os.path.join(tmp, "pwned")
 
