@@ -1,6 +1,7 @@
 /* Tokenizer loading and encoding: error paths (missing files, bad vocab/config, invalid UTF-8, too short
  * max_length), truncation and padding, UTF-8 and Unicode helpers. Parity with transformers is in
  * test_tokenizer_peer.py. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,55 @@ static void test_dnatokenizer_never_lowercases(void) {
     free(d2);
 }
 
+/* Concurrent encode calls on one tokenizer give the sequential results. */
+enum { N_TEXTS = 64, N_THREADS = 4, MAXLEN = 24 };
+typedef struct {
+    const sl_nn_tokenizer *tok;
+    char texts[N_TEXTS][128];
+    int32_t want[N_TEXTS][MAXLEN];
+    int bad;
+} conc_ctx;
+
+static void *conc_worker(void *arg) {
+    conc_ctx *c = arg;
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < N_TEXTS; i++) {
+            int32_t ids[MAXLEN], mask[MAXLEN];
+            sl_err err;
+            if (sl_nn_tokenizer_encode(c->tok, c->texts[i], MAXLEN, ids, mask, NULL, &err) ||
+                memcmp(ids, c->want[i], sizeof ids))
+                __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_encode(void) {
+    char *d = model_dir("conc", VOCAB, "{\"do_lower_case\": true}");
+    static conc_ctx c;
+    sl_err err;
+    sl_nn_tokenizer *tok = NULL;
+    CHECK_EQ_INT(sl_nn_tokenizer_load(d, &tok, &err), 0);
+    free(d);
+    if (!tok) return;
+    c.tok = tok;
+    c.bad = 0;
+    const char *words[] = {"acgt", "Hello", ",", "[MASK]", "t", "ACG", "x\xc3\xa9", "gt"};
+    for (int i = 0; i < N_TEXTS; i++) {
+        c.texts[i][0] = '\0';
+        for (int k = 0; k <= i % 9; k++) {
+            strcat(c.texts[i], words[(i * 7 + k * 3) % 8]);
+            strcat(c.texts[i], k % 2 ? " " : "");
+        }
+        CHECK_EQ_INT(sl_nn_tokenizer_encode(tok, c.texts[i], MAXLEN, c.want[i], NULL, NULL, &err), 0);
+    }
+    pthread_t th[N_THREADS];
+    for (int t = 0; t < N_THREADS; t++) pthread_create(&th[t], NULL, conc_worker, &c);
+    for (int t = 0; t < N_THREADS; t++) pthread_join(th[t], NULL);
+    CHECK_EQ_INT(c.bad, 0);
+    sl_nn_tokenizer_free(tok);
+}
+
 static void expect_load_error(const char *name, const char *vocab, const char *config, int code,
                               const char *want) {
     char *d = model_dir(name, vocab, config);
@@ -178,6 +228,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s", dir);
     RUN_TEST(test_encode);
     RUN_TEST(test_dnatokenizer_never_lowercases);
+    RUN_TEST(test_concurrent_encode);
     RUN_TEST(test_load_errors);
     RUN_TEST(test_unicode);
     sl_fs_remove_tree(dir, &err);
