@@ -1,5 +1,6 @@
 /* Loading a BERT checkpoint, setting up LoRA and the trainable arena, allocating the activations. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,9 @@ static int alloc_acts(sl_nn_bert *m, sl_err *err) {
     int nlora = 0;
     for (int mod = 0; mod < SL_NN_NMOD; mod++) nlora += (m->spec.targets >> mod) & 1;
     per += (size_t)nlora * N * r;
+    const size_t keep_words =
+        m->training && c->attn_dropout > 0 ? (size_t)m->max_batch * nh * ((T * T + 63) / 64) : 0;
+    per += keep_words * 2 + 1; /* uint64 words as pairs of floats, + 1 for alignment */
     size_t nh_bufs = m->training ? L + 1 : 2;
     size_t total = nact * per + nh_bufs * N * H + 2 * (size_t)m->max_batch * H +
                    2 * (size_t)m->max_batch * c->num_labels;
@@ -216,6 +220,11 @@ static int alloc_acts(sl_nn_bert *m, sl_err *err) {
         TAKE(a->ln2_rstd, N);
         for (int mod = 0; mod < SL_NN_NMOD; mod++)
             if (m->spec.targets & (1u << mod)) TAKE(a->u[mod], N * r);
+        if (keep_words) {
+            if ((uintptr_t)p & 7) p++;
+            a->keep = (uint64_t *)(void *)p;
+            p += keep_words * 2;
+        }
     }
     for (size_t l = nact; l < L; l++) m->acts[l] = m->acts[0];
     for (size_t l = 0; l < nh_bufs; l++) TAKE(m->h[l], N * H);

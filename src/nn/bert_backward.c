@@ -56,17 +56,17 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
     const float *P = a->P + task * T * T;
     const float *Pd = P;
     float *sp = m->scratch + (size_t)worker * 2 * T * T, *dP = sp + (size_t)T * T;
-    const uint64_t hi = sl_nn_drop_hi(m->drop.micro, j->l, SL_NN_DROP_ATTN), base = task * T * T;
+    const uint64_t *bits = a->keep + task * (((size_t)T * T + 63) / 64);
+    const float dscale = pdrop > 0 ? 1.0f / (1.0f - pdrop) : 1.0f;
     if (pdrop > 0) {
-        memcpy(sp, P, (size_t)T * T * sizeof(float));
-        sl_nn_k_dropout(sp, (size_t)T * T, pdrop, m->drop.seed, hi, base);
+        sl_nn_k_apply_bits(sp, P, bits, (size_t)T * T, dscale);
         Pd = sp;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, m->dctx + off, H, a->v + off, H, 0.0f,
                 dP, T);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, m->dctx + off, H, 0.0f,
                 m->dv + off, H);
-    if (pdrop > 0) sl_nn_k_dropout(dP, (size_t)T * T, pdrop, m->drop.seed, hi, base);
+    if (pdrop > 0) sl_nn_k_apply_bits(dP, dP, bits, (size_t)T * T, dscale);
     for (int i = 0; i < T; i++) {
         const float *pr = P + (size_t)i * T;
         float *gr = dP + (size_t)i * T;

@@ -61,9 +61,15 @@ static void attention_task(void *p, size_t task, int worker) {
     const float *Pd = P;
     if (pdrop > 0) {
         float *sp = m->scratch + (size_t)worker * 2 * T * T;
-        memcpy(sp, P, (size_t)T * T * sizeof(float));
-        sl_nn_k_dropout(sp, (size_t)T * T, pdrop, m->drop.seed,
-                        sl_nn_drop_hi(m->drop.micro, j->l, SL_NN_DROP_ATTN), task * T * T);
+        const uint64_t hi = sl_nn_drop_hi(m->drop.micro, j->l, SL_NN_DROP_ATTN);
+        if (a->keep) { /* training: keep the mask as bits for the backward pass */
+            uint64_t *bits = a->keep + task * (((size_t)T * T + 63) / 64);
+            sl_nn_k_dropout_bits(bits, (size_t)T * T, pdrop, m->drop.seed, hi, task * T * T);
+            sl_nn_k_apply_bits(sp, P, bits, (size_t)T * T, 1.0f / (1.0f - pdrop));
+        } else {
+            memcpy(sp, P, (size_t)T * T * sizeof(float));
+            sl_nn_k_dropout(sp, (size_t)T * T, pdrop, m->drop.seed, hi, task * T * T);
+        }
         Pd = sp;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, a->v + off, H, 0.0f,

@@ -24,6 +24,7 @@ typedef struct sl_nn_acts {
     float *inter, *gel;                  /* [N, I] before / after GELU */
     float *ln2_in, *ln2_mean, *ln2_rstd;
     float *u[SL_NN_NMOD]; /* [N, r] LoRA A outputs */
+    uint64_t *keep; /* attention-dropout keep bits, per (batch row, head) ceil(T*T/64) words; training only */
 } sl_nn_acts;
 
 struct sl_nn_bert {
@@ -85,6 +86,10 @@ void sl_nn_k_gelu(float *y, const float *x, size_t n);
 void sl_nn_k_gelu_bwd(float *dx, const float *dy, const float *x, size_t n); /* dx = dy * gelu'(x) */
 /* Multiply x[i] by the dropout keep/scale factor of element base + i of the stream (seed, hi). */
 void sl_nn_k_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base);
+/* Bit i of bits = 1 when element base + i is kept (same draws as sl_nn_k_dropout). */
+void sl_nn_k_dropout_bits(uint64_t *bits, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base);
+/* y[i] = bit i ? x[i] * scale : 0 (y may be x). */
+void sl_nn_k_apply_bits(float *y, const float *x, const uint64_t *bits, size_t n, float scale);
 uint64_t sl_nn_drop_hi(uint64_t micro, int layer, int tensor);
 
 #endif

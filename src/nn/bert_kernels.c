@@ -157,6 +157,23 @@ static void dropout_range(const drop_job *j, size_t i0, size_t i1) {
     }
 }
 
+void sl_nn_k_dropout_bits(uint64_t *bits, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base) {
+    const double thr = (double)p * 16777216.0;
+    const uint64_t key = seed ^ 0x9e3779b97f4a7c15ULL;
+    memset(bits, 0, (n + 63) / 64 * sizeof(uint64_t));
+    size_t i = 0;
+    while (i < n) {
+        uint64_t idx = base + i;
+        sl_philox_out r = sl_philox4x32(key, hi, idx / 4);
+        for (unsigned w = (unsigned)(idx % 4); w < 4 && i < n; w++, i++)
+            if (!((double)(r.v[w] >> 8) < thr)) bits[i / 64] |= (uint64_t)1 << (i % 64);
+    }
+}
+
+void sl_nn_k_apply_bits(float *y, const float *x, const uint64_t *bits, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) y[i] = (bits[i / 64] >> (i % 64)) & 1 ? x[i] * scale : 0.0f;
+}
+
 #define DROP_CHUNK ((size_t)1 << 16)
 
 static void dropout_task(void *p, size_t t, int worker) {

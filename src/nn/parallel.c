@@ -19,6 +19,8 @@ static struct {
     atomic_size_t next;
     int active;
     uint64_t gen;
+    uint64_t
+        start_gen; /* gen when the workers were created (a worker must not miss a job posted before it ran) */
     int quit;
 } pool = {.n = 1,
           .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -35,9 +37,8 @@ static void run_tasks(int worker) {
 
 static void *worker_main(void *arg) {
     int id = (int)(intptr_t)arg;
-    uint64_t seen = 0;
+    uint64_t seen = pool.start_gen; /* written before pthread_create */
     pthread_mutex_lock(&pool.mu);
-    seen = pool.gen;
     for (;;) {
         while (pool.gen == seen && !pool.quit) pthread_cond_wait(&pool.start, &pool.mu);
         if (pool.quit) break;
@@ -63,6 +64,7 @@ void sl_nn_set_threads(int n) {
     for (int i = 1; i < pool.n; i++) pthread_join(pool.th[i], NULL);
     pool.quit = 0;
     pool.n = 1;
+    pool.start_gen = pool.gen;
     for (int i = 1; i < n; i++) {
         if (pthread_create(&pool.th[i], NULL, worker_main, (void *)(intptr_t)i))
             break; /* fewer threads: still correct */
