@@ -169,27 +169,128 @@ static int same_bases(const char *a, const char *b, size_t n) {
 
 /* ---- variant mode ---------------------------------------------------------------------------------- */
 
-int sl_bio_kmerize_variants(const char *vcf, sl_bio_ref *ref, const sl_bio_kmerize_opts *o,
-                            const char *out_path, json_t *summary, sl_err *err) {
+typedef struct {
+    sl_bio_ref *ref;
+    const sl_bio_kmerize_opts *o;
+    out_tsv *out;
+    char *refseq, *win, *rwin;
+    kstring_t meta, id;
+    long symbolic;
+} var_ctx;
+
+/* One row per ALT allele of a variant; `alts` are the ALT alleles, `id0` the record's ID ("." or NULL: none).
+ */
+static int emit_variant(var_ctx *c, const char *chrom, long long pos0, const char *REF,
+                        const char *const *alts, int nalt, const char *id0, const char *label,
+                        const char *grp, const char *csq, const char *cadd, const char *where, sl_err *err) {
+    const sl_bio_kmerize_opts *o = c->o;
+    const int W = o->window, L = (o->window - 1) / 2;
+    size_t rl = strlen(REF);
+    if (!is_bases(REF)) return sl_err_set(err, SL_EDATA, "%s: REF '%s' is not a base sequence", where, REF);
+    long long ws = pos0 - L;
+    if (ws < 0)
+        return sl_err_set(err, SL_EDATA, "%s: the %d-base window around %s:%lld starts before the chromosome",
+                          where, W, chrom, pos0 + 1);
+    long long fetch_end = pos0 + (long long)rl + W; /* enough for the right flank of any indel */
+    free(c->refseq);
+    c->refseq = NULL;
+    int rc = sl_bio_ref_fetch(c->ref, chrom, ws, fetch_end, &c->refseq, err);
+    if (rc == SL_ENOTFOUND) { /* near the end of a region-named sequence: take what the window needs */
+        sl_err_clear(err);
+        rc = sl_bio_ref_fetch(c->ref, chrom, ws,
+                              ws + W > pos0 + (long long)rl ? ws + W : pos0 + (long long)rl, &c->refseq, err);
+    }
+    if (rc) return sl_err_prefix(err, "%s: window of %s:%lld", where, chrom, pos0 + 1);
+    const char *refseq = c->refseq;
+    size_t avail = strlen(refseq);
+    if (!same_bases(refseq + L, REF, rl))
+        return sl_err_set(err, SL_EDATA, "%s: REF %s at %s:%lld does not match the reference (%.*s)", where,
+                          REF, chrom, pos0 + 1, (int)rl, refseq + L);
+    for (int a = 0; a < nalt; a++) {
+        const char *ALT = alts[a];
+        if (!is_bases(ALT)) {
+            c->symbolic++;
+            continue;
+        }
+        size_t al = strlen(ALT);
+        free(c->win);
+        if (!(c->win = malloc((size_t)W + 1))) return sl_err_set(err, SL_ENOMEM, "out of memory");
+        char *win = c->win;
+        size_t w = 0;
+        for (int i = 0; i < L && w < (size_t)W; i++) win[w++] = refseq[i];
+        for (size_t i = 0; i < al && w < (size_t)W; i++) win[w++] = (char)toupper((unsigned char)ALT[i]);
+        for (size_t i = (size_t)L + rl; i < avail && w < (size_t)W; i++) win[w++] = refseq[i];
+        win[w] = 0;
+        if (w < (size_t)W)
+            return sl_err_set(err, SL_EDATA, "%s: the reference ends before the %d-base window of %s:%lld",
+                              where, W, chrom, pos0 + 1);
+        if (o->strand == '-') sl_bio_revcomp(win, w);
+        c->meta.l = 0;
+        ksprintf(&c->meta, "\t%s\t%lld\t%s\t%s\t%s\t%s\t%s", chrom, pos0 + 1, REF, ALT, grp ? grp : "NA",
+                 csq ? csq : "NA", cadd ? cadd : "NA");
+        if (o->ref_column) {
+            free(c->rwin);
+            c->rwin = strndup(refseq, (size_t)W);
+            if (!c->rwin || strlen(c->rwin) < (size_t)W)
+                return sl_err_set(err, SL_EDATA, "%s: the reference ends before the window", where);
+            if (o->strand == '-') sl_bio_revcomp(c->rwin, (size_t)W);
+            char *rt = NULL;
+            if ((rc = sl_bio_tokenize(c->rwin, (size_t)W, o->tok, o->k, &rt, err))) return rc;
+            ksprintf(&c->meta, "\t%s", rt);
+            free(rt);
+        }
+        c->id.l = 0;
+        if (id0 && *id0 && strcmp(id0, ".") && nalt == 1)
+            kputs(id0, &c->id);
+        else
+            ksprintf(&c->id, "%s:%lld:%s>%s", chrom, pos0 + 1, REF, ALT);
+        int w2 = out_row(c->out, o, c->id.s, win, label, c->meta.s, where, err);
+        if (w2 < 0) return w2;
+    }
+    return 0;
+}
+
+static const char *variant_header(const sl_bio_kmerize_opts *o) {
+    return o->ref_column ? "id\tsequence\tlabel\tchrom\tpos\tref\talt\texon\tconsequence\tcadd\tref_sequence"
+                         : "id\tsequence\tlabel\tchrom\tpos\tref\talt\texon\tconsequence\tcadd";
+}
+
+static void variant_summary(json_t *summary, const sl_bio_kmerize_opts *o, long unlabelled, long unmapped,
+                            long symbolic) {
+    if (!summary) return;
+    json_object_set_new(summary, "mode", json_string("variant"));
+    json_object_set_new(summary, "window", json_integer(o->window));
+    json_object_set_new(summary, "strand", json_string(o->strand == '-' ? "-" : "+"));
+    json_object_set_new(summary, "dropped_unlabelled", json_integer(unlabelled));
+    json_object_set_new(summary, "dropped_unmapped", json_integer(unmapped));
+    json_object_set_new(summary, "dropped_symbolic", json_integer(symbolic));
+}
+
+static int check_window(const sl_bio_kmerize_opts *o, sl_err *err) {
     if (o->window < 1 || o->window > 100000) return sl_err_set(err, SL_EUSAGE, "window must be in 1..100000");
     if (o->tok == SL_BIO_TOK_KMER && o->window < o->k)
         return sl_err_set(err, SL_EUSAGE, "window (%d) is shorter than k (%d)", o->window, o->k);
-    sl_bio_vcf_reader *r = NULL;
-    int rc = sl_bio_vcf_reader_open(vcf, &r, err);
+    return 0;
+}
+
+int sl_bio_kmerize_variants(const char *vcf, sl_bio_ref *ref, const sl_bio_kmerize_opts *o,
+                            const char *out_path, json_t *summary, sl_err *err) {
+    int rc = check_window(o, err);
     if (rc) return rc;
+    sl_bio_vcf_reader *r = NULL;
+    if ((rc = sl_bio_vcf_reader_open(vcf, &r, err))) return rc;
     bcf1_t *rec = bcf_init();
     out_tsv out;
-    char *lab = NULL, *grp = NULL, *csq = NULL, *cadd = NULL, *win = NULL, *rwin = NULL, *refseq = NULL;
+    var_ctx c;
+    memset(&c, 0, sizeof c);
+    c.ref = ref;
+    c.o = o;
+    c.out = &out;
+    char *lab = NULL, *bufs[3] = {NULL, NULL, NULL};
     size_t cap = 0;
-    kstring_t meta = {0, 0, NULL}, id = {0, 0, NULL}, where = {0, 0, NULL};
-    long unlabelled = 0, unmapped = 0, symbolic = 0;
-    if ((rc =
-             out_open(&out,
-                      o->ref_column
-                          ? "id\tsequence\tlabel\tchrom\tpos\tref\talt\texon\tconsequence\tcadd\tref_sequence"
-                          : "id\tsequence\tlabel\tchrom\tpos\tref\talt\texon\tconsequence\tcadd",
-                      err)))
-        goto done;
+    kstring_t where = {0, 0, NULL};
+    long unlabelled = 0, unmapped = 0;
+    if ((rc = out_open(&out, variant_header(o), err))) goto done;
     if (!rec) {
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto done;
@@ -202,12 +303,7 @@ int sl_bio_kmerize_variants(const char *vcf, sl_bio_ref *ref, const sl_bio_kmeri
             goto done;
         }
     }
-    const int W = o->window, L = (o->window - 1) / 2;
     while ((rc = sl_bio_vcf_reader_next(r, rec, err)) == 1) {
-        const char *chrom = bcf_seqname(r->hdr, rec);
-        long long pos0 = rec->pos;
-        const char *REF = rec->d.allele[0];
-        size_t rl = strlen(REF);
         where.l = 0;
         if (r->is_text)
             ksprintf(&where, "%s:%ld", vcf, r->lineno);
@@ -225,122 +321,235 @@ int sl_bio_kmerize_variants(const char *vcf, sl_bio_ref *ref, const sl_bio_kmeri
                 continue;
             }
         }
-        if (!is_bases(REF)) {
-            rc = sl_err_set(err, SL_EDATA, "%s: REF '%s' is not a base sequence", where.s, REF);
+        const char *keys[3] = {o->group_field, "CONSEQUENCE", "CADD"};
+        const char *vals[3];
+        for (int k = 0; k < 3; k++) {
+            size_t c2 = 0;
+            vals[k] = keys[k] && !info_text(r->hdr, rec, keys[k], &bufs[k], &c2) ? bufs[k] : NULL;
+        }
+        if ((rc = emit_variant(&c, bcf_seqname(r->hdr, rec), rec->pos, rec->d.allele[0],
+                               (const char *const *)rec->d.allele + 1, rec->n_allele - 1, rec->d.id, label,
+                               vals[0], vals[1], vals[2], where.s, err)))
             goto done;
-        }
-        long long ws = pos0 - L;
-        if (ws < 0) {
-            rc = sl_err_set(err, SL_EDATA,
-                            "%s: the %d-base window around %s:%lld starts before the chromosome", where.s, W,
-                            chrom, pos0 + 1);
-            goto done;
-        }
-        long long fetch_end = pos0 + (long long)rl + W; /* enough for the right flank of any indel */
-        free(refseq);
-        refseq = NULL;
-        rc = sl_bio_ref_fetch(ref, chrom, ws, fetch_end, &refseq, err);
-        if (rc == SL_ENOTFOUND) { /* near the end of a region-named sequence: take what the window needs */
-            sl_err_clear(err);
-            rc = sl_bio_ref_fetch(
-                ref, chrom, ws, ws + W > pos0 + (long long)rl ? ws + W : pos0 + (long long)rl, &refseq, err);
-        }
-        if (rc) {
-            sl_err_prefix(err, "%s: window of %s:%lld", where.s, chrom, pos0 + 1);
-            goto done;
-        }
-        size_t avail = strlen(refseq);
-        if (!same_bases(refseq + L, REF, rl)) {
-            rc = sl_err_set(err, SL_EDATA, "%s: REF %s at %s:%lld does not match the reference (%.*s)",
-                            where.s, REF, chrom, pos0 + 1, (int)rl, refseq + L);
-            goto done;
-        }
-        for (int a = 1; a < rec->n_allele; a++) {
-            const char *ALT = rec->d.allele[a];
-            if (!is_bases(ALT)) {
-                symbolic++;
-                continue;
-            }
-            size_t al = strlen(ALT);
-            free(win);
-            if (!(win = malloc((size_t)W + 1))) {
-                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-                goto done;
-            }
-            size_t w = 0;
-            for (int i = 0; i < L && w < (size_t)W; i++) win[w++] = refseq[i];
-            for (size_t i = 0; i < al && w < (size_t)W; i++) win[w++] = (char)toupper((unsigned char)ALT[i]);
-            for (size_t i = (size_t)L + rl; i < avail && w < (size_t)W; i++) win[w++] = refseq[i];
-            win[w] = 0;
-            if (w < (size_t)W) {
-                rc = sl_err_set(err, SL_EDATA, "%s: the reference ends before the %d-base window of %s:%lld",
-                                where.s, W, chrom, pos0 + 1);
-                goto done;
-            }
-            if (o->strand == '-') sl_bio_revcomp(win, w);
-            meta.l = 0;
-            ksprintf(&meta, "\t%s\t%lld\t%s\t%s", chrom, pos0 + 1, REF, ALT);
-            const char *keys[3] = {o->group_field, "CONSEQUENCE", "CADD"};
-            char **bufs[3] = {&grp, &csq, &cadd};
-            for (int k = 0; k < 3; k++) {
-                size_t c2 = 0;
-                if (keys[k] && !info_text(r->hdr, rec, keys[k], bufs[k], &c2))
-                    ksprintf(&meta, "\t%s", *bufs[k]);
-                else
-                    kputs("\tNA", &meta);
-            }
-            if (o->ref_column) {
-                free(rwin);
-                rwin = strndup(refseq, (size_t)W);
-                if (!rwin || strlen(rwin) < (size_t)W) {
-                    rc = sl_err_set(err, SL_EDATA, "%s: the reference ends before the window", where.s);
-                    goto done;
-                }
-                if (o->strand == '-') sl_bio_revcomp(rwin, (size_t)W);
-                char *rt = NULL;
-                if ((rc = sl_bio_tokenize(rwin, (size_t)W, o->tok, o->k, &rt, err))) goto done;
-                ksprintf(&meta, "\t%s", rt);
-                free(rt);
-            }
-            id.l = 0;
-            if (strcmp(rec->d.id, ".") && rec->n_allele == 2)
-                kputs(rec->d.id, &id);
-            else
-                ksprintf(&id, "%s:%lld:%s>%s", chrom, pos0 + 1, REF, ALT);
-            int w2 = out_row(&out, o, id.s, win, label, meta.s, where.s, err);
-            if (w2 < 0) {
-                rc = w2;
-                goto done;
-            }
-        }
     }
     if (rc < 0) goto done;
     if ((rc = out_finish(&out, o, out_path, summary, err))) {
         sl_err_prefix(err, "%s", vcf);
         goto done;
     }
-    if (summary) {
-        json_object_set_new(summary, "mode", json_string("variant"));
-        json_object_set_new(summary, "window", json_integer(W));
-        json_object_set_new(summary, "strand", json_string(o->strand == '-' ? "-" : "+"));
-        json_object_set_new(summary, "dropped_unlabelled", json_integer(unlabelled));
-        json_object_set_new(summary, "dropped_unmapped", json_integer(unmapped));
-        json_object_set_new(summary, "dropped_symbolic", json_integer(symbolic));
-    }
+    variant_summary(summary, o, unlabelled, unmapped, c.symbolic);
 done:
     out_discard(&out);
     free(lab);
-    free(grp);
-    free(csq);
-    free(cadd);
-    free(win);
-    free(rwin);
-    free(refseq);
-    free(meta.s);
-    free(id.s);
+    for (int k = 0; k < 3; k++) free(bufs[k]);
+    free(c.refseq);
+    free(c.win);
+    free(c.rwin);
+    free(c.meta.s);
+    free(c.id.s);
     free(where.s);
     if (rec) bcf_destroy(rec);
     sl_bio_vcf_reader_close(r);
+    return rc;
+}
+
+int sl_bio_kmerize_variant_table(const char *tsv, sl_bio_ref *ref, const sl_bio_kmerize_opts *o,
+                                 const char *out_path, json_t *summary, sl_err *err) {
+    int rc = check_window(o, err);
+    if (rc) return rc;
+    sl_bio_tsv *t = NULL;
+    if ((rc = sl_bio_tsv_open(tsv, &t, err))) return rc;
+    out_tsv out;
+    var_ctx c;
+    memset(&c, 0, sizeof c);
+    c.ref = ref;
+    c.o = o;
+    c.out = &out;
+    kstring_t where = {0, 0, NULL};
+    long unlabelled = 0, unmapped = 0;
+    memset(&out, 0, sizeof out);
+    rc = sl_bio_tsv_next(t, err);
+    if (rc == 0)
+        rc = sl_err_set(err, SL_EDATA, "%s: empty file (expected a header: chrom pos ref alt ...)", tsv);
+    if (rc < 0) goto done;
+    int cc = sl_bio_tsv_find(t, "chrom"), cp = sl_bio_tsv_find(t, "pos"), cr = sl_bio_tsv_find(t, "ref"),
+        ca = sl_bio_tsv_find(t, "alt"), cl = o->label_field ? sl_bio_tsv_find(t, o->label_field) : -1,
+        cg = o->group_field ? sl_bio_tsv_find(t, o->group_field) : -1, cq = sl_bio_tsv_find(t, "consequence"),
+        cd = sl_bio_tsv_find(t, "cadd"), ci = sl_bio_tsv_find(t, "id");
+    if (cg < 0) cg = sl_bio_tsv_find(t, "exon");
+    if (cc < 0 || cp < 0 || cr < 0 || ca < 0 || (o->label_field && cl < 0)) {
+        rc = sl_err_set(err, SL_EDATA, "%s:1: a variant table needs the columns chrom, pos, ref, alt%s%s",
+                        tsv, o->label_field ? " and " : "", o->label_field ? o->label_field : "");
+        goto done;
+    }
+    size_t ncols = t->nfields;
+    if ((rc = out_open(&out, variant_header(o), err))) goto done;
+    while ((rc = sl_bio_tsv_next(t, err)) == 1) {
+        where.l = 0;
+        ksprintf(&where, "%s:%ld", tsv, t->lineno);
+        if (t->nfields != ncols) {
+            rc = sl_err_set(err, SL_EDATA, "%s: %zu fields, the header has %zu", where.s, t->nfields, ncols);
+            goto done;
+        }
+        char *end;
+        long long pos = strtoll(t->fields[cp], &end, 10);
+        if (*end || end == t->fields[cp] || pos < 1) {
+            rc = sl_err_set(err, SL_EDATA, "%s: pos '%s' is not a 1-based position", where.s, t->fields[cp]);
+            goto done;
+        }
+        const char *label = "NA";
+        if (cl >= 0) {
+            const char *v = t->fields[cl];
+            if (!*v || !strcmp(v, "NA") || !strcmp(v, ".")) {
+                unlabelled++;
+                continue;
+            }
+            if (!(label = map_label(o, v))) {
+                unmapped++;
+                continue;
+            }
+        }
+        /* ALT may list several alleles, comma-separated */
+        char *alts[64];
+        int nalt = 0;
+        for (char *a = t->fields[ca], *save = NULL, *tok = strtok_r(a, ",", &save); tok && nalt < 64;
+             tok = strtok_r(NULL, ",", &save))
+            alts[nalt++] = tok;
+        if (nalt == 0) {
+            rc = sl_err_set(err, SL_EDATA, "%s: empty alt", where.s);
+            goto done;
+        }
+        if ((rc = emit_variant(&c, t->fields[cc], pos - 1, t->fields[cr], (const char *const *)alts, nalt,
+                               ci >= 0 ? t->fields[ci] : NULL, label, cg >= 0 ? t->fields[cg] : NULL,
+                               cq >= 0 ? t->fields[cq] : NULL, cd >= 0 ? t->fields[cd] : NULL, where.s, err)))
+            goto done;
+    }
+    if (rc < 0) goto done;
+    if ((rc = out_finish(&out, o, out_path, summary, err))) {
+        sl_err_prefix(err, "%s", tsv);
+        goto done;
+    }
+    variant_summary(summary, o, unlabelled, unmapped, c.symbolic);
+done:
+    out_discard(&out);
+    free(c.refseq);
+    free(c.win);
+    free(c.rwin);
+    free(c.meta.s);
+    free(c.id.s);
+    free(where.s);
+    sl_bio_tsv_close(t);
+    return rc;
+}
+
+/* ---- FASTA mode ------------------------------------------------------------------------------------ */
+
+int sl_bio_kmerize_fasta(sl_bio_ref *seqs, const char *labels_tsv, const sl_bio_kmerize_opts *o,
+                         const char *out_path, json_t *summary, sl_err *err) {
+    sl_bio_tsv *t = NULL;
+    char **ids = NULL, **vals = NULL;
+    size_t nl = 0;
+    out_tsv out;
+    memset(&out, 0, sizeof out);
+    kstring_t id = {0, 0, NULL}, meta = {0, 0, NULL};
+    char *seq = NULL;
+    long unlabelled = 0;
+    int rc = 0;
+    if (labels_tsv) {
+        if ((rc = sl_bio_tsv_open(labels_tsv, &t, err))) return rc;
+        rc = sl_bio_tsv_next(t, err);
+        if (rc == 0) rc = sl_err_set(err, SL_EDATA, "%s: empty label table", labels_tsv);
+        if (rc < 0) goto done;
+        int cid = sl_bio_tsv_find(t, "id"), clab = sl_bio_tsv_find(t, "label");
+        if (cid < 0 || clab < 0) {
+            rc = sl_err_set(err, SL_EDATA, "%s:1: a label table needs the columns id and label", labels_tsv);
+            goto done;
+        }
+        while ((rc = sl_bio_tsv_next(t, err)) == 1) {
+            if ((size_t)cid >= t->nfields || (size_t)clab >= t->nfields) {
+                rc = sl_err_set(err, SL_EDATA, "%s:%ld: too few columns", labels_tsv, t->lineno);
+                goto done;
+            }
+            char **a = realloc(ids, (nl + 1) * sizeof *a);
+            if (a) ids = a;
+            char **b = realloc(vals, (nl + 1) * sizeof *b);
+            if (b) vals = b;
+            if (!a || !b || !(ids[nl] = strdup(t->fields[cid]))) {
+                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+                goto done;
+            }
+            if (!(vals[nl] = strdup(t->fields[clab]))) {
+                free(ids[nl]);
+                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+                goto done;
+            }
+            nl++;
+        }
+        if (rc < 0) goto done;
+        rc = 0;
+    }
+    if ((rc = out_open(&out, "id\tsequence\tlabel\tsource\tstart\tend", err))) goto done;
+    int n = sl_bio_ref_nseq(seqs);
+    for (int i = 0; i < n; i++) {
+        const char *name = sl_bio_ref_seq_name(seqs, i);
+        const char *label = "NA";
+        if (labels_tsv) {
+            label = NULL;
+            for (size_t k = 0; k < nl && !label; k++)
+                if (!strcmp(ids[k], name)) label = vals[k];
+            if (!label) {
+                unlabelled++;
+                continue;
+            }
+            if (!(label = map_label(o, label))) {
+                unlabelled++;
+                continue;
+            }
+        }
+        free(seq);
+        seq = NULL;
+        if ((rc = sl_bio_ref_fetch_named(seqs, name, &seq, err))) goto done;
+        size_t len = strlen(seq);
+        size_t W = o->window > 0 && o->stride > 0 ? (size_t)o->window : len;
+        size_t step = o->stride > 0 ? (size_t)o->stride : len;
+        for (size_t s0 = 0; s0 < len && (s0 == 0 || s0 + W <= len); s0 += step) {
+            size_t wl = s0 + W <= len ? W : len - s0;
+            char save = seq[s0 + wl];
+            seq[s0 + wl] = 0;
+            id.l = 0;
+            if (W == len)
+                kputs(name, &id);
+            else
+                ksprintf(&id, "%s:%zu-%zu", name, s0 + 1, s0 + wl);
+            meta.l = 0;
+            ksprintf(&meta, "\t%s\t%zu\t%zu", name, s0 + 1, s0 + wl);
+            int w = out_row(&out, o, id.s, seq + s0, label, meta.s, name, err);
+            seq[s0 + wl] = save;
+            if (w < 0) {
+                rc = w;
+                goto done;
+            }
+            if (W == len) break;
+        }
+    }
+    if ((rc = out_finish(&out, o, out_path, summary, err))) goto done;
+    if (summary) {
+        json_object_set_new(summary, "mode", json_string("fasta"));
+        json_object_set_new(summary, "sequences", json_integer(n));
+        json_object_set_new(summary, "dropped_unlabelled", json_integer(unlabelled));
+    }
+done:
+    out_discard(&out);
+    for (size_t k = 0; k < nl; k++) {
+        free(ids[k]);
+        free(vals[k]);
+    }
+    free(ids);
+    free(vals);
+    free(id.s);
+    free(meta.s);
+    free(seq);
+    sl_bio_tsv_close(t);
     return rc;
 }
 

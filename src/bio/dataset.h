@@ -55,6 +55,8 @@ typedef struct sl_bio_kmerize_opts {
     size_t n_map;
     const char *group_field; /* INFO key for the `exon` column (default "EXON") */
     int ref_column;          /* add ref_sequence */
+    /* FASTA mode */
+    int stride; /* > 0: tile each sequence into windows of `window` bases every `stride` bases */
     /* sample mode */
     sl_bio_haplotype haplotype;
 } sl_bio_kmerize_opts;
@@ -64,6 +66,20 @@ void sl_bio_kmerize_opts_init(sl_bio_kmerize_opts *o);
 
 int sl_bio_kmerize_variants(const char *vcf, sl_bio_ref *ref, const sl_bio_kmerize_opts *o,
                             const char *out_tsv, json_t *summary, sl_err *err);
+
+/* Variant mode from a TSV with a header naming at least chrom, pos (1-based), ref, alt (comma-separated
+ * alleles allowed) and, when o->label_field is set, that column; optional id, consequence, cadd and the group
+ * column (o->group_field, else "exon"). Empty, "NA" or "." labels are dropped and counted. */
+int sl_bio_kmerize_variant_table(const char *tsv, sl_bio_ref *ref, const sl_bio_kmerize_opts *o,
+                                 const char *out_path, json_t *summary, sl_err *err);
+
+/* FASTA mode: every sequence of `seqs` (e.g. a CDS FASTA from `seqlora fetch --ensembl`) is one row (id = the
+ * FASTA name), or, with o->stride > 0, windows of o->window bases every o->stride bases (id
+ * "name:start-end"; a last window shorter than W is not written unless the sequence is shorter than W).
+ * Labels from `labels_tsv` (id, label; sequences without a label are dropped and counted), else "NA".
+ * Metadata columns: source start end. */
+int sl_bio_kmerize_fasta(sl_bio_ref *seqs, const char *labels_tsv, const sl_bio_kmerize_opts *o,
+                         const char *out_path, json_t *summary, sl_err *err);
 
 int sl_bio_kmerize_samples(const char *vcf, const char *labels_tsv, sl_bio_ref *ref,
                            const sl_bio_intervals *iv, const sl_bio_kmerize_opts *o, const char *out_tsv,

@@ -144,3 +144,20 @@ int sl_bio_ref_fetch(sl_bio_ref *r, const char *chrom, long long start0, long lo
     return sl_err_set(err, SL_ENOTFOUND, "%s: no sequence covers %s:%lld-%lld (the FASTA has %s%s)", r->path,
                       chrom, start0 + 1, end0, names, r->n > 3 ? ", ..." : "");
 }
+
+int sl_bio_ref_fetch_named(sl_bio_ref *r, const char *name, char **seq, sl_err *err) {
+    *seq = NULL;
+    for (int i = 0; i < r->n; i++) {
+        if (strcmp(r->seqs[i].name, name)) continue;
+        hts_pos_t len = 0;
+        char *q = r->seqs[i].len ? faidx_fetch_seq64(r->fai, name, 0, r->seqs[i].len - 1, &len) : strdup("");
+        if (!q || len != r->seqs[i].len) {
+            free(q);
+            return sl_err_set(err, SL_EDATA, "%s: cannot read the sequence '%s'", r->path, name);
+        }
+        for (hts_pos_t k = 0; k < len; k++) q[k] = (char)toupper((unsigned char)q[k]);
+        *seq = q;
+        return 0;
+    }
+    return sl_err_set(err, SL_ENOTFOUND, "%s: no sequence named '%s'", r->path, name);
+}

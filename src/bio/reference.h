@@ -23,6 +23,9 @@ void sl_bio_ref_close(sl_bio_ref *r);
 int sl_bio_ref_fetch(sl_bio_ref *r, const char *chrom, long long start0, long long end0, char **seq,
                      sl_err *err);
 
+/* The whole sequence named `name` (the FASTA name as written), upper-case, malloc'd. */
+int sl_bio_ref_fetch_named(sl_bio_ref *r, const char *name, char **seq, sl_err *err);
+
 /* The FASTA sequences as (name, length) for messages; returns how many. */
 int sl_bio_ref_nseq(const sl_bio_ref *r);
 const char *sl_bio_ref_seq_name(const sl_bio_ref *r, int i);

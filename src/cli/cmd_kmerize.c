@@ -8,25 +8,33 @@
 #include "commands.h"
 
 static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: seqlora kmerize --vcf IN --reference REF.fa -o DATASET.tsv [options]\n\n"
+    fputs(
+        "usage: seqlora kmerize --vcf IN | --variants TSV --reference REF.fa -o DATASET.tsv [options]\n"
+        "       seqlora kmerize --mode sample --vcf IN --labels L.tsv --reference REF.fa (--region R | --bed "
+        "B |\n"
+        "                       --gff G) -o DATASET.tsv [options]\n"
+        "       seqlora kmerize --mode fasta --reference SEQS.fa [--labels L.tsv] -o DATASET.tsv "
+        "[options]\n\n"
         "Build a fine-tuning dataset: a TSV with the header `id sequence label [metadata...]`, one row per\n"
         "example, `sequence` being the model's input text, plus a JSON summary (counts per label, lengths).\n"
-        "The reference is read with htslib faidx; a sequence named like `chr17:41100001-41300000` (as "
-        "samtools\n"
-        "faidx writes a region) serves those coordinates of chr17.\n\n"
-        "variant mode (default): one row per ALT allele of a labelled variant VCF: a window of W bases\n"
-        "centred on the variant with ALT applied; REF must match the reference. Metadata: chrom pos ref alt\n"
-        "exon consequence cadd [ref_sequence].\n"
-        "sample mode: a multi-sample VCF + a label table (`seqlora clinical` output) → one row per labelled\n"
-        "sample: the region or the spliced CDS (strand-aware) with the sample's genotype applied.\n\n"
+        "The reference is read with htslib faidx; a sequence named like `chr17:41100001-41300000` (as\n"
+        "samtools faidx writes a region) serves those coordinates of chr17.\n\n"
+        "variant mode (default): one row per ALT allele of a labelled variant VCF (or TSV): a window of W\n"
+        "bases centred on the variant with ALT applied; REF must match the reference. Metadata: chrom pos\n"
+        "ref alt exon consequence cadd [ref_sequence].\n"
+        "sample mode: a multi-sample VCF + a label table (`seqlora clinical` output) -> one row per "
+        "labelled\n"
+        "sample: the region or the spliced CDS (strand-aware) with the sample's genotype applied.\n"
+        "fasta mode: each FASTA sequence (e.g. a CDS from `seqlora fetch --ensembl`) is a row, or is "
+        "tiled.\n\n"
         "options:\n"
-        "  --vcf FILE              variants (required)\n"
+        "  --vcf FILE              variants (variant and sample mode)\n"
+        "  --variants FILE         variant mode from a TSV: columns chrom pos ref alt [the label column]\n"
+        "                          [id exon consequence cadd], instead of --vcf\n"
         "  --reference FILE        FASTA, plain or bgzipped (required)\n"
         "  -o, --output FILE       the dataset TSV (required)\n"
         "  --summary FILE          also write the JSON summary here\n"
-        "  --mode M                variant (default) or sample\n"
+        "  --mode M                variant (default), sample or fasta\n"
         "  --tokens T              kmer (default: overlapping k-mers, DNABERT), nt6 (non-overlapping "
         "6-mers,\n"
         "                          single bases where a chunk has N or is short: Nucleotide Transformer), "
@@ -36,9 +44,8 @@ static void usage(FILE *out) {
         "variant mode:\n"
         "  --window W              window length in bases (default 101)\n"
         "  --strand S              plus (default) or minus: reverse-complement windows (minus-strand genes)\n"
-        "  --label-field KEY       INFO key of the label, e.g. FUNC_CLASS (FUNC_SCORE for regression)\n"
-        "  --map VALUE=LABEL       rename label values (repeatable); unmapped values are dropped and "
-        "counted\n"
+        "  --label-field KEY       INFO key (or TSV column) of the label, e.g. FUNC_CLASS\n"
+        "  --map VALUE=LABEL       rename label values (repeatable); unmapped values are dropped, counted\n"
         "  --group-field KEY       INFO key for the `exon` column (default EXON)\n"
         "  --ref-column            add the reference window as a ref_sequence column\n"
         "sample mode:\n"
@@ -46,8 +53,12 @@ static void usage(FILE *out) {
         "  --region CHR:START-END[:+|-]  one region (1-based, closed), or\n"
         "  --bed FILE              intervals, spliced in order, or\n"
         "  --gff FILE              the CDS features of a GFF3/GTF (with --transcript ID to pick one)\n"
-        "  --haplotype H           1 (default), 2, both (two rows per sample) or "
-        "iupac\n\n" SL_CLI_COMMON_HELP);
+        "  --haplotype H           1 (default), 2, both (two rows per sample) or iupac\n"
+        "fasta mode:\n"
+        "  --labels FILE           id/label table (ids = FASTA names); without it labels are NA\n"
+        "  --window W --stride S   tile each sequence into W-base windows every S "
+        "bases\n\n" SL_CLI_COMMON_HELP,
+        out);
 }
 
 enum {
@@ -70,6 +81,8 @@ enum {
     OPT_GFF,
     OPT_TRANSCRIPT,
     OPT_HAP,
+    OPT_VARIANTS,
+    OPT_STRIDE,
 };
 
 int sl_cmd_kmerize(int argc, char **argv) {
@@ -94,6 +107,8 @@ int sl_cmd_kmerize(int argc, char **argv) {
         {"gff", required_argument, 0, OPT_GFF},
         {"transcript", required_argument, 0, OPT_TRANSCRIPT},
         {"haplotype", required_argument, 0, OPT_HAP},
+        {"variants", required_argument, 0, OPT_VARIANTS},
+        {"stride", required_argument, 0, OPT_STRIDE},
         {"help", no_argument, 0, 'h'},
         SL_CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0},
@@ -102,8 +117,8 @@ int sl_cmd_kmerize(int argc, char **argv) {
     sl_cli_common_init(&common);
     sl_err err;
     sl_err_clear(&err);
-    const char *vcf = NULL, *ref = NULL, *out = NULL, *summary = NULL, *labels = NULL, *bed = NULL,
-               *gff = NULL;
+    const char *vcf = NULL, *variants = NULL, *ref = NULL, *out = NULL, *summary = NULL, *labels = NULL,
+               *bed = NULL, *gff = NULL;
     json_t *params = json_object(), *map = json_object();
     long long v;
     int opt, rc = 0;
@@ -112,6 +127,9 @@ int sl_cmd_kmerize(int argc, char **argv) {
         switch (opt) {
             case OPT_VCF:
                 vcf = optarg;
+                break;
+            case OPT_VARIANTS:
+                variants = optarg;
                 break;
             case OPT_REF:
                 ref = optarg;
@@ -163,12 +181,15 @@ int sl_cmd_kmerize(int argc, char **argv) {
                 break;
             case OPT_K:
             case OPT_WINDOW:
-                if (sl_cli_parse_int(opt == OPT_K ? "--k" : "--window", optarg, 1, 100000, &v, &err)) {
+            case OPT_STRIDE: {
+                const char *name = opt == OPT_K ? "--k" : opt == OPT_WINDOW ? "--window" : "--stride";
+                if (sl_cli_parse_int(name, optarg, 1, 100000, &v, &err)) {
                     rc = sl_cli_report(SL_EUSAGE, &err);
                     goto out;
                 }
-                json_object_set_new(params, opt == OPT_K ? "k" : "window", json_integer(v));
+                json_object_set_new(params, name + 2, json_integer(v));
                 break;
+            }
             case OPT_MAP: {
                 const char *eq = strrchr(optarg, '=');
                 if (!eq || eq == optarg || !eq[1]) {
@@ -201,15 +222,15 @@ int sl_cmd_kmerize(int argc, char **argv) {
         rc = sl_cli_usage_error("kmerize: unexpected argument '%s'", argv[optind]);
         goto out;
     }
-    if (!vcf || !ref || !out) {
-        rc = sl_cli_usage_error(
-            "kmerize: --vcf, --reference and -o are required (see seqlora kmerize --help)");
+    if (!ref || !out) {
+        rc = sl_cli_usage_error("kmerize: --reference and -o are required (see seqlora kmerize --help)");
         goto out;
     }
     if (json_object_size(map)) json_object_set(params, "map", map);
-    sl_run_input inputs[5];
+    sl_run_input inputs[6];
     size_t n = 0;
-    inputs[n++] = (sl_run_input){"vcf", vcf};
+    if (vcf) inputs[n++] = (sl_run_input){"vcf", vcf};
+    if (variants) inputs[n++] = (sl_run_input){"variants", variants};
     inputs[n++] = (sl_run_input){"reference", ref};
     if (labels) inputs[n++] = (sl_run_input){"labels", labels};
     if (bed) inputs[n++] = (sl_run_input){"bed", bed};

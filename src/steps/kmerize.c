@@ -1,13 +1,15 @@
 /* The `kmerize` step: variants or samples + a reference → a labelled sequence dataset (TSV) and its JSON
  * summary (see src/bio/dataset.h for the format and both modes).
  *
- * Inputs:  vcf, reference (FASTA, plain or bgzip), labels (sample mode: `seqlora clinical` output),
+ * Inputs:  vcf or variants (a variant TSV), reference (FASTA, plain or bgzip; in fasta mode the sequences
+ *          themselves), labels (sample and fasta mode: an id/label table such as `seqlora clinical` writes),
  *          bed / annotation (optional: intervals, or the CDS pieces of a GFF3/GTF).
  * Outputs: dataset.tsv, summary.json.
- * Params:  mode ("variant" | "sample"), tokens ("kmer" | "nt6" | "raw"), k (6), n_policy ("keep" | "drop" |
- *          "error"); variant: window (101), strand ("+" | "-"), label_field, map {value: label},
- *          group_field ("EXON"), ref_column (false); sample: haplotype ("1" | "2" | "both" | "iupac"),
- *          region ("chrom:start-end[:strand]", when no bed/annotation), transcript (GFF filter). */
+ * Params:  mode ("variant" | "sample" | "fasta"), stride (fasta mode tiling, 0 = whole sequences), tokens
+ * ("kmer" | "nt6" | "raw"), k (6), n_policy ("keep" | "drop" | "error"); variant: window (101), strand ("+" |
+ * "-"), label_field, map {value: label}, group_field ("EXON"), ref_column (false); sample: haplotype ("1" |
+ * "2" | "both" | "iupac"), region ("chrom:start-end[:strand]", when no bed/annotation), transcript (GFF
+ * filter). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +24,7 @@ static int run_kmerize(const sl_step_ctx *ctx) {
     const json_t *p = ctx->params;
     static const char *const known[] = {"mode",      "tokens",      "k",          "n_policy",    "window",
                                         "strand",    "label_field", "map",        "group_field", "ref_column",
-                                        "haplotype", "region",      "transcript", NULL};
+                                        "haplotype", "region",      "transcript", "stride",      NULL};
     const char *key;
     json_t *v;
     if (!json_is_object(p)) return sl_err_set(err, SL_EUSAGE, "kmerize: parameters must be a JSON object");
@@ -34,13 +36,14 @@ static int run_kmerize(const sl_step_ctx *ctx) {
     sl_bio_kmerize_opts o;
     sl_bio_kmerize_opts_init(&o);
     const char *mode, *tokens, *npol, *strand, *hap, *region, *transcript;
-    long long k, window;
+    long long k, window, stride;
     int refcol, rc;
     if ((rc = sl_json_get_str(p, "mode", "variant", &mode, err)) ||
         (rc = sl_json_get_str(p, "tokens", "kmer", &tokens, err)) ||
         (rc = sl_bio_tok_parse(tokens, &o.tok, err)) || (rc = sl_json_get_int(p, "k", 6, &k, err)) ||
         (rc = sl_json_get_str(p, "n_policy", "keep", &npol, err)) ||
         (rc = sl_json_get_int(p, "window", 101, &window, err)) ||
+        (rc = sl_json_get_int(p, "stride", 0, &stride, err)) ||
         (rc = sl_json_get_str(p, "strand", "+", &strand, err)) ||
         (rc = sl_json_get_str(p, "label_field", NULL, &o.label_field, err)) ||
         (rc = sl_json_get_str(p, "group_field", "EXON", &o.group_field, err)) ||
@@ -53,6 +56,9 @@ static int run_kmerize(const sl_step_ctx *ctx) {
     o.k = (int)k;
     o.window = (int)(window < 1 || window > 100000 ? 0 : window);
     o.ref_column = refcol;
+    if (stride < 0 || stride > 100000)
+        return sl_err_set(err, SL_EUSAGE, "kmerize: stride must be in 0..100000");
+    o.stride = (int)stride;
     if (!strcmp(npol, "keep"))
         o.n_policy = SL_BIO_N_KEEP;
     else if (!strcmp(npol, "drop"))
@@ -109,8 +115,17 @@ static int run_kmerize(const sl_step_ctx *ctx) {
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto done;
     }
+    const char *vcf = sl_step_input(ctx, "vcf"), *table = sl_step_input(ctx, "variants");
     if (!strcmp(mode, "variant")) {
-        rc = sl_bio_kmerize_variants(sl_step_input(ctx, "vcf"), ref, &o, out, summary, err);
+        if (!!vcf + !!table != 1)
+            rc =
+                sl_err_set(err, SL_EUSAGE, "kmerize: variant mode needs exactly one of --vcf and --variants");
+        else if (vcf)
+            rc = sl_bio_kmerize_variants(vcf, ref, &o, out, summary, err);
+        else
+            rc = sl_bio_kmerize_variant_table(table, ref, &o, out, summary, err);
+    } else if (!strcmp(mode, "fasta")) {
+        rc = sl_bio_kmerize_fasta(ref, sl_step_input(ctx, "labels"), &o, out, summary, err);
     } else if (!strcmp(mode, "sample")) {
         const char *labels = sl_step_input(ctx, "labels"), *bed = sl_step_input(ctx, "bed"),
                    *gff = sl_step_input(ctx, "annotation");
@@ -135,7 +150,7 @@ static int run_kmerize(const sl_step_ctx *ctx) {
         if (!rc)
             rc = sl_bio_kmerize_samples(sl_step_input(ctx, "vcf"), labels, ref, &iv, &o, out, summary, err);
     } else {
-        rc = sl_err_set(err, SL_EUSAGE, "kmerize: mode must be variant or sample, got '%s'", mode);
+        rc = sl_err_set(err, SL_EUSAGE, "kmerize: mode must be variant, sample or fasta, got '%s'", mode);
     }
     if (!rc) rc = sl_json_write_file(sum, summary, 1, err);
     if (!rc && ctx->summary) json_object_update(ctx->summary, summary);
@@ -151,7 +166,8 @@ done:
 }
 
 static const sl_step_io kmerize_inputs[] = {
-    {"vcf", SL_IO_FILE},
+    {"vcf", SL_IO_FILE | SL_IO_OPTIONAL},
+    {"variants", SL_IO_FILE | SL_IO_OPTIONAL},
     {"reference", SL_IO_FILE},
     {"labels", SL_IO_FILE | SL_IO_OPTIONAL},
     {"bed", SL_IO_FILE | SL_IO_OPTIONAL},

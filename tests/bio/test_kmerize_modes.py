@@ -102,6 +102,39 @@ check(p.returncode == 3 and ("bad_ref.vcf:%d: REF G at chr17:41197722 does not m
       "REF mismatch: %d %s" % (p.returncode, p.stderr))
 check(not os.path.exists(os.path.join(T, "bad.tsv")), "output written despite the REF mismatch")
 
+# ---- variant mode from a TSV (written by bcftools query): the same dataset as from the VCF ----
+table = os.path.join(T, "findlay.tsv")
+q = subprocess.run(["bcftools", "query", "-H", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%FUNC_CLASS\t%EXON\t%CONSEQUENCE\t%CADD\n", VCF],
+                   capture_output=True, text=True, check=True).stdout.splitlines()
+q[0] = "chrom\tpos\tref\talt\tFUNC_CLASS\texon\tconsequence\tcadd"
+open(table, "w").write("\n".join(q) + "\n")
+out_t = os.path.join(T, "variants_from_table.tsv")
+p = run(["kmerize", "--variants", table, "--reference", FA, "--label-field", "FUNC_CLASS", "--map", "FUNC=functional",
+         "--map", "LOF=lof", "--strand", "minus", "--window", "101", "--ref-column", "-o", out_t])
+check(p.returncode == 0, "variant table: " + p.stderr)
+a = [l.split("\t") for l in open(out).read().splitlines()]
+b = [l.split("\t") for l in open(out_t).read().splitlines()]
+check(len(a) == len(b) and all(x[:9] == y[:9] and x[10] == y[10] and abs(float(x[9]) - float(y[9])) < 1e-3
+                               for x, y in zip(a[1:], b[1:])), "TSV input differs from VCF input")
+
+# ---- fasta mode: the RefSeq CDS as one row, and tiled ----
+CDSFA = os.path.join(D, "brca1", "NM_007294.3.cds.fa")
+cds = fasta(CDSFA)
+name = open(CDSFA).readline()[1:].split()[0]
+lab = os.path.join(T, "cds_labels.tsv")
+open(lab, "w").write("id\tlabel\n%s\tBRCA1\n" % name)
+p = run(["kmerize", "--mode", "fasta", "--reference", CDSFA, "--labels", lab, "--tokens", "nt6", "-o", os.path.join(T, "cds.tsv")])
+check(p.returncode == 0, "fasta mode: " + p.stderr)
+rows = [l.split("\t") for l in open(os.path.join(T, "cds.tsv")).read().splitlines()[1:]]
+nt6 = " ".join(cds[i:i + 6] for i in range(0, len(cds) - len(cds) % 6, 6))  # 5,592 = 932 x 6, no remainder
+check(len(rows) == 1 and rows[0][:3] == [name, nt6, "BRCA1"], "fasta mode row")
+p = run(["kmerize", "--mode", "fasta", "--reference", CDSFA, "--window", "510", "--stride", "255", "--tokens", "raw",
+         "-o", os.path.join(T, "cds_tiles.tsv")])
+rows = [l.split("\t") for l in open(os.path.join(T, "cds_tiles.tsv")).read().splitlines()[1:]]
+check(len(rows) == (len(cds) - 510) // 255 + 1 and all(r[1] == cds[int(r[4]) - 1:int(r[5])] and len(r[1]) == 510 for r in rows),
+      "tiles")
+print("variant TSV input = VCF input; fasta mode: CDS as one nt6 row and %d tiles" % len(rows))
+
 # ---- sample mode on a synthetic cohort ----
 rng = random.Random(20181010)
 sites, seen = [], set()
