@@ -240,6 +240,10 @@ static int check_tag_line(sl_bio_vcf_validator *v, const struct_fields *f, int i
     if (!id || !num || !type || !desc)
         return hdr_err(v, lineno, err, "%s line needs ID, Number, Type and Description", what, NULL);
     if (!valid_tag_id(id)) return hdr_err(v, lineno, err, "%s ID '%s' is not a valid key", what, id);
+    if (v->minor >= 2 && (f->n < 4 || strcmp(f->key[0], "ID") || strcmp(f->key[1], "Number") ||
+                          strcmp(f->key[2], "Type") || strcmp(f->key[3], "Description")))
+        return hdr_err(v, lineno, err,
+                       "%s %s: the fields must come in the order ID, Number, Type, Description", what, id);
     if (!q && v->minor >= 2)
         return hdr_err(v, lineno, err, "%s %s: Description must be a double-quoted string", what, id);
     tag_def d;
@@ -480,6 +484,10 @@ int sl_bio_vcf_validate_header_line(sl_bio_vcf_validator *v, const char *line, l
     if (!strcmp(key, "SAMPLE")) {
         if (!field(&f, "ID", NULL))
             return hdr_err(v, lineno, err, "##SAMPLE line without ID%s%s", NULL, NULL);
+        for (int i = 0; i < f.n; i++)
+            if (f.quoted[i] && strcmp(f.key[i], "Description"))
+                return hdr_err(v, lineno, err, "##SAMPLE field '%s' is quoted (only Description may be)%s",
+                               f.key[i], NULL);
         if (field(&f, "Mixture", NULL) && !field(&f, "Genomes", NULL))
             return hdr_err(v, lineno, err, "##SAMPLE line with Mixture needs Genomes%s%s", NULL, NULL);
         return 0;
