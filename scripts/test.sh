@@ -16,3 +16,10 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSEQLORA_WERROR=ON -
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs" -L unit)
+
+# 4. bounded fuzzing (tests/fuzz, docs/reliability.md): every libFuzzer target for SEQLORA_FUZZ_SECONDS each
+#    (default 15 s; 15 targets ≈ 4 min) from the committed seeds; a new crash fails CI and its input is saved
+#    under tests/fuzz/known-crashes/. Needs clang; SEQLORA_FUZZ_SECONDS=0 skips the stage.
+if [ "${SEQLORA_FUZZ_SECONDS:-15}" != 0 ] && command -v clang >/dev/null; then
+  scripts/fuzz.sh "${SEQLORA_FUZZ_SECONDS:-15}"
+fi
