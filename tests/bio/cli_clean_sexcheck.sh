@@ -52,6 +52,10 @@ done
 $S sexcheck --vcf "$D/1kg/1kg_phase3_subset_chrX.vcf.gz" --build GRCh37 \
   --sex-table "$D/1kg/integrated_call_samples_v3.20130502.ALL.panel" -o sx.tsv 2>/dev/null
 [ "$(awk -F'\t' 'NR>1 && $9=="OK"' sx.tsv | wc -l)" = 1126 ] || fail "sexcheck: not 1126 OK"
+$S sexcheck --vcf "$D/1kg/1kg_phase3_subset_chrX.vcf.gz" --build GRCh37 \
+  --sex-table "$D/1kg/integrated_call_samples_v3.20130502.ALL.panel" -o sx_again.tsv 2>log3
+grep -q '^cached: sexcheck' log3 || fail "second sexcheck not a cache hit"
+cmp sx.tsv sx_again.tsv || fail "cache hit gave different bytes"
 # a swapped label shows up as PROBLEM, and clean drops that sample
 awk -F'\t' 'NR==1{print "sample\tsex"} NR>1{s=$4; if($1=="HG00097") s="male"; print $1"\t"s}' \
   "$D/1kg/integrated_call_samples_v3.20130502.ALL.panel" > swapped.tsv
