@@ -100,7 +100,10 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
     }
     if (max_len > base.max_position) max_len = base.max_position;
     const int bs = 16;
-    if ((rc = sl_nn_bert_load(base_dir, &head, &spec, 0, bs, max_len, 0, &m, err))) goto out;
+    if ((rc = sl_nn_dataset_load(dataset_tsv, tok, max_len, &head, 0, &ds, err))) goto out;
+    int longest = 2;
+    for (size_t i = 0; i < ds.n; i++) longest = ds.len[i] > longest ? ds.len[i] : longest;
+    if ((rc = sl_nn_bert_load(base_dir, &head, &spec, 0, bs, longest, 0, &m, err))) goto out;
     if (adapter_dir) {
         if ((rc = sl_nn_adapter_load_weights(m, adapter_dir, err))) goto out;
     } else if (!sl_nn_bert_head_loaded(m)) {
@@ -109,7 +112,6 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
                         base_dir, head.num_labels);
         goto out;
     }
-    if ((rc = sl_nn_dataset_load(dataset_tsv, tok, max_len, &head, 0, &ds, err))) goto out;
     const int C = head.num_labels;
     if (sb_printf(&out, "id\tlabel")) goto nomem;
     if (head.problem == SL_NN_REGRESSION) {

@@ -422,18 +422,31 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
     if (rc) goto out;
     sl_nn_lora_spec spec = o->spec;
     if (o->init_adapter && (rc = sl_nn_adapter_read_config(o->init_adapter, &spec, err))) goto out;
-    if ((rc = sl_nn_bert_load(o->base_dir, &head, &spec, o->seed, o->batch_size, o->max_length, 1, &m, err)))
+    /* tokenize first: activations are then sized for the longest row, not for --max-length */
+    sl_nn_bert_config basecfg;
+    char *cfgp = sl_fs_join(o->base_dir, "config.json");
+    if (!cfgp) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto out;
-    int max_len = o->max_length;
-    if (max_len > sl_nn_bert_get_config(m)->max_position) max_len = sl_nn_bert_get_config(m)->max_position;
+    }
+    rc = sl_nn_bert_config_load(cfgp, &basecfg, err);
+    free(cfgp);
+    if (rc) goto out;
+    int max_len = o->max_length < basecfg.max_position ? o->max_length : basecfg.max_position;
+    sl_nn_bert_config_free(&basecfg);
+    if ((rc = sl_nn_dataset_load(o->train_tsv, tok, max_len, &head, 1, &tr, err))) goto out;
+    if (o->eval_tsv && (rc = sl_nn_dataset_load(o->eval_tsv, tok, max_len, &head, 1, &ev, err))) goto out;
+    int longest = 2;
+    for (size_t i = 0; i < tr.n; i++) longest = tr.len[i] > longest ? tr.len[i] : longest;
+    for (size_t i = 0; i < ev.n; i++) longest = ev.len[i] > longest ? ev.len[i] : longest;
+    if ((rc = sl_nn_bert_load(o->base_dir, &head, &spec, o->seed, o->batch_size, longest, 1, &m, err)))
+        goto out;
     if (sl_nn_tokenizer_vocab_size(tok) > sl_nn_bert_get_config(m)->vocab_size) {
         rc = sl_err_set(err, SL_EDATA, "%s: the tokenizer has %d entries but the model's vocab_size is %d",
                         o->base_dir, sl_nn_tokenizer_vocab_size(tok), sl_nn_bert_get_config(m)->vocab_size);
         goto out;
     }
     if (o->init_adapter && (rc = sl_nn_adapter_load_weights(m, o->init_adapter, err))) goto out;
-    if ((rc = sl_nn_dataset_load(o->train_tsv, tok, max_len, &head, 1, &tr, err))) goto out;
-    if (o->eval_tsv && (rc = sl_nn_dataset_load(o->eval_tsv, tok, max_len, &head, 1, &ev, err))) goto out;
     sl_nn_trainable_line(m, res->trainable_line, sizeof res->trainable_line);
     if (o->progress) sl_log_info("%s", res->trainable_line);
 
