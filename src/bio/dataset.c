@@ -200,7 +200,12 @@ static int emit_variant(var_ctx *c, const char *chrom, long long pos0, const cha
         rc = sl_bio_ref_fetch(c->ref, chrom, ws,
                               ws + W > pos0 + (long long)rl ? ws + W : pos0 + (long long)rl, &c->refseq, err);
     }
-    if (rc) return sl_err_prefix(err, "%s: window of %s:%lld", where, chrom, pos0 + 1);
+    if (rc) {
+        sl_err_prefix(err, "%s: window of %s:%lld", where, chrom, pos0 + 1);
+        if (rc == SL_ENOTFOUND)
+            err->code = rc = SL_EDATA; /* a reference that does not cover the variants: bad input */
+        return rc;
+    }
     const char *refseq = c->refseq;
     size_t avail = strlen(refseq);
     if (!same_bases(refseq + L, REF, rl))
