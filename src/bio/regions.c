@@ -73,7 +73,8 @@ int sl_bio_region_parse(const char *s, sl_bio_interval *out, sl_err *err) {
         return sl_err_set(err, SL_EUSAGE, "region '%s': expected chrom:start-end with 1 <= start <= end", s);
     *colon = 0;
     size_t cl = strlen(buf);
-    if (cl >= sizeof out->chrom) return sl_err_set(err, SL_EUSAGE, "region '%s': chromosome name too long", s);
+    if (cl >= sizeof out->chrom)
+        return sl_err_set(err, SL_EUSAGE, "region '%s': chromosome name too long", s);
     memcpy(out->chrom, buf, cl + 1);
     out->start0 = a - 1;
     out->end0 = b;
