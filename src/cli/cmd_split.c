@@ -24,7 +24,8 @@ static void usage(FILE *out) {
         "  --seed S                random seed (required; the split is a pure function of data and seed)\n"
         "  -o, --output DIR        where to write train.tsv, test.tsv, split.json [, folds.tsv] (required)\n"
         "  --test-fraction F       test share, 0 < F < 1 (default 0.3)\n"
-        "  --no-stratify           a plain random split\n"
+        "  --stratify              stratify by label (the default); --no-stratify: a plain random split\n"
+        "  --no-stratify\n"
         "  --group-by COLUMN       split by groups of this column (e.g. exon)\n"
         "  --folds K               k-fold assignment (K >= 2); --fold I picks the test fold (default 0)\n"
         "  --fold I\n"
@@ -45,7 +46,8 @@ enum {
     OPT_FOLD,
     OPT_WARN,
     OPT_MIN,
-    OPT_AUG
+    OPT_AUG,
+    OPT_STRAT
 };
 
 int sl_cmd_split(int argc, char **argv) {
@@ -55,6 +57,7 @@ int sl_cmd_split(int argc, char **argv) {
         {"output", required_argument, 0, 'o'},
         {"test-fraction", required_argument, 0, OPT_FRAC},
         {"no-stratify", no_argument, 0, OPT_NOSTRAT},
+        {"stratify", no_argument, 0, OPT_STRAT},
         {"group-by", required_argument, 0, OPT_GROUP},
         {"folds", required_argument, 0, OPT_FOLDS},
         {"fold", required_argument, 0, OPT_FOLD},
@@ -85,6 +88,9 @@ int sl_cmd_split(int argc, char **argv) {
                 break;
             case OPT_NOSTRAT:
                 json_object_set_new(params, "stratify", json_false());
+                break;
+            case OPT_STRAT:
+                json_object_set_new(params, "stratify", json_true());
                 break;
             case OPT_GROUP:
                 json_object_set_new(params, "group_by", json_string(optarg));
