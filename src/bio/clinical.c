@@ -162,7 +162,7 @@ int sl_bio_clinical_convert(const char *in, const char *out, const sl_bio_clinic
     }
     if (rc < 0) goto done;
     rc = 0;
-    qsort(ids, nids, sizeof *ids, cmp_seen);
+    if (nids > 1) qsort(ids, nids, sizeof *ids, cmp_seen);
     for (size_t i = 1; i < nids; i++)
         if (!strcmp(ids[i].id, ids[i - 1].id)) {
             long a = ids[i].line < ids[i - 1].line ? ids[i].line : ids[i - 1].line;

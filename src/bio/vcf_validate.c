@@ -702,7 +702,7 @@ int sl_bio_vcf_validate_record(sl_bio_vcf_validator *v, const char *line_in, lon
     /* ID */
     if (strcmp(c[2], ".")) {
         size_t n = strlen(c[2]);
-        if (c[2][0] == ';' || c[2][n - 1] == ';' || strstr(c[2], ";;") || strpbrk(c[2], " \t")) {
+        if (n == 0 || c[2][0] == ';' || c[2][n - 1] == ';' || strstr(c[2], ";;") || strpbrk(c[2], " \t")) {
             rc = rec_err(v, lineno, err, "ID", "'%s' has whitespace or an empty identifier", c[2]);
             goto done;
         }
