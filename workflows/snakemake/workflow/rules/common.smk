@@ -1,4 +1,4 @@
-# Helpers shared by the rules: config validation, command-line flags from config sections, sweep points.
+# Helpers shared by the rules: config validation, seqlora options from config sections, sweep points.
 import shlex
 
 from snakemake.utils import validate
@@ -11,64 +11,65 @@ validate(config, schema="../schemas/config.schema.yaml")
 SEQLORA_IMAGE = "docker://ghcr.io/seqlora/seqlora:0.1.0"
 SEQLORA_CUDA_IMAGE = "docker://ghcr.io/seqlora/seqlora:0.1.0-cuda12.6"
 
+# Options given once per value (`--map FUNC=FUNC --map LOF=LOF`); other lists are joined with commas.
+REPEATED = {"map"}
 
-def cli_flags(section):
+
+def cli_flags(section, skip=()):
     """A config section as seqlora options: key lora_alpha: 32 -> `--lora-alpha 32`; true -> `--flag`;
     false/null -> left out. Values are shell-quoted."""
     words = []
     for key, value in (section or {}).items():
-        flag = f"--{key.replace('_', '-')}"
-        if value is None or value is False:
+        if key in skip or value is None or value is False:
             continue
+        flag = f"--{key.replace('_', '-')}"
         if value is True:
             words.append(flag)
+        elif isinstance(value, list) and key in REPEATED:
+            for v in value:
+                words += [flag, shlex.quote(str(v))]
         elif isinstance(value, list):
-            words += [flag, shlex_quote(",".join(str(v) for v in value))]
+            words += [flag, shlex.quote(",".join(str(v) for v in value))]
         else:
-            words += [flag, shlex_quote(str(value))]
+            words += [flag, shlex.quote(str(value))]
     return " ".join(words)
 
 
-def shlex_quote(s):
-    return shlex.quote(s)
-
-
 def store_flag():
-    """--store for every seqlora command: the shared store (absolute, so rules agree whatever their cwd)."""
-    return f"--store {shlex_quote(os.path.abspath(config['store']))}"
+    """--store for every seqlora command: the shared store, absolute so every job agrees."""
+    return f"--store {shlex.quote(os.path.abspath(config['store']))}"
 
 
-def fold(wildcards):
-    return config["folds"][int(wildcards.fold)]
+def base_model():
+    """The base model directory: the configured checkpoint, or the one rule init_model writes."""
+    return config.get("base_model") or "results/base_model"
 
 
-def fold_file(role):
-    """An input function: the `role` file (train, eval, test) of the fold of the wildcards."""
+def n_folds():
+    return max(1, int(config["split"].get("folds") or 1))
 
-    def f(wildcards):
-        return fold(wildcards)[role]
 
-    return f
+def use_eval_split():
+    return bool(config["split"].get("eval_fraction"))
 
 
 def train_inputs(wildcards):
-    inputs = {"base": config["base_model"], "train": fold(wildcards)["train"]}
-    if fold(wildcards).get("eval"):
-        inputs["eval"] = fold(wildcards)["eval"]
-    return inputs
+    """The training rows of a fold, and its early-stopping rows when split.eval_fraction is set."""
+    fold = f"results/split/fold{wildcards.fold}"
+    if use_eval_split():
+        return {"base": base_model(), "train": f"{fold}/fit/train.tsv", "eval": f"{fold}/fit/test.tsv"}
+    return {"base": base_model(), "train": f"{fold}/train.tsv"}
 
 
 def eval_flag(wildcards, input):
-    return f"--eval {shlex_quote(input.eval)}" if "eval" in input.keys() else ""
+    return f"--eval {shlex.quote(input.eval)}" if "eval" in input.keys() else ""
 
 
 def sweep_points():
     """Every (rank, learning rate, fold) of the sweep as wildcard values."""
     s = config["sweep"]
-    folds = s.get("folds") or list(range(len(config["folds"])))
-    return [
-        {"r": r, "lr": lr, "fold": f} for r in s["lora_r"] for lr in s["lr"] for f in folds
-    ]
+    folds = s.get("folds") or list(range(n_folds()))
+    return [{"r": r, "lr": lr, "fold": f} for r in s["lora_r"] for lr in s["lr"] for f in folds]
 
 
 def sweep_outputs(pattern):

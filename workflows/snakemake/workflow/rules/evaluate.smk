@@ -3,9 +3,9 @@
 
 rule seqlora_evaluate:
     input:
-        base=config["base_model"],
+        base=base_model(),
         adapter="results/train/r{r}_lr{lr}_fold{fold}",
-        test=fold_file("test"),
+        test="results/split/fold{fold}/test.tsv",
     output:
         report=directory("results/evaluate/r{r}_lr{lr}_fold{fold}"),
     log:
@@ -21,4 +21,4 @@ rule seqlora_evaluate:
     shell:
         "seqlora evaluate --base {input.base} --adapter {input.adapter} --dataset {input.test} "
         "--history {input.adapter}/metrics.jsonl {params.options} "
-        "-o {output.report} {params.store} --threads {threads} > /dev/null 2> {log}"
+        "-o {output.report} {params.store} --threads {threads} > {log} 2>&1"

@@ -1,5 +1,5 @@
 # LoRA fine-tuning, one job per sweep point (rank r, learning rate lr, fold). Resumable: a job killed by the
-# scheduler restarts from its last checkpoint in the store when Snakemake reruns it.
+# scheduler continues from its last checkpoint in the store when Snakemake reruns it.
 
 
 rule seqlora_train:
@@ -23,4 +23,4 @@ rule seqlora_train:
     shell:
         "seqlora train --base {input.base} --train {input.train} {params.eval} "
         "--lora-r {wildcards.r} --lr {wildcards.lr} {params.options} "
-        "-o {output.adapter} {params.store} --threads {threads} 2> {log}"
+        "-o {output.adapter} {params.store} --threads {threads} > {log} 2>&1"

@@ -1,0 +1,69 @@
+# From a labelled variant VCF and a reference to the datasets of every fold.
+
+
+rule seqlora_kmerize:
+    input:
+        vcf=config["variants"],
+        reference=config["reference"],
+    output:
+        dataset="results/dataset/dataset.tsv",
+        summary="results/dataset/summary.json",
+    log:
+        "logs/kmerize.log",
+    params:
+        store=store_flag(),
+        options=cli_flags(config["kmerize"]),
+    conda:
+        "../envs/seqlora.yaml"
+    container:
+        SEQLORA_IMAGE
+    shell:
+        "seqlora kmerize --vcf {input.vcf} --reference {input.reference} {params.options} "
+        "--summary {output.summary} -o {output.dataset} {params.store} > {log} 2>&1"
+
+
+rule seqlora_split:
+    input:
+        "results/dataset/dataset.tsv",
+    output:
+        train="results/split/fold{fold}/train.tsv",
+        test="results/split/fold{fold}/test.tsv",
+        info="results/split/fold{fold}/split.json",
+    log:
+        "logs/split/fold{fold}.log",
+    params:
+        store=store_flag(),
+        folds=lambda wildcards: f"--folds {n_folds()} --fold {wildcards.fold}" if n_folds() > 1 else "",
+        options=cli_flags(config["split"], skip=("folds", "eval_fraction")),
+        outdir=lambda wildcards, output: os.path.dirname(output.info),
+    conda:
+        "../envs/seqlora.yaml"
+    container:
+        SEQLORA_IMAGE
+    shell:
+        "seqlora split --dataset {input} {params.folds} {params.options} "
+        "-o {params.outdir} {params.store} > {log} 2>&1"
+
+
+# Early-stopping rows: a second, grouped split of each fold's training rows (never its test rows).
+rule seqlora_split_eval:
+    input:
+        "results/split/fold{fold}/train.tsv",
+    output:
+        train="results/split/fold{fold}/fit/train.tsv",
+        test="results/split/fold{fold}/fit/test.tsv",
+        info="results/split/fold{fold}/fit/split.json",
+    log:
+        "logs/split/fold{fold}.fit.log",
+    params:
+        store=store_flag(),
+        fraction=config["split"].get("eval_fraction") or 0.2,
+        options=cli_flags(config["split"], skip=("folds", "eval_fraction", "test_fraction")),
+        outdir=lambda wildcards, output: os.path.dirname(output.info),
+    conda:
+        "../envs/seqlora.yaml"
+    container:
+        SEQLORA_IMAGE
+    shell:
+        "seqlora split --dataset {input} --test-fraction {params.fraction} {params.options} "
+        "-o {params.outdir} {params.store} > {log} 2>&1"
