@@ -8,9 +8,13 @@ For every module in workflows/nextflow/modules/local/seqlora/<step>/:
   - its script is one `seqlora <step>` command whose every option exists in `seqlora <step> --help`, and so
     does every option the pipeline passes through ext.args (train_args, evaluate_args in nextflow.config);
   - the command runs in a shell on the demo data, as Nextflow would run it (inputs staged by name into a task
-    directory, Groovy values substituted): clean and sexcheck on real VCFs from tests/data, train / evaluate /
-    predict on the exon-grouped Findlay BRCA1 folds from fixtures.py; it exits 0 and writes every declared
-    output; the same command in a fresh task directory with the same store is a cache hit (`cached:`);
+    directory, Groovy values substituted), chained as the pipeline chains them: initmodel (tiny random BERT)
+    -> kmerize (data/: Findlay BRCA1 variants + GRCh37 region) -> split (exon-grouped folds) -> train ->
+    evaluate -> package -> score, and predict; clean, sexcheck and clinical on real files from tests/data; each
+    exits 0 and writes every declared output; the same command in a fresh task directory with the same store
+    is a cache hit (`cached:`); no output is named like a staged input;
+  - the options the pipeline passes through ext.args (params.*_args and the closures of conf/modules.config)
+    exist in the help of the module's command;
   - its stub, run in a shell, writes every declared output too.
 """
 import glob
@@ -50,7 +54,7 @@ def version():
 
 
 VERSION = version()
-COMMANDS = set(re.findall(r"^  (\w+) ", subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout, re.M))
+COMMANDS = set(re.findall(r"^  ([\w-]+) ", subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout, re.M))
 
 
 def help_of(step):
@@ -58,29 +62,39 @@ def help_of(step):
     return r.stdout if r.returncode == 0 else ""
 
 
-# ---- fixtures: demo-data folds + tiny base model --------------------------------------------------------
-fx = os.path.join(TMP, "fixtures")
-subprocess.run([PY, os.path.join(SRC, "tests", "workflows", "fixtures.py"), fx], check=True, stdout=subprocess.DEVNULL)
 STORE = os.path.join(TMP, "store")
+DEMO = os.path.join(SRC, "data")
+TINY = os.path.join(NF, "assets", "tiny_bert.json")
 
-# What each module gets in the shell run: staged inputs, meta, ext.args (small settings for a fast test), and
-# which outputs feed later modules. Modules run in this order.
+# What each module gets in the shell run: staged inputs ("@module:emit[:index]" = an output of an earlier
+# module), meta, ext.args (small settings for a fast test). Modules run in this order.
 PLAN = {
+    "initmodel": dict(meta={"id": "base_model"}, inputs={"bert_config": TINY}, args="--vocab-kmer 6 --seed 7"),
+    "kmerize": dict(meta={"id": "brca1"},
+                    inputs={"vcf": f"{DEMO}/findlay2018_sge.GRCh37.vcf", "reference": f"{DEMO}/GRCh37_chr17_41100001-41300000.fa"},
+                    args="--window 31 --strand minus --label-field FUNC_CLASS --map FUNC=FUNC --map LOF=LOF"),
+    "split": dict(meta={"id": "brca1_fold0", "fold": 0}, inputs={"dataset": "@kmerize:dataset"},
+                  args="--seed 1 --group-by exon --folds 3 --fold 0"),
+    "train": dict(meta={"id": "r4_lr0.001_fold0", "lora_r": 4, "lr": 0.001},
+                  inputs={"train": "@split:split:0", "eval": "@split:split:1", "base_model": "@initmodel:model"},
+                  args="--lora-alpha 8 --epochs 2 --batch-size 16 --max-length 32 --seed 7 --labels FUNC,LOF"),
+    "evaluate": dict(meta={"id": "r4_lr0.001_fold0"},
+                     inputs={"adapter": "@train:adapter", "test": "@split:split:1", "base_model": "@initmodel:model"},
+                     args="--bootstrap 100 --seed 0"),
+    "package": dict(meta={"id": "r4_lr0.001_fold0"},
+                    inputs={"adapter": "@train:adapter", "report": "@evaluate:report", "base_model": "@initmodel:model"},
+                    args="--threshold 0.7"),
+    "score": dict(meta={"id": "fold0_test"},
+                  inputs={"rows": "@split:split:1", "bundle": "@package:bundle", "base_model": "@initmodel:model"}, args=""),
+    "predict": dict(meta={"id": "fold0_test"},
+                    inputs={"rows": "@split:split:1", "base_model": "@initmodel:model", "adapter": "@train:adapter"}, args=""),
     "clean": dict(meta={"id": "bcftools_calls"}, inputs={"vcf": f"{DATA}/callers/bcftools.vcf.gz", "sex_table": None},
                   args="--min-qual 30 --min-dp 10"),
     "sexcheck": dict(meta={"id": "1kg_chrX"}, inputs={"vcf": f"{DATA}/1kg/1kg_phase3_subset_chrX.vcf.gz",
                                                       "sex_table": f"{DATA}/1kg/integrated_call_samples_v3.20130502.ALL.panel"},
                      vals={"build": "GRCh37"}, args=""),
-    "train": dict(meta={"id": "r4_lr0.001_fold0", "lora_r": 4, "lr": 0.001},
-                  inputs={"train": f"{fx}/data/fold0.train.tsv", "eval": f"{fx}/data/fold0.eval.tsv",
-                          "base_model": f"{fx}/base_model"},
-                  args="--lora-alpha 8 --epochs 2 --batch-size 8 --max-length 32 --seed 7 --labels FUNC,LOF"),
-    "evaluate": dict(meta={"id": "r4_lr0.001_fold0"},
-                     inputs={"adapter": "@train:adapter", "test": f"{fx}/data/fold0.test.tsv", "base_model": f"{fx}/base_model"},
-                     args="--bootstrap 100 --seed 0"),
-    "predict": dict(meta={"id": "fold0_test"},
-                    inputs={"rows": f"{fx}/data/fold0.test.tsv", "base_model": f"{fx}/base_model", "adapter": "@train:adapter"},
-                    args=""),
+    "clinical": dict(meta={"id": "tcga_brca"}, inputs={"clinical_tsv": f"{DATA}/gdc/clinical.tcga-brca.tsv"},
+                     args="--id-column submitter_id --label-column vital_status --covariate gender"),
 }
 
 PREAMBLE = [
@@ -145,11 +159,26 @@ check(sorted(order) == sorted(os.path.basename(os.path.dirname(m)) for m in modu
 
 # The options the pipeline passes via ext.args must exist too.
 cfg = open(os.path.join(NF, "nextflow.config")).read()
-for step in ("train", "evaluate"):
+for step in ("kmerize", "train", "evaluate", "package"):
     m = re.search(rf"^\s*{step}_args\s*=\s*'([^']*)'", cfg, flags=re.M)
     if check(m is not None, f"nextflow.config sets {step}_args"):
         bad = [f for f in flags_of(m.group(1)) if f not in help_flags(help_of(step))]
         check(not bad, f"params.{step}_args: every option exists in `seqlora {step} --help` (unknown: {bad})")
+
+# ... and the ext.args closures of conf/modules.config (withName: 'SEQLORA_X' or an alias SEQLORA_X_Y).
+mcfg = open(os.path.join(NF, "conf", "modules.config")).read()
+for m in re.finditer(r"withName:\s*'(SEQLORA_\w+)'\s*\{(.*?)\n    \}", mcfg, flags=re.S):
+    proc, body = m.group(1), m.group(2)
+    a = re.search(r"ext\.args\s*=\s*(.*?)(?=\n        (?:ext\.\w+|containerOptions|//)|\Z)", body, flags=re.S)
+    if not a:
+        continue
+    mods_by_len = sorted(order, key=len, reverse=True)
+    step = next((x for x in mods_by_len if proc == f"SEQLORA_{x.upper()}" or proc.startswith(f"SEQLORA_{x.upper()}_")), None)
+    if not check(step is not None, f"modules.config {proc}: a module of that name"):
+        continue
+    sub = {"initmodel": "init-model"}.get(step, step)
+    bad = [f for f in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", a.group(1)) if f not in help_flags(help_of(sub))]
+    check(not bad, f"modules.config {proc}: every ext.args option exists in `seqlora {sub} --help` (unknown: {bad})")
 
 for step in order:
     d = os.path.join(NF, "modules", "local", "seqlora", step)
@@ -200,7 +229,7 @@ for step in order:
         continue
     cmd = cmds[0]
     sub = cmd.split()[1]
-    check(sub == step and sub in COMMANDS, f"{step}: runs `seqlora {sub}`, a command of this build")
+    check(sub.replace("-", "") == step and sub in COMMANDS, f"{step}: runs `seqlora {sub}`, a command of this build")
     hf = help_flags(help_of(sub))
     bad = [f for f in flags_of(cmd) if f not in hf]
     check(not bad, f"{step}: every option exists in `seqlora {sub} --help` (unknown: {bad})")
@@ -219,10 +248,10 @@ for step in order:
                 values[role] = ""  # an optional input given as []
                 continue
             if src.startswith("@"):
-                up, emit = src[1:].split(":")
+                up, emit, *idx = src[1:].split(":")
                 if not check((up, emit) in produced, f"{step}: its input {role} from {up} exists"):
                     break
-                src = produced[(up, emit)]
+                src = produced[(up, emit)][int(idx[0]) if idx else 0]
             os.symlink(src, os.path.join(work, os.path.basename(src)))
             values[role] = os.path.basename(src)
         evaluate_preamble(mod, "script", values, plan)
@@ -247,7 +276,7 @@ for step in order:
         if attempt == "run":
             check("ran: " in r.stderr, f"{step} (run): the step ran")
             for emit, ps in outs.items():
-                produced[(step, emit)] = os.path.join(work, ps[0])
+                produced[(step, emit)] = [os.path.join(work, p) for p in ps]
         else:
             check("cached: " in r.stderr and "ran: " not in r.stderr, f"{step} (rerun): a store cache hit")
 

@@ -3,13 +3,14 @@
  * seqlora: LoRA fine-tuning of a genomic language model as a sweep of cached, shared-store steps.
  *
  *   nextflow run workflows/nextflow -profile test,docker --outdir results
- *   nextflow run workflows/nextflow -profile singularity,gpu --input folds.csv --base_model dnabert6/ \
- *       --lora_ranks 8,16,32 --learning_rates 1e-4,3e-4 --store /shared/seqlora-store --outdir results -resume
+ *   nextflow run workflows/nextflow -profile singularity,gpu --variants labelled.vcf.gz --reference ref.fa \
+ *       --base_model dnabert6/ --lora_ranks 8,16,32 --learning_rates 1e-4,3e-4 \
+ *       --store /shared/seqlora-store --outdir results -resume
  *
  * Every module runs one `seqlora` command (tests/workflows/test_nextflow_modules.py checks each against
  * `seqlora <step> --help` and runs it on the demo data).
  */
-include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin/nf-schema'
+include { validateParameters; paramsSummaryLog } from 'plugin/nf-schema'
 include { SEQLORA } from './workflows/seqlora/main'
 
 workflow {
@@ -17,14 +18,18 @@ workflow {
     validateParameters()
     log.info paramsSummaryLog(workflow)
 
-    ch_folds = channel
-        .fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
-        .map { meta, train, eval, test -> [ meta, train, eval ?: [], test ] }
-    ch_base_model = channel.value([ [ id: file(params.base_model).name ], file(params.base_model, checkIfExists: true) ])
-    def ranks = params.lora_ranks.toString().tokenize(',').collect { it.trim() as Integer }
-    def lrs = params.learning_rates.toString().tokenize(',').collect { it.trim() as BigDecimal }
+    ch_variants  = channel.value([ [ id: file(params.variants).simpleName ], file(params.variants, checkIfExists: true) ])
+    ch_reference = channel.value([ [ id: file(params.reference).simpleName ], file(params.reference, checkIfExists: true) ])
+    ch_init      = channel.of([ [ id: 'base_model' ], params.init_model_config ? file(params.init_model_config, checkIfExists: true) : [] ])
+    def n_folds  = params.folds as Integer
+    def folds    = params.test_folds ? params.test_folds.toString().tokenize(',').collect { it.trim() as Integer } : (0..<Math.max(n_folds, 1)).toList()
+    def ranks    = params.lora_ranks.toString().tokenize(',').collect { it.trim() as Integer }
+    def lrs      = params.learning_rates.toString().tokenize(',').collect { it.trim() as BigDecimal }
 
-    SEQLORA(ch_folds, ch_base_model, ranks, lrs, params.store ?: '')
+    SEQLORA(
+        ch_variants, ch_reference, params.base_model, ch_init,
+        n_folds, folds, (params.eval_fraction ?: 0) > 0, ranks, lrs, params.store ?: ''
+    )
 
     // One table of every sweep point's held-out metrics.
     SEQLORA.out.metrics

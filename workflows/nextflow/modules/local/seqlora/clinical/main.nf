@@ -1,0 +1,39 @@
+process SEQLORA_CLINICAL {
+    tag "${meta.id}"
+    label 'process_single'
+
+    conda "${moduleDir}/environment.yml"
+    container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
+        'docker://ghcr.io/seqlora/seqlora:0.1.0' :
+        'ghcr.io/seqlora/seqlora:0.1.0' }"
+
+    input:
+    tuple val(meta), path(clinical_tsv)
+    val store
+
+    output:
+    tuple val(meta), path("${prefix}.labels.tsv"), emit: labels
+    tuple val("${task.process}"), val('seqlora'), eval("seqlora --version | sed '1!d;s/.* //'"), topic: versions, emit: versions_seqlora
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    prefix = task.ext.prefix ?: "${meta.id}"
+    def store_dir = store ?: 'seqlora-store'
+    """
+    seqlora clinical \\
+        --tsv ${clinical_tsv} \\
+        ${args} \\
+        --store ${store_dir} \\
+        --threads ${task.cpus} \\
+        -o ${prefix}.labels.tsv
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    printf 'id\\tlabel\\n' > ${prefix}.labels.tsv
+    """
+}
