@@ -1,0 +1,307 @@
+/* Backend selection and the run-time loading of the CUDA module (see backend.h). */
+#include "backend.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bert_impl.h"
+
+int sl_nn_device_parse(const char *s, sl_nn_device *out, sl_err *err) {
+    if (!s) s = "";
+    if (!strcmp(s, "auto")) {
+        *out = (sl_nn_device){SL_NN_DEVICE_AUTO, -1};
+        return 0;
+    }
+    if (!strcmp(s, "cpu")) {
+        *out = (sl_nn_device){SL_NN_DEVICE_CPU, -1};
+        return 0;
+    }
+    if (!strcmp(s, "cuda")) {
+        *out = (sl_nn_device){SL_NN_DEVICE_CUDA, -1};
+        return 0;
+    }
+    if (!strncmp(s, "cuda:", 5) && s[5] >= '0' && s[5] <= '9') {
+        char *end = NULL;
+        long v = strtol(s + 5, &end, 10);
+        if (*end == '\0' && v >= 0 && v < 1024) {
+            *out = (sl_nn_device){SL_NN_DEVICE_CUDA, (int)v};
+            return 0;
+        }
+    }
+    return sl_err_set(err, SL_EUSAGE, "--device: '%s' is not a device (expected auto, cpu, cuda or cuda:N)",
+                      s);
+}
+
+const char *sl_nn_device_format(const sl_nn_device *d, char *buf, size_t n) {
+    if (d->kind == SL_NN_DEVICE_AUTO)
+        snprintf(buf, n, "auto");
+    else if (d->kind == SL_NN_DEVICE_CPU)
+        snprintf(buf, n, "cpu");
+    else
+        snprintf(buf, n, "cuda:%d", d->index < 0 ? 0 : d->index);
+    return buf;
+}
+
+int sl_nn_precision_parse(const char *s, int *out, sl_err *err) {
+    static const char *const names[] = {"fp32", "bf16", "fp16"};
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return sl_err_set(err, SL_EUSAGE, "--precision: '%s' is not a precision (expected fp32, bf16 or fp16)",
+                      s ? s : "");
+}
+
+const char *sl_nn_precision_name(int p) {
+    return p == SL_CUDA_BF16 ? "bf16" : p == SL_CUDA_FP16 ? "fp16" : "fp32";
+}
+
+/* ---- loading the module ---- */
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static const sl_cuda_api *loaded;
+static char load_why[1024];
+
+static const char *const MODULE = "libseqlora_cuda.so";
+
+/* Copy src into dst[n], truncated. */
+static void copy_str(char *dst, size_t n, const char *src) {
+    if (!n) return;
+    size_t l = strlen(src);
+    if (l >= n) l = n - 1;
+    memcpy(dst, src, l);
+    dst[l] = '\0';
+}
+
+static void *try_open(const char *path, char *why, size_t n) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h && why[0] == '\0') {
+        const char *e = dlerror();
+        copy_str(why, n, e ? e : path);
+    }
+    return h;
+}
+
+static void load_module(void) {
+    char why[sizeof load_why] = "";
+    const char *env = getenv("SEQLORA_CUDA_MODULE");
+    void *h = NULL;
+    if (env && *env) {
+        if (!strcmp(env, "none")) {
+            snprintf(load_why, sizeof load_why, "disabled by SEQLORA_CUDA_MODULE=none");
+            return;
+        }
+        h = try_open(env, why, sizeof why);
+    } else {
+        char exe[PATH_MAX], path[PATH_MAX + 64];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (len > 0) {
+            exe[len] = '\0';
+            char *slash = strrchr(exe, '/');
+            if (slash) *slash = '\0';
+            static const char *const rel[] = {"", "/../lib/seqlora", "/../lib"};
+            for (size_t i = 0; i < sizeof rel / sizeof *rel && !h; i++) {
+                snprintf(path, sizeof path, "%s%s/%s", exe, rel[i], MODULE);
+                if (access(path, R_OK) == 0) h = try_open(path, why, sizeof why);
+            }
+        }
+#ifdef SEQLORA_CUDA_BUILD_DIR
+        if (!h) {
+            snprintf(path, sizeof path, "%s/%s", SEQLORA_CUDA_BUILD_DIR, MODULE);
+            if (access(path, R_OK) == 0) h = try_open(path, why, sizeof why);
+        }
+#endif
+        if (!h) h = try_open(MODULE, why, sizeof why);
+    }
+    if (!h) {
+        snprintf(load_why, sizeof load_why, "cannot load the CUDA module: %s", why);
+        return;
+    }
+    sl_cuda_get_api_fn get = NULL;
+    *(void **)&get = dlsym(h, "sl_cuda_get_api");
+    const sl_cuda_api *api = get ? get() : NULL;
+    if (!api || api->abi != SL_CUDA_ABI) {
+        snprintf(load_why, sizeof load_why, "the CUDA module has ABI %d, this program needs %d",
+                 api ? api->abi : -1, SL_CUDA_ABI);
+        dlclose(h);
+        return;
+    }
+    loaded = api; /* the handle stays open for the life of the process */
+}
+
+const sl_cuda_api *sl_nn_cuda_api(char *why, size_t why_len) {
+    pthread_once(&load_once, load_module);
+    if (!loaded && why) copy_str(why, why_len, load_why);
+    return loaded;
+}
+
+int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note, size_t note_len,
+                         sl_err *err) {
+    if (note && note_len) note[0] = '\0';
+    if (req->kind == SL_NN_DEVICE_CPU) {
+        *out = *req;
+        return 0;
+    }
+    char why[1024] = "";
+    int n = 0;
+    const sl_cuda_api *api = sl_nn_cuda_api(why, sizeof why);
+    sl_err e2 = {0};
+    if (api && api->device_count(&n, &e2))
+        copy_str(why, sizeof why, e2.msg);
+    else if (api && n == 0)
+        snprintf(why, sizeof why, "no CUDA device is visible (driver missing or no GPU)");
+    if (req->kind == SL_NN_DEVICE_AUTO) {
+        if (api && n > 0) {
+            *out = (sl_nn_device){SL_NN_DEVICE_CUDA, 0};
+            return 0;
+        }
+        *out = (sl_nn_device){SL_NN_DEVICE_CPU, -1};
+        if (note && note_len) snprintf(note, note_len, "using the CPU: %s", why);
+        return 0;
+    }
+    int idx = req->index < 0 ? 0 : req->index;
+    if (!api || n == 0) return sl_err_set(err, SL_EUSAGE, "--device cuda: %s", why);
+    if (idx >= n)
+        return sl_err_set(err, SL_EUSAGE, "--device cuda:%d: only %d CUDA device(s) visible", idx, n);
+    *out = (sl_nn_device){SL_NN_DEVICE_CUDA, idx};
+    return 0;
+}
+
+const char *sl_nn_backends_describe(char *buf, size_t n) {
+    size_t len = 0;
+    len += (size_t)snprintf(buf, n, "cpu (OpenBLAS)\n");
+    char why[1024] = "";
+    const sl_cuda_api *api = sl_nn_cuda_api(why, sizeof why);
+    int count = 0;
+    sl_err err = {0};
+    if (api && api->device_count(&count, &err) == 0 && count == 0)
+        snprintf(why, sizeof why, "no CUDA device is visible (%s)", api->build);
+    for (int i = 0; api && i < count && len < n; i++) {
+        char name[256] = "";
+        size_t mem = 0;
+        int ma = 0, mi = 0;
+        if (api->device_info(i, name, sizeof name, &mem, &ma, &mi, &err)) continue;
+        len += (size_t)snprintf(buf + len, n - len, "cuda:%d %s, %.1f GiB, sm_%d%d (%s)\n", i, name,
+                                (double)mem / (1 << 30), ma, mi, api->build);
+    }
+    if ((!api || count == 0) && len < n) snprintf(buf + len, n - len, "cuda: not usable (%s)\n", why);
+    return buf;
+}
+
+/* ---- the model description ---- */
+
+int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
+    memset(out, 0, sizeof *out);
+    const sl_nn_bert_config *c = &m->cfg;
+    const size_t L = (size_t)c->layers;
+    out->layer_ptrs = calloc(L * SL_CUDA_LAYER_PTRS + 1, sizeof *out->layer_ptrs);
+    out->offs = calloc(2 * L * SL_NN_NMOD + 1, sizeof *out->offs);
+    out->sizes = calloc(m->n_params + 1, sizeof *out->sizes);
+    if (!out->layer_ptrs || !out->offs || !out->sizes) {
+        sl_nn_cuda_desc_free(out);
+        return sl_err_set(err, SL_ENOMEM, "out of memory for the CUDA model description");
+    }
+    sl_cuda_desc *d = &out->d;
+    d->vocab = c->vocab_size;
+    d->hidden = c->hidden;
+    d->layers = c->layers;
+    d->heads = c->heads;
+    d->inter = c->intermediate;
+    d->max_pos = c->max_position;
+    d->num_labels = c->num_labels;
+    d->problem = (int)c->problem;
+    d->ln_eps = c->ln_eps;
+    d->hidden_dropout = c->hidden_dropout;
+    d->attn_dropout = c->attn_dropout;
+    d->cls_dropout = c->classifier_dropout;
+    d->lora_r = m->spec.r;
+    d->lora_scaling = m->scaling;
+    d->lora_dropout = m->spec.dropout;
+    d->max_batch = m->max_batch;
+    d->max_len = m->max_len;
+    d->precision = precision;
+    d->training = m->training;
+    d->word = m->word;
+    d->pos = m->pos;
+    d->type = m->type;
+    d->emb_ln_w = m->emb_ln_w;
+    d->emb_ln_b = m->emb_ln_b;
+    for (size_t l = 0; l < L; l++) {
+        const sl_nn_layer_w *lw = &m->layer[l];
+        const float **p = out->layer_ptrs + l * SL_CUDA_LAYER_PTRS;
+        for (int k = 0; k < SL_NN_NMOD; k++) {
+            p[k] = lw->w[k];
+            p[SL_NN_NMOD + k] = lw->b[k];
+            out->offs[l * SL_NN_NMOD + k] = lw->lora_a[k] ? lw->lora_a[k] - m->tparams : -1;
+            out->offs[(L + l) * SL_NN_NMOD + k] = lw->lora_b[k] ? lw->lora_b[k] - m->tparams : -1;
+        }
+        p[12] = lw->ln1_w;
+        p[13] = lw->ln1_b;
+        p[14] = lw->ln2_w;
+        p[15] = lw->ln2_b;
+    }
+    d->layer = out->layer_ptrs;
+    d->lora_a_off = out->offs;
+    d->lora_b_off = out->offs + L * SL_NN_NMOD;
+    d->tparams = m->tparams;
+    d->n_train = m->n_train;
+    d->cls_w_off = m->cls_w - m->tparams;
+    d->cls_b_off = m->cls_b - m->tparams;
+    const int pool_trained = m->spec.train_pooler;
+    d->pool_w_off = pool_trained ? m->pool_w - m->tparams : -1;
+    d->pool_b_off = pool_trained ? m->pool_b - m->tparams : -1;
+    d->pool_w = pool_trained ? NULL : m->pool_w;
+    d->pool_b = pool_trained ? NULL : m->pool_b;
+    /* the clip norm walks the arena as consecutive tensors: the params table must tile it in order */
+    size_t off = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        if (m->params[i].offset != off) {
+            sl_nn_cuda_desc_free(out);
+            return sl_err_set(err, SL_EINTERNAL, "trainable tensor %s is not at arena offset %zu",
+                              m->params[i].name, off);
+        }
+        out->sizes[i] = m->params[i].numel;
+        off += m->params[i].numel;
+    }
+    d->tensor_sizes = out->sizes;
+    d->n_tensors = m->n_params;
+    return 0;
+}
+
+void sl_nn_cuda_desc_free(sl_nn_cuda_desc *d) {
+    free(d->layer_ptrs);
+    free(d->offs);
+    free(d->sizes);
+    d->layer_ptrs = NULL;
+    d->offs = NULL;
+    d->sizes = NULL;
+}
+
+/* ---- fp16 loss scaling ---- */
+
+void sl_nn_loss_scaler_init(sl_nn_loss_scaler *s, float init_scale, int interval) {
+    s->scale = init_scale > 0 ? init_scale : 65536.0f;
+    s->interval = interval > 0 ? interval : 2000;
+    s->good = 0;
+    s->skipped = 0;
+}
+
+int sl_nn_loss_scaler_update(sl_nn_loss_scaler *s, int finite) {
+    if (!finite) {
+        s->scale *= 0.5f;
+        s->good = 0;
+        s->skipped++;
+        return 0;
+    }
+    if (++s->good >= s->interval) {
+        s->scale *= 2.0f;
+        s->good = 0;
+    }
+    return 1;
+}

@@ -1,0 +1,76 @@
+/* Compute backends: the CPU engine (always there) and the CUDA module (libseqlora_cuda.so, loaded at run
+ * time with dlopen so that a machine without a driver or GPU still starts).
+ *
+ * --device auto|cpu|cuda|cuda:N and --precision fp32|bf16|fp16 are parsed here; sl_nn_device_resolve
+ * turns a request into the device to use (auto = cuda:0 when the module loads and a device is visible,
+ * else the CPU with a one-line note). The module is searched for at: $SEQLORA_CUDA_MODULE (a path, or
+ * "none" to disable CUDA), next to the executable, ../lib/seqlora/ and ../lib/ relative to it, the build
+ * folder it was compiled in, then the dynamic loader's path.
+ *
+ * Thread-safety: loading happens once (pthread_once); everything else is reentrant. */
+#ifndef SEQLORA_NN_BACKEND_H
+#define SEQLORA_NN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bert.h"
+#include "cuda/sl_cuda.h"
+#include "util/error.h"
+
+typedef enum { SL_NN_DEVICE_AUTO = 0, SL_NN_DEVICE_CPU = 1, SL_NN_DEVICE_CUDA = 2 } sl_nn_device_kind;
+
+typedef struct sl_nn_device {
+    sl_nn_device_kind kind;
+    int index; /* CUDA device ordinal; -1 = the first (for "cuda") */
+} sl_nn_device;
+
+/* Parse "auto", "cpu", "cuda" or "cuda:N" (N a decimal ordinal >= 0). Anything else is SL_EUSAGE naming
+ * the value and the accepted forms. */
+int sl_nn_device_parse(const char *s, sl_nn_device *out, sl_err *err);
+
+/* "auto", "cpu", "cuda:N". Returns buf. */
+const char *sl_nn_device_format(const sl_nn_device *d, char *buf, size_t n);
+
+/* GEMM precision (values as SL_CUDA_FP32/BF16/FP16). The CPU engine runs fp32 only. */
+int sl_nn_precision_parse(const char *s, int *out, sl_err *err);
+const char *sl_nn_precision_name(int p);
+
+/* The CUDA module's table, loading it on first use; NULL when it cannot be loaded, with the reason in
+ * why (may be NULL). */
+const sl_cuda_api *sl_nn_cuda_api(char *why, size_t why_len);
+
+/* Resolve a request: auto -> cuda:0 or cpu (then *note gets one line saying why not CUDA; note may be
+ * NULL); cpu -> cpu; cuda[:N] -> that device, or SL_EUSAGE when the module or the device is not there. */
+int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note, size_t note_len,
+                         sl_err *err);
+
+/* One line per usable backend, e.g. "cpu (OpenBLAS)\ncuda:0 NVIDIA H200, 139.8 GiB, sm_90 (CUDA runtime
+ * 13.0 ...)\n", or "cuda: not usable (reason)". Returns buf. */
+const char *sl_nn_backends_describe(char *buf, size_t n);
+
+/* The description of a CPU-engine model for the CUDA module. It points into `m` (which must outlive it)
+ * and owns three small arrays: free with sl_nn_cuda_desc_free. */
+typedef struct sl_nn_cuda_desc {
+    sl_cuda_desc d;
+    const float **layer_ptrs;
+    int64_t *offs; /* lora_a offsets then lora_b offsets */
+    size_t *sizes;
+} sl_nn_cuda_desc;
+int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_desc *out, sl_err *err);
+void sl_nn_cuda_desc_free(sl_nn_cuda_desc *d);
+
+/* Dynamic loss scaling for fp16 (as torch.cuda.amp.GradScaler: start 2^16, halve on a non-finite
+ * gradient and skip that step, double after `interval` finite steps in a row). */
+typedef struct sl_nn_loss_scaler {
+    float scale;
+    int interval, good;
+    long long skipped;
+} sl_nn_loss_scaler;
+void sl_nn_loss_scaler_init(sl_nn_loss_scaler *s, float init_scale, int interval);
+/* After a backward with loss_scale = s->scale: finite = 1 when every gradient was finite. Returns 1 when
+ * the optimizer step is to be taken (after unscaling the gradients by 1/scale-before-the-update), 0 to
+ * skip it. The scale is updated. */
+int sl_nn_loss_scaler_update(sl_nn_loss_scaler *s, int finite);
+
+#endif
