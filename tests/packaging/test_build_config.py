@@ -121,6 +121,20 @@ def main():
     check('"$@"' in run and "seqlora" in run, "seqlora.def: %runscript forwards \"$@\" to seqlora")
     test = "".join(b for _, b in sections.get("test", []))
     check("seqlora --version" in test, "seqlora.def: %test runs seqlora --version")
+    # Run the %test section in a shell against this build (as `apptainer build` would inside the image).
+    seqlora_bin = os.environ.get("SEQLORA_BIN")
+    if check(bool(seqlora_bin), "SEQLORA_BIN is set, to run seqlora.def's %test"):
+        tmp = os.environ.get("SEQLORA_TEST_TMP") or "/tmp"
+        bindir = os.path.join(tmp, "def-test-bin")
+        os.makedirs(bindir, exist_ok=True)
+        link = os.path.join(bindir, "seqlora")
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(os.path.abspath(seqlora_bin), link)
+        env = dict(os.environ, PATH=bindir + os.pathsep + "/usr/bin:/bin", SEQLORA_DEMO_DATA=os.path.join(SRC, "data"))
+        env.pop("SEQLORA_STORE", None)
+        r = subprocess.run(["sh", "-c", test], env=env, cwd=tmp, capture_output=True, text=True)
+        check(r.returncode == 0, f"seqlora.def: %test passes in sh against this build (rc {r.returncode}) {r.stderr[-500:]}")
     labels = "".join(b for _, b in sections.get("labels", []))
     check("org.opencontainers.image.version" in labels, "seqlora.def: %labels carry the version")
 
