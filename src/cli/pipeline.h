@@ -90,7 +90,7 @@ typedef struct sl_pipeline {
     int random_base; /* 1 when the base is randomly initialised */
     sl_pipe_stage *stages;
     size_t n;
-    size_t i_kmerize, i_split_test, i_split_val, i_train, i_eval_model; /* stage indices; SIZE_MAX = none */
+    size_t i_kmerize, i_split_test, i_split_val, i_train, i_eval_model, i_package; /* SIZE_MAX = none */
     size_t i_baseline_eval[8];
     char *baseline_names[8];
     size_t n_baselines;

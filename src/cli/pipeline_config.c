@@ -101,6 +101,13 @@ static const spec baselines_spec[] = {
     END,
 };
 
+static const spec package_spec[] = {
+    {"enabled", K_BOOL, "true", 0, 0, NULL, 0, NULL},
+    {"embed_base", K_BOOL, "false", 0, 0, NULL, 0, NULL},
+    {"threshold", K_NUM, "null", 0, 1, NULL, 1, NULL},
+    END,
+};
+
 static const spec top_spec[] = {
     {"description", K_STR, "\"\"", 0, 0, NULL, 0, NULL},
     {"data", K_OBJ, NULL, 0, 0, NULL, 0, data_spec},
@@ -111,6 +118,7 @@ static const spec top_spec[] = {
     {"train", K_OBJ, NULL, 0, 0, NULL, 0, train_spec},
     {"evaluate", K_OBJ, NULL, 0, 0, NULL, 0, evaluate_spec},
     {"baselines", K_OBJ, NULL, 0, 0, NULL, 0, baselines_spec},
+    {"package", K_OBJ, NULL, 0, 0, NULL, 0, package_spec},
     END,
 };
 
@@ -402,7 +410,8 @@ static const char demo_config[] =
     "                      \"intermediate_size\": 256, \"max_position_embeddings\": 128}},\n"
     "  \"train\": {\"max_length\": 128, \"epochs\": 10, \"patience\": 3},\n"
     "  \"evaluate\": {\"positive_class\": \"LOF\"},\n"
-    "  \"baselines\": {\"scores\": [\"cadd\"], \"category\": \"consequence\"}\n"
+    "  \"baselines\": {\"scores\": [\"cadd\"], \"category\": \"consequence\"},\n"
+    "  \"package\": {\"enabled\": true, \"embed_base\": true}\n"
     "}\n";
 
 const char *sl_pipeline_demo_config(void) {

@@ -59,7 +59,7 @@ static json_t *join_list(const json_t *arr) {
 
 int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_err *err) {
     memset(p, 0, sizeof *p);
-    p->i_kmerize = p->i_split_test = p->i_split_val = p->i_train = p->i_eval_model = SIZE_MAX;
+    p->i_kmerize = p->i_split_test = p->i_split_val = p->i_train = p->i_eval_model = p->i_package = SIZE_MAX;
     p->config = json_deep_copy(c);
     p->outdir = strdup(outdir);
     if (!p->config || !p->outdir) return sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -174,6 +174,27 @@ int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_er
     in_from(s, "history", p->i_train, "metrics.jsonl");
     NEED(!out_to(s, "report", outdir, "report/model"));
     p->i_eval_model = p->n - 1;
+
+    /* package: adapter + base (reference or embedded) + the test report → model.tar.gz */
+    const json_t *pk = json_object_get(c, "package");
+    if (json_is_true(json_object_get(pk, "enabled"))) {
+        json_t *pp = json_pack("{s:O, s:O, s:s}", "embed_base", json_object_get(pk, "embed_base"), "window",
+                               json_object_get(data, "window"), "base_name", base_path ? base_path : "init");
+        NEED(pp);
+        if (json_is_number(json_object_get(pk, "threshold")))
+            json_object_set_new(pp, "threshold",
+                                json_real(json_number_value(json_object_get(pk, "threshold"))));
+        if (json_is_string(pos)) json_object_set(pp, "positive_class", (json_t *)pos);
+        NEED(s = add_stage(p, "package", "package", pp));
+        if (base_path)
+            in_path(s, "base", base_path);
+        else
+            in_from(s, "base", i_base, "model");
+        in_from(s, "adapter", p->i_train, "adapter");
+        in_from(s, "report", p->i_eval_model, "report");
+        NEED(!out_to(s, "model.tar.gz", outdir, "model.tar.gz"));
+        p->i_package = p->n - 1;
+    }
 
     /* baselines: numeric score columns and a category column, each a predictions table + the same evaluate */
     const json_t *bl = json_object_get(c, "baselines");

@@ -265,6 +265,16 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
                     json_string_value(json_object_get(json_object_get(c, "train"), "metric")),
                     json_number_value(json_object_get(trs, "best_metric")));
         if (trs) fprintf(md, ".\n");
+        if (p->i_package != SIZE_MAX && p->stages[p->i_package].out[0].dest)
+            fprintf(md,
+                    "\n## Bundle\n\n[`%s`](%s): adapter, tokenizer, task, base reference%s, the test report, "
+                    "a model "
+                    "card and RO-Crate provenance (`seqlora score --model %s ...` uses it).\n",
+                    rel(p, p->stages[p->i_package].out[0].dest), rel(p, p->stages[p->i_package].out[0].dest),
+                    json_is_true(json_object_get(json_object_get(c, "package"), "embed_base"))
+                        ? " and weights"
+                        : "",
+                    rel(p, p->stages[p->i_package].out[0].dest));
         fprintf(md, "\n## Steps\n\n| stage | status | seconds | action key |\n|---|---|---|---|\n");
         for (size_t k = 0; k < p->n; k++) {
             const sl_pipe_stage *s = &p->stages[k];
@@ -311,6 +321,8 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
                 fprintf(out, "test %s %-9s %s\n", h, a, names[i]);
             }
         }
+        if (p->i_package != SIZE_MAX && p->stages[p->i_package].out[0].dest)
+            fprintf(out, "bundle: %s\n", p->stages[p->i_package].out[0].dest);
         fprintf(out, "outputs: %s (report.md, summary.json, model/adapter, report/)\n", p->outdir);
     }
     for (size_t i = 0; i < nm; i++) json_decref(ms[i]);

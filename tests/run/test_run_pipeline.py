@@ -37,7 +37,13 @@ def check(cond, what):
 
 
 def run(args, **kw):
-    return subprocess.run([BIN] + args, capture_output=True, text=True, **kw)
+    try:
+        return subprocess.run([BIN] + args, capture_output=True, text=True, timeout=240, **kw)
+    except subprocess.TimeoutExpired as e:
+        print(f"FAIL seqlora {' '.join(args)} did not finish in 240 s; its stderr ends with:\n"
+              f"{(e.stderr or b'')[-2000:].decode(errors='replace') if isinstance(e.stderr, bytes) else (e.stderr or '')[-2000:]}",
+              file=sys.stderr)
+        sys.exit(1)
 
 
 # a quarter of the Findlay variants (every 4th record), the header kept
@@ -102,14 +108,14 @@ check(r.returncode == 0, f"cold run exits 0 ({time.time() - t0:.1f} s)")
 if r.returncode:
     sys.exit(1)
 st = stage_lines(r.stderr)
-steps = ["kmerize", "split test", "split validation", "init model", "train", "evaluate model", "evaluate cadd",
-         "evaluate consequence"]
+steps = ["kmerize", "split test", "split validation", "init model", "train", "evaluate model", "package",
+         "evaluate cadd", "evaluate consequence"]
 check(all(st.get(s) == "ran" for s in steps), f"cold run: every step ran ({st})")
 check(r.stdout.strip() == os.path.join(out_a, "report.md"), "stdout is the report path")
 for rel in ("report.md", "summary.json", "data/dataset.tsv", "data/train.tsv", "data/validation.tsv", "data/test.tsv",
             "model/adapter/adapter_model.safetensors", "model/adapter/adapter_config.json", "model/metrics.jsonl",
             "report/model/metrics.json", "report/model/roc.svg", "report/model/pr.svg", "report/model/loss.svg",
-            "report/cadd/metrics.json", "report/consequence/metrics.json"):
+            "report/cadd/metrics.json", "report/consequence/metrics.json", "model.tar.gz"):
     check(os.path.isfile(os.path.join(out_a, rel)), f"output {rel} exists")
 md = open(os.path.join(out_a, "report.md")).read()
 check("randomly initialised" in md and "roc.svg" in md and "| cadd |" in md, "report.md: random-base warning, plots, CADD row")
@@ -165,11 +171,11 @@ check(digest_tree(out_a) == before, "rerun: outputs byte-identical")
 
 # 3. dry runs
 r = run(["run", cfg, "--store", store_a, "-o", out_a, "--dry-run"])
-check(r.returncode == 0 and "6 cached, 0 to run" in r.stdout, "dry-run on the finished store: all cached\n" + r.stdout)
+check(r.returncode == 0 and "7 cached, 0 to run" in r.stdout, "dry-run on the finished store: all cached\n" + r.stdout)
 store_e = os.path.join(TMP, "store_empty")
 r = run(["run", cfg, "--store", store_e, "-o", os.path.join(TMP, "out_e"), "--dry-run"])
 plan = {l.split()[0] + (" " + l.split()[1] if l.split()[1] not in ("kmerize", "split", "init_model", "train", "evaluate", "-") else ""): l for l in r.stdout.splitlines()[1:-1]}
-check(r.returncode == 0 and "0 cached, 2 to run, 6 after them" in r.stdout, "dry-run on an empty store: 2 to run, 6 after\n" + r.stdout)
+check(r.returncode == 0 and "0 cached, 2 to run, 7 after them" in r.stdout, "dry-run on an empty store: 2 to run, 7 after\n" + r.stdout)
 check(not os.path.exists(os.path.join(TMP, "out_e", "report.md")), "dry-run writes no report")
 
 # 4. kill -9 during train, rerun: identical outputs
@@ -198,14 +204,18 @@ check(all(st.get(s) == "cached" for s in steps[:4]) and st.get("train") == "ran"
 check("resuming" in r.stderr, "training resumed from its checkpoint")
 check(digest_tree(out_b) == before, "killed + rerun outputs byte-identical to the uninterrupted run")
 
-# 5. lineage
-ev_key = [s for s in summary["steps"] if s["stage"] == "evaluate model"][0]["key"]
+# 5. lineage of the final bundle
+ev_key = [s for s in summary["steps"] if s["stage"] == "package"][0]["key"]
 r = run(["store", "log", ev_key, "--store", store_a])
 check(r.returncode == 0, "store log exits 0")
-for step in ("evaluate", "train", "init_model", "split", "kmerize"):
+for step in ("package", "evaluate", "train", "init_model", "split", "kmerize"):
     check(f" {step} v" in r.stdout, f"store log names {step}")
 check("findlay_quarter.vcf" in r.stdout and "GRCh37_chr17_41100001-41300000.fa" in r.stdout,
       "store log reaches the input files (VCF and FASTA)")
+bundle_digest = hashlib.sha256(open(os.path.join(out_a, "model.tar.gz"), "rb").read()).hexdigest()
+r = run(["store", "log", bundle_digest, "--store", store_a])
+check(r.returncode == 0 and " kmerize v" in r.stdout and "findlay_quarter.vcf" in r.stdout,
+      "store log on the bundle's digest reaches kmerize and the VCF")
 
 print(f"{failures} failure(s)", file=sys.stderr)
 sys.exit(1 if failures else 0)
