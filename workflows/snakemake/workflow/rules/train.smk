@@ -9,6 +9,8 @@ rule seqlora_train:
         adapter=directory("results/train/r{r}_lr{lr}_fold{fold}"),
     log:
         "logs/train/r{r}_lr{lr}_fold{fold}.log",
+    benchmark:
+        "benchmarks/train/r{r}_lr{lr}_fold{fold}.tsv"
     params:
         store=store_flag(),
         eval=eval_flag,
