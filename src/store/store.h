@@ -16,7 +16,9 @@
  * Digests and action keys are passed as 64-character lower-case hex strings (char[65]).
  *
  * Thread safety: an sl_store is used by one thread at a time. Any number of processes may use the same
- * store at once (publishing is link/rename of fsynced temp files; the index is LMDB).
+ * store at once (publishing is link/rename of fsynced temp files; the index is LMDB). Within one process,
+ * open a given store once at a time (LMDB's rule: a second environment on the same files in the same
+ * process breaks its locks), and not across fork().
  * Errors: every function returns 0 or a negative SL_E* code and fills `err`. */
 #ifndef SEQLORA_STORE_STORE_H
 #define SEQLORA_STORE_STORE_H
