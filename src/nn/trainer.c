@@ -578,6 +578,11 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
                 st.bad_epochs++;
             }
             json_object_set_new(line, "best", json_boolean(improved));
+            if (!isfinite(mv))
+                sl_log_warn(
+                    "epoch %d: eval %s is undefined on %s (e.g. one class only); it cannot select the best "
+                    "epoch",
+                    st.epoch + 1, o->metric, o->eval_tsv);
             snprintf(msg, sizeof msg, "epoch %d/%d: train loss %.4f, eval loss %.4f, eval %s %.4f%s, %.1f s",
                      st.epoch + 1, o->epochs, train_loss, eloss, o->metric, mv, improved ? " (best)" : "",
                      sl_now_seconds() - t0);
