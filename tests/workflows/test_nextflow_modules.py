@@ -190,6 +190,9 @@ for step in order:
     check(mod.name == name, f"{step}: process name {mod.name}")
     check(os.path.isfile(os.path.join(d, "meta.yml")) and os.path.isfile(os.path.join(d, "environment.yml")),
           f"{step}: meta.yml and environment.yml")
+    nft = os.path.join(d, "tests", "main.nf.test")
+    check(os.path.isfile(nft) and f'process "{name}"' in open(nft).read() and '"-stub"' in open(nft).read(),
+          f"{step}: tests/main.nf.test (stub) names the process")
     dirs = mod.directives()
     check(set(dirs) <= {"tag", "label", "conda", "container"}, f"{step}: only tag/label/conda/container directives ({dirs})")
     labels = re.findall(r"^\s*label\s+'(\w+)'", mod.sections["directives"], flags=re.M)
