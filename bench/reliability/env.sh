@@ -9,3 +9,4 @@ export SEQLORA_PYTHON=${SEQLORA_PYTHON:-$root/.venv/bin/python}
 for f in "$SEQLORA_BIN" "$STORE_DRIVER"; do
     [ -x "$f" ] || { echo "missing $f: build first (cmake --build $build)" >&2; exit 2; }
 done
+export FAULT_SHIM=${FAULT_SHIM:-$build/tests/reliability/libseqlora_fault_shim.so}
