@@ -145,7 +145,36 @@ diff = float(np.max(np.abs(ours - ref)))
 check(ours.shape == ref.shape and diff < 1e-4, f"predict probabilities vs tokenizer + PeftModel: max|diff| {diff:.2e} < 1e-4")
 check([row[1] for row in rows[1:]] == [s[2] for s in seqs], "predict copies the labels")
 
-# 5. bad input: a clear error, exit 3, nothing written
+# 5. a PEFT-made adapter (no seqlora_head.json): predict reads it, and train continues from it (--init-adapter)
+from peft import LoraConfig, get_peft_model
+torch.manual_seed(3)
+pm = get_peft_model(BertForSequenceClassification.from_pretrained(base),
+                    LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=["query", "value"]))
+with torch.no_grad():
+    for n, prm in pm.named_parameters():
+        if "lora_B" in n:
+            prm.normal_(0, 0.1)
+peft_dir = os.path.join(TMP, "peft_adapter")
+pm.save_pretrained(peft_dir)
+pred2 = os.path.join(TMP, "pred_peft.tsv")
+r = seqlora(["predict", "--base", base, "--adapter", peft_dir, "--input", evl, "-o", pred2], os.path.join(TMP, "store1"))
+check(r.returncode == 0, "predict with a PEFT-made adapter exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-1000:]))
+rows2 = [l.rstrip("\n").split("\t") for l in open(pred2)]
+pm.eval()
+with torch.no_grad():
+    ref2 = torch.softmax(pm(**enc).logits, -1).numpy()
+ours2 = np.array([[float(x) for x in row[2:]] for row in rows2[1:]])
+diff2 = float(np.max(np.abs(ours2 - ref2)))
+check(rows2[0][2:] == ["prob_LABEL_0", "prob_LABEL_1"] and diff2 < 1e-4,
+      f"PEFT-made adapter: header {rows2[0]}, probabilities vs PEFT max|diff| {diff2:.2e} < 1e-4")
+a4 = os.path.join(TMP, "a4")
+r = seqlora(["train", "--base", base, "--train", train, "-o", a4, "--epochs", "1", "--batch-size", "8",
+             "--max-length", "32", "--init-adapter", peft_dir, "--labels", "control,case"], os.path.join(TMP, "store1"))
+cfg4 = json.load(open(os.path.join(a4, "adapter_config.json"))) if r.returncode == 0 else {}
+check(r.returncode == 0 and cfg4.get("r") == 4 and sorted(cfg4.get("target_modules", [])) == ["query", "value"],
+      "train --init-adapter from a PEFT adapter: its r and targets are kept" + ("" if r.returncode == 0 else ": " + r.stderr[-1000:]))
+
+# 6. bad input: a clear error, exit 3, nothing written
 bad = os.path.join(TMP, "bad.tsv")
 open(bad, "w").write("id\tsequence\tlabel\nx\tACGTAC\tcase\ny\n")
 r = seqlora(train_args(os.path.join(TMP, "a_bad")) + ["--train", bad], os.path.join(TMP, "store1"))
