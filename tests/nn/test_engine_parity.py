@@ -215,5 +215,28 @@ with torch.no_grad():
 diff = float(np.max(np.abs(lg.reshape(-1) - np.array(out["final_logits"]))))
 check(diff < 1e-4, f"nohead: gamma/beta BertModel base + seqlora adapter in PEFT: logits max|diff| {diff:.2e} < 1e-4")
 
+# ---- 4. a BertForMaskedLM checkpoint (no pooler, no classifier): both drawn, the pooler trained and saved --
+from transformers import BertForMaskedLM
+torch.manual_seed(41)
+mlm = BertForMaskedLM(BertConfig(vocab_size=4101, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                                 attention_probs_dropout_prob=0.0))
+d = os.path.join(TMP, "mlm_base")
+mlm.save_pretrained(d, safe_serialization=True)
+batches = make_batches(2, 3, 9, 4101, 2, "single_label_classification", seed=410)
+out_adapter = os.path.join(TMP, "mlm_out")
+os.makedirs(out_adapter, exist_ok=True)
+out = run_tool({"model_dir": d, "seed": 6, "write_adapter": out_adapter, "batches": batches, "steps": 3, "lr": 1e-2,
+                "weight_decay": 0.0, "warmup": 0, "total": 3, "max_grad_norm": 1.0, "num_labels": 2,
+                "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "targets": ["query", "value"]}}, "mlm")
+keys = set(load_file(os.path.join(out_adapter, "adapter_model.safetensors")).keys())
+check("base_model.model.bert.pooler.dense.weight" in keys, "mlm: the drawn pooler is trained and saved")
+base = BertForSequenceClassification.from_pretrained(d, num_labels=2)
+loaded = PeftModel.from_pretrained(base, out_adapter).eval()
+with torch.no_grad():
+    lg = loaded(input_ids=torch.tensor(batches[0]["ids"]), attention_mask=torch.tensor(batches[0]["mask"])).logits.numpy()
+diff = float(np.max(np.abs(lg.reshape(-1) - np.array(out["final_logits"]))))
+check(diff < 1e-4, f"mlm: BertForMaskedLM base + seqlora adapter (pooler in modules_to_save) in PEFT: logits max|diff| {diff:.2e}")
+
 print("FAILED: %d" % len(FAILED))
 sys.exit(1 if FAILED else 0)
