@@ -16,7 +16,7 @@
  * The head (class names, problem type, max length) comes from the adapter's seqlora_head.json when
  * present, else from the base config.json (num_labels from the adapter's classifier when they differ).
  * `threads` is the BLAS thread budget; the output does not depend on it. Errors name the file and line. */
-int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const char *dataset_tsv, const char *out_tsv,
-                          int threads, sl_err *err);
+int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const char *dataset_tsv,
+                          const char *out_tsv, int threads, sl_err *err);
 
 #endif
