@@ -6,6 +6,12 @@
  *   miss → ingest the inputs, run the step in a temp folder under the store, ingest its outputs, write the
  *          action record (outputs, exit status, provenance), materialise. An interrupted or failed run
  *          publishes nothing (the temp folder is discarded; ctx->workdir is kept for a resume).
+ *
+ * Details (docs/store.md, "Running a step"): one process at a time runs a given action (an flock on
+ * work/<key>.lock; a waiter re-checks and usually hits); a hit whose stored output fails its hash
+ * quarantines the blob and runs the step again; the run holds the store's shared gc lock throughout.
+ * Steps given a file path read the user's file (hashed when ingested); sha256: inputs are materialised
+ * into the run folder first. Output files are written beside `dest` and renamed into place.
  */
 #ifndef SEQLORA_CLI_RUNNER_H
 #define SEQLORA_CLI_RUNNER_H
