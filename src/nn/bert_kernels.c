@@ -139,10 +139,17 @@ void sl_nn_k_layernorm_bwd(float *dx, const float *dy, const float *x, const flo
 
 /* ---- dropout: element base+i keeps when its 24-bit Philox draw k satisfies k / 2^24 >= p ---- */
 
+/* The integer threshold: a 24-bit draw k is dropped iff k < thr, i.e. (double)k < p * 2^24. */
+static uint32_t drop_thr(float p) {
+    double t = (double)p * 16777216.0;
+    uint32_t c = (uint32_t)t;
+    return (double)c < t ? c + 1 : c;
+}
+
 typedef struct {
     float *x;
     size_t n;
-    double thr; /* p * 2^24 */
+    uint32_t thr;
     float scale;
     uint64_t key, hi, base;
 } drop_job;
@@ -153,12 +160,12 @@ static void dropout_range(const drop_job *j, size_t i0, size_t i1) {
         uint64_t idx = j->base + i;
         sl_philox_out r = sl_philox4x32(j->key, j->hi, idx / 4);
         for (unsigned w = (unsigned)(idx % 4); w < 4 && i < i1; w++, i++)
-            j->x[i] = (double)(r.v[w] >> 8) < j->thr ? 0.0f : j->x[i] * j->scale;
+            j->x[i] = (r.v[w] >> 8) < j->thr ? 0.0f : j->x[i] * j->scale;
     }
 }
 
 void sl_nn_k_dropout_bits(uint64_t *bits, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base) {
-    const double thr = (double)p * 16777216.0;
+    const uint32_t thr = drop_thr(p);
     const uint64_t key = seed ^ 0x9e3779b97f4a7c15ULL;
     memset(bits, 0, (n + 63) / 64 * sizeof(uint64_t));
     size_t i = 0;
@@ -166,12 +173,17 @@ void sl_nn_k_dropout_bits(uint64_t *bits, size_t n, float p, uint64_t seed, uint
         uint64_t idx = base + i;
         sl_philox_out r = sl_philox4x32(key, hi, idx / 4);
         for (unsigned w = (unsigned)(idx % 4); w < 4 && i < n; w++, i++)
-            if (!((double)(r.v[w] >> 8) < thr)) bits[i / 64] |= (uint64_t)1 << (i % 64);
+            if ((r.v[w] >> 8) >= thr) bits[i / 64] |= (uint64_t)1 << (i % 64);
     }
 }
 
 void sl_nn_k_apply_bits(float *y, const float *x, const uint64_t *bits, size_t n, float scale) {
-    for (size_t i = 0; i < n; i++) y[i] = (bits[i / 64] >> (i % 64)) & 1 ? x[i] * scale : 0.0f;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint64_t w = bits[i / 64];
+        for (int k = 0; k < 64; k++) y[i + k] = (w >> k) & 1 ? x[i + k] * scale : 0.0f;
+    }
+    for (; i < n; i++) y[i] = (bits[i / 64] >> (i % 64)) & 1 ? x[i] * scale : 0.0f;
 }
 
 #define DROP_CHUNK ((size_t)1 << 16)
@@ -185,7 +197,7 @@ static void dropout_task(void *p, size_t t, int worker) {
 
 void sl_nn_k_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base) {
     if (p <= 0) return;
-    drop_job j = {x, n, (double)p * 16777216.0, 1.0f / (1.0f - p), seed ^ 0x9e3779b97f4a7c15ULL, hi, base};
+    drop_job j = {x, n, drop_thr(p), 1.0f / (1.0f - p), seed ^ 0x9e3779b97f4a7c15ULL, hi, base};
     if (n <= DROP_CHUNK || sl_nn_get_threads() == 1)
         dropout_range(&j, 0, n);
     else
