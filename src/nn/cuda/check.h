@@ -7,7 +7,13 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#ifdef __cplusplus
+extern "C" {
 #include "util/error.h"
+}
+#else
+#include "util/error.h"
+#endif
 
 #define SL_CU(call)                                                                                          \
     do {                                                                                                     \

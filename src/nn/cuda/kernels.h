@@ -11,7 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
 #include "util/error.h"
+}
+#else
+#include "util/error.h"
+#endif
 
 /* x[row, j] = word[ids[row], j] + pos[row % T, j] + type[j] for N rows of width H. */
 int sl_cuda_embed(float *x, const int32_t *ids, const float *word, const float *pos, const float *type, int N,

@@ -18,7 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
 #include "util/error.h"
+}
+#else
+#include "util/error.h"
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,527 @@
+/* The toolkit-only driver of the CUDA backend for GPU sessions: it needs libseqlora_cuda.so (dlopen) and
+ * libc, nothing else (no htslib, jansson, OpenBLAS), so it builds on a machine that has only the CUDA
+ * toolkit.
+ *
+ *   cuda_bench MODULE.so plan  [model options]        the device-memory plan (no GPU needed)
+ *   cuda_bench MODULE.so check REF.bin                parity with the CPU engine (exit 0 pass, 1 fail, 77 no
+ * GPU) cuda_bench MODULE.so bench [model options] [--steps N] [--warmup N]   training-step throughput (JSON
+ * line)
+ *
+ * model options: --batch B --seq T --precision fp32|bf16|fp16 --layers L --hidden H --heads NH --inter I
+ *                --vocab V --rank r (defaults: DNABERT-base, LoRA r=8 on query and value, 2 labels).
+ *
+ * REF.bin is written by tests/cuda/refgen.c from the CPU engine (tests/data/cuda/ref_small.bin). The
+ * parity measure is ||gpu - cpu|| / ||cpu|| over each whole tensor (logits, the gradient arena), and the
+ * largest relative step-wise difference of the 50-step loss curves. */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../src/nn/cuda/sl_cuda.h"
+#include "../../tests/cuda/refio.h"
+#include "util/rng.h"
+
+static const sl_cuda_api *api;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) return INFINITY;
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* ---- the model description ---- */
+
+typedef struct model_opts {
+    int batch, seq, precision, layers, hidden, heads, inter, vocab, rank, steps, warmup;
+} model_opts;
+
+typedef struct built {
+    sl_cuda_desc d;
+    float *base; /* all random base weights */
+    const float **lp;
+    int64_t *offs;
+    size_t *sizes;
+    float *tparams;
+} built;
+
+/* A random BERT of the given shape (weights ~ N(0, 0.02) as init_range; LayerNorm 1/0), LoRA on query and
+ * value, classifier of 2 labels, pooler frozen. The arena follows the CPU engine's order. */
+static int build_random(const model_opts *o, built *b) {
+    memset(b, 0, sizeof *b);
+    sl_cuda_desc *d = &b->d;
+    const size_t H = o->hidden, I = o->inter, L = o->layers, V = o->vocab, P = 512 > o->seq ? 512 : o->seq;
+    *d = (sl_cuda_desc){.vocab = o->vocab,
+                        .hidden = o->hidden,
+                        .layers = o->layers,
+                        .heads = o->heads,
+                        .inter = o->inter,
+                        .max_pos = (int)P,
+                        .num_labels = 2,
+                        .problem = 0,
+                        .ln_eps = 1e-12f,
+                        .hidden_dropout = 0.1f,
+                        .attn_dropout = 0.1f,
+                        .cls_dropout = 0.1f,
+                        .lora_r = o->rank,
+                        .lora_scaling = 2.0f,
+                        .lora_dropout = 0.1f,
+                        .max_batch = o->batch,
+                        .max_len = o->seq,
+                        .precision = o->precision,
+                        .training = 1};
+    size_t per_layer = 4 * H * H + 2 * H * I + 5 * H + I + 4 * H;
+    size_t nbase = V * H + P * H + H + 2 * H + L * per_layer + H * H + H;
+    b->base = malloc(nbase * sizeof(float));
+    b->lp = calloc(L * SL_CUDA_LAYER_PTRS + 1, sizeof *b->lp);
+    b->offs = calloc(2 * L * 6 + 1, sizeof *b->offs);
+    b->sizes = calloc(4 * L + 2, sizeof *b->sizes);
+    if (!b->base || !b->lp || !b->offs || !b->sizes) return -1;
+    sl_rng r;
+    sl_rng_init(&r, 42, 1);
+    float *x = b->base;
+#define TAKE(dst, n, scale, off)                                                                             \
+    do {                                                                                                     \
+        dst = x;                                                                                             \
+        for (size_t i_ = 0; i_ < (n); i_++) x[i_] = (off) + (scale) * (float)(2 * sl_rng_uniform(&r) - 1);   \
+        x += (n);                                                                                            \
+    } while (0)
+    const float *w;
+    TAKE(d->word, V * H, 0.035f, 0);
+    TAKE(d->pos, P * H, 0.035f, 0);
+    TAKE(d->type, H, 0.035f, 0);
+    TAKE(d->emb_ln_w, H, 0, 1);
+    TAKE(d->emb_ln_b, H, 0, 0);
+    for (size_t l = 0; l < L; l++) {
+        const float **p = b->lp + l * SL_CUDA_LAYER_PTRS;
+        for (int k = 0; k < 6; k++) {
+            size_t in = k == 5 ? I : H, out = k == 4 ? I : H;
+            TAKE(w, in * out, 0.035f, 0);
+            p[k] = w;
+            TAKE(w, out, 0.01f, 0);
+            p[6 + k] = w;
+        }
+        TAKE(p[12], H, 0, 1);
+        TAKE(p[13], H, 0, 0);
+        TAKE(p[14], H, 0, 1);
+        TAKE(p[15], H, 0, 0);
+    }
+    TAKE(d->pool_w, H * H, 0.035f, 0);
+    TAKE(d->pool_b, H, 0, 0);
+#undef TAKE
+    /* arena: per layer A_q B_q A_v B_v, then classifier weight and bias */
+    const size_t r_ = o->rank;
+    size_t off = 0, nt = 0;
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < 6; k++) {
+            b->offs[l * 6 + k] = b->offs[(L + l) * 6 + k] = -1;
+            if (k != 0 && k != 2) continue;
+            b->offs[l * 6 + k] = (int64_t)off;
+            b->sizes[nt++] = r_ * H;
+            off += r_ * H;
+            b->offs[(L + l) * 6 + k] = (int64_t)off;
+            b->sizes[nt++] = H * r_;
+            off += H * r_;
+        }
+    d->cls_w_off = (int64_t)off;
+    b->sizes[nt++] = 2 * H;
+    off += 2 * H;
+    d->cls_b_off = (int64_t)off;
+    b->sizes[nt++] = 2;
+    off += 2;
+    d->pool_w_off = d->pool_b_off = -1;
+    b->tparams = malloc(off * sizeof(float));
+    for (size_t i = 0; i < off; i++) b->tparams[i] = 0.02f * (float)(2 * sl_rng_uniform(&r) - 1);
+    d->layer = b->lp;
+    d->lora_a_off = b->offs;
+    d->lora_b_off = b->offs + L * 6;
+    d->tparams = b->tparams;
+    d->n_train = off;
+    d->tensor_sizes = b->sizes;
+    d->n_tensors = nt;
+    return 0;
+}
+
+static void built_free(built *b) {
+    free(b->base);
+    free(b->lp);
+    free(b->offs);
+    free(b->sizes);
+    free(b->tparams);
+}
+
+static int parse_prec(const char *s) {
+    return !strcmp(s, "bf16")   ? SL_CUDA_BF16
+           : !strcmp(s, "fp16") ? SL_CUDA_FP16
+           : !strcmp(s, "fp32") ? SL_CUDA_FP32
+                                : -1;
+}
+
+static const char *prec_name(int p) {
+    return p == SL_CUDA_BF16 ? "bf16" : p == SL_CUDA_FP16 ? "fp16" : "fp32";
+}
+
+static int parse_opts(int argc, char **argv, model_opts *o) {
+    *o = (model_opts){8, 512, SL_CUDA_BF16, 12, 768, 12, 3072, 4101, 8, 20, 3};
+    for (int i = 0; i < argc; i++) {
+        if (i + 1 >= argc) return -1;
+        const char *k = argv[i], *v = argv[++i];
+        if (!strcmp(k, "--precision")) {
+            if ((o->precision = parse_prec(v)) < 0) return -1;
+            continue;
+        }
+        int *dst = !strcmp(k, "--batch")    ? &o->batch
+                   : !strcmp(k, "--seq")    ? &o->seq
+                   : !strcmp(k, "--layers") ? &o->layers
+                   : !strcmp(k, "--hidden") ? &o->hidden
+                   : !strcmp(k, "--heads")  ? &o->heads
+                   : !strcmp(k, "--inter")  ? &o->inter
+                   : !strcmp(k, "--vocab")  ? &o->vocab
+                   : !strcmp(k, "--rank")   ? &o->rank
+                   : !strcmp(k, "--steps")  ? &o->steps
+                   : !strcmp(k, "--warmup") ? &o->warmup
+                                            : NULL;
+        if (!dst || (*dst = atoi(v)) < 0) return -1;
+    }
+    return o->batch > 0 && o->seq > 0 && o->hidden % o->heads == 0 ? 0 : -1;
+}
+
+/* Matmul FLOPs of one training step (frozen base, LoRA on query/value): forward Linear 2N(4H^2 + 2HI),
+ * attention 4BT^2H per layer; the backward repeats the Linear input-gradient GEMMs once and the attention
+ * GEMMs twice (no weight gradients for the frozen base); LoRA adds 2Nr(in+out) per adapted module forward
+ * and three times that backward. */
+static double step_flops(const model_opts *o) {
+    double N = (double)o->batch * o->seq, H = o->hidden, I = o->inter, T = o->seq, B = o->batch;
+    double lin = 2 * N * (4 * H * H + 2 * H * I), att = 4 * B * T * T * H,
+           lora = 2 * 2 * N * o->rank * (2 * H);
+    return o->layers * (2 * lin + 3 * att + 4 * lora);
+}
+
+static void print_plan(const sl_cuda_mem *m) {
+    const double G = 1024.0 * 1024 * 1024;
+    printf("\"plan_gib\": {\"weights\": %.3f, \"activations\": %.3f, \"scratch\": %.3f, \"optimizer\": %.4f, "
+           "\"workspace\": %.3f, \"total\": %.3f}",
+           m->weights / G, m->activations / G, m->scratch / G, m->optimizer / G, m->workspace / G,
+           m->total / G);
+}
+
+static int cmd_plan(int argc, char **argv) {
+    model_opts o;
+    if (parse_opts(argc, argv, &o)) return 2;
+    built b;
+    sl_err err = {0};
+    if (build_random(&o, &b)) return 1;
+    sl_cuda_mem mem;
+    if (api->plan(&b.d, &mem, &err)) {
+        fprintf(stderr, "plan: %s\n", err.msg);
+        return 1;
+    }
+    printf("{\"layers\": %d, \"hidden\": %d, \"batch\": %d, \"seq\": %d, \"precision\": \"%s\", ", o.layers,
+           o.hidden, o.batch, o.seq, prec_name(o.precision));
+    print_plan(&mem);
+    printf("}\n");
+    built_free(&b);
+    return 0;
+}
+
+static int devices(void) {
+    int n = 0;
+    sl_err err = {0};
+    if (api->device_count(&n, &err) || n == 0) {
+        printf("SKIP: no CUDA device visible\n");
+        return 0;
+    }
+    char name[256];
+    size_t mem = 0;
+    int ma = 0, mi = 0;
+    if (!api->device_info(0, name, sizeof name, &mem, &ma, &mi, &err))
+        printf("device 0: %s, %.1f GiB, sm_%d%d; %s\n", name, mem / 1073741824.0, ma, mi, api->build);
+    return n;
+}
+
+static int cmd_bench(int argc, char **argv) {
+    model_opts o;
+    if (parse_opts(argc, argv, &o)) return 2;
+    if (!devices()) return 77;
+    built b;
+    sl_err err = {0};
+    if (build_random(&o, &b)) return 1;
+    sl_cuda_model *m = NULL;
+    if (api->create(&b.d, 0, &m, &err)) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return 1;
+    }
+    const int B = o.batch, T = o.seq;
+    int32_t *ids = malloc((size_t)B * T * sizeof(int32_t)), *mask = malloc((size_t)B * T * sizeof(int32_t));
+    float *labels = malloc((size_t)B * sizeof(float));
+    sl_rng r;
+    sl_rng_init(&r, 7, 1);
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = 5 + (int32_t)sl_rng_below(&r, (uint32_t)o.vocab - 5);
+        mask[i] = 1;
+    }
+    for (int i = 0; i < B; i++) labels[i] = (float)(i % 2);
+    double t0 = 0, loss_sum = 0;
+    int rc = 0;
+    float loss = 0;
+    for (int s = 0; s < o.warmup + o.steps && !rc; s++) {
+        if (s == o.warmup) {
+            rc = api->sync(m, &err);
+            t0 = now();
+        }
+        double norm;
+        int finite;
+        rc = rc || api->zero_grad(m, &err);
+        rc = rc || api->forward(m, ids, mask, B, T, labels, 1, 1, (uint64_t)s, &loss, &err);
+        rc = rc || api->backward(m, 1.0f, &err);
+        rc = rc || api->clip_grad_norm(m, 1.0, &norm, &finite, &err);
+        rc = rc || api->adamw(m, 1e-4, 0.9, 0.999, 1e-8, 0.01, s + 1, &err);
+        if (s >= o.warmup) loss_sum += loss;
+    }
+    rc = rc || api->sync(m, &err);
+    double dt = now() - t0;
+    sl_cuda_mem mem = {0};
+    rc = rc || api->memory(m, &mem, &err);
+    if (rc) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        api->destroy(m);
+        return 1;
+    }
+    double sps = o.steps / dt, fl = step_flops(&o);
+    printf("{\"impl\": \"seqlora-cuda\", \"precision\": \"%s\", \"batch\": %d, \"seq\": %d, \"steps\": %d, "
+           "\"steps_per_s\": %.3f, \"tokens_per_s\": %.0f, \"tflops\": %.1f, \"mfu_vs_790\": %.4f, "
+           "\"peak_device_used_gib\": %.2f, \"mean_loss\": %.4f, ",
+           prec_name(o.precision), B, T, o.steps, sps, sps * B * T, fl * sps / 1e12, fl * sps / 790e12,
+           mem.device_used_peak / 1073741824.0, loss_sum / o.steps);
+    print_plan(&mem);
+    printf("}\n");
+    api->destroy(m);
+    built_free(&b);
+    free(ids);
+    free(mask);
+    free(labels);
+    return 0;
+}
+
+/* ---- parity with the CPU engine ---- */
+
+static int failures;
+
+static void verdict(const char *what, const char *prec, double v, double tol) {
+    int ok = v <= tol; /* NaN fails */
+    printf("%-4s %-5s %-34s %.3e (tolerance %.0e)\n", ok ? "PASS" : "FAIL", prec, what, v, tol);
+    if (!ok) failures++;
+}
+
+#define NEED(ptr)                                                                                            \
+    do {                                                                                                     \
+        if (!(ptr)) {                                                                                        \
+            fprintf(stderr, "check: reference record missing or malformed: %s\n", #ptr);                     \
+            return 1;                                                                                        \
+        }                                                                                                    \
+    } while (0)
+
+static int cmd_check(const char *path) {
+    ref_file rf;
+    char msg[512];
+    if (ref_read(path, &rf, msg, sizeof msg)) {
+        fprintf(stderr, "check: %s\n", msg);
+        return 1;
+    }
+    if (!devices()) return 77;
+    const int32_t *dims = ref_get(&rf, "dims", REF_I32, 14, NULL);
+    const float *fp = ref_get(&rf, "fparams", REF_F32, 6, NULL);
+    const double *hp = ref_get(&rf, "hparams", REF_F64, 4, NULL);
+    NEED(dims);
+    NEED(fp);
+    NEED(hp);
+    const int L = dims[2], B = dims[11], T = dims[12], STEPS = dims[13], C = dims[6];
+    sl_cuda_desc d = {.vocab = dims[0],
+                      .hidden = dims[1],
+                      .layers = L,
+                      .heads = dims[3],
+                      .inter = dims[4],
+                      .max_pos = dims[5],
+                      .num_labels = C,
+                      .problem = dims[7],
+                      .ln_eps = fp[0],
+                      .hidden_dropout = fp[1],
+                      .attn_dropout = fp[2],
+                      .cls_dropout = fp[3],
+                      .lora_r = dims[8],
+                      .lora_scaling = fp[4],
+                      .lora_dropout = fp[5],
+                      .max_batch = dims[9],
+                      .max_len = dims[10],
+                      .training = 1};
+    d.word = ref_get(&rf, "word", REF_F32, 0, NULL);
+    d.pos = ref_get(&rf, "pos", REF_F32, 0, NULL);
+    d.type = ref_get(&rf, "type", REF_F32, 0, NULL);
+    d.emb_ln_w = ref_get(&rf, "emb_ln_w", REF_F32, 0, NULL);
+    d.emb_ln_b = ref_get(&rf, "emb_ln_b", REF_F32, 0, NULL);
+    const float **lp = calloc((size_t)L * SL_CUDA_LAYER_PTRS + 1, sizeof *lp);
+    char name[64];
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < SL_CUDA_LAYER_PTRS; k++) {
+            snprintf(name, sizeof name, "layer.%d.%d", l, k);
+            NEED(lp[l * SL_CUDA_LAYER_PTRS + k] = ref_get(&rf, name, REF_F32, 0, NULL));
+        }
+    d.layer = lp;
+    d.lora_a_off = ref_get(&rf, "lora_a_off", REF_I64, (uint64_t)L * 6, NULL);
+    d.lora_b_off = ref_get(&rf, "lora_b_off", REF_I64, (uint64_t)L * 6, NULL);
+    const int64_t *head = ref_get(&rf, "head_off", REF_I64, 4, NULL);
+    uint64_t nt = 0, n = 0;
+    const int64_t *ts = ref_get(&rf, "tensor_sizes", REF_I64, 0, &nt);
+    const float *tp0 = ref_get(&rf, "tparams0", REF_F32, 0, &n);
+    NEED(d.word && d.pos && d.type && d.emb_ln_w && d.emb_ln_b && d.lora_a_off && d.lora_b_off);
+    NEED(head && ts && tp0);
+    d.cls_w_off = head[0];
+    d.cls_b_off = head[1];
+    d.pool_w_off = head[2];
+    d.pool_b_off = head[3];
+    if (d.pool_w_off < 0) {
+        d.pool_w = ref_get(&rf, "pool_w", REF_F32, 0, NULL);
+        d.pool_b = ref_get(&rf, "pool_b", REF_F32, 0, NULL);
+    }
+    size_t *sizes = calloc(nt + 1, sizeof *sizes);
+    for (uint64_t i = 0; i < nt; i++) sizes[i] = (size_t)ts[i];
+    d.tensor_sizes = sizes;
+    d.n_tensors = nt;
+    d.tparams = tp0;
+    d.n_train = n;
+    const int32_t *ids = ref_get(&rf, "ids", REF_I32, (uint64_t)B * T, NULL);
+    const int32_t *mask = ref_get(&rf, "mask", REF_I32, (uint64_t)B * T, NULL);
+    const float *labels = ref_get(&rf, "labels", REF_F32, 0, NULL);
+    const float *lg0 = ref_get(&rf, "logits_nodrop", REF_F32, (uint64_t)B * C, NULL);
+    const float *lg1 = ref_get(&rf, "logits_drop", REF_F32, (uint64_t)B * C, NULL);
+    const float *g0 = ref_get(&rf, "grads_nodrop", REF_F32, n, NULL);
+    const float *g1 = ref_get(&rf, "grads_drop", REF_F32, n, NULL);
+    const double *l0 = ref_get(&rf, "loss_nodrop", REF_F64, 1, NULL);
+    const double *l1 = ref_get(&rf, "loss_drop", REF_F64, 1, NULL);
+    const double *curve = ref_get(&rf, "curve", REF_F64, (uint64_t)STEPS, NULL);
+    const float *tpf = ref_get(&rf, "tparams_final", REF_F32, n, NULL);
+    NEED(ids && mask && labels && lg0 && lg1 && g0 && g1 && l0 && l1 && curve && tpf);
+    float *logits = malloc((size_t)B * C * sizeof(float)), *grads = malloc(n * sizeof(float)),
+          *params = malloc(n * sizeof(float)), *zeros = calloc(n, sizeof(float));
+    const int precs[] = {SL_CUDA_FP32, SL_CUDA_BF16, SL_CUDA_FP16};
+    for (int pi = 0; pi < 3; pi++) {
+        const int prec = precs[pi];
+        const char *pn = prec_name(prec);
+        /* fp32: the stated 1e-4; bf16/fp16 GEMM operands (8/11-bit mantissas): 2e-2 */
+        const double tol = prec == SL_CUDA_FP32 ? 1e-4 : 2e-2, ctol = prec == SL_CUDA_FP32 ? 1e-3 : 5e-2;
+        d.precision = prec;
+        sl_cuda_model *m = NULL;
+        sl_err err = {0};
+        if (api->create(&d, 0, &m, &err)) {
+            printf("FAIL %-5s create: %s\n", pn, err.msg);
+            failures++;
+            continue;
+        }
+        float loss = 0;
+        int rc = 0;
+        /* poison the host buffers so that unwritten values show */
+        for (size_t i = 0; i < n; i++) grads[i] = NAN;
+        for (int i = 0; i < B * C; i++) logits[i] = NAN;
+        rc = rc || api->zero_grad(m, &err);
+        rc = rc || api->forward(m, ids, mask, B, T, labels, 0, 0, 0, &loss, &err);
+        rc = rc || api->get_logits(m, logits, &err);
+        rc = rc || api->backward(m, 1.0f, &err);
+        rc = rc || api->get_train(m, NULL, grads, NULL, NULL, &err);
+        if (rc) {
+            printf("FAIL %-5s %s\n", pn, err.msg);
+            failures++;
+            api->destroy(m);
+            continue;
+        }
+        verdict("logits, dropout off", pn, rel_l2(logits, lg0, (size_t)B * C), tol);
+        verdict("loss, dropout off", pn, fabs(loss - *l0) / fabs(*l0), tol);
+        verdict("LoRA+head grads, dropout off", pn, rel_l2(grads, g0, n), tol);
+        for (size_t i = 0; i < n; i++) grads[i] = NAN;
+        rc = rc || api->zero_grad(m, &err);
+        rc = rc || api->forward(m, ids, mask, B, T, labels, 1, (uint64_t)hp[3], 3, &loss, &err);
+        rc = rc || api->get_logits(m, logits, &err);
+        rc = rc || api->backward(m, 1.0f, &err);
+        rc = rc || api->get_train(m, NULL, grads, NULL, NULL, &err);
+        if (!rc) {
+            verdict("logits, dropout on (Philox masks)", pn, rel_l2(logits, lg1, (size_t)B * C), tol);
+            verdict("loss, dropout on", pn, fabs(loss - *l1) / fabs(*l1), tol);
+            verdict("LoRA+head grads, dropout on", pn, rel_l2(grads, g1, n), tol);
+        }
+        /* 50 AdamW steps from the same start, as refgen */
+        rc = rc || api->set_train(m, tp0, zeros, zeros, zeros, &err);
+        double worst = 0;
+        printf("     %-5s loss curve (step: cpu gpu):", pn);
+        for (int s = 0; s < STEPS && !rc; s++) {
+            double norm;
+            int finite;
+            rc = rc || api->zero_grad(m, &err);
+            rc = rc || api->forward(m, ids, mask, B, T, labels, 1, (uint64_t)hp[3], (uint64_t)s, &loss, &err);
+            rc = rc || api->backward(m, 1.0f, &err);
+            rc = rc || api->clip_grad_norm(m, hp[2], &norm, &finite, &err);
+            rc = rc || api->adamw(m, hp[0], 0.9, 0.999, 1e-8, hp[1], s + 1, &err);
+            double rd = fabs(loss - curve[s]) / fabs(curve[s]);
+            if (!(rd <= worst)) worst = rd;
+            if (s % 10 == 0 || s == STEPS - 1) printf(" %d: %.5f %.5f", s, curve[s], loss);
+        }
+        printf("\n");
+        rc = rc || api->get_train(m, params, NULL, NULL, NULL, &err);
+        if (rc) {
+            printf("FAIL %-5s %s\n", pn, err.msg);
+            failures++;
+        } else {
+            verdict("50-step loss curve, worst step", pn, worst, ctol);
+            verdict("parameters after 50 steps", pn, rel_l2(params, tpf, n), ctol);
+        }
+        sl_cuda_mem mem;
+        if (!api->memory(m, &mem, &err))
+            printf("     %-5s model allocation %.1f MiB, device in use at peak %.1f MiB\n", pn,
+                   mem.total / 1048576.0, mem.device_used_peak / 1048576.0);
+        api->destroy(m);
+    }
+    free(logits);
+    free(grads);
+    free(params);
+    free(zeros);
+    free(sizes);
+    free(lp);
+    ref_free(&rf);
+    printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+    return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s MODULE.so plan|check|bench [args]\n", argv[0]);
+        return 2;
+    }
+    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "cannot load %s: %s\n", argv[1], dlerror());
+        return 1;
+    }
+    sl_cuda_get_api_fn get = NULL;
+    *(void **)&get = dlsym(h, "sl_cuda_get_api");
+    api = get ? get() : NULL;
+    if (!api || api->abi != SL_CUDA_ABI) {
+        fprintf(stderr, "%s: not a seqlora CUDA module of ABI %d\n", argv[1], SL_CUDA_ABI);
+        return 1;
+    }
+    if (!strcmp(argv[2], "plan")) return cmd_plan(argc - 3, argv + 3);
+    if (!strcmp(argv[2], "bench")) return cmd_bench(argc - 3, argv + 3);
+    if (!strcmp(argv[2], "check") && argc == 4) return cmd_check(argv[3]);
+    fprintf(stderr, "usage: %s MODULE.so plan|check REF.bin|bench [args]\n", argv[0]);
+    return 2;
+}

@@ -1,0 +1,291 @@
+/* Writes the CPU engine's reference for the CUDA parity check (tests/data/cuda/ref_small.bin): a random
+ * BertForSequenceClassification checkpoint (2 layers, hidden 64, 4 heads), loaded by the CPU engine with
+ * LoRA on all six Linear kinds and a trained pooler; the model description exactly as the CUDA module
+ * receives it (sl_nn_cuda_desc_from_bert); one batch with padding; and the CPU engine's logits, loss and
+ * gradients with dropout off and on, plus a 50-step AdamW loss curve with dropout and clipping.
+ *
+ * usage: cuda_refgen OUT.bin                  write it (by hand, to refresh the committed file)
+ *        cuda_refgen --compare COMMITTED.bin  regenerate and compare with the committed file (the ctest
+ *                                             cuda_reference_current: the GPU check must test today's
+ *                                             CPU engine, not an old one); floats within 1e-5 relative
+ *                                             (OpenBLAS kernels differ between CPUs), integers exactly */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/backend.h"
+#include "nn/bert.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+#include "refio.h"
+#include "util/fs.h"
+#include "util/rng.h"
+
+enum { V = 64, H = 64, NH = 4, IM = 128, L = 2, P = 64, C = 3, B = 4, T = 32, STEPS = 50 };
+
+static float *rnd(sl_rng *r, size_t n, float scale, float offset) {
+    float *x = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = offset + scale * (float)(2 * sl_rng_uniform(r) - 1);
+    return x;
+}
+
+static int write_model(const char *dir, sl_err *err) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return sl_err_set(err, SL_EIO, "%s: cannot write", path);
+    fprintf(f,
+            "{\"model_type\": \"bert\", \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, "
+            "\"num_attention_heads\": %d, \"intermediate_size\": %d, \"max_position_embeddings\": %d, "
+            "\"type_vocab_size\": 2, \"hidden_act\": \"gelu\", \"hidden_dropout_prob\": 0.1, "
+            "\"attention_probs_dropout_prob\": 0.1, \"layer_norm_eps\": 1e-12, "
+            "\"id2label\": {\"0\": \"a\", \"1\": \"b\", \"2\": \"c\"}}\n",
+            V, H, L, NH, IM, P);
+    fclose(f);
+    sl_rng r;
+    sl_rng_init(&r, 2024, 1);
+    sl_nn_st_wtensor t[64];
+    int64_t shapes[64][2];
+    float *data[64];
+    char names[64][128];
+    int n = 0;
+#define ADD(nm, d0, d1, nd, scale, off)                                                                      \
+    do {                                                                                                     \
+        snprintf(names[n], 128, "%s", nm);                                                                   \
+        shapes[n][0] = d0;                                                                                   \
+        shapes[n][1] = d1;                                                                                   \
+        data[n] = rnd(&r, (size_t)(d0) * (nd > 1 ? (d1) : 1), scale, off);                                   \
+        t[n] = (sl_nn_st_wtensor){names[n], SL_NN_ST_F32, nd, shapes[n], data[n]};                           \
+        n++;                                                                                                 \
+    } while (0)
+    ADD("bert.embeddings.word_embeddings.weight", V, H, 2, 0.5f, 0);
+    ADD("bert.embeddings.position_embeddings.weight", P, H, 2, 0.5f, 0);
+    ADD("bert.embeddings.token_type_embeddings.weight", 2, H, 2, 0.5f, 0);
+    ADD("bert.embeddings.LayerNorm.weight", H, 0, 1, 0.2f, 1);
+    ADD("bert.embeddings.LayerNorm.bias", H, 0, 1, 0.1f, 0);
+    static const char *const mods[] = {"attention.self.query",   "attention.self.key", "attention.self.value",
+                                       "attention.output.dense", "intermediate.dense", "output.dense"};
+    char nm[128];
+    for (int l = 0; l < L; l++) {
+        for (int m = 0; m < 6; m++) {
+            int in = m == 5 ? IM : H, out = m == 4 ? IM : H;
+            snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s.weight", l, mods[m]);
+            ADD(nm, out, in, 2, 1.5f / sqrtf((float)in), 0);
+            snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s.bias", l, mods[m]);
+            ADD(nm, out, 0, 1, 0.1f, 0);
+        }
+        snprintf(nm, sizeof nm, "bert.encoder.layer.%d.attention.output.LayerNorm.weight", l);
+        ADD(nm, H, 0, 1, 0.2f, 1);
+        snprintf(nm, sizeof nm, "bert.encoder.layer.%d.attention.output.LayerNorm.bias", l);
+        ADD(nm, H, 0, 1, 0.1f, 0);
+        snprintf(nm, sizeof nm, "bert.encoder.layer.%d.output.LayerNorm.weight", l);
+        ADD(nm, H, 0, 1, 0.2f, 1);
+        snprintf(nm, sizeof nm, "bert.encoder.layer.%d.output.LayerNorm.bias", l);
+        ADD(nm, H, 0, 1, 0.1f, 0);
+    }
+    ADD("bert.pooler.dense.weight", H, H, 2, 0.2f, 0);
+    ADD("bert.pooler.dense.bias", H, 0, 1, 0.1f, 0);
+    ADD("classifier.weight", C, H, 2, 0.3f, 0);
+    ADD("classifier.bias", C, 0, 1, 0.1f, 0);
+#undef ADD
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    static const char *const meta[] = {"format", "pt", NULL};
+    int rc = sl_nn_st_write(path, t, (size_t)n, meta, err);
+    for (int i = 0; i < n; i++) free(data[i]);
+    return rc;
+}
+
+static void put_f(FILE *f, const char *name, const float *x, size_t n) {
+    ref_put(f, name, REF_F32, x, n);
+}
+
+static int generate(const char *out) {
+    sl_err err = {0};
+    const char *tmp = getenv("SEQLORA_TEST_TMP");
+    char *dir = NULL;
+    sl_fs_mkdirs(tmp ? tmp : "/tmp", &err);
+    if (sl_fs_mkdtemp(tmp ? tmp : "/tmp", "cuda-refgen-", &dir, &err) || write_model(dir, &err)) {
+        fprintf(stderr, "refgen: %s\n", err.msg);
+        return 1;
+    }
+    sl_nn_set_threads(1);
+    sl_nn_lora_spec spec = {.r = 4, .alpha = 8, .dropout = 0.1f, .targets = 0x3f, .train_pooler = 1};
+    sl_nn_bert *m = NULL;
+    if (sl_nn_bert_load(dir, NULL, &spec, 7, B, T, 1, &m, &err)) {
+        fprintf(stderr, "refgen: %s\n", err.msg);
+        return 1;
+    }
+    sl_fs_remove_tree(dir, &err);
+    free(dir);
+    /* non-zero LoRA B so that every gradient is non-trivial */
+    float *p = sl_nn_bert_train_params(m);
+    const size_t n = sl_nn_bert_n_train(m);
+    sl_rng r;
+    sl_rng_init(&r, 5, 3);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == 0) p[i] = 0.2f * (float)(2 * sl_rng_uniform(&r) - 1);
+    sl_nn_cuda_desc cd;
+    if (sl_nn_cuda_desc_from_bert(m, SL_CUDA_FP32, &cd, &err)) {
+        fprintf(stderr, "refgen: %s\n", err.msg);
+        return 1;
+    }
+    const sl_cuda_desc *d = &cd.d;
+    int32_t ids[B * T], mask[B * T];
+    float labels[B] = {2, 0, 1, 1};
+    const int lens[B] = {T, 20, 9, 27};
+    sl_rng_init(&r, 6, 4);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            ids[b * T + t] = t < lens[b] ? (int32_t)sl_rng_below(&r, V) : 0;
+            mask[b * T + t] = t < lens[b];
+        }
+    FILE *f = fopen(out, "wb");
+    if (!f) {
+        fprintf(stderr, "refgen: %s: cannot write\n", out);
+        return 1;
+    }
+    fwrite("SLCUDREF", 1, 8, f);
+    const int32_t dims[] = {
+        d->vocab,   d->hidden, d->layers,    d->heads,   d->inter, d->max_pos, d->num_labels,
+        d->problem, d->lora_r, d->max_batch, d->max_len, B,        T,          STEPS};
+    ref_put(f, "dims", REF_I32, dims, sizeof dims / sizeof *dims);
+    const float fp[] = {d->ln_eps,      d->hidden_dropout, d->attn_dropout,
+                        d->cls_dropout, d->lora_scaling,   d->lora_dropout};
+    put_f(f, "fparams", fp, 6);
+    const double lr = 2e-3, wd = 0.01, max_norm = 1.0, seed = 1234;
+    const double hp[] = {lr, wd, max_norm, seed};
+    ref_put(f, "hparams", REF_F64, hp, 4);
+    put_f(f, "word", d->word, (size_t)V * H);
+    put_f(f, "pos", d->pos, (size_t)P * H);
+    put_f(f, "type", d->type, H);
+    put_f(f, "emb_ln_w", d->emb_ln_w, H);
+    put_f(f, "emb_ln_b", d->emb_ln_b, H);
+    char name[64];
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < SL_CUDA_LAYER_PTRS; k++) {
+            size_t cnt = k < 6    ? (size_t)(k == 5 ? IM : H) * (k == 4 ? IM : H)
+                         : k < 12 ? (k == 10 ? IM : H)
+                                  : H;
+            snprintf(name, sizeof name, "layer.%d.%d", l, k);
+            put_f(f, name, d->layer[l * SL_CUDA_LAYER_PTRS + k], cnt);
+        }
+    ref_put(f, "lora_a_off", REF_I64, d->lora_a_off, (uint64_t)L * 6);
+    ref_put(f, "lora_b_off", REF_I64, d->lora_b_off, (uint64_t)L * 6);
+    const int64_t head[] = {d->cls_w_off, d->cls_b_off, d->pool_w_off, d->pool_b_off};
+    ref_put(f, "head_off", REF_I64, head, 4);
+    int64_t *ts = malloc(d->n_tensors * sizeof(int64_t));
+    for (size_t i = 0; i < d->n_tensors; i++) ts[i] = (int64_t)d->tensor_sizes[i];
+    ref_put(f, "tensor_sizes", REF_I64, ts, d->n_tensors);
+    free(ts);
+    put_f(f, "tparams0", p, n);
+    ref_put(f, "ids", REF_I32, ids, B * T);
+    ref_put(f, "mask", REF_I32, mask, B * T);
+    put_f(f, "labels", labels, B);
+    /* dropout off */
+    float loss = 0;
+    int rc = 0;
+    sl_nn_bert_zero_grad(m);
+    rc |= sl_nn_bert_forward(m, ids, mask, B, T, labels, NULL, &loss, &err);
+    rc |= sl_nn_bert_backward(m, 1.0f, &err);
+    double lv = loss;
+    put_f(f, "logits_nodrop", sl_nn_bert_logits(m), B * C);
+    ref_put(f, "loss_nodrop", REF_F64, &lv, 1);
+    put_f(f, "grads_nodrop", sl_nn_bert_train_grads(m), n);
+    /* dropout on */
+    sl_nn_dropout drop = {(uint64_t)seed, 3};
+    sl_nn_bert_zero_grad(m);
+    rc |= sl_nn_bert_forward(m, ids, mask, B, T, labels, &drop, &loss, &err);
+    rc |= sl_nn_bert_backward(m, 1.0f, &err);
+    lv = loss;
+    put_f(f, "logits_drop", sl_nn_bert_logits(m), B * C);
+    ref_put(f, "loss_drop", REF_F64, &lv, 1);
+    put_f(f, "grads_drop", sl_nn_bert_train_grads(m), n);
+    /* 50 AdamW steps: dropout (micro = step), clip 1.0, constant lr */
+    sl_nn_adamw opt;
+    rc |= sl_nn_adamw_init(&opt, n, wd, &err);
+    double curve[STEPS];
+    for (int s = 0; s < STEPS && !rc; s++) {
+        sl_nn_dropout ds = {(uint64_t)seed, (uint64_t)s};
+        sl_nn_bert_zero_grad(m);
+        rc |= sl_nn_bert_forward(m, ids, mask, B, T, labels, &ds, &loss, &err);
+        rc |= sl_nn_bert_backward(m, 1.0f, &err);
+        sl_nn_clip_grad_norm(sl_nn_bert_train_grads(m), cd.sizes, d->n_tensors, max_norm);
+        sl_nn_adamw_step(&opt, lr, p, sl_nn_bert_train_grads(m));
+        curve[s] = loss;
+    }
+    ref_put(f, "curve", REF_F64, curve, STEPS);
+    put_f(f, "tparams_final", p, n);
+    sl_nn_adamw_free(&opt);
+    if (fclose(f) || rc) {
+        fprintf(stderr, "refgen: %s\n", rc ? err.msg : "write failed");
+        return 1;
+    }
+    printf("refgen: %s: n_train %zu, loss %.6f -> %.6f over %d steps\n", out, n, curve[0], curve[STEPS - 1],
+           STEPS);
+    sl_nn_cuda_desc_free(&cd);
+    sl_nn_bert_free(m);
+    return 0;
+}
+
+static double rel(const ref_rec *a, const ref_rec *b) {
+    double num = 0, den = 0;
+    for (uint64_t i = 0; i < a->count; i++) {
+        double x = a->type == REF_F32 ? ((const float *)a->data)[i] : ((const double *)a->data)[i];
+        double y = a->type == REF_F32 ? ((const float *)b->data)[i] : ((const double *)b->data)[i];
+        if (!isfinite(x) || !isfinite(y)) return INFINITY;
+        num += (x - y) * (x - y);
+        den += y * y;
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2) return generate(argv[1]);
+    if (argc != 3 || strcmp(argv[1], "--compare")) {
+        fprintf(stderr, "usage: %s OUT.bin | --compare COMMITTED.bin\n", argv[0]);
+        return 2;
+    }
+    const char *tmp = getenv("SEQLORA_TEST_TMP");
+    char path[1024], msg[512];
+    snprintf(path, sizeof path, "%s/cuda-ref-now.bin", tmp ? tmp : "/tmp");
+    if (generate(path)) return 1;
+    ref_file now, old;
+    if (ref_read(path, &now, msg, sizeof msg) || ref_read(argv[2], &old, msg, sizeof msg)) {
+        fprintf(stderr, "%s\n", msg);
+        return 1;
+    }
+    int bad = 0;
+    if (now.n != old.n) {
+        fprintf(stderr, "record count %zu now, %zu committed\n", now.n, old.n);
+        bad++;
+    }
+    for (size_t i = 0; i < now.n && i < old.n; i++) {
+        const ref_rec *a = &now.rec[i], *b = &old.rec[i];
+        if (strcmp(a->name, b->name) || a->type != b->type || a->count != b->count) {
+            fprintf(stderr, "record %zu: %s/%u/%llu now, %s/%u/%llu committed\n", i, a->name, a->type,
+                    (unsigned long long)a->count, b->name, b->type, (unsigned long long)b->count);
+            bad++;
+            continue;
+        }
+        if (a->type == REF_I32 || a->type == REF_I64) {
+            if (memcmp(a->data, b->data, a->count * ref_elem(a->type))) {
+                fprintf(stderr, "record %s differs\n", a->name);
+                bad++;
+            }
+        } else {
+            double r = rel(a, b);
+            if (!(r <= 1e-5)) {
+                fprintf(stderr, "record %s differs: relative %.3g\n", a->name, r);
+                bad++;
+            }
+        }
+    }
+    printf("compared %zu records with %s: %d differ\n", now.n, argv[2], bad);
+    if (bad)
+        fprintf(stderr, "the CPU engine changed: refresh with cuda_refgen %s (and rerun the GPU check)\n",
+                argv[2]);
+    ref_free(&now);
+    ref_free(&old);
+    return bad ? 1 : 0;
+}
