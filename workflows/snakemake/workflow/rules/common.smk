@@ -3,7 +3,6 @@ import shlex
 
 from snakemake.utils import validate
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 
@@ -57,7 +56,11 @@ def train_inputs(wildcards):
     """The training rows of a fold, and its early-stopping rows when split.eval_fraction is set."""
     fold = f"results/split/fold{wildcards.fold}"
     if use_eval_split():
-        return {"base": base_model(), "train": f"{fold}/fit/train.tsv", "eval": f"{fold}/fit/test.tsv"}
+        return {
+            "base": base_model(),
+            "train": f"{fold}/fit/train.tsv",
+            "eval": f"{fold}/fit/test.tsv",
+        }
     return {"base": base_model(), "train": f"{fold}/train.tsv"}
 
 
@@ -69,7 +72,12 @@ def sweep_points():
     """Every (rank, learning rate, fold) of the sweep as wildcard values."""
     s = config["sweep"]
     folds = s.get("folds") or list(range(n_folds()))
-    return [{"r": r, "lr": lr, "fold": f} for r in s["lora_r"] for lr in s["lr"] for f in folds]
+    return [
+        {"r": r, "lr": lr, "fold": f}
+        for r in s["lora_r"]
+        for lr in s["lr"]
+        for f in folds
+    ]
 
 
 def sweep_outputs(pattern):

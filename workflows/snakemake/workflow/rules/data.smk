@@ -10,13 +10,13 @@ rule seqlora_kmerize:
         summary="results/dataset/summary.json",
     log:
         "logs/kmerize.log",
-    params:
-        store=store_flag(),
-        options=cli_flags(config["kmerize"]),
     conda:
         "../envs/seqlora.yaml"
     container:
         SEQLORA_IMAGE
+    params:
+        store=store_flag(),
+        options=cli_flags(config["kmerize"]),
     shell:
         "seqlora kmerize --vcf {input.vcf} --reference {input.reference} {params.options} "
         "--summary {output.summary} -o {output.dataset} {params.store} > {log} 2>&1"
@@ -31,15 +31,17 @@ rule seqlora_split:
         info="results/split/fold{fold}/split.json",
     log:
         "logs/split/fold{fold}.log",
-    params:
-        store=store_flag(),
-        folds=lambda wildcards: f"--folds {n_folds()} --fold {wildcards.fold}" if n_folds() > 1 else "",
-        options=cli_flags(config["split"], skip=("folds", "eval_fraction")),
-        outdir=lambda wildcards, output: os.path.dirname(output.info),
     conda:
         "../envs/seqlora.yaml"
     container:
         SEQLORA_IMAGE
+    params:
+        store=store_flag(),
+        folds=lambda wildcards: (
+            f"--folds {n_folds()} --fold {wildcards.fold}" if n_folds() > 1 else ""
+        ),
+        options=cli_flags(config["split"], skip=("folds", "eval_fraction")),
+        outdir=lambda wildcards, output: os.path.dirname(output.info),
     shell:
         "seqlora split --dataset {input} {params.folds} {params.options} "
         "-o {params.outdir} {params.store} > {log} 2>&1"
@@ -55,15 +57,17 @@ rule seqlora_split_eval:
         info="results/split/fold{fold}/fit/split.json",
     log:
         "logs/split/fold{fold}.fit.log",
-    params:
-        store=store_flag(),
-        fraction=config["split"].get("eval_fraction") or 0.2,
-        options=cli_flags(config["split"], skip=("folds", "eval_fraction", "test_fraction")),
-        outdir=lambda wildcards, output: os.path.dirname(output.info),
     conda:
         "../envs/seqlora.yaml"
     container:
         SEQLORA_IMAGE
+    params:
+        store=store_flag(),
+        fraction=config["split"].get("eval_fraction") or 0.2,
+        options=cli_flags(
+            config["split"], skip=("folds", "eval_fraction", "test_fraction")
+        ),
+        outdir=lambda wildcards, output: os.path.dirname(output.info),
     shell:
         "seqlora split --dataset {input} --test-fraction {params.fraction} {params.options} "
         "-o {params.outdir} {params.store} > {log} 2>&1"

@@ -10,14 +10,14 @@ rule seqlora_evaluate:
         report=directory("results/evaluate/r{r}_lr{lr}_fold{fold}"),
     log:
         "logs/evaluate/r{r}_lr{lr}_fold{fold}.log",
-    params:
-        store=store_flag(),
-        options=cli_flags(config["evaluate"]),
-    threads: 2
     conda:
         "../envs/seqlora.yaml"
     container:
         SEQLORA_IMAGE
+    threads: 2
+    params:
+        store=store_flag(),
+        options=cli_flags(config["evaluate"]),
     shell:
         "seqlora evaluate --base {input.base} --adapter {input.adapter} --dataset {input.test} "
         "--history {input.adapter}/metrics.jsonl {params.options} "

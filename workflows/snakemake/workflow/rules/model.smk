@@ -10,13 +10,15 @@ rule seqlora_init_model:
         directory("results/base_model"),
     log:
         "logs/init_model.log",
-    params:
-        store=store_flag(),
-        config=lambda wildcards, input: f"--config {input.config}" if input.config else "",
-        options=cli_flags(config.get("init_model"), skip=("config",)),
     conda:
         "../envs/seqlora.yaml"
     container:
         SEQLORA_IMAGE
+    params:
+        store=store_flag(),
+        config=lambda wildcards, input: (
+            f"--config {input.config}" if input.config else ""
+        ),
+        options=cli_flags(config.get("init_model"), skip=("config",)),
     shell:
         "seqlora init-model {params.config} {params.options} -o {output} {params.store} > {log} 2>&1"

@@ -12,13 +12,13 @@ rule seqlora_package:
         "results/package/r{r}_lr{lr}_fold{fold}.tar.gz",
     log:
         "logs/package/r{r}_lr{lr}_fold{fold}.log",
-    params:
-        store=store_flag(),
-        options=cli_flags(config["package"]),
     conda:
         "../envs/seqlora.yaml"
     container:
         SEQLORA_IMAGE
+    params:
+        store=store_flag(),
+        options=cli_flags(config["package"]),
     shell:
         "seqlora package --base {input.base} --adapter {input.adapter} --report {input.report} "
         "{params.options} -o {output} {params.store} > {log} 2>&1"

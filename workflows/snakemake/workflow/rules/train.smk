@@ -11,17 +11,17 @@ rule seqlora_train:
         "logs/train/r{r}_lr{lr}_fold{fold}.log",
     benchmark:
         "benchmarks/train/r{r}_lr{lr}_fold{fold}.tsv"
-    params:
-        store=store_flag(),
-        eval=eval_flag,
-        options=cli_flags(config["train"]),
-    threads: 4
-    resources:
-        gpu=1 if config.get("gpu") else 0,
     conda:
         "../envs/seqlora-cuda.yaml" if config.get("gpu") else "../envs/seqlora.yaml"
     container:
         SEQLORA_CUDA_IMAGE if config.get("gpu") else SEQLORA_IMAGE
+    threads: 4
+    resources:
+        gpu=1 if config.get("gpu") else 0,
+    params:
+        store=store_flag(),
+        eval=eval_flag,
+        options=cli_flags(config["train"]),
     shell:
         "seqlora train --base {input.base} --train {input.train} {params.eval} "
         "--lora-r {wildcards.r} --lr {wildcards.lr} {params.options} "
