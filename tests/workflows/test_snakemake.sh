@@ -32,6 +32,14 @@ check "snakemake --lint clean (shipped config)" '[[ $lint1 == 0 ]] && grep -q "w
 check "snakemake --lint clean (test config)" '[[ $lint2 == 0 ]] && grep -q "workflow is in a good condition" "$tmp/lint-test.txt"'
 [[ $lint1 == 0 && $lint2 == 0 ]] || cat "$tmp"/lint-*.txt
 
+# 1b. the shipped config's plan (a dry run from a directory where its ../../data paths resolve):
+#     1 init-model + 1 kmerize + 5 + 5 splits + 45 x (train, evaluate, package) + summary + all = 149 jobs
+mkdir -p "$tmp/dry/wf/snakemake"
+ln -s "$src/data" "$tmp/dry/data"
+(cd "$tmp/dry/wf/snakemake" && "$py" -m snakemake -s "$snakefile" --configfile "$wf/config/config.yaml" -n > "$tmp/dry.txt" 2>&1) && rc=0 || rc=$?
+total=$(awk '$1 == "total" {print $2}' "$tmp/dry.txt" | head -1)
+check "shipped config: a dry run plans 149 jobs, 45 trainings ($total)" '[[ $rc == 0 && $total == 149 ]] && grep -qE "seqlora_train +45" "$tmp/dry.txt"'
+
 # 2. first run (the test config with absolute paths, so it runs in any directory)
 mkdir -p "$tmp/run1"
 "$py" - "$testcfg" "$tmp/config.yaml" <<'PY'
