@@ -7,6 +7,7 @@
 
 #include "bert_impl.h"
 #include "safetensors.h"
+#include "torch_pickle.h"
 #include "util/fs.h"
 #include "util/rng.h"
 
@@ -285,22 +286,8 @@ int sl_nn_bert_load(const char *model_dir, const sl_nn_bert_config *head, const 
     m->training = training;
     m->max_batch = max_batch;
     m->max_len = max_len;
-    path = sl_fs_join(model_dir, "model.safetensors");
-    if (!path) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (!sl_fs_is_file(path)) {
-        rc = sl_err_set(err, SL_ENOTFOUND,
-                        "%s: no model.safetensors (pytorch_model.bin is not read; convert it with "
-                        "safetensors first)",
-                        model_dir);
-        free(path);
-        goto fail;
-    }
-    rc = sl_nn_st_open(path, &st, err);
-    free(path);
-    if (rc) goto fail;
+    /* model.safetensors, pytorch_model.bin (converted in memory) or a sharded checkpoint */
+    if ((rc = sl_nn_model_weights_open(model_dir, &st, err))) goto fail;
     int pooler_missing = !has_w(st, "pooler.dense.weight");
     size_t H = c->hidden, NI = c->intermediate, L = c->layers;
     size_t per_layer = 4 * (H * H + H) + 2 * (H * NI) + NI + H + 4 * H;

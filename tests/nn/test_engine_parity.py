@@ -131,6 +131,19 @@ for i, (name, L, H, nh, I, V, C, pt, B, T) in enumerate(FWD):
     ldiff = abs(out["loss"] - ref.loss.item())
     check(ldiff < 1e-4, f"{name}: loss {out['loss']:.6f} vs transformers {ref.loss.item():.6f} (|diff| {ldiff:.2e})")
 
+# a checkpoint that ships only pytorch_model.bin (as DNABERT does)
+d = make_base("bin_2x32", 2, 32, 2, 64, 4101, 2, "single_label_classification", seed=30)
+BertForSequenceClassification.from_pretrained(d).save_pretrained(d + "_bin", safe_serialization=False)
+check(not os.path.exists(os.path.join(d + "_bin", "model.safetensors")), "bin_2x32: saved as pytorch_model.bin only")
+batch = make_batches(1, 3, 10, 4101, 2, "single_label_classification", seed=130)
+model = BertForSequenceClassification.from_pretrained(d + "_bin").eval()
+with torch.no_grad():
+    ref = model(**torch_batch(batch[0], "single_label_classification"))
+out = run_tool({"model_dir": d + "_bin", "seed": 1, "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "targets": ["query"]},
+                "batches": batch, "steps": 0}, "bin_2x32")
+diff = float(np.max(np.abs(np.array(out["logits"]).reshape(3, 2) - ref.logits.numpy())))
+check(diff < 1e-4, f"bin_2x32: pytorch_model.bin base, logits max|diff| {diff:.2e} < 1e-4")
+
 # ---- 2. gradients, 20 AdamW steps, adapter round trip with PEFT -----------------------------------
 TRAIN = [
     # name, layers, hidden, heads, inter, vocab, labels, problem, targets, r, alpha, rslora, warmup, clip
