@@ -37,15 +37,40 @@ static const spec init_spec[] = {
 };
 
 static const spec data_spec[] = {
-    {"mode", K_STR, "\"variant\"", 0, 0, "variant", 0, NULL},
+    {"mode", K_STR, "\"variant\"", 0, 0, "variant|sample", 0, NULL},
     {"reference", K_PATH, NULL, 0, 0, NULL, 0, NULL},
-    {"variants", K_PATH, NULL, 0, 0, NULL, 0, NULL},
+    /* variant mode */
+    {"variants", K_PATH, "null", 0, 0, NULL, 1, NULL},
     {"label_field", K_STR, "\"FUNC_CLASS\"", 0, 0, NULL, 0, NULL},
     {"labels", K_MAP, "{\"FUNC\": \"FUNC\", \"LOF\": \"LOF\"}", 0, 0, NULL, 1, NULL},
     {"group_field", K_STR, "\"EXON\"", 0, 0, NULL, 0, NULL},
     {"window", K_INT, "101", 7, 100000, NULL, 0, NULL},
     {"strand", K_STR, "\"+\"", 0, 0, "+|-", 0, NULL},
     {"n_policy", K_STR, "\"keep\"", 0, 0, "keep|drop|error", 0, NULL},
+    /* sample mode */
+    {"vcf", K_PATH, "null", 0, 0, NULL, 1, NULL},
+    {"clinical", K_PATH, "null", 0, 0, NULL, 1, NULL},
+    {"id_column", K_STR, "\"submitter_id\"", 0, 0, NULL, 0, NULL},
+    {"label_column", K_STR, "\"sample_type\"", 0, 0, NULL, 0, NULL},
+    {"annotation", K_PATH, "null", 0, 0, NULL, 1, NULL},
+    {"regions", K_PATH, "null", 0, 0, NULL, 1, NULL},
+    {"region", K_STR, "null", 0, 0, NULL, 1, NULL},
+    {"transcript", K_STR, "null", 0, 0, NULL, 1, NULL},
+    {"haplotype", K_STR, "\"1\"", 0, 0, "1|2|both|iupac", 0, NULL},
+    END,
+};
+
+static const spec clean_spec[] = {
+    {"enabled", K_BOOL, "true", 0, 0, NULL, 0, NULL},
+    {"min_qual", K_NUM, "30", -1e9, 1e9, NULL, 1, NULL},
+    {"min_dp", K_NUM, "10", -1e9, 1e9, NULL, 1, NULL},
+    {"dp_field", K_STR, "\"INFO/DP\"", 0, 0, "INFO/DP|FORMAT/DP", 0, NULL},
+    END,
+};
+
+static const spec sexcheck_spec[] = {
+    {"enabled", K_BOOL, "false", 0, 0, NULL, 0, NULL},
+    {"build", K_STR, "\"GRCh37\"", 0, 0, "GRCh37|GRCh38", 0, NULL},
     END,
 };
 
@@ -111,6 +136,8 @@ static const spec package_spec[] = {
 static const spec top_spec[] = {
     {"description", K_STR, "\"\"", 0, 0, NULL, 0, NULL},
     {"data", K_OBJ, NULL, 0, 0, NULL, 0, data_spec},
+    {"clean", K_OBJ, NULL, 0, 0, NULL, 0, clean_spec},
+    {"sexcheck", K_OBJ, NULL, 0, 0, NULL, 0, sexcheck_spec},
     {"kmer", K_OBJ, NULL, 0, 0, NULL, 0, kmer_spec},
     {"split", K_OBJ, NULL, 0, 0, NULL, 0, split_spec},
     {"base", K_BASE, "{\"init\": {}}", 0, 0, NULL, 0, init_spec},
@@ -352,9 +379,24 @@ int sl_pipeline_config_check(const json_t *user, const char *origin, const char 
     json_t *data = json_object_get(o, "data");
     if (!rc && !json_object_get(data, "reference"))
         rc = sl_err_set(err, SL_EUSAGE, "%s: data.reference: required (the reference FASTA)", origin);
-    if (!rc && !json_object_get(data, "variants"))
+    const char *mode = json_string_value(json_object_get(data, "mode"));
+    int sample = mode && !strcmp(mode, "sample");
+    if (!rc && !sample && !json_is_string(json_object_get(data, "variants")))
         rc = sl_err_set(err, SL_EUSAGE,
                         "%s: data.variants: required in variant mode (the labelled variant VCF)", origin);
+    if (!rc && sample && !json_is_string(json_object_get(data, "vcf")))
+        rc = sl_err_set(err, SL_EUSAGE, "%s: data.vcf: required in sample mode (the multi-sample VCF)",
+                        origin);
+    if (!rc && sample && !json_is_string(json_object_get(data, "clinical")))
+        rc = sl_err_set(err, SL_EUSAGE, "%s: data.clinical: required in sample mode (the clinical table)",
+                        origin);
+    if (!rc && sample &&
+        json_is_string(json_object_get(data, "annotation")) +
+                json_is_string(json_object_get(data, "regions")) +
+                json_is_string(json_object_get(data, "region")) !=
+            1)
+        rc = sl_err_set(err, SL_EUSAGE,
+                        "%s: data: sample mode needs exactly one of annotation, regions, region", origin);
     if (!rc) {
         json_t *tm = json_object_get(json_object_get(o, "lora"), "target_modules");
         static const char *const ok[] = {

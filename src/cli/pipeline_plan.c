@@ -70,18 +70,74 @@ int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_er
         if (!(x)) return sl_err_set(err, SL_ENOMEM, "out of memory");                                        \
     } while (0)
 
-    /* kmerize: variants + reference → dataset.tsv */
-    json_t *kp = json_pack(
-        "{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "mode", "variant", "tokens", cfg(c, "kmer", "tokens"),
-        "k", cfg(c, "kmer", "k"), "n_policy", json_object_get(data, "n_policy"), "window",
-        json_object_get(data, "window"), "strand", json_object_get(data, "strand"), "label_field",
-        json_object_get(data, "label_field"), "group_field", json_object_get(data, "group_field"));
-    NEED(kp);
-    const json_t *labels = json_object_get(data, "labels");
-    if (json_is_object(labels)) json_object_set(kp, "map", (json_t *)labels);
-    NEED(s = add_stage(p, "kmerize", "kmerize", kp));
-    in_path(s, "vcf", json_string_value(json_object_get(data, "variants")));
-    in_path(s, "reference", json_string_value(json_object_get(data, "reference")));
+    const char *mode = json_string_value(json_object_get(data, "mode"));
+    if (mode && !strcmp(mode, "sample")) {
+        /* sample level: (sexcheck →) (clean →) + clinical → kmerize (per-sample consensus) */
+        const char *vcf = json_string_value(json_object_get(data, "vcf"));
+        size_t i_sex = SIZE_MAX, i_clean = SIZE_MAX;
+        const json_t *sx = json_object_get(c, "sexcheck"), *cl = json_object_get(c, "clean");
+        if (json_is_true(json_object_get(sx, "enabled"))) {
+            json_t *xp = json_pack("{s:O}", "build", json_object_get(sx, "build"));
+            NEED(xp);
+            NEED(s = add_stage(p, "sexcheck", "sexcheck", xp));
+            in_path(s, "vcf", vcf);
+            NEED(!out_to(s, "sexcheck.tsv", outdir, "data/sexcheck.tsv"));
+            i_sex = p->n - 1;
+        }
+        if (json_is_true(json_object_get(cl, "enabled"))) {
+            json_t *cp =
+                json_pack("{s:O, s:O, s:O}", "min_qual", json_object_get(cl, "min_qual"), "min_dp",
+                          json_object_get(cl, "min_dp"), "dp_field", json_object_get(cl, "dp_field"));
+            NEED(cp);
+            NEED(s = add_stage(p, "clean", "clean", cp));
+            in_path(s, "vcf", vcf);
+            if (i_sex != SIZE_MAX) in_from(s, "sex_table", i_sex, "sexcheck.tsv");
+            NEED(!out_to(s, "clean.vcf.gz", outdir, "data/clean.vcf.gz"));
+            i_clean = p->n - 1;
+        }
+        json_t *lp = json_pack("{s:O, s:O}", "id_column", json_object_get(data, "id_column"), "label_column",
+                               json_object_get(data, "label_column"));
+        NEED(lp);
+        const json_t *labels = json_object_get(data, "labels");
+        if (json_is_object(labels)) json_object_set(lp, "map", (json_t *)labels);
+        NEED(s = add_stage(p, "clinical", "clinical", lp));
+        in_path(s, "tsv", json_string_value(json_object_get(data, "clinical")));
+        NEED(!out_to(s, "labels.tsv", outdir, "data/labels.tsv"));
+        size_t i_clin = p->n - 1;
+        json_t *kp =
+            json_pack("{s:s, s:O, s:O, s:O, s:O}", "mode", "sample", "tokens", cfg(c, "kmer", "tokens"), "k",
+                      cfg(c, "kmer", "k"), "n_policy", json_object_get(data, "n_policy"), "haplotype",
+                      json_object_get(data, "haplotype"));
+        NEED(kp);
+        if (json_is_string(json_object_get(data, "region")))
+            json_object_set(kp, "region", json_object_get(data, "region"));
+        if (json_is_string(json_object_get(data, "transcript")))
+            json_object_set(kp, "transcript", json_object_get(data, "transcript"));
+        NEED(s = add_stage(p, "kmerize", "kmerize", kp));
+        if (i_clean != SIZE_MAX)
+            in_from(s, "vcf", i_clean, "clean.vcf.gz");
+        else
+            in_path(s, "vcf", vcf);
+        in_path(s, "reference", json_string_value(json_object_get(data, "reference")));
+        in_from(s, "labels", i_clin, "labels.tsv");
+        if (json_is_string(json_object_get(data, "annotation")))
+            in_path(s, "annotation", json_string_value(json_object_get(data, "annotation")));
+        if (json_is_string(json_object_get(data, "regions")))
+            in_path(s, "bed", json_string_value(json_object_get(data, "regions")));
+    } else {
+        /* variant level: variants + reference → dataset.tsv */
+        json_t *kp = json_pack(
+            "{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "mode", "variant", "tokens", cfg(c, "kmer", "tokens"),
+            "k", cfg(c, "kmer", "k"), "n_policy", json_object_get(data, "n_policy"), "window",
+            json_object_get(data, "window"), "strand", json_object_get(data, "strand"), "label_field",
+            json_object_get(data, "label_field"), "group_field", json_object_get(data, "group_field"));
+        NEED(kp);
+        const json_t *labels = json_object_get(data, "labels");
+        if (json_is_object(labels)) json_object_set(kp, "map", (json_t *)labels);
+        NEED(s = add_stage(p, "kmerize", "kmerize", kp));
+        in_path(s, "vcf", json_string_value(json_object_get(data, "variants")));
+        in_path(s, "reference", json_string_value(json_object_get(data, "reference")));
+    }
     NEED(!out_to(s, "dataset.tsv", outdir, "data/dataset.tsv"));
     NEED(!out_to(s, "summary.json", outdir, "data/dataset.summary.json"));
     p->i_kmerize = p->n - 1;
@@ -178,9 +234,11 @@ int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_er
     /* package: adapter + base (reference or embedded) + the test report → model.tar.gz */
     const json_t *pk = json_object_get(c, "package");
     if (json_is_true(json_object_get(pk, "enabled"))) {
-        json_t *pp = json_pack("{s:O, s:O, s:s}", "embed_base", json_object_get(pk, "embed_base"), "window",
-                               json_object_get(data, "window"), "base_name", base_path ? base_path : "init");
+        json_t *pp = json_pack("{s:O, s:s}", "embed_base", json_object_get(pk, "embed_base"), "base_name",
+                               base_path ? base_path : "init");
         NEED(pp);
+        if (!(mode && !strcmp(mode, "sample")))
+            json_object_set(pp, "window", json_object_get(data, "window"));
         if (json_is_number(json_object_get(pk, "threshold")))
             json_object_set_new(pp, "threshold",
                                 json_real(json_number_value(json_object_get(pk, "threshold"))));

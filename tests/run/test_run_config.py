@@ -87,6 +87,7 @@ init_schema = schema["properties"]["base"]["oneOf"][1]["properties"]["init"]
 for k, v in schema_defaults(init_schema, [], {}).items():
     defaults["base.init." + k] = v
 defaults.pop("base")  # {"init": {}} expands to the init defaults below
+defaults.pop("data.variants")  # given by the minimal config
 mismatch = [(k, v, get(eff, k)) for k, v in defaults.items() if get(eff, k) != v]
 check(not mismatch, f"{len(defaults)} schema defaults equal seqlora's ({mismatch[:3]})")
 check(eff["base"] == {"init": {k[len('base.init.'):]: v for k, v in defaults.items() if k.startswith("base.init.")}},
@@ -127,6 +128,11 @@ bad("missing_reference", lambda c: c["data"].pop("reference"), "data.reference")
 bad("missing_data", lambda c: c.pop("data"), "data.reference")
 bad("labels_value", lambda c: c["data"].update(labels={"LOF": 1}), "data.labels.LOF")
 bad("strand", lambda c: c["data"].update(strand="minus"), "data.strand")
+bad("sample_without_vcf", lambda c: c["data"].update(mode="sample", clinical="c.tsv", region="chr17:1-100"), "data.vcf")
+bad("sample_two_regions", lambda c: c["data"].update(mode="sample", vcf="v.vcf", clinical="c.tsv", region="chr17:1-100",
+                                                     annotation="a.gff3"), "exactly one of annotation, regions, region")
+bad("clean_dp_field", lambda c: c.update(clean={"dp_field": "DP"}), "clean.dp_field")
+bad("haplotype", lambda c: c["data"].update(haplotype="3"), "data.haplotype")
 
 p = write("notjson.json", '{"data": {"reference": "a",}')
 r = seqlora(["run", p, "--dry-run"])
