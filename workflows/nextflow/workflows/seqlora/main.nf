@@ -29,6 +29,7 @@ workflow SEQLORA {
     store             // val: the shared seqlora store ('' = a private store per task)
 
     main:
+    ch_model = channel.empty()
     if (base_model) {
         ch_model = channel.value([ [ id: file(base_model).name ], file(base_model, checkIfExists: true) ])
     } else {
@@ -40,11 +41,12 @@ workflow SEQLORA {
 
     SEQLORA_SPLIT(
         SEQLORA_KMERIZE.out.dataset.flatMap { meta, dataset ->
-            test_folds.collect { f -> [ meta + [ id: "${meta.id}_fold${f}", fold: f, folds: n_folds ], dataset ] }
+            test_folds.collect { f -> [ meta + [ id: "${meta.id}_fold${f}".toString(), fold: f, folds: n_folds ], dataset ] }
         },
         store
     )
     ch_test = SEQLORA_SPLIT.out.split.map { meta, _train, test -> [ meta, test ] }
+    ch_fit = channel.empty()
     if (eval_split) {
         SEQLORA_SPLIT_EVAL(SEQLORA_SPLIT.out.split.map { meta, train, _test -> [ meta, train ] }, store)
         ch_fit = SEQLORA_SPLIT_EVAL.out.split                       // [ meta, fit_train, fit_eval ]
@@ -57,7 +59,7 @@ workflow SEQLORA {
         .flatMap { meta, train, eval, test ->
             lora_ranks.collectMany { r ->
                 learning_rates.collect { lr ->
-                    [ meta + [ id: "r${r}_lr${lr}_fold${meta.fold}", lora_r: r, lr: lr ], train, eval, test ]
+                    [ meta + [ id: "r${r}_lr${lr}_fold${meta.fold}".toString(), lora_r: r, lr: lr ], train, eval, test ]
                 }
             }
         }
