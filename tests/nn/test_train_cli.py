@@ -68,7 +68,7 @@ def seqlora(args, store, **kw):
 
 def train_args(out, extra=()):
     return ["train", "--base", base, "--train", train, "--eval", evl, "-o", out, "--lora-r", "4", "--lora-alpha", "8",
-            "--epochs", "3", "--batch-size", "4", "--lr", "1e-3", "--max-length", "32", "--seed", "7",
+            "--epochs", "3", "--batch-size", "4", "--lr", "1e-2", "--max-length", "32", "--seed", "7",
             "--checkpoint-every", "3", "--target-modules", "query,key,value,intermediate.dense"] + list(extra)
 
 
@@ -83,6 +83,7 @@ check(r.returncode == 0, "train (1 thread) exits 0" + ("" if r.returncode == 0 e
 if r.returncode:
     sys.exit(1)
 check("trainable params: " in r.stderr, "the trainable-parameter line is printed")
+check("overfitting" in r.stderr, "the overfitting warning (eval AUC falls while the train loss falls) is printed")
 lines = [json.loads(x) for x in open(os.path.join(a1, "metrics.jsonl"))]
 check(len(lines) >= 1 and all("train_loss" in x and "eval_auc" in x for x in lines),
       f"metrics.jsonl: {len(lines)} epoch lines with train_loss and eval_auc")
@@ -144,6 +145,12 @@ ours = np.array([[float(x) for x in row[2:]] for row in rows[1:]])
 diff = float(np.max(np.abs(ours - ref)))
 check(ours.shape == ref.shape and diff < 1e-4, f"predict probabilities vs tokenizer + PeftModel: max|diff| {diff:.2e} < 1e-4")
 check([row[1] for row in rows[1:]] == [s[2] for s in seqs], "predict copies the labels")
+# the adapter kept is the best epoch's, and the trainer's eval AUC is scikit-learn's on its predictions
+from sklearn.metrics import roc_auc_score
+auc = roc_auc_score([1 if row[1] == "control" else 0 for row in rows[1:]], [float(row[3]) for row in rows[1:]])
+best = max(lines, key=lambda x: x["eval_auc"])
+check(abs(auc - best["eval_auc"]) < 1e-6 and best.get("best") is True and best["epoch"] < lines[-1]["epoch"],
+      f"adapter = best epoch ({best['epoch']}): sklearn AUC of its predictions {auc:.6f} == eval_auc {best['eval_auc']:.6f}")
 
 # 5. a PEFT-made adapter (no seqlora_head.json): predict reads it, and train continues from it (--init-adapter)
 from peft import LoraConfig, get_peft_model
