@@ -143,13 +143,19 @@ int main(int argc, char **argv) {
                   total = json_integer_value(json_object_get(spec, "total"));
         double clip = json_number_value(json_object_get(spec, "max_grad_norm"));
         json_t *losses = json_array();
+        long long accum = json_integer_value(json_object_get(spec, "accum"));
+        if (accum < 1) accum = 1;
         for (long long s = 0; s < steps; s++) {
-            batch *b = &bs[s % (long long)nb];
             sl_nn_bert_zero_grad(m);
-            if (sl_nn_bert_forward(m, b->ids, b->mask, b->B, b->T, b->labels, NULL, &loss, &err))
-                return die("forward", &err);
-            if (sl_nn_bert_backward(m, 1.0f, &err)) return die("backward", &err);
-            json_array_append_new(losses, json_real(loss));
+            double lsum = 0;
+            for (long long a = 0; a < accum; a++) {
+                batch *b = &bs[(s * accum + a) % (long long)nb];
+                if (sl_nn_bert_forward(m, b->ids, b->mask, b->B, b->T, b->labels, NULL, &loss, &err))
+                    return die("forward", &err);
+                if (sl_nn_bert_backward(m, 1.0f / (float)accum, &err)) return die("backward", &err);
+                lsum += loss;
+            }
+            json_array_append_new(losses, json_real(lsum / (double)accum));
             sl_nn_clip_grad_norm(sl_nn_bert_train_grads(m), sizes, np, clip);
             sl_nn_adamw_step(&opt, lr * sl_nn_lr_linear_factor(s, warm, total), sl_nn_bert_train_params(m),
                              sl_nn_bert_train_grads(m));

@@ -146,13 +146,15 @@ check(diff < 1e-4, f"bin_2x32: pytorch_model.bin base, logits max|diff| {diff:.2
 
 # ---- 2. gradients, 20 AdamW steps, adapter round trip with PEFT -----------------------------------
 TRAIN = [
-    # name, layers, hidden, heads, inter, vocab, labels, problem, targets, r, alpha, rslora, warmup, clip
-    ("tr_single", 2, 64, 4, 128, 4101, 2, "single_label_classification", ["query", "value"], 4, 8, False, 5, 1.0),
+    # name, layers, hidden, heads, inter, vocab, labels, problem, targets, r, alpha, rslora, warmup, clip, accum
+    ("tr_single", 2, 64, 4, 128, 4101, 2, "single_label_classification", ["query", "value"], 4, 8, False, 5, 1.0, 1),
     ("tr_all", 2, 48, 3, 96, 30, 3, "multi_label_classification",
-     ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"], 8, 16, True, 0, 0.5),
-    ("tr_reg", 3, 32, 2, 64, 100, 1, "regression", ["key", "dense"], 2, 4, False, 3, 1.0),
+     ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"], 8, 16, True, 0, 0.5, 1),
+    ("tr_reg", 3, 32, 2, 64, 100, 1, "regression", ["key", "dense"], 2, 4, False, 3, 1.0, 1),
+    ("tr_accum", 2, 32, 2, 64, 4101, 2, "single_label_classification", ["query", "value", "output.dense"], 4, 8, False,
+     2, 1.0, 3),
 ]
-for i, (name, L, H, nh, I, V, C, pt, targets, r, alpha, rs, warm, clip) in enumerate(TRAIN):
+for i, (name, L, H, nh, I, V, C, pt, targets, r, alpha, rs, warm, clip, accum) in enumerate(TRAIN):
     if "dense" in targets:  # PEFT would adapt bert.pooler.dense too: seqlora refuses; use the explicit names
         targets = ["key", "attention.output.dense", "intermediate.dense", "output.dense"]
     d = make_base(name, L, H, nh, I, V, C, pt, seed=20 + i)
@@ -171,7 +173,8 @@ for i, (name, L, H, nh, I, V, C, pt, targets, r, alpha, rs, warm, clip) in enume
     out_adapter = os.path.join(TMP, name + "_out")
     os.makedirs(out_adapter, exist_ok=True)
     out = run_tool({"model_dir": d, "seed": 1, "init_adapter": init, "write_adapter": out_adapter, "batches": batches,
-                    "steps": steps, "lr": lr, "weight_decay": wd, "warmup": warm, "total": steps, "max_grad_norm": clip},
+                    "steps": steps, "lr": lr, "weight_decay": wd, "warmup": warm, "total": steps, "max_grad_norm": clip,
+                    "accum": accum},
                    name)
     # the trainable-parameter line as PEFT prints it
     trainable = sum(p.numel() for p in pm.parameters() if p.requires_grad)
@@ -186,8 +189,11 @@ for i, (name, L, H, nh, I, V, C, pt, targets, r, alpha, rs, warm, clip) in enume
     losses = []
     for s in range(steps):
         opt.zero_grad()
-        res = pm(**torch_batch(batches[s % len(batches)], pt))
-        res.loss.backward()
+        lsum = 0.0
+        for a in range(accum):  # gradient accumulation: each micro-batch's loss divided by the group size
+            res = pm(**torch_batch(batches[(s * accum + a) % len(batches)], pt))
+            (res.loss / accum).backward()
+            lsum += res.loss.item()
         if s == 0:
             worst = 0.0
             for n, p in params:
@@ -195,14 +201,16 @@ for i, (name, L, H, nh, I, V, C, pt, targets, r, alpha, rs, warm, clip) in enume
                 if k not in out["grads"]:
                     check(False, f"{name}: no gradient for {k}")
                     continue
-                worst = max(worst, maxrel(np.array(out["grads"][k]).reshape(p.shape), p.grad.numpy()))
-            check(worst < 1e-4, f"{name}: gradients of {len(params)} tensors, worst max|diff|/max|ref| {worst:.2e} < 1e-4")
-        losses.append(res.loss.item())
+                if accum == 1:
+                    worst = max(worst, maxrel(np.array(out["grads"][k]).reshape(p.shape), p.grad.numpy()))
+            if accum == 1:
+                check(worst < 1e-4, f"{name}: gradients of {len(params)} tensors, worst max|diff|/max|ref| {worst:.2e} < 1e-4")
+        losses.append(lsum / accum)
         torch.nn.utils.clip_grad_norm_([p for _, p in params], clip)
         opt.step()
         sched.step()
     ld = float(np.max(np.abs(np.array(out["losses"]) - np.array(losses))))
-    check(ld < 1e-4, f"{name}: {steps} AdamW steps, loss {losses[0]:.5f} -> {losses[-1]:.5f}, max|diff| {ld:.2e} < 1e-4")
+    check(ld < 1e-4, f"{name}: {steps} AdamW steps (accumulating {accum}), loss {losses[0]:.5f} -> {losses[-1]:.5f}, max|diff| {ld:.2e} < 1e-4")
     # seqlora's adapter loaded by PEFT gives seqlora's logits
     base = BertForSequenceClassification.from_pretrained(d)
     loaded = PeftModel.from_pretrained(base, out_adapter).eval()
