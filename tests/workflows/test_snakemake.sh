@@ -40,6 +40,10 @@ ln -s "$src/data" "$tmp/dry/data"
 total=$(awk '$1 == "total" {print $2}' "$tmp/dry.txt" | head -1)
 check "shipped config: a dry run plans 149 jobs, 45 trainings ($total)" '[[ $rc == 0 && $total == 149 ]] && grep -qE "seqlora_train +45" "$tmp/dry.txt"'
 
+(cd "$tmp/dry/wf/snakemake" && "$py" -m snakemake -s "$snakefile" --configfile "$wf/config/config.yaml" --config gpu=True -n > "$tmp/dry-gpu.txt" 2>&1) && rc=0 || rc=$?
+ngpu=$(grep -A10 "^rule seqlora_train:" "$tmp/dry-gpu.txt" | grep -c "resources: .*gpu=1" || true)
+check "gpu: true gives every training job a gpu=1 resource ($ngpu/45)" '[[ $rc == 0 && $ngpu == 45 ]]'
+
 # 2. first run (the test config with absolute paths, so it runs in any directory)
 mkdir -p "$tmp/run1"
 "$py" - "$testcfg" "$tmp/config.yaml" <<'PY'
