@@ -295,5 +295,38 @@ for step in order:
     missing = [p for ps in outs.values() for p in ps if not exists_glob(p, work)]
     check(r.returncode == 0 and not missing, f"{step}: the stub writes every declared output (missing {missing}) {r.stderr[-300:]}")
 
+# ---- the pipeline around the modules (static: Nextflow does not run here) --------------------------------
+print("--- pipeline")
+for nf in (os.path.join(NF, "main.nf"), os.path.join(NF, "workflows", "seqlora", "main.nf")):
+    text = open(nf).read()
+    for m in re.finditer(r"include\s*\{\s*(\w+)(?:\s+as\s+(\w+))?\s*\}\s*from\s*'([^']+)'", text):
+        name, alias, rel = m.groups()
+        if rel.startswith("plugin/"):
+            continue
+        target = os.path.normpath(os.path.join(os.path.dirname(nf), rel + ("" if rel.endswith(".nf") else ".nf")))
+        ok = os.path.isfile(target) and re.search(rf"^(process|workflow)\s+{name}\s*\{{", open(target).read(), re.M)
+        check(bool(ok), f"{os.path.relpath(nf, NF)}: include {name}{' as ' + alias if alias else ''} from {rel} resolves")
+        called = alias or name
+        check(re.search(rf"\b{called}\s*\(", text) is not None, f"{os.path.relpath(nf, NF)}: {called} is called")
+cfg_all = cfg + open(os.path.join(NF, "conf", "base.config")).read() + mcfg
+for prof in ("conda", "mamba", "docker", "singularity", "apptainer", "podman", "gpu", "test", "debug"):
+    check(re.search(rf"^\s*{prof}\s*\{{", cfg, re.M) is not None, f"nextflow.config: profile {prof}")
+for engine in ("docker", "singularity", "apptainer", "podman"):
+    block = re.search(rf"^    {engine} \{{(.*?)^    \}}", cfg, re.M | re.S)
+    others = {"docker", "singularity", "apptainer", "podman", "conda"} - {engine}
+    check(block is not None and all(re.search(rf"{o}\.enabled\s*=\s*false", block.group(1)) for o in others),
+          f"nextflow.config: profile {engine} disables the other engines")
+check(re.search(r"withLabel:\s*process_gpu\s*\{\s*\n(?:[^\n]*\n){0,3}?\s*accelerator\s*=", cfg_all) is not None,
+      "conf/base.config: process_gpu sets accelerator (the module never does)")
+check("'--nv'" in mcfg and "'--gpus all'" in mcfg and "withName: 'SEQLORA_TRAIN'" in mcfg,
+      "conf/modules.config: training gets --nv / --gpus all through containerOptions")
+check(re.search(r"-B \$\{params\.store\}", mcfg) is not None and "--volume ${params.store}:${params.store}" in mcfg,
+      "conf/modules.config: the store is bound into containers")
+check("nextflowVersion = '!>=25.04.0'" in cfg and "process.shell" in cfg, "nextflow.config: nextflowVersion and strict shell")
+check("resourceLimits" in open(os.path.join(NF, "conf", "test.config")).read(), "conf/test.config: resourceLimits")
+train_mod = open(os.path.join(NF, "modules", "local", "seqlora", "train", "main.nf")).read()
+check("task.accelerator" in train_mod and "environment.gpu.yml" in train_mod and "-cuda" in train_mod,
+      "train module: CUDA image / environment.gpu.yml when the task has an accelerator")
+
 print(f"FAILED: {len(FAILED)}")
 sys.exit(1 if FAILED else 0)
