@@ -181,7 +181,7 @@ const char *sl_nn_backends_describe(char *buf, size_t n) {
     int count = 0;
     sl_err err = {0};
     if (api && api->device_count(&count, &err) == 0 && count == 0)
-        snprintf(why, sizeof why, "no CUDA device is visible (%s)", api->build);
+        snprintf(why, sizeof why, "no CUDA device is visible; %s", api->build);
     for (int i = 0; api && i < count && len < n; i++) {
         char name[256] = "";
         size_t mem = 0;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The one GPU session script of the CUDA backend (issue #5): build with the CUDA toolkit only, run the
+# kernel tests and the CPU-parity check, then the training-step benchmark side by side with PyTorch + PEFT
+# on the same GPU; full logs to OUTDIR, a short table last. Budget: under 5 minutes on an H200.
+#
+#   bench/gpu/run.sh OUTDIR
+#
+# Needs: nvcc (+ cuBLAS), a C compiler, python3 with torch/transformers/peft for the peer side. Nothing
+# else of seqlora's dependencies (htslib, jansson, OpenBLAS ...): the module is built straight from
+# src/nn/cuda, the driver (bench/gpu/cuda_bench.c) is plain C + dlopen, the CPU reference is the committed
+# tests/data/cuda/ref_small.bin (written by the CPU engine, tests/cuda/refgen.c; ctest
+# cuda_reference_current keeps it current).
+# Environment: SEQLORA_GPU_ARCH (e.g. 90; default: read from nvidia-smi, else 90), SEQLORA_BENCH_STEPS.
+set -uo pipefail # no -e: a failing part must not hide the others
+out=${1:?usage: bench/gpu/run.sh OUTDIR}
+cd "$(dirname "$0")/../.."
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+build="$out/build"
+mkdir -p "$build"
+t_start=$(date +%s)
+log() { echo "[$(($(date +%s) - t_start))s] $*" | tee -a "$out/run.log"; }
+
+nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
+arch=${SEQLORA_GPU_ARCH:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')}
+arch=${arch:-90}
+log "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1); sm_$arch"
+gen="-gencode=arch=compute_$arch,code=sm_$arch"
+
+# 1. build (the three compiles in parallel)
+log "build"
+timeout 300 nvcc -O2 -std=c++17 $gen -Xcompiler -fPIC,-fvisibility=hidden -shared -Isrc \
+  src/nn/cuda/api.cu src/nn/cuda/model.cu src/nn/cuda/kernels.cu src/util/error.c -lcublas -lcublasLt \
+  -o "$build/libseqlora_cuda.so" >"$out/build_module.log" 2>&1 &
+p1=$!
+timeout 300 nvcc -O2 -std=c++17 $gen -Isrc tests/cuda/test_kernels.cu src/nn/cuda/kernels.cu src/util/error.c \
+  -o "$build/test_cuda_kernels" >"$out/build_kernels.log" 2>&1 &
+p2=$!
+timeout 120 cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -Isrc bench/gpu/cuda_bench.c -ldl -lm \
+  -o "$build/cuda_bench" >"$out/build_driver.log" 2>&1
+b3=$?
+wait $p1; b1=$?
+wait $p2; b2=$?
+log "build: module rc=$b1, kernel test rc=$b2, driver rc=$b3 (logs build_*.log)"
+mod="$build/libseqlora_cuda.so"
+
+# 2. kernels vs CPU references
+if [ "$b2" = 0 ]; then
+  log "kernel tests"
+  timeout 120 "$build/test_cuda_kernels" >"$out/kernels.log" 2>&1
+  log "kernel tests rc=$?"
+fi
+
+# 3. parity with the CPU engine: fp32 (1e-4), bf16/fp16 (2e-2), 50-step loss curves
+if [ "$b1" = 0 ] && [ "$b3" = 0 ]; then
+  log "parity check"
+  timeout 180 "$build/cuda_bench" "$mod" check tests/data/cuda/ref_small.bin >"$out/check.log" 2>&1
+  log "parity check rc=$?"
+fi
+
+# 4. the step benchmark, seq 512, batch 8 and 32, fp32 and bf16; each side in its own process
+steps=${SEQLORA_BENCH_STEPS:-10}
+: >"$out/bench.jsonl"
+for prec in bf16 fp32; do
+  for b in 8 32; do
+    if [ "$b1" = 0 ] && [ "$b3" = 0 ]; then
+      log "seqlora $prec batch $b"
+      timeout 120 "$build/cuda_bench" "$mod" bench --batch $b --seq 512 --precision $prec --steps $steps \
+        --warmup 2 >>"$out/bench.jsonl" 2>>"$out/bench.err"
+      log "rc=$?"
+    fi
+    log "torch+peft $prec batch $b"
+    timeout 150 python3 bench/gpu/torch_peft_bench.py --batch $b --seq 512 --precision $prec --steps $steps \
+      --warmup 2 >>"$out/bench.jsonl" 2>>"$out/bench.err"
+    log "rc=$?"
+  done
+done
+log "done in $(($(date +%s) - t_start)) s"
+python3 bench/gpu/summarize.py "$out" | tee "$out/summary.txt"
