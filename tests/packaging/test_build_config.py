@@ -138,6 +138,20 @@ def main():
     labels = "".join(b for _, b in sections.get("labels", []))
     check("org.opencontainers.image.version" in labels, "seqlora.def: %labels carry the version")
 
+    # ---- one version everywhere ----------------------------------------------------------------------
+    version = re.search(r"project\(seqlora VERSION (\S+)", read("CMakeLists.txt")).group(1)
+    found = {
+        "conda-recipe/meta.yaml": re.findall(r'set version = "([^"]+)"', read("conda-recipe/meta.yaml")),
+        "containers/Dockerfile": re.findall(r"^ARG SEQLORA_VERSION=(\S+)$", df, flags=re.M),
+        "containers/seqlora.def": re.findall(r"org\.opencontainers\.image\.version (\S+)", de),
+        "workflows/nextflow/nextflow.config": re.findall(r"^\s*version\s*=\s*'([^']+)'", read("workflows/nextflow/nextflow.config"), flags=re.M),
+        "workflows/snakemake images": re.findall(r"ghcr\.io/seqlora/seqlora:(\d[\w.]*?)(?:-cuda[\d.]+)?\"", read("workflows/snakemake/workflow/rules/common.smk")),
+        "workflows/snakemake envs": re.findall(r"seqlora(?:-cuda)? =(\S+)", read("workflows/snakemake/workflow/envs/seqlora.yaml") + read("workflows/snakemake/workflow/envs/seqlora-cuda.yaml")),
+    }
+    for where, vs in found.items():
+        ok = bool(vs) and all(version == v or version.startswith(v + ".") for v in vs)
+        check(ok, f"{where} names seqlora {version} ({vs})")
+
     # ---- conda build.sh ----------------------------------------------------------------------------
     if ref:
         check_configure("conda-recipe/build.sh", read("conda-recipe/build.sh"), ref, 1)
