@@ -36,8 +36,10 @@ test = d.get("test", {})
 print(f"| predictor (test: {test.get('rows', '?')} variants, exons {', '.join(test.get('groups', []))}) | "
       f"{label[head]} ({int(round((level or 0.95) * 100))}% CI) | {label[second]} ({int(round((level or 0.95) * 100))}% CI) |")
 print("|---|---|---|")
+names = {"cadd": "CADD v1.3 PHRED (as published with the study)",
+         "consequence": "consequence class alone (LOF rate per class on the training exons)"}
 for r in res:
-    print(f"| {r['name']} | {cell(r, head)} | {cell(r, second)} |")
+    print(f"| {names.get(r['name'], r['name'])} | {cell(r, head)} | {cell(r, second)} |")
 tr = [st for st in s["steps"] if st["stage"] == "train"]
 if tr and tr[0].get("summary"):
     t = tr[0]["summary"]
