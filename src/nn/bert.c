@@ -189,6 +189,14 @@ static int alloc_acts(sl_nn_bert *m, sl_err *err) {
     const size_t keep_words =
         m->training && c->attn_dropout > 0 ? (size_t)m->max_batch * nh * ((T * T + 63) / 64) : 0;
     per += keep_words * 2 + 1; /* uint64 words as pairs of floats, + 1 for alignment */
+    /* hidden / LoRA-input dropout masks, kept for the backward pass */
+    const size_t hid_words = m->training && c->hidden_dropout > 0 ? (N * H + 63) / 64 : 0;
+    size_t lora_words[SL_NN_NMOD] = {0};
+    for (int mod = 0; mod < SL_NN_NMOD; mod++)
+        if (m->training && m->spec.dropout > 0 && (m->spec.targets & (1u << mod)))
+            lora_words[mod] = (N * (size_t)mod_in(c, mod) + 63) / 64;
+    per += 2 * hid_words * 2 + 1;
+    for (int mod = 0; mod < SL_NN_NMOD; mod++) per += lora_words[mod] * 2 + 1;
     size_t nh_bufs = m->training ? L + 1 : 2;
     size_t total = nact * per + nh_bufs * N * H + 2 * (size_t)m->max_batch * H +
                    2 * (size_t)m->max_batch * c->num_labels;
@@ -221,11 +229,25 @@ static int alloc_acts(sl_nn_bert *m, sl_err *err) {
         TAKE(a->ln2_rstd, N);
         for (int mod = 0; mod < SL_NN_NMOD; mod++)
             if (m->spec.targets & (1u << mod)) TAKE(a->u[mod], N * r);
-        if (keep_words) {
+        if (keep_words || hid_words) {
             if ((uintptr_t)p & 7) p++;
+        }
+        if (keep_words) {
             a->keep = (uint64_t *)(void *)p;
             p += keep_words * 2;
         }
+        if (hid_words) {
+            a->ao_keep = (uint64_t *)(void *)p;
+            p += hid_words * 2;
+            a->out_keep = (uint64_t *)(void *)p;
+            p += hid_words * 2;
+        }
+        for (int mod = 0; mod < SL_NN_NMOD; mod++)
+            if (lora_words[mod]) {
+                if ((uintptr_t)p & 7) p++;
+                a->lkeep[mod] = (uint64_t *)(void *)p;
+                p += lora_words[mod] * 2;
+            }
     }
     for (size_t l = nact; l < L; l++) m->acts[l] = m->acts[0];
     for (size_t l = 0; l < nh_bufs; l++) TAKE(m->h[l], N * H);

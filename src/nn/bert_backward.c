@@ -22,7 +22,8 @@ static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, c
     const float *xin = x;
     if (dropped) {
         memcpy(m->xd, x, (size_t)N * in * sizeof(float));
-        sl_nn_k_dropout(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed, hi, 0);
+        sl_nn_k_dropout_cached(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed, hi,
+                               m->acts[l].lkeep[mod], 1);
         xin = m->xd;
     }
     sl_nn_sgemm(1, 0, out, r, N, s, dy, out, u, r, 1.0f, lw->glora_b[mod], r);
@@ -31,7 +32,8 @@ static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, c
     if (!dx) return;
     if (dropped) {
         sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 0.0f, m->dwide, in);
-        sl_nn_k_dropout(m->dwide, (size_t)N * in, m->spec.dropout, m->drop.seed, hi, 0);
+        sl_nn_k_dropout_cached(m->dwide, (size_t)N * in, m->spec.dropout, m->drop.seed, hi,
+                               m->acts[l].lkeep[mod], 1);
         for (size_t i = 0; i < (size_t)N * in; i++) dx[i] += m->dwide[i];
     } else {
         sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 1.0f, dx, in);
@@ -128,8 +130,8 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
         sl_nn_k_layernorm_bwd(dz, m->dh, a->ln2_in, a->ln2_mean, a->ln2_rstd, lw->ln2_w, N, H, 0);
         memcpy(dout, dz, (size_t)N * H * sizeof(float));
         if (m->drop_on)
-            sl_nn_k_dropout(dout, (size_t)N * H, c->hidden_dropout, m->drop.seed,
-                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_OUT), 0);
+            sl_nn_k_dropout_cached(dout, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                                   sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_OUT), a->out_keep, 1);
         linear_lora_bwd(m, l, SL_NN_MOD_OUTPUT, m->dI, 0, dout, a->gel, N, NI, H, a->u[SL_NN_MOD_OUTPUT]);
         sl_nn_k_gelu_bwd(m->dI, m->dI, a->inter, (size_t)N * NI);
         linear_lora_bwd(m, l, SL_NN_MOD_INTER, dz, 1, m->dI, a->h1, N, H, NI, a->u[SL_NN_MOD_INTER]);
@@ -137,8 +139,8 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
         sl_nn_k_layernorm_bwd(m->dh2, dz, a->ln1_in, a->ln1_mean, a->ln1_rstd, lw->ln1_w, N, H, 0);
         memcpy(dao, m->dh2, (size_t)N * H * sizeof(float));
         if (m->drop_on)
-            sl_nn_k_dropout(dao, (size_t)N * H, c->hidden_dropout, m->drop.seed,
-                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), 0);
+            sl_nn_k_dropout_cached(dao, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                                   sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), a->ao_keep, 1);
         linear_lora_bwd(m, l, SL_NN_MOD_ATTN_OUT, m->dctx, 0, dao, a->ctx, N, H, H, a->u[SL_NN_MOD_ATTN_OUT]);
         attention_bwd(m, l, a);
         linear_lora_bwd(m, l, SL_NN_MOD_QUERY, need_dx ? m->dh2 : NULL, 1, m->dq, xin, N, H, H,

@@ -17,8 +17,9 @@ static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x,
     const float *xin = x;
     if (m->drop_on && m->spec.dropout > 0) {
         memcpy(m->xd, x, (size_t)N * in * sizeof(float));
-        sl_nn_k_dropout(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed,
-                        sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod), 0);
+        sl_nn_k_dropout_cached(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed,
+                               sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod), m->acts[l].lkeep[mod],
+                               0);
         xin = m->xd;
     }
     sl_nn_sgemm(0, 1, N, r, in, 1.0f, xin, in, A, in, 0.0f, u, r);
@@ -169,8 +170,8 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
         attention(m, l, a, B, T);
         linear_lora(m, l, SL_NN_MOD_ATTN_OUT, a->ln1_in, a->ctx, N, H, H, a->u[SL_NN_MOD_ATTN_OUT]);
         if (m->drop_on)
-            sl_nn_k_dropout(a->ln1_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
-                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), 0);
+            sl_nn_k_dropout_cached(a->ln1_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                                   sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), a->ao_keep, 0);
         for (size_t i = 0; i < (size_t)N * H; i++) a->ln1_in[i] += xin[i];
         sl_nn_k_layernorm(a->h1, a->ln1_mean, a->ln1_rstd, a->ln1_in, m->layer[l].ln1_w, m->layer[l].ln1_b, N,
                           H, c->ln_eps);
@@ -178,8 +179,8 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
         sl_nn_k_gelu(a->gel, a->inter, (size_t)N * NI);
         linear_lora(m, l, SL_NN_MOD_OUTPUT, a->ln2_in, a->gel, N, NI, H, a->u[SL_NN_MOD_OUTPUT]);
         if (m->drop_on)
-            sl_nn_k_dropout(a->ln2_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
-                            sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_OUT), 0);
+            sl_nn_k_dropout_cached(a->ln2_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                                   sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_OUT), a->out_keep, 0);
         for (size_t i = 0; i < (size_t)N * H; i++) a->ln2_in[i] += a->h1[i];
         sl_nn_k_layernorm(out, a->ln2_mean, a->ln2_rstd, a->ln2_in, m->layer[l].ln2_w, m->layer[l].ln2_b, N,
                           H, c->ln_eps);

@@ -25,6 +25,8 @@ typedef struct sl_nn_acts {
     float *ln2_in, *ln2_mean, *ln2_rstd;
     float *u[SL_NN_NMOD]; /* [N, r] LoRA A outputs */
     uint64_t *keep; /* attention-dropout keep bits, per (batch row, head) ceil(T*T/64) words; training only */
+    uint64_t *ao_keep, *out_keep; /* hidden-dropout keep bits [N*H] (training with hidden dropout) */
+    uint64_t *lkeep[SL_NN_NMOD];  /* LoRA-input dropout keep bits [N*in] (training with lora_dropout) */
 } sl_nn_acts;
 
 struct sl_nn_bert {
@@ -86,6 +88,10 @@ void sl_nn_k_gelu(float *y, const float *x, size_t n);
 void sl_nn_k_gelu_bwd(float *dx, const float *dy, const float *x, size_t n); /* dx = dy * gelu'(x) */
 /* Multiply x[i] by the dropout keep/scale factor of element base + i of the stream (seed, hi). */
 void sl_nn_k_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base);
+/* Dropout of x[0..n) (element i of the stream (seed, hi)) that remembers its mask: with bits == NULL as
+ * sl_nn_k_dropout; with bits and !replay, draw the mask into bits and apply it; with replay, apply bits. */
+void sl_nn_k_dropout_cached(float *x, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t *bits,
+                            int replay);
 /* Bit i of bits = 1 when element base + i is kept (same draws as sl_nn_k_dropout). */
 void sl_nn_k_dropout_bits(uint64_t *bits, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base);
 /* y[i] = bit i ? x[i] * scale : 0 (y may be x). */

@@ -188,6 +188,35 @@ void sl_nn_k_apply_bits(float *y, const float *x, const uint64_t *bits, size_t n
 
 #define DROP_CHUNK ((size_t)1 << 16)
 
+typedef struct {
+    float *x;
+    uint64_t *bits;
+    size_t n;
+    float p, scale;
+    uint64_t seed, hi;
+    int replay;
+} cached_job;
+
+static void cached_task(void *vp, size_t t, int worker) {
+    (void)worker;
+    const cached_job *j = vp;
+    size_t i0 = t * DROP_CHUNK,
+           n = j->n - i0 < DROP_CHUNK ? j->n - i0 : DROP_CHUNK; /* i0 is a multiple of 64 */
+    if (!j->replay) sl_nn_k_dropout_bits(j->bits + i0 / 64, n, j->p, j->seed, j->hi, i0);
+    sl_nn_k_apply_bits(j->x + i0, j->x + i0, j->bits + i0 / 64, n, j->scale);
+}
+
+void sl_nn_k_dropout_cached(float *x, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t *bits,
+                            int replay) {
+    if (p <= 0) return;
+    if (!bits) {
+        sl_nn_k_dropout(x, n, p, seed, hi, 0);
+        return;
+    }
+    cached_job j = {x, bits, n, p, 1.0f / (1.0f - p), seed, hi, replay};
+    sl_nn_parallel_for((n + DROP_CHUNK - 1) / DROP_CHUNK, cached_task, &j);
+}
+
 static void dropout_task(void *p, size_t t, int worker) {
     (void)worker;
     const drop_job *j = p;
