@@ -3,14 +3,15 @@
 For every module in workflows/nextflow/modules/local/seqlora/<step>/:
   - nf-core shape: main.nf + meta.yml + environment.yml; process SEQLORA_<STEP>; only tag/label/conda/container
     directives; one standard resource label (+ process_gpu); the `when:` condition; task.ext.args/prefix;
-    `tuple val(meta), path(...)` first input; versions via `topic: versions` with `seqlora --version`; a stub;
+    `tuple val(meta), ...` first input; versions via `topic: versions` with `seqlora --version`; a stub;
     the conda env and the container tag pin the recipe's version; meta.yml names the same inputs and emits;
   - its script is one `seqlora <step>` command whose every option exists in `seqlora <step> --help`, and so
     does every option the pipeline passes through ext.args (train_args, evaluate_args in nextflow.config);
   - the command runs in a shell on the demo data, as Nextflow would run it (inputs staged by name into a task
     directory, Groovy values substituted), chained as the pipeline chains them: initmodel (tiny random BERT)
     -> kmerize (data/: Findlay BRCA1 variants + GRCh37 region) -> split (exon-grouped folds) -> train ->
-    evaluate -> package -> score, and predict; clean, sexcheck and clinical on real files from tests/data; each
+    evaluate -> package -> score, and predict; fetch (a file:// URL with its sha256), clean, sexcheck and
+    clinical on real files from tests/data; each
     exits 0 and writes every declared output; the same command in a fresh task directory with the same store
     is a cache hit (`cached:`); no output is named like a staged input;
   - the options the pipeline passes through ext.args (params.*_args and the closures of conf/modules.config)
@@ -18,6 +19,7 @@ For every module in workflows/nextflow/modules/local/seqlora/<step>/:
   - its stub, run in a shell, writes every declared output too.
 """
 import glob
+import hashlib
 import json
 import os
 import re
@@ -93,6 +95,10 @@ PLAN = {
     "sexcheck": dict(meta={"id": "1kg_chrX"}, inputs={"vcf": f"{DATA}/1kg/1kg_phase3_subset_chrX.vcf.gz",
                                                       "sex_table": f"{DATA}/1kg/integrated_call_samples_v3.20130502.ALL.panel"},
                      vals={"build": "GRCh37"}, args=""),
+    "fetch": dict(meta={"id": "findlay.vcf"}, inputs={},
+                  vals={"url": "file://" + f"{DEMO}/findlay2018_sge.GRCh37.vcf",
+                        "sha256": hashlib.sha256(open(f"{DEMO}/findlay2018_sge.GRCh37.vcf", "rb").read()).hexdigest()},
+                  args="--retries 1"),
     "clinical": dict(meta={"id": "tcga_brca"}, inputs={"clinical_tsv": f"{DATA}/gdc/clinical.tcga-brca.tsv"},
                      args="--id-column submitter_id --label-column vital_status --covariate gender"),
 }
@@ -205,7 +211,7 @@ for step in order:
     images = re.findall(r"'((?:docker://)?ghcr\.io/seqlora/seqlora:[^']+)'", mod.text)
     check(images and all(i.split(":")[-1].startswith(VERSION) for i in images), f"{step}: images pinned to {VERSION} ({images})")
     check(mod.sections.get("when", "").strip() == "task.ext.when == null || task.ext.when", f"{step}: when: condition unchanged")
-    check(re.match(r"^tuple val\(meta\), path\(\w+\)", (mod.inputs() or [""])[0]) is not None, f"{step}: first input is tuple val(meta), path(...)")
+    check(re.match(r"^tuple val\(meta\), (path|val)\(\w+\)", (mod.inputs() or [""])[0]) is not None, f"{step}: first input is tuple val(meta), ...")
     check(any("topic: versions" in o and "eval(\"seqlora --version" in o for o in mod.outputs()),
           f"{step}: seqlora version to the versions topic")
     pre = mod.script_preamble()
