@@ -89,7 +89,7 @@ static void *try_open(const char *path, char *why, size_t n) {
 }
 
 static void load_module(void) {
-    char why[sizeof load_why] = "";
+    char why[sizeof load_why - 64] = "";
     const char *env = getenv("SEQLORA_CUDA_MODULE");
     void *h = NULL;
     if (env && *env) {
@@ -281,6 +281,93 @@ void sl_nn_cuda_desc_free(sl_nn_cuda_desc *d) {
     d->layer_ptrs = NULL;
     d->offs = NULL;
     d->sizes = NULL;
+}
+
+/* ---- a CPU-engine model on a CUDA device ---- */
+
+int sl_nn_cuda_bert_create(const sl_nn_bert *m, int device, int precision, sl_nn_cuda_bert **out,
+                           sl_err *err) {
+    *out = NULL;
+    char why[1024] = "";
+    const sl_cuda_api *api = sl_nn_cuda_api(why, sizeof why);
+    if (!api) return sl_err_set(err, SL_EUSAGE, "CUDA backend: %s", why);
+    sl_nn_cuda_bert *cb = calloc(1, sizeof *cb);
+    if (!cb) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    cb->api = api;
+    cb->precision = precision;
+    sl_nn_loss_scaler_init(&cb->scaler, 65536.0f, 2000);
+    int rc = sl_nn_cuda_desc_from_bert(m, precision, &cb->desc, err);
+    if (!rc) rc = api->create(&cb->desc.d, device, &cb->dev, err);
+    if (rc) {
+        sl_nn_cuda_bert_free(cb);
+        return rc;
+    }
+    *out = cb;
+    return 0;
+}
+
+void sl_nn_cuda_bert_free(sl_nn_cuda_bert *cb) {
+    if (!cb) return;
+    if (cb->dev) cb->api->destroy(cb->dev);
+    sl_nn_cuda_desc_free(&cb->desc);
+    free(cb);
+}
+
+int sl_nn_cuda_bert_forward(sl_nn_cuda_bert *cb, const int32_t *ids, const int32_t *mask, int B, int T,
+                            const float *labels, const sl_nn_dropout *drop, float *loss, sl_err *err) {
+    return cb->api->forward(cb->dev, ids, mask, B, T, labels, drop != NULL, drop ? drop->seed : 0,
+                            drop ? drop->micro : 0, loss, err);
+}
+
+int sl_nn_cuda_bert_backward(sl_nn_cuda_bert *cb, float loss_scale, sl_err *err) {
+    if (cb->precision == SL_CUDA_FP16) loss_scale *= cb->scaler.scale;
+    return cb->api->backward(cb->dev, loss_scale, err);
+}
+
+int sl_nn_cuda_bert_zero_grad(sl_nn_cuda_bert *cb, sl_err *err) {
+    return cb->api->zero_grad(cb->dev, err);
+}
+
+int sl_nn_cuda_bert_logits(sl_nn_cuda_bert *cb, float *logits, sl_err *err) {
+    return cb->api->get_logits(cb->dev, logits, err);
+}
+
+int sl_nn_cuda_bert_step(sl_nn_cuda_bert *cb, sl_nn_adamw *opt, double lr, double max_norm, double *norm,
+                         int *taken, sl_err *err) {
+    int rc, finite = 1;
+    *taken = 0;
+    if (cb->precision == SL_CUDA_FP16 && (rc = cb->api->scale_grads(cb->dev, 1.0f / cb->scaler.scale, err)))
+        return rc;
+    if ((rc = cb->api->clip_grad_norm(cb->dev, max_norm, norm, &finite, err))) return rc;
+    if (cb->precision == SL_CUDA_FP16) {
+        if (!sl_nn_loss_scaler_update(&cb->scaler, finite)) return 0;
+    } else if (!finite) {
+        return sl_err_set(err, SL_EDATA, "a gradient is not finite (norm %g)", *norm);
+    }
+    if ((rc = cb->api->adamw(cb->dev, lr, opt->beta1, opt->beta2, opt->eps, opt->weight_decay, opt->t + 1,
+                             err)))
+        return rc;
+    opt->t++;
+    *taken = 1;
+    return 0;
+}
+
+int sl_nn_cuda_bert_to_host(sl_nn_cuda_bert *cb, sl_nn_bert *m, sl_nn_adamw *opt, sl_err *err) {
+    if (opt && opt->n != m->n_train)
+        return sl_err_set(err, SL_EINTERNAL, "optimizer of %zu floats for an arena of %zu", opt->n,
+                          m->n_train);
+    return cb->api->get_train(cb->dev, m->tparams, NULL, opt ? opt->m : NULL, opt ? opt->v : NULL, err);
+}
+
+int sl_nn_cuda_bert_from_host(sl_nn_cuda_bert *cb, const sl_nn_bert *m, const sl_nn_adamw *opt, sl_err *err) {
+    if (opt && opt->n != m->n_train)
+        return sl_err_set(err, SL_EINTERNAL, "optimizer of %zu floats for an arena of %zu", opt->n,
+                          m->n_train);
+    return cb->api->set_train(cb->dev, m->tparams, NULL, opt ? opt->m : NULL, opt ? opt->v : NULL, err);
+}
+
+int sl_nn_cuda_bert_memory(sl_nn_cuda_bert *cb, sl_cuda_mem *mem, sl_err *err) {
+    return cb->api->memory(cb->dev, mem, err);
 }
 
 /* ---- fp16 loss scaling ---- */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "bert.h"
+#include "optim.h"
 #include "cuda/sl_cuda.h"
 #include "util/error.h"
 
@@ -72,5 +73,45 @@ void sl_nn_loss_scaler_init(sl_nn_loss_scaler *s, float init_scale, int interval
  * the optimizer step is to be taken (after unscaling the gradients by 1/scale-before-the-update), 0 to
  * skip it. The scale is updated. */
 int sl_nn_loss_scaler_update(sl_nn_loss_scaler *s, int finite);
+
+/* ---- a CPU-engine model running on a CUDA device (the trainer's dispatch) ----
+ *
+ * The CPU model `m` stays the owner of the configuration, the parameter table and the host copy of the
+ * trainable arena (for checkpoints and adapter files); the device holds its own arena of the same layout.
+ * Typical trainer loop: per micro-batch forward + backward(loss_scale = 1 / accumulation); per optimizer
+ * step sl_nn_cuda_bert_step(); before writing a checkpoint or the adapter sl_nn_cuda_bert_to_host(). */
+typedef struct sl_nn_cuda_bert {
+    const sl_cuda_api *api;
+    sl_cuda_model *dev;
+    sl_nn_cuda_desc desc;
+    int precision;
+    sl_nn_loss_scaler scaler; /* used with fp16 only */
+} sl_nn_cuda_bert;
+
+/* Copy `m` (loaded with the capacity to use) to CUDA device `device` at `precision` (SL_CUDA_*; bf16/fp16
+ * keep the frozen Linear weights in that type only). `m` must outlive *out. Free with
+ * sl_nn_cuda_bert_free. Errors: SL_EUSAGE (no module/device), SL_ENOMEM (device memory), SL_EINTERNAL. */
+int sl_nn_cuda_bert_create(const sl_nn_bert *m, int device, int precision, sl_nn_cuda_bert **out,
+                           sl_err *err);
+void sl_nn_cuda_bert_free(sl_nn_cuda_bert *cb);
+/* As sl_nn_bert_forward / sl_nn_bert_backward / sl_nn_bert_zero_grad (fp16: the backward multiplies
+ * loss_scale by the dynamic loss scale). */
+int sl_nn_cuda_bert_forward(sl_nn_cuda_bert *cb, const int32_t *ids, const int32_t *mask, int B, int T,
+                            const float *labels, const sl_nn_dropout *drop, float *loss, sl_err *err);
+int sl_nn_cuda_bert_backward(sl_nn_cuda_bert *cb, float loss_scale, sl_err *err);
+int sl_nn_cuda_bert_zero_grad(sl_nn_cuda_bert *cb, sl_err *err);
+int sl_nn_cuda_bert_logits(sl_nn_cuda_bert *cb, float *logits, sl_err *err); /* [B, num_labels] to host */
+/* One optimizer step: (fp16: unscale, skip on a non-finite gradient and update the scale) clip to
+ * max_norm (<= 0: none) and AdamW with opt's hyper-parameters; opt->t is advanced when the step is taken.
+ * *norm = the gradient norm before clipping, *taken = 0 when fp16 skipped the step. */
+int sl_nn_cuda_bert_step(sl_nn_cuda_bert *cb, struct sl_nn_adamw *opt, double lr, double max_norm,
+                         double *norm, int *taken, sl_err *err);
+/* Device arena -> m's trainable arena, and (opt != NULL) the AdamW moments -> opt->m / opt->v. */
+int sl_nn_cuda_bert_to_host(sl_nn_cuda_bert *cb, sl_nn_bert *m, struct sl_nn_adamw *opt, sl_err *err);
+/* m's arena and (opt != NULL) opt's moments -> device (after a resume). */
+int sl_nn_cuda_bert_from_host(sl_nn_cuda_bert *cb, const sl_nn_bert *m, const struct sl_nn_adamw *opt,
+                              sl_err *err);
+/* Device memory of the model (allocation plan and peak in use). */
+int sl_nn_cuda_bert_memory(sl_nn_cuda_bert *cb, sl_cuda_mem *mem, sl_err *err);
 
 #endif

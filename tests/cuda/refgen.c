@@ -5,6 +5,8 @@
  * gradients with dropout off and on, plus a 50-step AdamW loss curve with dropout and clipping.
  *
  * usage: cuda_refgen OUT.bin                  write it (by hand, to refresh the committed file)
+ *        cuda_refgen --gpu-wrapper            the trainer-facing sl_nn_cuda_bert_* against the CPU engine
+ *                                             (ctest cuda_gpu_wrapper; 77 = skipped without a GPU)
  *        cuda_refgen --compare COMMITTED.bin  regenerate and compare with the committed file (the ctest
  *                                             cuda_reference_current: the GPU check must test today's
  *                                             CPU engine, not an old one); floats within 1e-5 relative
@@ -100,24 +102,20 @@ static void put_f(FILE *f, const char *name, const float *x, size_t n) {
     ref_put(f, name, REF_F32, x, n);
 }
 
-static int generate(const char *out) {
-    sl_err err = {0};
+/* The reference model (CPU engine, training capacity B x T) with non-zero LoRA B matrices. */
+static sl_nn_bert *make_model(sl_err *err) {
     const char *tmp = getenv("SEQLORA_TEST_TMP");
     char *dir = NULL;
-    sl_fs_mkdirs(tmp ? tmp : "/tmp", &err);
-    if (sl_fs_mkdtemp(tmp ? tmp : "/tmp", "cuda-refgen-", &dir, &err) || write_model(dir, &err)) {
-        fprintf(stderr, "refgen: %s\n", err.msg);
-        return 1;
-    }
+    sl_fs_mkdirs(tmp ? tmp : "/tmp", err);
+    if (sl_fs_mkdtemp(tmp ? tmp : "/tmp", "cuda-refgen-", &dir, err) || write_model(dir, err)) return NULL;
     sl_nn_set_threads(1);
     sl_nn_lora_spec spec = {.r = 4, .alpha = 8, .dropout = 0.1f, .targets = 0x3f, .train_pooler = 1};
     sl_nn_bert *m = NULL;
-    if (sl_nn_bert_load(dir, NULL, &spec, 7, B, T, 1, &m, &err)) {
-        fprintf(stderr, "refgen: %s\n", err.msg);
-        return 1;
-    }
-    sl_fs_remove_tree(dir, &err);
+    int rc = sl_nn_bert_load(dir, NULL, &spec, 7, B, T, 1, &m, err);
+    sl_err e2 = {0};
+    sl_fs_remove_tree(dir, &e2);
     free(dir);
+    if (rc) return NULL;
     /* non-zero LoRA B so that every gradient is non-trivial */
     float *p = sl_nn_bert_train_params(m);
     const size_t n = sl_nn_bert_n_train(m);
@@ -125,6 +123,31 @@ static int generate(const char *out) {
     sl_rng_init(&r, 5, 3);
     for (size_t i = 0; i < n; i++)
         if (p[i] == 0) p[i] = 0.2f * (float)(2 * sl_rng_uniform(&r) - 1);
+    return m;
+}
+
+static const float labels[B] = {2, 0, 1, 1};
+
+static void make_batch(int32_t *ids, int32_t *mask) {
+    const int lens[B] = {T, 20, 9, 27};
+    sl_rng r;
+    sl_rng_init(&r, 6, 4);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            ids[b * T + t] = t < lens[b] ? (int32_t)sl_rng_below(&r, V) : 0;
+            mask[b * T + t] = t < lens[b];
+        }
+}
+
+static int generate(const char *out) {
+    sl_err err = {0};
+    sl_nn_bert *m = make_model(&err);
+    if (!m) {
+        fprintf(stderr, "refgen: %s\n", err.msg);
+        return 1;
+    }
+    float *p = sl_nn_bert_train_params(m);
+    const size_t n = sl_nn_bert_n_train(m);
     sl_nn_cuda_desc cd;
     if (sl_nn_cuda_desc_from_bert(m, SL_CUDA_FP32, &cd, &err)) {
         fprintf(stderr, "refgen: %s\n", err.msg);
@@ -132,14 +155,7 @@ static int generate(const char *out) {
     }
     const sl_cuda_desc *d = &cd.d;
     int32_t ids[B * T], mask[B * T];
-    float labels[B] = {2, 0, 1, 1};
-    const int lens[B] = {T, 20, 9, 27};
-    sl_rng_init(&r, 6, 4);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            ids[b * T + t] = t < lens[b] ? (int32_t)sl_rng_below(&r, V) : 0;
-            mask[b * T + t] = t < lens[b];
-        }
+    make_batch(ids, mask);
     FILE *f = fopen(out, "wb");
     if (!f) {
         fprintf(stderr, "refgen: %s: cannot write\n", out);
@@ -240,7 +256,96 @@ static double rel(const ref_rec *a, const ref_rec *b) {
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+static double rel_l2f(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) return INFINITY;
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* The trainer-facing wrapper (sl_nn_cuda_bert_*) against the CPU engine, fp32: 5 optimizer steps with
+ * dropout and clipping, then the parameters and AdamW moments copied back to the host. 77 without a GPU. */
+static int gpu_wrapper(void) {
+    sl_err err = {0};
+    sl_nn_bert *m = make_model(&err);
+    if (!m) {
+        fprintf(stderr, "refgen: %s\n", err.msg);
+        return 1;
+    }
+    sl_nn_device req = {SL_NN_DEVICE_AUTO, -1}, got;
+    char note[1200];
+    if (sl_nn_device_resolve(&req, &got, note, sizeof note, &err) || got.kind != SL_NN_DEVICE_CUDA) {
+        printf("SKIP: %s\n", note);
+        sl_nn_bert_free(m);
+        return 77;
+    }
+    sl_nn_cuda_bert *cb = NULL;
+    if (sl_nn_cuda_bert_create(m, got.index, SL_CUDA_FP32, &cb, &err)) {
+        fprintf(stderr, "refgen: %s\n", err.msg);
+        return 1;
+    }
+    const size_t n = sl_nn_bert_n_train(m);
+    size_t np;
+    const sl_nn_param *ps = sl_nn_bert_params(m, &np);
+    size_t *sizes = malloc(np * sizeof *sizes);
+    for (size_t i = 0; i < np; i++) sizes[i] = ps[i].numel;
+    sl_nn_adamw cpu_opt, gpu_opt;
+    int rc = sl_nn_adamw_init(&cpu_opt, n, 0.01, &err) || sl_nn_adamw_init(&gpu_opt, n, 0.01, &err);
+    int32_t ids[B * T], mask[B * T];
+    make_batch(ids, mask);
+    double worst_loss = 0;
+    for (int s = 0; s < 5 && !rc; s++) {
+        sl_nn_dropout drop = {99, (uint64_t)s};
+        float lc = 0, lg = 0;
+        double ng = 0;
+        int taken = 0;
+        sl_nn_bert_zero_grad(m);
+        rc = rc || sl_nn_bert_forward(m, ids, mask, B, T, labels, &drop, &lc, &err);
+        rc = rc || sl_nn_bert_backward(m, 1.0f, &err);
+        rc = rc || sl_nn_cuda_bert_zero_grad(cb, &err);
+        rc = rc || sl_nn_cuda_bert_forward(cb, ids, mask, B, T, labels, &drop, &lg, &err);
+        rc = rc || sl_nn_cuda_bert_backward(cb, 1.0f, &err);
+        rc = rc || sl_nn_cuda_bert_step(cb, &gpu_opt, 1e-3, 1.0, &ng, &taken, &err);
+        double nc = sl_nn_clip_grad_norm(sl_nn_bert_train_grads(m), sizes, np, 1.0);
+        sl_nn_adamw_step(&cpu_opt, 1e-3, sl_nn_bert_train_params(m), sl_nn_bert_train_grads(m));
+        double d = fabs(lc - lg) / fabs(lc);
+        if (!(d <= worst_loss)) worst_loss = d;
+        printf("step %d: loss cpu %.6f gpu %.6f, grad norm cpu %.6f gpu %.6f, taken %d\n", s, lc, lg, nc, ng,
+               taken);
+        if (!taken) rc = sl_err_set(&err, SL_EINTERNAL, "an fp32 step was not taken");
+    }
+    float *cpu_p = malloc(n * sizeof(float)), *cpu_m = malloc(n * sizeof(float));
+    memcpy(cpu_p, sl_nn_bert_train_params(m), n * sizeof(float));
+    memcpy(cpu_m, cpu_opt.m, n * sizeof(float));
+    rc = rc || sl_nn_cuda_bert_to_host(cb, m, &gpu_opt, &err);
+    int bad = rc != 0;
+    if (!rc) {
+        double ep = rel_l2f(sl_nn_bert_train_params(m), cpu_p, n), em = rel_l2f(gpu_opt.m, cpu_m, n);
+        printf("%s loss over 5 steps %.3e, parameters %.3e, AdamW m %.3e (tolerance 1e-4)\n",
+               worst_loss <= 1e-4 && ep <= 1e-4 && em <= 1e-4 ? "PASS" : "FAIL", worst_loss, ep, em);
+        bad = !(worst_loss <= 1e-4 && ep <= 1e-4 && em <= 1e-4);
+        sl_cuda_mem mem;
+        if (!sl_nn_cuda_bert_memory(cb, &mem, &err))
+            printf("device: model %.1f MiB, in use at peak %.1f MiB\n", mem.total / 1048576.0,
+                   mem.device_used_peak / 1048576.0);
+    } else {
+        fprintf(stderr, "refgen: %s\n", err.msg);
+    }
+    free(cpu_p);
+    free(cpu_m);
+    free(sizes);
+    sl_nn_adamw_free(&cpu_opt);
+    sl_nn_adamw_free(&gpu_opt);
+    sl_nn_cuda_bert_free(cb);
+    sl_nn_bert_free(m);
+    return bad;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--gpu-wrapper")) return gpu_wrapper();
     if (argc == 2) return generate(argv[1]);
     if (argc != 3 || strcmp(argv[1], "--compare")) {
         fprintf(stderr, "usage: %s OUT.bin | --compare COMMITTED.bin\n", argv[0]);
