@@ -35,7 +35,6 @@ mkdir -p "$work"
 summary=$work/summary.tsv
 printf 'target\tseconds\truns\tresult\n' >"$summary"
 status=0
-export SEQLORA_FUZZ_KNOWN=1 # harnesses exercise the known findings too (suppressed, see above)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$root/tests/fuzz/known-issues.supp}
 for t in $targets; do

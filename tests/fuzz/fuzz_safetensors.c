@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *k, *v;
     for (size_t i = 0; i < sl_nn_st_metadata_count(f); i++) sl_nn_st_metadata_at(f, i, &k, &v);
     /* Without metadata this hits a known, reported UB (bsearch on NULL, docs/reliability.md item 2): only
-     * when SEQLORA_FUZZ_KNOWN is set (scripts/fuzz.sh, the DISABLED fuzz_known_* tests), so that the
-     * always-on replay stays green under UBSan until it is fixed. */
+     * when SEQLORA_FUZZ_KNOWN is set (the DISABLED fuzz_known_* tests), so that the always-on replay
+     * stays green under gcc's UBSan until it is fixed. */
     if (sl_nn_st_metadata_count(f) || getenv("SEQLORA_FUZZ_KNOWN")) (void)sl_nn_st_metadata(f, "format");
     sl_nn_st_close(f);
     return 0;

@@ -192,6 +192,32 @@ def store_seeds():
                                               ("actions/00/" + "0" * 64 + ".json", b"{}")]))
 
 
+
+
+def torch_pickle_seeds():
+    """data.pkl of real torch.save checkpoints (views sharing a storage, f16/i64, a Parameter) and two
+    refusals (an os.system REDUCE, a top-level list)."""
+    import collections, pickle, zipfile
+    import torch
+
+    def pkl_of(obj):
+        b = io.BytesIO()
+        torch.save(obj, b)
+        z = zipfile.ZipFile(io.BytesIO(b.getvalue()))
+        return z.read([n for n in z.namelist() if n.endswith("data.pkl")][0])
+    x = torch.arange(16, dtype=torch.float32)
+    put("torch_pickle", "views.pkl", pkl_of(collections.OrderedDict(
+        [("w", x[:8].view(2, 4)), ("b", x[8:12]), ("t", x.view(4, 4).t())])))
+    put("torch_pickle", "f16_i64.pkl", pkl_of({"h": torch.ones(3, dtype=torch.float16), "i": torch.arange(2)}))
+    put("torch_pickle", "scalar_param.pkl", pkl_of({"p": torch.nn.Parameter(torch.tensor(2.0))}))
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    put("torch_pickle", "evil_os_system.pkl", pickle.dumps({"w": Evil()}, protocol=2))
+    put("torch_pickle", "not_a_dict.pkl", pickle.dumps([1, 2.5, "x", None, True], protocol=4))
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     tokenizer_seeds()
@@ -200,4 +226,5 @@ if __name__ == "__main__":
     bio_seeds()
     json_seeds()
     store_seeds()
+    torch_pickle_seeds()
     print("seeds written under", C)
