@@ -30,7 +30,7 @@ mapfile -t cmds < <(printf '%s\n' "$top" | awk '/^commands:/ {on=1; next} on && 
   if ((${#cmds[@]})); then
     echo "| command | summary |"
     echo "|---|---|"
-    printf '%s\n' "$top" | awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {name=$1; $1=""; sub(/^ +/, ""); printf "| [`%s`](%s.md) | %s |\n", name, name, $0} on && /^$/ {on=0}'
+    printf '%s\n' "$top" | awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {name=$1; $1=""; sub(/^ +/, ""); gsub(/\|/, "\\|"); printf "| [`%s`](%s.md) | %s |\n", name, name, $0} on && /^$/ {on=0}'
   fi
 } > "$out/README.md"
 
