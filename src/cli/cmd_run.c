@@ -39,28 +39,32 @@ static void print_plan(const sl_pipeline *p, FILE *out) {
     for (size_t k = 0; k < p->n; k++)
         if (strlen(p->stages[k].label) > width) width = strlen(p->stages[k].label);
     fprintf(out, "%-*s  %-12s  %-10s  %s\n", (int)width, "stage", "step", "status", "action key");
-    size_t cached = 0, run = 0, later = 0;
+    size_t cached = 0, run = 0, later = 0, skipped = 0;
     for (size_t k = 0; k < p->n; k++) {
         const sl_pipe_stage *s = &p->stages[k];
-        const char *st = s->kind == SL_PIPE_BASELINE ? "computed"
-                         : s->state == 1             ? "cached"
-                         : s->state == 2             ? "run"
-                                                     : "run later";
-        if (s->kind != SL_PIPE_BASELINE) {
-            if (s->state == 1)
-                cached++;
-            else if (s->state == 2)
-                run++;
-            else
-                later++;
-        }
-        fprintf(out, "%-*s  %-12s  %-10s  %s\n", (int)width, s->label,
-                s->kind == SL_PIPE_BASELINE ? "-" : s->step, st,
-                s->kind == SL_PIPE_STEP && s->state ? s->key
-                : s->kind == SL_PIPE_BASELINE       ? "(not a step: a small table from the test split)"
-                                                    : "(known once an earlier step has run)");
+        int bl = s->kind == SL_PIPE_BASELINE;
+        const char *st = s->state == 4   ? "skipped"
+                         : bl            ? (s->state == 2 ? "computed" : "run later")
+                         : s->state == 1 ? "cached"
+                         : s->state == 2 ? "run"
+                                         : "run later";
+        if (s->state == 4)
+            skipped += !bl;
+        else if (!bl && s->state == 1)
+            cached++;
+        else if (!bl && s->state == 2)
+            run++;
+        else if (!bl)
+            later++;
+        const char *what = s->state == 4 ? "(not applicable to this task)"
+                           : bl          ? "(not a step: a table from the development and test splits)"
+                           : s->state    ? s->key
+                                         : "(known once an earlier step has run)";
+        fprintf(out, "%-*s  %-12s  %-10s  %s\n", (int)width, s->label, bl ? "-" : s->step, st, what);
     }
-    fprintf(out, "%zu cached, %zu to run, %zu after them\n", cached, run, later);
+    fprintf(out, "%zu cached, %zu to run, %zu after them", cached, run, later);
+    if (skipped) fprintf(out, ", %zu skipped", skipped);
+    fprintf(out, "\n");
 }
 
 int sl_cmd_run(int argc, char **argv) {

@@ -9,6 +9,7 @@
 #include "pipeline.h"
 #include "runner_plan.h"
 #include "steps/step.h"
+#include "store/store.h"
 #include "util/fs.h"
 
 static sl_pipe_stage *add_stage(sl_pipeline *p, const char *label, const char *step, json_t *params) {
@@ -336,52 +337,118 @@ static int baseline_ready(const sl_pipeline *p) {
     return p->stages[p->i_split_test].record != NULL;
 }
 
+static int write_baseline(sl_pipeline *p, sl_pipe_stage *s, const char *dev, const char *test,
+                          const char *out, sl_err *err);
+
+/* For a dry run: the development and test splits from the store into `dir` (when the split is cached). */
+static int plan_splits(const sl_pipeline *p, const sl_run_opts *opts, const char *dir, char **dev,
+                       char **test, sl_err *err) {
+    const json_t *rec = p->stages[p->i_split_test].record;
+    const char *d1 = sl_runner_output_digest(rec, "train.tsv"),
+               *d2 = sl_runner_output_digest(rec, "test.tsv");
+    if (!d1 || !d2) return sl_err_set(err, SL_EINTERNAL, "the split record has no train.tsv/test.tsv");
+    sl_store *st = NULL;
+    int rc = sl_store_open(opts->store_dir ? opts->store_dir : sl_runner_default_store(), &st, err);
+    *dev = sl_fs_join(dir, "development.tsv");
+    *test = sl_fs_join(dir, "test.tsv");
+    if (!rc && (!*dev || !*test)) rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+    if (!rc) rc = sl_store_materialise_file(st, d1, *dev, err);
+    if (!rc) rc = sl_store_materialise_file(st, d2, *test, err);
+    sl_store_close(st);
+    return rc;
+}
+
 int sl_pipeline_plan(sl_pipeline *p, const sl_run_opts *opts, sl_err *err) {
-    for (size_t k = 0; k < p->n; k++) {
+    char *tmp = NULL, *dev = NULL, *test = NULL, *table = NULL;
+    int rc = 0;
+    for (size_t k = 0; !rc && k < p->n; k++) {
         sl_pipe_stage *s = &p->stages[k];
         s->state = 0;
         if (s->kind == SL_PIPE_BASELINE) {
-            s->state = baseline_ready(p) ? 2 : 0;
+            /* the baseline table is computed here, in a temporary folder, when the split is known */
+            free(table);
+            table = NULL;
+            if (!baseline_ready(p)) continue;
+            if (!tmp) {
+                const char *t = getenv("TMPDIR");
+                rc = sl_fs_mkdtemp(t && *t ? t : "/tmp", "seqlora-plan-", &tmp, err);
+                if (!rc) rc = plan_splits(p, opts, tmp, &dev, &test, err);
+                if (rc) break;
+            }
+            char name[300];
+            snprintf(name, sizeof name, "%s.predictions.tsv", s->baseline_column);
+            table = sl_fs_join(tmp, name);
+            if (!table) {
+                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+                break;
+            }
+            rc = write_baseline(p, s, dev, test, table, err);
+            if (rc) {
+                rc = sl_err_prefix(err, "stage '%s'", s->label);
+                break;
+            }
+            if (s->state == 4) { /* not applicable (a score baseline of a multi-class task) */
+                p->stages[k + 1].state = 4;
+                k++;
+            } else {
+                s->state = 2;
+            }
             continue;
         }
         const sl_step *step = sl_step_find(s->step);
-        if (!step)
-            return sl_err_set(err, SL_EINTERNAL, "stage '%s': this build has no step '%s'", s->label,
-                              s->step);
+        if (!step) {
+            rc = sl_err_set(err, SL_EINTERNAL, "stage '%s': this build has no step '%s'", s->label, s->step);
+            break;
+        }
         sl_run_input in[SL_PIPE_MAX_IN];
         char refs[SL_PIPE_MAX_IN][72];
         int known = stage_inputs(p, s, in, refs);
-        /* a baseline's predictions table is only known once the baseline is written (by run) */
-        if (s->n_in && !strcmp(s->in[0].role, "predictions")) known = 0;
+        if (s->n_in &&
+            !strcmp(s->in[0].role, "predictions")) { /* a baseline's table: the one just computed */
+            known = table != NULL;
+            in[0].path = table;
+        }
         if (!known) continue;
         sl_run_plan plan;
-        int rc = sl_runner_plan(step, s->params, in, s->n_in, opts->store_dir, &plan, err);
-        if (rc) return sl_err_prefix(err, "stage '%s'", s->label);
+        rc = sl_runner_plan(step, s->params, in, s->n_in, opts->store_dir, &plan, err);
+        if (rc) {
+            rc = sl_err_prefix(err, "stage '%s'", s->label);
+            break;
+        }
         memcpy(s->key, plan.key, sizeof s->key);
         s->state = plan.cached ? 1 : 2;
         json_decref(s->record);
         s->record = plan.record;
     }
-    return 0;
+    if (tmp) {
+        sl_err e2;
+        sl_fs_remove_tree(tmp, &e2);
+    }
+    free(tmp);
+    free(dev);
+    free(test);
+    free(table);
+    return rc;
 }
 
 /* Labels of the task (sorted distinct labels of the development set) for the baselines. */
-static int run_baseline(sl_pipeline *p, sl_pipe_stage *s, sl_err *err) {
-    const char *dev = p->stages[p->i_split_test].out[0].dest, *test = p->stages[p->i_split_test].out[1].dest;
+static int write_baseline(sl_pipeline *p, sl_pipe_stage *s, const char *dev, const char *test,
+                          const char *out, sl_err *err) {
     char **labels = NULL;
     size_t n = 0;
     int rc = sl_pipeline_dataset_labels(dev, &labels, &n, err);
     if (rc) return rc;
-    char *dir = sl_fs_dirname(s->baseline_out);
+    char *dir = sl_fs_dirname(out);
     rc = dir ? sl_fs_mkdirs(dir, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
     free(dir);
     if (!rc && s->baseline_score) {
         if (n != 2) {
-            rc = sl_err_set(
-                err, SL_EUSAGE,
-                "baseline '%s': a score baseline needs a binary task, the data has %zu classes (set "
-                "baselines.scores to [] for this config)",
+            fprintf(
+                stderr,
+                "seqlora: note: baseline %s: a score baseline needs a binary task, the data has %zu classes: "
+                "skipped\n",
                 s->baseline_column, n);
+            s->state = 4;
         } else {
             const json_t *pos = json_object_get(json_object_get(p->config, "evaluate"), "positive_class");
             const char *cls[2] = {labels[0], labels[1]};
@@ -390,18 +457,23 @@ static int run_baseline(sl_pipeline *p, sl_pipe_stage *s, sl_err *err) {
                 cls[1] = labels[0];
             }
             size_t dropped = 0;
-            rc = sl_pipeline_score_baseline(test, s->baseline_column, cls, s->baseline_out, &dropped, err);
+            rc = sl_pipeline_score_baseline(test, s->baseline_column, cls, out, &dropped, err);
             if (!rc && dropped)
                 fprintf(stderr, "seqlora: note: baseline %s: %zu test rows without a value were left out\n",
                         s->baseline_column, dropped);
         }
     } else if (!rc) {
-        rc = sl_pipeline_category_baseline(dev, test, s->baseline_column, (const char *const *)labels, n,
-                                           s->baseline_out, err);
+        rc = sl_pipeline_category_baseline(dev, test, s->baseline_column, (const char *const *)labels, n, out,
+                                           err);
     }
     for (size_t i = 0; i < n; i++) free(labels[i]);
     free(labels);
     return rc;
+}
+
+static int run_baseline(sl_pipeline *p, sl_pipe_stage *s, sl_err *err) {
+    return write_baseline(p, s, p->stages[p->i_split_test].out[0].dest,
+                          p->stages[p->i_split_test].out[1].dest, s->baseline_out, err);
 }
 
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_err *err) {

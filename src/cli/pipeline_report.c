@@ -242,7 +242,9 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
                 md,
                 "\nBaselines: a score column is evaluated through its rank among the test rows (AUROC is the "
                 "score's own); a category column predicts each class' rate among the training rows of its "
-                "category (Laplace-smoothed).\n");
+                "category (Laplace-smoothed). Accuracy and MCC of a score baseline are at its median rank, "
+                "not a "
+                "tuned cut-off.\n");
             fprintf(md, "\n## Plots\n\n");
             for (size_t i = 0; i < nm; i++) {
                 if (!ms[i] || !dirs[i]) continue;

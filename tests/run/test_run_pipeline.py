@@ -171,7 +171,7 @@ check(digest_tree(out_a) == before, "rerun: outputs byte-identical")
 
 # 3. dry runs
 r = run(["run", cfg, "--store", store_a, "-o", out_a, "--dry-run"])
-check(r.returncode == 0 and "7 cached, 0 to run" in r.stdout, "dry-run on the finished store: all cached\n" + r.stdout)
+check(r.returncode == 0 and "9 cached, 0 to run, 0 after them" in r.stdout, "dry-run on the finished store: all cached\n" + r.stdout)
 store_e = os.path.join(TMP, "store_empty")
 r = run(["run", cfg, "--store", store_e, "-o", os.path.join(TMP, "out_e"), "--dry-run"])
 plan = {l.split()[0] + (" " + l.split()[1] if l.split()[1] not in ("kmerize", "split", "init_model", "train", "evaluate", "-") else ""): l for l in r.stdout.splitlines()[1:-1]}
