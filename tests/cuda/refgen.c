@@ -169,7 +169,7 @@ static int generate(const char *out) {
     const float fp[] = {d->ln_eps,      d->hidden_dropout, d->attn_dropout,
                         d->cls_dropout, d->lora_scaling,   d->lora_dropout};
     put_f(f, "fparams", fp, 6);
-    const double lr = 2e-3, wd = 0.01, max_norm = 1.0, seed = 1234;
+    const double lr = 5e-4, wd = 0.01, max_norm = 1.0, seed = 1234;
     const double hp[] = {lr, wd, max_norm, seed};
     ref_put(f, "hparams", REF_F64, hp, 4);
     put_f(f, "word", d->word, (size_t)V * H);
