@@ -7,113 +7,77 @@
 #include <string.h>
 
 #include "bert_impl.h"
+#include "peft_config.h"
 #include "safetensors.h"
 #include "util/fs.h"
 #include "util/json.h"
 
-static int bad(sl_err *err, const char *path, const char *key, const char *what) {
-    return sl_err_set(err, SL_EDATA, "%s: '%s': %s", path, key, what);
-}
-
 int sl_nn_adapter_read_config(const char *dir, sl_nn_lora_spec *spec, sl_err *err) {
     char *path = sl_fs_join(dir, "adapter_config.json");
     if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
-    int rc = 0;
-    json_t *o = sl_json_load_file(path, err);
-    if (!o) {
-        rc = err ? err->code : SL_EDATA;
-        free(path);
-        return rc;
-    }
+    sl_nn_peft_config cfg;
     memset(spec, 0, sizeof *spec);
-    json_t *v;
-    if (!json_is_object(o)) {
-        rc = sl_err_set(err, SL_EDATA, "%s: expected a JSON object", path);
+    int rc = sl_nn_peft_config_read(path, &cfg, err);
+    if (rc) goto out;
+    const char *why = NULL;
+    if (strcmp(cfg.bias, "none"))
+        why = "bias: only \"none\" is supported";
+    else if (cfg.fan_in_fan_out)
+        why = "fan_in_fan_out: not supported";
+    else if (cfg.layers_to_transform)
+        why = "layers_to_transform: not supported (every layer is adapted)";
+    else if (json_object_size(cfg.rank_pattern) || json_object_size(cfg.alpha_pattern))
+        why = "rank_pattern/alpha_pattern: per-module ranks are not supported yet";
+    else if (!cfg.target_modules && !cfg.target_modules_regex)
+        why = "target_modules: null (PEFT's per-model default) — name the modules";
+    if (why) {
+        rc = sl_err_set(err, SL_EDATA, "%s: %s", path, why);
         goto out;
     }
-    v = json_object_get(o, "peft_type");
-    if (!v || !json_is_string(v) || strcmp(json_string_value(v), "LORA")) {
-        rc = bad(err, path, "peft_type", "expected \"LORA\"");
-        goto out;
-    }
-    v = json_object_get(o, "r");
-    spec->r = v && json_is_integer(v) ? (int)json_integer_value(v) : 8;
-    if (spec->r < 1 || spec->r > 4096) {
-        rc = bad(err, path, "r", "expected an integer 1..4096");
-        goto out;
-    }
-    v = json_object_get(o, "lora_alpha");
-    spec->alpha = v && json_is_number(v) ? (float)json_number_value(v) : 8.0f;
-    v = json_object_get(o, "lora_dropout");
-    spec->dropout = v && json_is_number(v) ? (float)json_number_value(v) : 0.0f;
-    if (!(spec->alpha > 0) || spec->dropout < 0 || spec->dropout >= 1) {
-        rc = bad(err, path, "lora_alpha/lora_dropout", "alpha must be > 0 and dropout in [0, 1)");
-        goto out;
-    }
-    v = json_object_get(o, "use_rslora");
-    spec->use_rslora = v && json_is_true(v);
-    if ((v = json_object_get(o, "bias")) && !(json_is_string(v) && !strcmp(json_string_value(v), "none"))) {
-        rc = bad(err, path, "bias", "only \"none\" is supported");
-        goto out;
-    }
-    static const char *const must_false[] = {"fan_in_fan_out", "use_dora", "lora_bias"};
-    for (size_t i = 0; i < 3; i++)
-        if ((v = json_object_get(o, must_false[i])) && json_is_true(v)) {
-            rc = bad(err, path, must_false[i], "is not supported (must be false)");
-            goto out;
+    spec->r = cfg.r;
+    spec->alpha = (float)cfg.lora_alpha;
+    spec->dropout = (float)cfg.lora_dropout;
+    spec->use_rslora = cfg.use_rslora;
+    /* which Linear kinds PEFT adapts, decided by PEFT's own matching rule on the module paths */
+    char name[160];
+    for (int mod = 0; mod < SL_NN_NMOD; mod++) {
+        int hit = -1;
+        for (int l = 0; l < 2; l++) { /* the same answer in every layer (no layers_to_transform) */
+            snprintf(name, sizeof name, "bert.encoder.layer.%d.%s", l, sl_nn_module_path(mod));
+            int h = sl_nn_peft_config_targets(&cfg, name);
+            if (hit >= 0 && h != hit) {
+                rc = sl_err_set(err, SL_EDATA,
+                                "%s: target_modules adapt %s in some layers only; not supported", path,
+                                sl_nn_module_path(mod));
+                goto out;
+            }
+            hit = h;
         }
-    static const char *const must_empty[] = {"layers_to_transform", "layer_replication", "rank_pattern",
-                                             "alpha_pattern"};
-    for (size_t i = 0; i < 4; i++)
-        if ((v = json_object_get(o, must_empty[i])) && !json_is_null(v) &&
-            !((json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))) {
-            rc = bad(err, path, must_empty[i], "is not supported (must be null or empty)");
-            goto out;
-        }
-    v = json_object_get(o, "target_modules");
-    if (!v || !json_is_array(v)) {
-        rc = bad(err, path, "target_modules",
-                 "expected a list of module names (the regex-string form is not supported)");
+        if (hit) spec->targets |= 1u << mod;
+    }
+    if (sl_nn_peft_config_targets(&cfg, "bert.pooler.dense")) {
+        rc = sl_err_set(err, SL_EDATA,
+                        "%s: target_modules adapt bert.pooler.dense, which seqlora does not do", path);
         goto out;
     }
-    size_t n = json_array_size(v);
-    const char **names = calloc(n ? n : 1, sizeof *names);
-    if (!names) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+    if (!spec->targets) {
+        rc = sl_err_set(err, SL_EDATA, "%s: target_modules match no Linear of a BERT layer", path);
         goto out;
     }
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(v, i);
-        if (!json_is_string(e)) {
-            free(names);
-            rc = bad(err, path, "target_modules", "expected strings");
-            goto out;
-        }
-        names[i] = json_string_value(e);
-        used += (size_t)snprintf(spec->target_names + used,
-                                 used < sizeof spec->target_names ? sizeof spec->target_names - used : 0,
-                                 "%s%s", i ? "," : "", names[i]);
+    if (cfg.target_modules_regex) {
+        spec->target_regex = 1;
+        snprintf(spec->target_names, sizeof spec->target_names, "%s", cfg.target_modules_regex);
+    } else {
+        size_t used = 0;
+        for (size_t i = 0; i < cfg.n_target_modules && used < sizeof spec->target_names; i++)
+            used += (size_t)snprintf(spec->target_names + used, sizeof spec->target_names - used, "%s%s",
+                                     i ? "," : "", cfg.target_modules[i]);
     }
-    rc = sl_nn_lora_targets(names, n, &spec->targets, err);
-    free(names);
-    if (rc) {
-        sl_err_prefix(err, "%s: target_modules: ", path);
-        rc = SL_EDATA;
-        if (err) err->code = SL_EDATA;
-        goto out;
-    }
-    if ((v = json_object_get(o, "modules_to_save")) && json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) {
-            if (!json_is_string(e)) continue;
-            const char *s = json_string_value(e);
-            if (!strcmp(s, "pooler") || !strcmp(s, "bert.pooler")) spec->train_pooler = 1;
-        }
-    }
+    for (size_t i = 0; i < cfg.n_modules_to_save; i++)
+        if (!strcmp(cfg.modules_to_save[i], "pooler") || !strcmp(cfg.modules_to_save[i], "bert.pooler"))
+            spec->train_pooler = 1;
 out:
-    json_decref(o);
+    sl_nn_peft_config_free(&cfg);
     free(path);
     return rc;
 }
@@ -154,52 +118,61 @@ int sl_nn_adapter_load_weights(sl_nn_bert *m, const char *dir, sl_err *err) {
     return rc;
 }
 
-static json_t *config_json(const sl_nn_bert *m, const char *base_name) {
-    const sl_nn_lora_spec *s = &m->spec;
-    json_t *o = json_object();
-    json_t *targets = json_array();
-    char buf[sizeof s->target_names];
-    snprintf(buf, sizeof buf, "%s", s->target_names);
-    if (!buf[0]) { /* no names kept: the module paths of the set */
-        size_t used = 0;
-        for (int mod = 0; mod < SL_NN_NMOD; mod++)
-            if (s->targets & (1u << mod))
-                used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? "," : "",
-                                         sl_nn_module_path(mod));
+/* The shortest decimal that reads back as the float f, as a double (0.1f -> 0.1, not 0.10000000149...). */
+static double short_double(float f) {
+    char b[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)f);
+        double d = strtod(b, NULL);
+        if ((float)d == f) return d;
     }
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        json_array_append_new(targets, json_string(tok));
-    json_t *mts = json_array();
-    json_array_append_new(mts, json_string("classifier"));
-    json_array_append_new(mts, json_string("score"));
-    if (s->train_pooler) json_array_append_new(mts, json_string("pooler"));
-    json_object_set_new(o, "alpha_pattern", json_object());
-    json_object_set_new(o, "auto_mapping", json_null());
-    json_object_set_new(o, "base_model_name_or_path", base_name ? json_string(base_name) : json_null());
-    json_object_set_new(o, "bias", json_string("none"));
-    json_object_set_new(o, "fan_in_fan_out", json_false());
-    json_object_set_new(o, "inference_mode", json_true());
-    json_object_set_new(o, "init_lora_weights", json_true());
-    json_object_set_new(o, "layer_replication", json_null());
-    json_object_set_new(o, "layers_pattern", json_null());
-    json_object_set_new(o, "layers_to_transform", json_null());
-    json_object_set_new(o, "loftq_config", json_object());
-    json_object_set_new(o, "lora_alpha", json_real(s->alpha));
-    if (s->alpha == (float)(long long)s->alpha)
-        json_object_set_new(o, "lora_alpha", json_integer((long long)s->alpha));
-    json_object_set_new(o, "lora_dropout", json_real((double)s->dropout));
-    json_object_set_new(o, "megatron_config", json_null());
-    json_object_set_new(o, "megatron_core", json_string("megatron.core"));
-    json_object_set_new(o, "modules_to_save", mts);
-    json_object_set_new(o, "peft_type", json_string("LORA"));
-    json_object_set_new(o, "r", json_integer(s->r));
-    json_object_set_new(o, "rank_pattern", json_object());
-    json_object_set_new(o, "revision", json_null());
-    json_object_set_new(o, "target_modules", targets);
-    json_object_set_new(o, "task_type", json_string("SEQ_CLS"));
-    json_object_set_new(o, "use_dora", json_false());
-    json_object_set_new(o, "use_rslora", s->use_rslora ? json_true() : json_false());
-    return o;
+    return (double)f;
+}
+
+/* The adapter_config.json of `m` in PEFT's form (peft_config.h). */
+static int config_write(const sl_nn_bert *m, const char *path, const char *base_name, sl_err *err) {
+    const sl_nn_lora_spec *s = &m->spec;
+    sl_nn_peft_config cfg;
+    int rc = sl_nn_peft_config_init(&cfg, err);
+    char buf[sizeof s->target_names];
+    const char *names[SL_NN_NMOD * 4 + 4];
+    size_t n = 0;
+    if (rc) goto out;
+    cfg.task_type = strdup("SEQ_CLS");
+    cfg.r = s->r;
+    cfg.lora_alpha = short_double(s->alpha);
+    cfg.lora_dropout = short_double(s->dropout);
+    cfg.use_rslora = s->use_rslora;
+    cfg.inference_mode = 1;
+    cfg.base_model_name_or_path = base_name ? strdup(base_name) : NULL;
+    if (!cfg.task_type || (base_name && !cfg.base_model_name_or_path)) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (s->target_regex) {
+        if (!(cfg.target_modules_regex = strdup(s->target_names))) {
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+            goto out;
+        }
+    } else {
+        snprintf(buf, sizeof buf, "%s", s->target_names);
+        if (!buf[0]) /* no names kept: the module paths of the set */
+            for (int mod = 0; mod < SL_NN_NMOD; mod++)
+                if (s->targets & (1u << mod)) names[n++] = sl_nn_module_path(mod);
+        for (char *save = NULL, *tok = buf[0] ? strtok_r(buf, ",", &save) : NULL; tok && n < SL_NN_NMOD * 4;
+             tok = strtok_r(NULL, ",", &save))
+            names[n++] = tok;
+        if ((rc = sl_nn_peft_config_set_list(&cfg.target_modules, &cfg.n_target_modules, names, n, err)))
+            goto out;
+    }
+    const char *mts[3] = {"classifier", "score", "pooler"};
+    if ((rc = sl_nn_peft_config_set_list(&cfg.modules_to_save, &cfg.n_modules_to_save, mts,
+                                         s->train_pooler ? 3 : 2, err)))
+        goto out;
+    rc = sl_nn_peft_config_write(path, &cfg, err);
+out:
+    sl_nn_peft_config_free(&cfg);
+    return rc;
 }
 
 int sl_nn_adapter_write(const sl_nn_bert *m, const float *params, const char *dir, const char *base_name,
@@ -222,15 +195,8 @@ int sl_nn_adapter_write(const sl_nn_bert *m, const float *params, const char *di
     free(path);
     free(ts);
     if (rc) return rc;
-    json_t *o = config_json(m, base_name);
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    json_decref(o);
     path = sl_fs_join(dir, "adapter_config.json");
-    if (!text || !path)
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-    else
-        rc = sl_fs_write_atomic(path, text, strlen(text), err);
-    free(text);
+    rc = path ? config_write(m, path, base_name, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
     free(path);
     return rc;
 }

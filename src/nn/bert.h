@@ -48,7 +48,9 @@ typedef struct sl_nn_lora_spec {
     int use_rslora;         /* scaling alpha/sqrt(r) instead of alpha/r */
     unsigned targets;       /* bit m set = module kind m adapted in every layer */
     int train_pooler;       /* pooler in modules_to_save */
-    char target_names[512]; /* the target_modules as given, comma-separated (written back to the adapter) */
+    char target_names[512]; /* the target_modules as given, comma-separated (written back to the adapter),
+                               or PEFT's regex-string form when target_regex is set */
+    int target_regex;
 } sl_nn_lora_spec;
 
 /* Resolve PEFT `target_modules` names (list semantics: a module matches when its full name equals the

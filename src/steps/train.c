@@ -186,7 +186,7 @@ static const sl_step_io train_outputs[] = {
 
 const sl_step sl_step_train = {
     .name = "train",
-    .version = 1,
+    .version = 2, /* 2: adapter_config.json written by peft_config.c (PEFT's bytes) */
     .summary = "LoRA fine-tuning of a BERT-family model into a PEFT adapter (resumable, deterministic)",
     .inputs = train_inputs,
     .outputs = train_outputs,

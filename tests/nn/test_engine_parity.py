@@ -151,11 +151,11 @@ TRAIN = [
     ("tr_all", 2, 48, 3, 96, 30, 3, "multi_label_classification",
      ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"], 8, 16, True, 0, 0.5, 1),
     ("tr_reg", 3, 32, 2, 64, 100, 1, "regression", ["key", "dense"], 2, 4, False, 3, 1.0, 1),
-    ("tr_accum", 2, 32, 2, 64, 4101, 2, "single_label_classification", ["query", "value", "output.dense"], 4, 8, False,
-     2, 1.0, 3),
+    ("tr_accum", 2, 32, 2, 64, 4101, 2, "single_label_classification", r".*\.(query|value|output\.dense)", 4, 8,
+     False, 2, 1.0, 3),  # PEFT's regex-string target_modules
 ]
 for i, (name, L, H, nh, I, V, C, pt, targets, r, alpha, rs, warm, clip, accum) in enumerate(TRAIN):
-    if "dense" in targets:  # PEFT would adapt bert.pooler.dense too: seqlora refuses; use the explicit names
+    if isinstance(targets, list) and "dense" in targets:  # PEFT would adapt bert.pooler.dense too: seqlora refuses; use the explicit names
         targets = ["key", "attention.output.dense", "intermediate.dense", "output.dense"]
     d = make_base(name, L, H, nh, I, V, C, pt, seed=20 + i)
     batches = make_batches(4, 4, 11, V, C, pt, seed=200 + i)
