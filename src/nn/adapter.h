@@ -8,10 +8,11 @@
 #include "bert.h"
 #include "util/error.h"
 
-/* Read `dir`/adapter_config.json into a LoRA spec: r, lora_alpha, lora_dropout, use_rslora,
- * target_modules (a list; PEFT's regex-string form is refused), "pooler" in modules_to_save. Settings
- * seqlora cannot honour (bias other than "none", fan_in_fan_out, use_dora, layers_to_transform,
- * rank/alpha patterns, a peft_type other than LORA) are SL_EDATA naming the key. */
+/* Read `dir`/adapter_config.json (peft_config.h) into a LoRA spec: r, lora_alpha, lora_dropout, use_rslora,
+ * target_modules (a list or PEFT's regex string, resolved with PEFT's matching rule on the BERT module
+ * paths), "pooler" in modules_to_save. Settings seqlora cannot honour (bias other than "none",
+ * fan_in_fan_out, use_dora, layers_to_transform, rank/alpha patterns, a target on bert.pooler.dense, a
+ * peft_type other than LORA) are SL_EDATA naming the key. */
 int sl_nn_adapter_read_config(const char *dir, sl_nn_lora_spec *spec, sl_err *err);
 
 /* Set the model's trainable tensors (LoRA A/B, classifier, pooler when trained) from
