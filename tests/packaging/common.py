@@ -9,7 +9,7 @@ SRC = os.environ.get("SEQLORA_SOURCE_DIR") or os.path.abspath(os.path.join(os.pa
 # Every packaging route must configure exactly the README's flags, plus only the flags below (install location,
 # backend, no test targets, conda's toolchain).
 ALLOWED_EXTRA = re.compile(
-    r"^(-DSEQLORA_CUDA=(ON|OFF|\$\{cuda\}|\"\$\{cuda\}\")|-DCMAKE_CUDA_ARCHITECTURES=.*|-DCMAKE_INSTALL_PREFIX=.*"
+    r"^(-DSEQLORA_CUDA=(ON|OFF|\$\{cuda\}|\"\$\{cuda\}\")|-DSEQLORA_CUDA_ARCHS=.*|-DCMAKE_INSTALL_PREFIX=.*"
     r"|-DCMAKE_INSTALL_LIBDIR=lib|-DSEQLORA_TESTS=OFF|\$\{CMAKE_ARGS(:-)?\}|\$\{SEQLORA_CMAKE_BACKEND\})$")
 
 failures = []

@@ -93,7 +93,8 @@ def main():
     run_stage = next(p for p in parts if p.startswith("runtime-base-${BACKEND} AS runtime"))
     check_installs("Dockerfile build stage", build_stage, ["build"])
     check_installs("Dockerfile runtime stage", run_stage, ["runtime"])
-    check("COPY --from=build /opt/seqlora/bin/seqlora" in run_stage, "Dockerfile: runtime copies the installed binary")
+    check("COPY --from=build /opt/seqlora /opt/seqlora" in run_stage and "PATH=/opt/seqlora/bin:" in run_stage,
+          "Dockerfile: runtime copies the installed tree (binary + CUDA module) and puts it on PATH")
     if ref:
         # The backend flags live in SEQLORA_CMAKE_BACKEND per base stage.
         check_configure("Dockerfile", df, ref, 1)
@@ -116,7 +117,8 @@ def main():
         check_installs("seqlora.def final %post", posts[1][1], ["runtime"])
         if ref:
             check_configure("seqlora.def", posts[0][1], ref, 1)
-    check(any(a == "from build" for a, _ in sections.get("files", [])), "seqlora.def: final stage copies %files from build")
+    check(any(a == "from build" and "/opt/seqlora /opt/seqlora" in b for a, b in sections.get("files", [])),
+          "seqlora.def: final stage copies the installed tree %files from build")
     run = "".join(b for _, b in sections.get("runscript", []))
     check('"$@"' in run and "seqlora" in run, "seqlora.def: %runscript forwards \"$@\" to seqlora")
     test = "".join(b for _, b in sections.get("test", []))
