@@ -95,24 +95,28 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
     json_object_set(sum, "config", (json_t *)c);
     /* data */
     json_t *data = json_object();
-    static const char *const sets[][2] = {{"dataset", "data/dataset.tsv"},
-                                          {"train", "data/train.tsv"},
-                                          {"validation", "data/validation.tsv"},
-                                          {"test", "data/test.tsv"},
-                                          {"development", "data/development.tsv"}};
-    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
-        char *path = sl_fs_join(p->outdir, sets[i][1]);
-        if (path && sl_fs_is_file(path)) {
-            json_t *cnt = dataset_counts(path, group, err);
-            if (!cnt) {
-                free(path);
-                json_decref(data);
-                json_decref(sum);
-                return SL_EDATA;
-            }
-            json_object_set_new(data, sets[i][0], cnt);
+    /* the files this run materialised (never a stale file of an earlier run in the same folder) */
+    const char *sets[5][2] = {
+        {"dataset", NULL}, {"train", NULL}, {"validation", NULL}, {"test", NULL}, {"development", NULL}};
+    if (p->i_kmerize != SIZE_MAX) sets[0][1] = p->stages[p->i_kmerize].out[0].dest;
+    if (p->i_split_test != SIZE_MAX) {
+        sets[4][1] = p->stages[p->i_split_test].out[0].dest;
+        sets[3][1] = p->stages[p->i_split_test].out[1].dest;
+        sets[1][1] = sets[4][1];
+    }
+    if (p->i_split_val != SIZE_MAX) {
+        sets[1][1] = p->stages[p->i_split_val].out[0].dest;
+        sets[2][1] = p->stages[p->i_split_val].out[1].dest;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        if (!sets[i][1] || !sl_fs_is_file(sets[i][1])) continue;
+        json_t *cnt = dataset_counts(sets[i][1], group, err);
+        if (!cnt) {
+            json_decref(data);
+            json_decref(sum);
+            return SL_EDATA;
         }
-        free(path);
+        json_object_set_new(data, sets[i][0], cnt);
     }
     json_object_set_new(sum, "data", data);
     /* steps */
