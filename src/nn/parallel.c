@@ -27,6 +27,17 @@ static struct {
           .start = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER};
 
+/* BLAS must run single-threaded inside our tasks (its own threading would change the summation order with
+ * the machine's core count), also for callers that never call sl_nn_set_threads. */
+static atomic_int blas_pinned;
+
+static void pin_blas(void) {
+    if (!atomic_load(&blas_pinned)) {
+        openblas_set_num_threads(1);
+        atomic_store(&blas_pinned, 1);
+    }
+}
+
 static void run_tasks(int worker) {
     for (;;) {
         size_t t = atomic_fetch_add(&pool.next, 1);
@@ -53,7 +64,7 @@ static void *worker_main(void *arg) {
 }
 
 void sl_nn_set_threads(int n) {
-    openblas_set_num_threads(1);
+    pin_blas();
     if (n < 1) n = 1;
     if (n > MAX_THREADS) n = MAX_THREADS;
     if (n == pool.n) return;
@@ -77,6 +88,7 @@ int sl_nn_get_threads(void) {
 }
 
 void sl_nn_parallel_for(size_t n_tasks, sl_nn_task_fn fn, void *ctx) {
+    pin_blas();
     if (n_tasks == 0) return;
     if (pool.n == 1 || n_tasks == 1) {
         for (size_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
