@@ -13,23 +13,24 @@
 #include "util/json.h"
 
 static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: seqlora run [CONFIG.json] [--dry-run] [-o OUTDIR] [options]\n\n"
-        "Run a whole pipeline from one JSON config (docs/run.md, schema docs/config.schema.json):\n"
-        "kmerize -> split (test, then validation) -> base model -> train (LoRA) -> evaluate, plus\n"
-        "baselines evaluated the same way. Every step is a cached step of the store: a second run is all\n"
-        "cache hits, and a killed run restarts where it stopped (training resumes from its checkpoint).\n"
-        "Without CONFIG, runs the embedded demo: BRCA1 saturation genome editing variants (Findlay et\n"
-        "al. 2018), LOF vs FUNC, test exons never seen in training, next to CADD and a consequence "
-        "baseline.\n\n"
-        "options:\n"
-        "  -o, --output DIR   where the outputs go (default ./seqlora-run): data/, model/, report/,\n"
-        "                     baselines/, report.md, summary.json\n"
-        "  --dry-run          print the plan (each step cached or to run, with its key) and stop\n"
-        "  --print-config     print the effective config (defaults filled, paths absolute) and stop\n\n"
-        "stdout: the report.md path (--json: summary.json's content; --dry-run: the "
-        "plan).\n\n" SL_CLI_COMMON_HELP);
+    fprintf(out,
+            "usage: seqlora run [CONFIG.json] [--dry-run] [-o OUTDIR] [options]\n\n"
+            "Run a whole pipeline from one JSON config (docs/run.md, schema docs/config.schema.json).\n"
+            "Variant mode: kmerize -> split (test, then validation) -> base model -> train (LoRA) ->\n"
+            "evaluate -> package, plus baselines (a score column such as CADD, a category column) evaluated\n"
+            "the same way. Sample mode: (sexcheck ->) clean -> clinical -> kmerize -> ... as above.\n"
+            "Every step is a cached step of the store: a second run is all cache hits, and a killed run\n"
+            "restarts where it stopped (training resumes from its checkpoint).\n"
+            "Without CONFIG, runs the embedded demo: BRCA1 saturation genome editing variants (Findlay et\n"
+            "al. 2018), LOF vs FUNC, test exons never seen in training, next to CADD and a consequence\n"
+            "baseline, on a small randomly initialised base (no pretrained model ships with seqlora).\n\n"
+            "options:\n"
+            "  -o, --output DIR   where the outputs go (default ./seqlora-run): data/, model/, report/,\n"
+            "                     baselines/, model.tar.gz, report.md, summary.json\n"
+            "  --dry-run          print the plan (each step cached or to run, with its key) and stop\n"
+            "  --print-config     print the effective config (defaults filled, paths absolute) and stop\n\n"
+            "stdout: the report.md path (--json: summary.json's content; --dry-run: the "
+            "plan).\n\n" SL_CLI_COMMON_HELP);
 }
 
 enum { OPT_DRY = 0x2401, OPT_PRINT };
