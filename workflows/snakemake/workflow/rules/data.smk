@@ -40,7 +40,15 @@ rule seqlora_split:
         folds=lambda wildcards: (
             f"--folds {n_folds()} --fold {wildcards.fold}" if n_folds() > 1 else ""
         ),
-        options=cli_flags(config["split"], skip=("folds", "eval_fraction")),
+        # Augmented rows go to training rows only: with an early-stopping split, augment there instead.
+        options=cli_flags(
+            config["split"],
+            skip=(
+                ("folds", "eval_fraction", "augment")
+                if use_eval_split()
+                else ("folds", "eval_fraction")
+            ),
+        ),
         outdir=lambda wildcards, output: os.path.dirname(output.info),
     shell:
         "seqlora split --dataset {input} {params.folds} {params.options} "
