@@ -39,7 +39,7 @@ json_t *sl_pipeline_config_defaults(void);
 /* The embedded demo's config text (paths relative to the demo data folder). */
 const char *sl_pipeline_demo_config(void);
 
-/* The folder holding the embedded demo data: $SEQLORA_DATA when set, else the first of
+/* The folder holding the embedded demo data: $SEQLORA_DEMO_DATA when set, else the first of
  * <exe>/../data, <exe>/../../data, <exe>/../share/seqlora/data, ./data that holds the demo FASTA.
  * A malloc'd absolute path, or NULL with err filled (SL_ENOTFOUND naming the places looked at). */
 char *sl_pipeline_demo_data_dir(sl_err *err);

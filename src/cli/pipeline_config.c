@@ -470,10 +470,11 @@ static int has_demo(const char *dir) {
 }
 
 char *sl_pipeline_demo_data_dir(sl_err *err) {
-    const char *env = getenv("SEQLORA_DATA");
+    const char *env = getenv("SEQLORA_DEMO_DATA");
     if (env && *env) {
         if (has_demo(env)) return realpath(env, NULL);
-        sl_err_set(err, SL_ENOTFOUND, "$SEQLORA_DATA=%s does not hold the demo data (%s)", env, DEMO_FASTA);
+        sl_err_set(err, SL_ENOTFOUND, "$SEQLORA_DEMO_DATA=%s does not hold the demo data (%s)", env,
+                   DEMO_FASTA);
         return NULL;
     }
     char exe[PATH_MAX];
@@ -494,7 +495,7 @@ char *sl_pipeline_demo_data_dir(sl_err *err) {
     sl_err_set(
         err, SL_ENOTFOUND,
         "the demo data (%s) was not found next to the seqlora binary (../data, ../../data, ../../../data, "
-        "../share/seqlora/data) nor in ./data; set $SEQLORA_DATA to its folder",
+        "../share/seqlora/data) nor in ./data; set $SEQLORA_DEMO_DATA to its folder",
         DEMO_FASTA);
     return NULL;
 }
