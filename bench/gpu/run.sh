@@ -27,10 +27,31 @@ arch=${arch:-90}
 log "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1); sm_$arch"
 gen="-gencode=arch=compute_$arch,code=sm_$arch"
 
+# cuBLAS: the toolkit's, else the pip wheel's (nvidia-cublas) that PyTorch uses; linked by full path with an
+# rpath, so that nothing depends on the loader's configuration there.
+cuda_home=$(dirname "$(dirname "$(command -v nvcc)")")
+cublas_inc="" cublas_lib=""
+for d in "$cuda_home/include" "$cuda_home/targets/x86_64-linux/include"; do
+  [ -f "$d/cublas_v2.h" ] && { cublas_inc=$d; break; }
+done
+for d in "$cuda_home/lib64" "$cuda_home/lib" "$cuda_home/targets/x86_64-linux/lib"; do
+  ls "$d"/libcublasLt.so* >/dev/null 2>&1 && { cublas_lib=$d; break; }
+done
+if [ -z "$cublas_inc" ] || [ -z "$cublas_lib" ]; then
+  pyc=$(python3 -c 'import nvidia.cublas as m; print(list(m.__path__)[0])' 2>/dev/null)
+  if [ -n "$pyc" ]; then
+    [ -z "$cublas_inc" ] && cublas_inc=$pyc/include
+    [ -z "$cublas_lib" ] && cublas_lib=$pyc/lib
+  fi
+fi
+lib_of() { ls "$cublas_lib/$1.so" "$cublas_lib/$1".so.* 2>/dev/null | head -1; }
+blas_link="$(lib_of libcublas) $(lib_of libcublasLt) -Xlinker -rpath,$cublas_lib"
+log "cuBLAS headers: ${cublas_inc:-not found}; libraries: ${cublas_lib:-not found}"
+
 # 1. build (the three compiles in parallel)
 log "build"
-timeout 300 nvcc -O2 -std=c++17 $gen -Xcompiler -fPIC,-fvisibility=hidden -shared -Isrc \
-  src/nn/cuda/api.cu src/nn/cuda/model.cu src/nn/cuda/kernels.cu src/util/error.c -lcublas -lcublasLt \
+timeout 300 nvcc -O2 -std=c++17 $gen -Xcompiler -fPIC,-fvisibility=hidden -shared -Isrc ${cublas_inc:+-I$cublas_inc} \
+  src/nn/cuda/api.cu src/nn/cuda/model.cu src/nn/cuda/kernels.cu src/util/error.c $blas_link \
   -o "$build/libseqlora_cuda.so" >"$out/build_module.log" 2>&1 &
 p1=$!
 timeout 300 nvcc -O2 -std=c++17 $gen -Isrc tests/cuda/test_kernels.cu src/nn/cuda/kernels.cu src/util/error.c \

@@ -155,7 +155,9 @@ __global__ void k_dropout_bits(uint64_t *bits, size_t tasks, size_t len, uint32_
                 have = idx / 4;
                 r = sl_philox4x32(key, hi, have);
             }
-            if ((r.v[idx % 4] >> 8) >= thr) word |= (uint64_t)1 << (i - w0);
+            const unsigned w = (unsigned)(idx % 4); /* selects, not a run-time index (no local memory) */
+            const uint32_t v = w == 0 ? r.v[0] : w == 1 ? r.v[1] : w == 2 ? r.v[2] : r.v[3];
+            if ((v >> 8) >= thr) word |= (uint64_t)1 << (i - w0);
         }
         bits[wi] = word;
     }
