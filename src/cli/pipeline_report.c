@@ -146,8 +146,9 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
     if (p->random_base) {
         const json_t *in = json_object_get(json_object_get(c, "base"), "init");
         snprintf(model_name, sizeof model_name,
-                 "LoRA on a randomly initialised BERT (%lld layers, hidden %lld)",
+                 "LoRA on a randomly initialised BERT (%lld layer%s, hidden %lld)",
                  json_integer_value(json_object_get(in, "num_hidden_layers")),
+                 json_integer_value(json_object_get(in, "num_hidden_layers")) == 1 ? "" : "s",
                  json_integer_value(json_object_get(in, "hidden_size")));
     } else {
         snprintf(model_name, sizeof model_name, "LoRA on %s", base ? base : "?");
