@@ -5,7 +5,8 @@
 #
 # Default sizes are the CI ones; --long uses the bench sizes (1,000 kills, the full fault sweep, 16-process
 # soak, valgrind with more commands, FUZZ_SECONDS=3600). Every size can be set through the environment the
-# tests read: FUZZ_SECONDS, KILL_ITERS, SWEEP_MAX, SWEEP_ERRNOS, CONC_PROCS, CONC_ROUNDS, VALGRIND_FULL.
+# tests read: FUZZ_SECONDS, KILL_ITERS, SWEEP_MAX, SWEEP_ERRNOS, SHIM_MAX, SHIM_ERRNOS, CONC_PROCS, CONC_ROUNDS,
+# TRAIN_ITERS, TRAIN_SHIM_MAX, SERVE_CLIENTS, SERVE_REQUESTS, VALGRIND_FULL.
 # Needs a normal build (SEQLORA_BUILD, default build/) and clang for the fuzz build (build-fuzz/).
 # Each check prints "RESULT<TAB>name<TAB>tried<TAB>survived<TAB>note"; the fuzz run writes a summary TSV.
 set -uo pipefail
@@ -15,13 +16,15 @@ if [ "${1:-}" = --long ]; then
     export KILL_ITERS=${KILL_ITERS:-1000} SWEEP_MAX=${SWEEP_MAX:-60} SWEEP_ERRNOS=${SWEEP_ERRNOS:-"ENOSPC EIO"} SHIM_MAX=${SHIM_MAX:-80} \
         SHIM_ERRNOS=${SHIM_ERRNOS:-"ENOSPC EIO"} \
         CONC_PROCS=${CONC_PROCS:-16} CONC_ROUNDS=${CONC_ROUNDS:-20} VALGRIND_FULL=${VALGRIND_FULL:-1} \
+        TRAIN_ITERS=${TRAIN_ITERS:-60} TRAIN_SHIM_MAX=${TRAIN_SHIM_MAX:-20} SERVE_CLIENTS=${SERVE_CLIENTS:-32} \
+        SERVE_REQUESTS=${SERVE_REQUESTS:-200} \
         FUZZ_SECONDS=${FUZZ_SECONDS:-3600}
 fi
 . bench/reliability/env.sh
 logs=$build/reliability-logs
 mkdir -p "$logs"
 status=0
-for t in vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc secrets_perms valgrind; do
+for t in vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc train_faults serve secrets_perms valgrind; do
     script=tests/reliability/test_$t.sh
     [ -f "$script" ] || script=tests/reliability/test_$t.py
     echo "== $t" >&2
@@ -55,7 +58,7 @@ HDR
     echo
     echo "| check | tried | survived | exit | seconds | what |"
     echo "|---|---:|---:|---:|---:|---|"
-    for t in vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc secrets_perms valgrind; do
+    for t in vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc train_faults serve secrets_perms valgrind; do
         read -r rc secs <"$logs/$t.status"
         grep -h '^RESULT' "$logs/$t.log" | while IFS=$'\t' read -r _ name tried survived note; do
             echo "| $name | $tried | $survived | $rc | $secs | $note |"
@@ -91,7 +94,7 @@ Each has its input or its strict test committed, DISABLED until fixed (`ctest -N
    kept (UB, harmless in practice). `tests/fuzz/known-crashes/clinical/`.
 5. **`store pin` races gc.** `sl_store_pin` (`src/store/store.c`) takes no store lock and does not re-check the
    blob: a pin issued while `store gc` deletes the (then unreferenced) blob exits 0 and leaves a pin without
-   its blob (seen 4 times in 48 fetch+pin rounds against `gc --grace 0s`). Fix: take the shared lock, check
+   its blob (counted as "pin races" in the concurrent-gc row above). Fix: take the shared lock, check
    the blob under it. Strict test: `reliability_pin_gc_race`.
 6. **Published store files ignore the umask.** Blobs, records and pins are chmod 0444 whatever the umask, so
    under `umask 077` they are world-readable (folders do follow the umask, which limits exposure when the
@@ -112,13 +115,23 @@ Each has its input or its strict test committed, DISABLED until fixed (`ctest -N
 
 Suppressed while fuzzing (so fuzzing gets past them): `tests/fuzz/known-issues.supp` (items 1-4).
 
+10. **A BED line can ask for gigabytes.** `sl_bio_spliced_sequence` (`src/bio/regions.c`) allocates the summed
+    interval length before the reference checks the ranges: `chr17 0 4000000000` allocates 4 GB, then fails.
+    `tests/fuzz/known-crashes/regions/` (`huge_interval.bed`; reproduce with
+    `SEQLORA_FUZZ_KNOWN=1 build-fuzz/tests/fuzz/fuzz_regions -rss_limit_mb=2048 FILE`). Fix: fetch first,
+    or bound the total by the reference lengths.
+11. **serve accepts two different Content-Length headers.** libmicrohttpd uses the first and answers the
+    bytes after it as a second request (RFC 9112 §6.3 requires a 400 and closing the connection); behind a
+    proxy that uses the last one this is request smuggling. Fix in `src/cli/serve_routes.c`: refuse a
+    request whose Content-Length header appears more than once. Strict test: `reliability_serve_strict`.
+
 ## Not covered yet
 
-- Training faults (SIGTERM/SIGKILL during `train`, disk full while checkpointing, byte-identical resume):
-  the trainer's own CLI test covers kill -9 resume; no fault-injection hook exists in the trainer's
-  checkpoint writes.
-- `seqlora serve` (HTTP request fuzzing, slow clients, oversized headers, 127.0.0.1 default bind) and the
-  restricted unpickler: not in the tree when these checks were written.
+- `wrk` is not installed here: the load test uses Python client threads (`SERVE_CLIENTS` x `SERVE_REQUESTS`)
+  and compares RSS before and after; a long wrk soak is not recorded.
+- A full LMDB map being grown and a stale reader slot of a killed process are exercised by the store's own
+  tests (`tests/store`: `store_concurrent` with a tiny map, `store_kill`) and indirectly by the kill loop
+  here (readers killed mid-read); there is no separate count for them in this table.
 - The LD_PRELOAD shim does not see glibc-internal calls (stdio's buffered writes of `fprintf`-written files
   go through `write` only at flush and are covered there; `fclose` is covered through `close`).
 KNOWN

@@ -18,8 +18,8 @@ cmake --build build-asan -j "$jobs"
   ctest --output-on-failure -j "$jobs" -L unit)
 
 # 4. bounded fuzzing (tests/fuzz, docs/reliability.md): every libFuzzer target for SEQLORA_FUZZ_SECONDS each
-#    (default 15 s; 15 targets ≈ 4 min) from the committed seeds; a new crash fails CI and its input is saved
+#    (default 12 s; 18 targets ≈ 3.6 min) from the committed seeds; a new crash fails CI and its input is saved
 #    under tests/fuzz/known-crashes/. Needs clang; SEQLORA_FUZZ_SECONDS=0 skips the stage.
-if [ "${SEQLORA_FUZZ_SECONDS:-15}" != 0 ] && command -v clang >/dev/null; then
-  scripts/fuzz.sh "${SEQLORA_FUZZ_SECONDS:-15}"
+if [ "${SEQLORA_FUZZ_SECONDS:-12}" != 0 ] && command -v clang >/dev/null; then
+  scripts/fuzz.sh "${SEQLORA_FUZZ_SECONDS:-12}"
 fi
