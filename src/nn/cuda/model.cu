@@ -18,7 +18,8 @@
 #include "kernels.h"
 #include "model.h"
 
-namespace {
+/* Named (not anonymous): sl_cuda_model below has members of these types. */
+namespace sl_cuda_detail {
 
 enum { MOD_Q = 0, MOD_K, MOD_V, MOD_AO, MOD_I, MOD_O, NMOD = 6 };
 enum { DROP_EMB = 1, DROP_ATTN = 2, DROP_AO = 3, DROP_OUT = 4, DROP_CLS = 5, DROP_LORA = 8 };
@@ -38,7 +39,9 @@ struct Layer {
     float *la[NMOD], *lb[NMOD], *gla[NMOD], *glb[NMOD];
 };
 
-} // namespace
+} // namespace sl_cuda_detail
+
+using namespace sl_cuda_detail;
 
 struct sl_cuda_model {
     sl_cuda_desc d;
