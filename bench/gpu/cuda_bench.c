@@ -460,6 +460,12 @@ static int cmd_check(const char *path) {
         verdict("logits, dropout off", pn, rel_l2(logits, lg0, (size_t)B * C), tol);
         verdict("loss, dropout off", pn, fabs(loss - *l0) / fabs(*l0), tol);
         verdict("LoRA+head grads, dropout off", pn, rel_l2(grads, g0, n), tol);
+        /* a sub-batch of the first rows (fewer rows than heads: the other attention-GEMM loop) */
+        const int Bs = B / 2;
+        rc = rc || api->forward(m, ids, mask, Bs, T, labels, 0, 0, 0, &loss, &err);
+        for (int i = 0; i < Bs * C; i++) logits[i] = NAN;
+        rc = rc || api->get_logits(m, logits, &err);
+        if (!rc) verdict("logits of a sub-batch, dropout off", pn, rel_l2(logits, lg0, (size_t)Bs * C), tol);
         for (size_t i = 0; i < n; i++) grads[i] = NAN;
         rc = rc || api->zero_grad(m, &err);
         rc = rc || api->forward(m, ids, mask, B, T, labels, 1, (uint64_t)hp[3], 3, &loss, &err);

@@ -24,7 +24,18 @@
 #include "util/fs.h"
 #include "util/rng.h"
 
-enum { V = 64, H = 64, NH = 4, IM = 128, L = 2, P = 64, C = 3, B = 4, T = 32, STEPS = 50 };
+enum {
+    V = 64,
+    H = 64,
+    NH = 4,
+    IM = 128,
+    L = 2,
+    P = 64,
+    C = 3,
+    B = 6,
+    T = 32,
+    STEPS = 50
+}; /* B > NH and a sub-batch < NH: both attention-GEMM loops of model.cu */
 
 static float *rnd(sl_rng *r, size_t n, float scale, float offset) {
     float *x = malloc(n * sizeof(float));
@@ -126,10 +137,10 @@ static sl_nn_bert *make_model(sl_err *err) {
     return m;
 }
 
-static const float labels[B] = {2, 0, 1, 1};
+static const float labels[B] = {2, 0, 1, 1, 0, 2};
 
 static void make_batch(int32_t *ids, int32_t *mask) {
-    const int lens[B] = {T, 20, 9, 27};
+    const int lens[B] = {T, 20, 9, 27, T, 5};
     sl_rng r;
     sl_rng_init(&r, 6, 4);
     for (int b = 0; b < B; b++)

@@ -333,13 +333,21 @@ int linear_lora_bwd(sl_cuda_model *m, int l, int k, float *dx, int acc, const fl
     return sgemm(m, 0, 0, N, in, r, 1.0f, m->du, r, w.la[k], in, 1.0f, dx, in, err);
 }
 
-/* The per-(batch row, head) attention GEMMs: one strided-batched call over the heads per batch row. */
+/* The per-(batch row, head) attention GEMMs, as strided-batched calls: for each batch row over the heads
+ * (head stride sX), or for each head over the batch rows (row stride bX), whichever makes fewer calls. */
 int attn_gemm(sl_cuda_model *m, int ta, int tb, int M, int Nn, int K, float alpha, const float *A, int lda,
               long long sA, long long bA, const float *Bm, int ldb, long long sB, long long bB, float *C,
               int ldc, long long sC, long long bC, sl_err *err) {
-    for (int b = 0; b < m->B; b++)
-        SL_TRY(gemm(m, ta, tb, M, Nn, K, alpha, A + b * bA, CUDA_R_32F, lda, sA, Bm + b * bB, CUDA_R_32F, ldb,
-                    sB, 0.0f, C + b * bC, ldc, sC, m->d.heads, m->attn_ct, err));
+    const int nh = m->d.heads;
+    if (m->B <= nh) {
+        for (int b = 0; b < m->B; b++)
+            SL_TRY(gemm(m, ta, tb, M, Nn, K, alpha, A + b * bA, CUDA_R_32F, lda, sA, Bm + b * bB, CUDA_R_32F,
+                        ldb, sB, 0.0f, C + b * bC, ldc, sC, nh, m->attn_ct, err));
+    } else {
+        for (int h = 0; h < nh; h++)
+            SL_TRY(gemm(m, ta, tb, M, Nn, K, alpha, A + h * sA, CUDA_R_32F, lda, bA, Bm + h * sB, CUDA_R_32F,
+                        ldb, bB, 0.0f, C + h * sC, ldc, bC, m->B, m->attn_ct, err));
+    }
     return 0;
 }
 
