@@ -1,0 +1,724 @@
+/* ESM family: config.json, loading the checkpoint, the trainable arena, the activations, PEFT adapters. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esm_impl.h"
+#include "peft_config.h"
+#include "safetensors.h"
+#include "torch_pickle.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/rng.h"
+
+/* ---- config.json --------------------------------------------------------------------------- */
+
+static int cfg_int(const json_t *o, const char *path, const char *key, long long def, long long min, int *out,
+                   sl_err *err) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        *out = (int)def;
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return sl_err_set(err, SL_EDATA, "%s: field '%s': expected an integer", path, key);
+    long long x = json_integer_value(v);
+    if (x < min || x > 1000000000)
+        return sl_err_set(err, SL_EDATA, "%s: field '%s': value %lld out of range", path, key, x);
+    *out = (int)x;
+    return 0;
+}
+
+static int cfg_real(const json_t *o, const char *path, const char *key, double def, float *out, sl_err *err) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        *out = (float)def;
+        return 0;
+    }
+    if (!json_is_number(v)) return sl_err_set(err, SL_EDATA, "%s: field '%s': expected a number", path, key);
+    double x = json_number_value(v);
+    if (!(x >= 0 && x < 1e9))
+        return sl_err_set(err, SL_EDATA, "%s: field '%s': value %g out of range", path, key, x);
+    *out = (float)x;
+    return 0;
+}
+
+static int cfg_bool(const json_t *o, const char *path, const char *key, int def, int *out, sl_err *err) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(v))
+        return sl_err_set(err, SL_EDATA, "%s: field '%s': expected true or false", path, key);
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int esm_architecture(const json_t *o) {
+    json_t *a = json_object_get(o, "architectures");
+    size_t i;
+    json_t *v;
+    if (json_is_array(a)) json_array_foreach(a, i, v) {
+            if (json_is_string(v) && !strncmp(json_string_value(v), "Esm", 3)) return 1;
+        }
+    return 0;
+}
+
+int sl_nn_esm_is_esm(const char *config_path) {
+    json_t *o = sl_json_load_file(config_path, NULL);
+    if (!o) return 0;
+    json_t *mt = json_object_get(o, "model_type");
+    int r = (json_is_string(mt) && !strcmp(json_string_value(mt), "esm")) || (!mt && esm_architecture(o));
+    json_decref(o);
+    return r;
+}
+
+int sl_nn_esm_config_load(const char *path, sl_nn_esm_config *cfg, sl_err *err) {
+    memset(cfg, 0, sizeof *cfg);
+    json_t *o = sl_json_load_file(path, err);
+    if (!o) return err ? err->code : SL_EDATA;
+    sl_nn_bert_config *b = &cfg->b;
+    int rc = 0, n = 2;
+    const char **names = NULL;
+    json_t *v;
+    if (!json_is_object(o)) {
+        rc = sl_err_set(err, SL_EDATA, "%s: expected a JSON object", path);
+        goto out;
+    }
+    v = json_object_get(o, "model_type");
+    if (v ? !(json_is_string(v) && !strcmp(json_string_value(v), "esm")) : !esm_architecture(o)) {
+        rc = sl_err_set(err, SL_EDATA, "%s: field 'model_type': expected \"esm\" for an ESM-family model",
+                        path);
+        goto out;
+    }
+    const char *pet = "absolute";
+    if ((v = json_object_get(o, "position_embedding_type")) && !json_is_null(v)) {
+        if (!json_is_string(v)) {
+            rc = sl_err_set(err, SL_EDATA, "%s: field 'position_embedding_type': expected a string", path);
+            goto out;
+        }
+        pet = json_string_value(v);
+    }
+    if (!strcmp(pet, "rotary"))
+        cfg->rotary = 1;
+    else if (strcmp(pet, "absolute")) {
+        rc = sl_err_set(err, SL_EDATA,
+                        "%s: field 'position_embedding_type': '%s' is not supported (expected 'absolute' or "
+                        "'rotary')",
+                        path, pet);
+        goto out;
+    }
+    if ((v = json_object_get(o, "is_folding_model")) && json_is_true(v)) {
+        rc =
+            sl_err_set(err, SL_EDATA, "%s: field 'is_folding_model': ESMFold models are not supported", path);
+        goto out;
+    }
+    /* EsmConfig has no defaults for vocab_size / pad / mask: they must be there */
+    if (!json_is_integer(json_object_get(o, "vocab_size")) ||
+        !json_is_integer(json_object_get(o, "pad_token_id"))) {
+        rc = sl_err_set(err, SL_EDATA, "%s: fields 'vocab_size' and 'pad_token_id' must be integers", path);
+        goto out;
+    }
+    if ((rc = cfg_int(o, path, "vocab_size", 33, 1, &b->vocab_size, err)) ||
+        (rc = cfg_int(o, path, "hidden_size", 768, 2, &b->hidden, err)) ||
+        (rc = cfg_int(o, path, "num_hidden_layers", 12, 1, &b->layers, err)) ||
+        (rc = cfg_int(o, path, "num_attention_heads", 12, 1, &b->heads, err)) ||
+        (rc = cfg_int(o, path, "intermediate_size", 3072, 1, &b->intermediate, err)) ||
+        (rc = cfg_int(o, path, "max_position_embeddings", 1026, 1, &b->max_position, err)) ||
+        (rc = cfg_int(o, path, "pad_token_id", 1, 0, &b->pad_token_id, err)) ||
+        (rc = cfg_int(o, path, "mask_token_id", -1, -1, &cfg->mask_token_id, err)) ||
+        (rc = cfg_real(o, path, "hidden_dropout_prob", 0.1, &b->hidden_dropout, err)) ||
+        (rc = cfg_real(o, path, "attention_probs_dropout_prob", 0.1, &b->attn_dropout, err)) ||
+        (rc = cfg_real(o, path, "layer_norm_eps", 1e-12, &b->ln_eps, err)) ||
+        (rc = cfg_real(o, path, "initializer_range", 0.02, &b->init_range, err)) ||
+        (rc = cfg_bool(o, path, "token_dropout", 0, &cfg->token_dropout, err)) ||
+        (rc = cfg_bool(o, path, "emb_layer_norm_before", 0, &cfg->emb_ln_before, err)) ||
+        (rc = cfg_bool(o, path, "add_bias_fnn", 1, &cfg->ffn_bias, err)))
+        goto out;
+    b->type_vocab = 1;
+    b->classifier_dropout = b->hidden_dropout; /* EsmClassificationHead uses hidden_dropout_prob */
+    cfg->gated_ffn = json_object_get(o, "add_bias_fnn") != NULL;
+    if (b->hidden % b->heads || (b->hidden / b->heads) % 2) {
+        rc = sl_err_set(
+            err, SL_EDATA,
+            "%s: hidden_size %d must be a multiple of num_attention_heads %d with an even head size", path,
+            b->hidden, b->heads);
+        goto out;
+    }
+    if (b->pad_token_id >= b->vocab_size || cfg->mask_token_id >= b->vocab_size) {
+        rc = sl_err_set(err, SL_EDATA, "%s: pad_token_id %d / mask_token_id %d not below vocab_size %d", path,
+                        b->pad_token_id, cfg->mask_token_id, b->vocab_size);
+        goto out;
+    }
+    if (cfg->token_dropout && cfg->mask_token_id < 0) {
+        rc = sl_err_set(err, SL_EDATA, "%s: token_dropout needs field 'mask_token_id'", path);
+        goto out;
+    }
+    if (b->hidden_dropout >= 1 || b->attn_dropout >= 1) {
+        rc = sl_err_set(err, SL_EDATA, "%s: dropout probabilities must be < 1", path);
+        goto out;
+    }
+    /* the head: id2label wins over num_labels, as PretrainedConfig */
+    json_t *id2label = json_object_get(o, "id2label");
+    if (id2label && json_is_object(id2label) && json_object_size(id2label) > 0)
+        n = (int)json_object_size(id2label);
+    else if ((rc = cfg_int(o, path, "num_labels", 2, 1, &n, err)))
+        goto out;
+    if (!(names = calloc((size_t)n, sizeof *names))) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    char key[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "%d", i);
+        json_t *nm = id2label ? json_object_get(id2label, key) : NULL;
+        if (id2label && json_object_size(id2label) > 0 && !json_is_string(nm)) {
+            rc = sl_err_set(err, SL_EDATA, "%s: field 'id2label': no string label for id %d", path, i);
+            goto out;
+        }
+        names[i] = nm ? json_string_value(nm) : NULL;
+    }
+    int problem = n == 1 ? SL_NN_REGRESSION : SL_NN_SINGLE_LABEL, has_pt = 0;
+    if ((v = json_object_get(o, "problem_type")) && !json_is_null(v)) {
+        problem = json_is_string(v) ? sl_nn_problem_parse(json_string_value(v)) : -1;
+        if (problem < 0) {
+            rc = sl_err_set(err, SL_EDATA, "%s: field 'problem_type': unknown value", path);
+            goto out;
+        }
+        has_pt = 1;
+    }
+    int all = 1;
+    for (int i = 0; i < n; i++) all &= names[i] != NULL;
+    if ((rc = sl_nn_bert_config_set_head(b, n, all ? names : NULL, (sl_nn_problem)problem, err))) goto out;
+    b->has_problem_type = has_pt;
+out:
+    free(names);
+    json_decref(o);
+    if (rc) sl_nn_bert_config_free(b);
+    return rc;
+}
+
+/* ---- LoRA targets -------------------------------------------------------------------------- */
+
+static int suffix_match(const char *name, const char *t) {
+    size_t n = strlen(name), k = strlen(t);
+    if (!strcmp(name, t)) return 1;
+    return n > k && name[n - k - 1] == '.' && !strcmp(name + n - k, t);
+}
+
+int sl_nn_esm_lora_targets(const char *const *names, size_t n, unsigned *targets, sl_err *err) {
+    unsigned set = 0;
+    if (n == 0) return sl_err_set(err, SL_EUSAGE, "no LoRA target modules given");
+    for (size_t i = 0; i < n; i++) {
+        const char *t = names[i];
+        if (!*t) return sl_err_set(err, SL_EUSAGE, "empty LoRA target module name");
+        if (suffix_match("classifier.dense", t) || suffix_match("classifier.out_proj", t))
+            return sl_err_set(err, SL_EUSAGE,
+                              "target module '%s' would also adapt the ESM classifier (classifier.dense / "
+                              "out_proj), which is trained whole; name attention.output.dense, "
+                              "intermediate.dense and/or output.dense instead",
+                              t);
+        unsigned hit = 0;
+        for (int m = 0; m < SL_NN_NMOD; m++) {
+            char full[128];
+            snprintf(full, sizeof full, "esm.encoder.layer.0.%s", sl_nn_module_path(m));
+            if (suffix_match(full, t)) hit |= 1u << m;
+        }
+        if (!hit)
+            return sl_err_set(
+                err, SL_EUSAGE,
+                "target module '%s' matches no Linear of an ESM layer (expected query, key, value, "
+                "attention.output.dense, intermediate.dense, output.dense or a suffix of them)",
+                t);
+        set |= hit;
+    }
+    *targets = set;
+    return 0;
+}
+
+/* ---- weights ------------------------------------------------------------------------------- */
+
+int sl_nn_esm_mod_out(const sl_nn_esm_config *c, int mod) {
+    if (mod == SL_NN_MOD_INTER) return c->gated_ffn ? 2 * c->b.intermediate : c->b.intermediate;
+    return c->b.hidden;
+}
+int sl_nn_esm_mod_in(const sl_nn_esm_config *c, int mod) {
+    return mod == SL_NN_MOD_OUTPUT ? c->b.intermediate : c->b.hidden;
+}
+
+static int has_w(const sl_nn_st_file *st, const char *name) {
+    char b[288];
+    snprintf(b, sizeof b, "esm.%s", name);
+    return sl_nn_st_find(st, b) || sl_nn_st_find(st, name);
+}
+
+/* Read `name` (with or without "esm.") as float32 of the given shape. */
+static int read_w(const sl_nn_st_file *st, const char *name, int ndim, int64_t d0, int64_t d1, float *dst,
+                  sl_err *err) {
+    int64_t shape[2] = {d0, d1};
+    char b[288];
+    snprintf(b, sizeof b, "esm.%s", name);
+    if (sl_nn_st_find(st, b)) return sl_nn_st_read_f32_shape(st, b, ndim, shape, dst, err);
+    if (sl_nn_st_find(st, name)) return sl_nn_st_read_f32_shape(st, name, ndim, shape, dst, err);
+    return sl_err_set(err, SL_EDATA, "%s: no tensor esm.%s (expected shape [%lld%s%lld])", sl_nn_st_path(st),
+                      name, (long long)d0, ndim > 1 ? ", " : "", ndim > 1 ? (long long)d1 : 0LL);
+}
+
+static float rng_normal(sl_rng *r) {
+    double u1 = sl_rng_uniform(r), u2 = sl_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+static sl_nn_param *add_param(sl_nn_esm *m, size_t *cap, const char *name, int64_t d0, int64_t d1, int ndim) {
+    if (m->n_params == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        sl_nn_param *p = realloc(m->params, nc * sizeof *p);
+        if (!p) return NULL;
+        m->params = p;
+        *cap = nc;
+    }
+    sl_nn_param *p = &m->params[m->n_params++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = ndim;
+    p->shape[0] = d0;
+    p->shape[1] = ndim > 1 ? d1 : 0;
+    p->numel = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1);
+    p->offset = m->n_train;
+    m->n_train += p->numel;
+    return p;
+}
+
+static int setup_trainable(sl_nn_esm *m, sl_err *err) {
+    const sl_nn_esm_config *c = &m->cfg;
+    const int H = c->b.hidden, C = c->b.num_labels;
+    size_t cap = 0;
+    char name[256];
+    for (int l = 0; l < c->b.layers; l++)
+        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
+            if (!(m->spec.targets & (1u << mod))) continue;
+            snprintf(name, sizeof name, "base_model.model.esm.encoder.layer.%d.%s.lora_A.weight", l,
+                     sl_nn_module_path(mod));
+            if (!add_param(m, &cap, name, m->spec.r, sl_nn_esm_mod_in(c, mod), 2)) goto nomem;
+            snprintf(name, sizeof name, "base_model.model.esm.encoder.layer.%d.%s.lora_B.weight", l,
+                     sl_nn_module_path(mod));
+            if (!add_param(m, &cap, name, sl_nn_esm_mod_out(c, mod), m->spec.r, 2)) goto nomem;
+        }
+    if (!add_param(m, &cap, "base_model.model.classifier.dense.weight", H, H, 2) ||
+        !add_param(m, &cap, "base_model.model.classifier.dense.bias", H, 0, 1) ||
+        !add_param(m, &cap, "base_model.model.classifier.out_proj.weight", C, H, 2) ||
+        !add_param(m, &cap, "base_model.model.classifier.out_proj.bias", C, 0, 1))
+        goto nomem;
+    m->tparams = calloc(m->n_train, sizeof(float));
+    m->tgrads = calloc(m->n_train, sizeof(float));
+    if (!m->tparams || !m->tgrads) goto nomem;
+    size_t pi = 0;
+    for (int l = 0; l < c->b.layers; l++)
+        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
+            if (!(m->spec.targets & (1u << mod))) continue;
+            m->layer[l].lora_a[mod] = m->tparams + m->params[pi].offset;
+            m->layer[l].glora_a[mod] = m->tgrads + m->params[pi++].offset;
+            m->layer[l].lora_b[mod] = m->tparams + m->params[pi].offset;
+            m->layer[l].glora_b[mod] = m->tgrads + m->params[pi++].offset;
+        }
+    float **slots[8] = {&m->cd_w, &m->gcd_w, &m->cd_b, &m->gcd_b, &m->co_w, &m->gco_w, &m->co_b, &m->gco_b};
+    for (int i = 0; i < 4; i++, pi++) {
+        *slots[2 * i] = m->tparams + m->params[pi].offset;
+        *slots[2 * i + 1] = m->tgrads + m->params[pi].offset;
+    }
+    return 0;
+nomem:
+    return sl_err_set(err, SL_ENOMEM, "out of memory for the trainable parameters");
+}
+
+static int alloc_acts(sl_nn_esm *m, sl_err *err) {
+    const sl_nn_esm_config *c = &m->cfg;
+    const size_t N = (size_t)m->max_batch * m->max_len, H = c->b.hidden, NI = c->b.intermediate,
+                 IW = (size_t)sl_nn_esm_mod_out(c, SL_NN_MOD_INTER), r = m->spec.r, L = c->b.layers,
+                 nh = c->b.heads, T = m->max_len, Bm = m->max_batch, C = c->b.num_labels;
+    const size_t W = IW > H ? IW : H;
+    size_t nact = m->training ? L : 1;
+    size_t lwords[SL_NN_NMOD] = {0};
+    size_t per = 7 * N * H + 4 * N + Bm * nh * T * T + N * IW + N * NI;
+    for (int mod = 0; mod < SL_NN_NMOD; mod++)
+        if (m->spec.targets & (1u << mod)) {
+            per += N * r;
+            if (m->training && m->spec.dropout > 0)
+                lwords[mod] = (N * (size_t)sl_nn_esm_mod_in(c, mod) + 63) / 64, per += lwords[mod] * 2 + 1;
+        }
+    size_t nhb = m->training ? L + 1 : 2;
+    size_t total = nact * per + nhb * N * H + N * H + 2 * N + 2 * Bm * H + 2 * Bm * C + N * W;
+    if (m->training) total += 7 * N * H + N * W + N * NI + N * r + N * W;
+    m->act_mem = malloc(total * sizeof(float));
+    m->acts = calloc(L, sizeof *m->acts);
+    m->h = calloc(L + 1, sizeof *m->h);
+    m->labels = malloc(Bm * C * sizeof(float));
+    m->mask = malloc(N * sizeof(int32_t));
+    if (!m->act_mem || !m->acts || !m->h || !m->labels || !m->mask)
+        return sl_err_set(err, SL_ENOMEM, "out of memory for activations (%.2f GiB for batch %d x length %d)",
+                          (double)total * 4 / (1 << 30), m->max_batch, m->max_len);
+    float *p = m->act_mem;
+#define TAKE(ptr, n) (ptr = p, p += (n))
+    for (size_t l = 0; l < nact; l++) {
+        sl_nn_esm_acts *a = &m->acts[l];
+        TAKE(a->xl, N * H);
+        TAKE(a->ln1_mean, N);
+        TAKE(a->ln1_rstd, N);
+        TAKE(a->q, N * H);
+        TAKE(a->k, N * H);
+        TAKE(a->v, N * H);
+        TAKE(a->P, Bm * nh * T * T);
+        TAKE(a->ctx, N * H);
+        TAKE(a->a, N * H);
+        TAKE(a->f, N * H);
+        TAKE(a->ln2_mean, N);
+        TAKE(a->ln2_rstd, N);
+        TAKE(a->inter, N * IW);
+        TAKE(a->g, N * NI);
+        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
+            if (m->spec.targets & (1u << mod)) TAKE(a->u[mod], N * r);
+            if (lwords[mod]) {
+                if ((uintptr_t)p & 7) p++;
+                a->lkeep[mod] = (uint64_t *)(void *)p;
+                p += lwords[mod] * 2;
+            }
+        }
+    }
+    for (size_t l = nact; l < L; l++) m->acts[l] = m->acts[0];
+    for (size_t l = 0; l < nhb; l++) TAKE(m->h[l], N * H);
+    for (size_t l = nhb; l <= L; l++) m->h[l] = m->h[l % 2];
+    TAKE(m->fin, N * H);
+    TAKE(m->fin_mean, N);
+    TAKE(m->fin_rstd, N);
+    TAKE(m->z, Bm * H);
+    TAKE(m->zd, Bm * H);
+    TAKE(m->logits, Bm * C);
+    TAKE(m->dlogits, Bm * C);
+    TAKE(m->xd, N * W);
+    if (m->training) {
+        TAKE(m->dh, N * H);
+        TAKE(m->dh2, N * H);
+        TAKE(m->dq, N * H);
+        TAKE(m->dk, N * H);
+        TAKE(m->dv, N * H);
+        TAKE(m->dctx, N * H);
+        TAKE(m->dtmp, N * H);
+        TAKE(m->dI, N * W);
+        TAKE(m->dg, N * NI);
+        TAKE(m->du, N * r);
+        TAKE(m->dwide, N * W);
+    }
+#undef TAKE
+    return 0;
+}
+
+int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const sl_nn_lora_spec *spec,
+                   uint64_t seed, int max_batch, int max_len, int training, sl_nn_esm **out, sl_err *err) {
+    *out = NULL;
+    if (!spec || spec->r < 1 || spec->r > 4096 || !(spec->alpha > 0) || spec->dropout < 0 ||
+        spec->dropout >= 1)
+        return sl_err_set(err, SL_EUSAGE, "LoRA: r must be 1..4096, alpha > 0 and dropout in [0, 1)");
+    if (max_batch < 1 || max_len < 2)
+        return sl_err_set(err, SL_EUSAGE, "batch size and max length must be positive");
+    sl_nn_esm *m = calloc(1, sizeof *m);
+    if (!m) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_nn_st_file *st = NULL;
+    int rc;
+    char *path = sl_fs_join(model_dir, "config.json");
+    if (!path) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = sl_nn_esm_config_load(path, &m->cfg, err);
+    free(path);
+    if (rc) goto fail;
+    sl_nn_esm_config *c = &m->cfg;
+    if (head && (rc = sl_nn_bert_config_set_head(&c->b, head->num_labels, (const char *const *)head->labels,
+                                                 head->problem, err)))
+        goto fail;
+    /* absolute positions: the first token gets pad_token_id + 1 */
+    if (!c->rotary && max_len > c->b.max_position - c->b.pad_token_id - 1)
+        max_len = c->b.max_position - c->b.pad_token_id - 1;
+    if (max_len < 2) {
+        rc = sl_err_set(err, SL_EDATA, "%s: max_position_embeddings %d leaves no room for a sequence",
+                        model_dir, c->b.max_position);
+        goto fail;
+    }
+    m->spec = *spec;
+    m->scaling = spec->use_rslora ? spec->alpha / sqrtf((float)spec->r) : spec->alpha / (float)spec->r;
+    m->training = training;
+    m->max_batch = max_batch;
+    m->max_len = max_len;
+    if ((rc = sl_nn_model_weights_open(model_dir, &st, err))) goto fail;
+    const size_t H = c->b.hidden, NI = c->b.intermediate, L = c->b.layers, V = c->b.vocab_size,
+                 d = H / c->b.heads;
+    const size_t IW = (size_t)sl_nn_esm_mod_out(c, SL_NN_MOD_INTER);
+    size_t per_layer = 4 * (H * H + H) + IW * H + IW + H * NI + H + 4 * H;
+    m->n_base = V * H + (c->rotary ? 0 : (size_t)c->b.max_position * H) + 4 * H + L * per_layer;
+    m->base_mem = malloc(m->n_base * sizeof(float));
+    m->layer = calloc(L, sizeof *m->layer);
+    if (c->rotary) {
+        m->cos_t = malloc((size_t)max_len * d * sizeof(float));
+        m->sin_t = malloc((size_t)max_len * d * sizeof(float));
+    }
+    if (!m->base_mem || !m->layer || (c->rotary && (!m->cos_t || !m->sin_t))) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
+        goto fail;
+    }
+    if (c->rotary) sl_nn_k_rotary_tables(m->cos_t, m->sin_t, max_len, (int)d);
+    float *p = m->base_mem;
+#define TAKE(ptr, n) (ptr = p, p += (n))
+    TAKE(m->word, V * H);
+    if ((rc = read_w(st, "embeddings.word_embeddings.weight", 2, (int64_t)V, (int64_t)H, m->word, err)))
+        goto fail;
+    if (!c->rotary) {
+        TAKE(m->pos, (size_t)c->b.max_position * H);
+        if ((rc = read_w(st, "embeddings.position_embeddings.weight", 2, c->b.max_position, (int64_t)H,
+                         m->pos, err)))
+            goto fail;
+    }
+    TAKE(m->emb_ln_w, H);
+    TAKE(m->emb_ln_b, H);
+    if (c->emb_ln_before &&
+        ((rc = read_w(st, "embeddings.layer_norm.weight", 1, (int64_t)H, 0, m->emb_ln_w, err)) ||
+         (rc = read_w(st, "embeddings.layer_norm.bias", 1, (int64_t)H, 0, m->emb_ln_b, err))))
+        goto fail;
+    TAKE(m->after_w, H);
+    TAKE(m->after_b, H);
+    if ((rc = read_w(st, "encoder.emb_layer_norm_after.weight", 1, (int64_t)H, 0, m->after_w, err)) ||
+        (rc = read_w(st, "encoder.emb_layer_norm_after.bias", 1, (int64_t)H, 0, m->after_b, err)))
+        goto fail;
+    char name[256];
+    for (size_t l = 0; l < L; l++) {
+        sl_nn_esm_layer *lw = &m->layer[l];
+        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
+            int in = sl_nn_esm_mod_in(c, mod), o = sl_nn_esm_mod_out(c, mod);
+            int biased = c->ffn_bias || (mod != SL_NN_MOD_INTER && mod != SL_NN_MOD_OUTPUT);
+            TAKE(lw->w[mod], (size_t)in * o);
+            TAKE(lw->b[mod], (size_t)o);
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, sl_nn_module_path(mod));
+            if ((rc = read_w(st, name, 2, o, in, lw->w[mod], err))) goto fail;
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, sl_nn_module_path(mod));
+            if (biased) {
+                if ((rc = read_w(st, name, 1, o, 0, lw->b[mod], err))) goto fail;
+            } else {
+                if (has_w(st, name)) {
+                    rc = sl_err_set(err, SL_EDATA,
+                                    "%s: tensor esm.%s present but config.json says add_bias_fnn false",
+                                    sl_nn_st_path(st), name);
+                    goto fail;
+                }
+                lw->b[mod] = NULL;
+            }
+        }
+        TAKE(lw->ln1_w, H);
+        TAKE(lw->ln1_b, H);
+        TAKE(lw->ln2_w, H);
+        TAKE(lw->ln2_b, H);
+        static const char *const lns[4] = {"attention.LayerNorm.weight", "attention.LayerNorm.bias",
+                                           "LayerNorm.weight", "LayerNorm.bias"};
+        float *dst[4] = {lw->ln1_w, lw->ln1_b, lw->ln2_w, lw->ln2_b};
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "encoder.layer.%zu.%s", l, lns[i]);
+            if ((rc = read_w(st, name, 1, (int64_t)H, 0, dst[i], err))) goto fail;
+        }
+    }
+#undef TAKE
+    if ((rc = setup_trainable(m, err))) goto fail;
+    /* the classifier: from the checkpoint when all four tensors fit, else drawn (dense, then out_proj) */
+    const int C = c->b.num_labels;
+    const sl_nn_st_tensor *t[4] = {
+        sl_nn_st_find(st, "classifier.dense.weight"), sl_nn_st_find(st, "classifier.dense.bias"),
+        sl_nn_st_find(st, "classifier.out_proj.weight"), sl_nn_st_find(st, "classifier.out_proj.bias")};
+    if (t[0] && t[1] && t[2] && t[3] && t[2]->ndim == 2 && t[2]->shape[0] == C && t[3]->ndim == 1 &&
+        t[3]->shape[0] == C) {
+        int64_t sh[4][2] = {{(int64_t)H, (int64_t)H}, {(int64_t)H, 0}, {C, (int64_t)H}, {C, 0}};
+        const char *nm[4] = {"classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight",
+                             "classifier.out_proj.bias"};
+        float *dst[4] = {m->cd_w, m->cd_b, m->co_w, m->co_b};
+        for (int i = 0; i < 4; i++)
+            if ((rc = sl_nn_st_read_f32_shape(st, nm[i], i % 2 ? 1 : 2, sh[i], dst[i], err))) goto fail;
+        m->head_loaded = 1;
+    } else {
+        sl_rng rh;
+        sl_rng_init(&rh, seed, 3);
+        for (size_t i = 0; i < H * H; i++) m->cd_w[i] = rng_normal(&rh) * c->b.init_range;
+        for (size_t i = 0; i < (size_t)C * H; i++) m->co_w[i] = rng_normal(&rh) * c->b.init_range;
+    }
+    sl_rng ra;
+    sl_rng_init(&ra, seed, 2);
+    for (size_t l = 0; l < L; l++)
+        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
+            float *A = m->layer[l].lora_a[mod];
+            if (!A) continue;
+            int in = sl_nn_esm_mod_in(c, mod);
+            double bound = 1.0 / sqrt((double)in);
+            for (size_t i = 0; i < (size_t)spec->r * in; i++)
+                A[i] = (float)((2.0 * sl_rng_uniform(&ra) - 1.0) * bound);
+        }
+    sl_nn_st_close(st);
+    st = NULL;
+    if ((rc = alloc_acts(m, err))) goto fail;
+    *out = m;
+    return 0;
+fail:
+    sl_nn_st_close(st);
+    sl_nn_esm_free(m);
+    return rc;
+}
+
+void sl_nn_esm_free(sl_nn_esm *m) {
+    if (!m) return;
+    sl_nn_bert_config_free(&m->cfg.b);
+    free(m->base_mem);
+    free(m->layer);
+    free(m->tparams);
+    free(m->tgrads);
+    free(m->params);
+    free(m->cos_t);
+    free(m->sin_t);
+    free(m->act_mem);
+    free(m->acts);
+    free(m->h);
+    free(m->scratch);
+    free(m->labels);
+    free(m->mask);
+    free(m);
+}
+
+const sl_nn_esm_config *sl_nn_esm_get_config(const sl_nn_esm *m) {
+    return &m->cfg;
+}
+float *sl_nn_esm_train_params(sl_nn_esm *m) {
+    return m->tparams;
+}
+float *sl_nn_esm_train_grads(sl_nn_esm *m) {
+    return m->tgrads;
+}
+size_t sl_nn_esm_n_train(const sl_nn_esm *m) {
+    return m->n_train;
+}
+const sl_nn_param *sl_nn_esm_params(const sl_nn_esm *m, size_t *n) {
+    *n = m->n_params;
+    return m->params;
+}
+const float *sl_nn_esm_logits(const sl_nn_esm *m) {
+    return m->logits;
+}
+void sl_nn_esm_zero_grad(sl_nn_esm *m) {
+    memset(m->tgrads, 0, m->n_train * sizeof(float));
+}
+
+/* ---- PEFT adapters ------------------------------------------------------------------------- */
+
+static double short_double(float f) {
+    char b[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)f);
+        double d = strtod(b, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
+}
+
+int sl_nn_esm_adapter_write(const sl_nn_esm *m, const float *params, const char *dir, const char *base_name,
+                            sl_err *err) {
+    if (!params) params = m->tparams;
+    sl_nn_st_wtensor *ts = calloc(m->n_params, sizeof *ts);
+    if (!ts) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_params; i++) {
+        const sl_nn_param *p = &m->params[i];
+        ts[i].name = p->name;
+        ts[i].dtype = SL_NN_ST_F32;
+        ts[i].ndim = p->ndim;
+        ts[i].shape = p->shape;
+        ts[i].data = params + p->offset;
+    }
+    static const char *const meta[] = {"format", "pt", NULL};
+    char *path = sl_fs_join(dir, "adapter_model.safetensors");
+    int rc =
+        path ? sl_nn_st_write(path, ts, m->n_params, meta, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
+    free(path);
+    free(ts);
+    if (rc) return rc;
+    const sl_nn_lora_spec *s = &m->spec;
+    sl_nn_peft_config cfg;
+    char buf[sizeof s->target_names];
+    const char *names[SL_NN_NMOD * 4];
+    size_t n = 0;
+    path = NULL;
+    if ((rc = sl_nn_peft_config_init(&cfg, err))) goto out;
+    cfg.task_type = strdup("SEQ_CLS");
+    cfg.r = s->r;
+    cfg.lora_alpha = short_double(s->alpha);
+    cfg.lora_dropout = short_double(s->dropout);
+    cfg.use_rslora = s->use_rslora;
+    cfg.inference_mode = 1;
+    cfg.base_model_name_or_path = base_name ? strdup(base_name) : NULL;
+    if (!cfg.task_type || (base_name && !cfg.base_model_name_or_path)) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (s->target_regex) {
+        if (!(cfg.target_modules_regex = strdup(s->target_names))) {
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+            goto out;
+        }
+    } else {
+        snprintf(buf, sizeof buf, "%s", s->target_names);
+        if (!buf[0])
+            for (int mod = 0; mod < SL_NN_NMOD; mod++)
+                if (s->targets & (1u << mod)) names[n++] = sl_nn_module_path(mod);
+        for (char *save = NULL, *tok = buf[0] ? strtok_r(buf, ",", &save) : NULL; tok && n < SL_NN_NMOD * 4;
+             tok = strtok_r(NULL, ",", &save))
+            names[n++] = tok;
+        if ((rc = sl_nn_peft_config_set_list(&cfg.target_modules, &cfg.n_target_modules, names, n, err)))
+            goto out;
+    }
+    const char *mts[2] = {"classifier", "score"};
+    if ((rc = sl_nn_peft_config_set_list(&cfg.modules_to_save, &cfg.n_modules_to_save, mts, 2, err)))
+        goto out;
+    if (!(path = sl_fs_join(dir, "adapter_config.json"))) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = sl_nn_peft_config_write(path, &cfg, err);
+out:
+    free(path);
+    sl_nn_peft_config_free(&cfg);
+    return rc;
+}
+
+int sl_nn_esm_adapter_load_weights(sl_nn_esm *m, const char *dir, sl_err *err) {
+    char *path = sl_fs_join(dir, "adapter_model.safetensors");
+    if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_nn_st_file *st = NULL;
+    int rc = sl_nn_st_open(path, &st, err);
+    free(path);
+    if (rc) return rc;
+    for (size_t i = 0; i < m->n_params && !rc; i++) {
+        const sl_nn_param *p = &m->params[i];
+        if (!sl_nn_st_find(st, p->name)) {
+            rc = sl_err_set(err, SL_EDATA, "%s: no tensor %s (the adapter and the model disagree)",
+                            sl_nn_st_path(st), p->name);
+            break;
+        }
+        rc = sl_nn_st_read_f32_shape(st, p->name, p->ndim, p->shape, m->tparams + p->offset, err);
+    }
+    for (size_t i = 0; i < sl_nn_st_count(st) && !rc; i++) {
+        const char *nm = sl_nn_st_tensor_at(st, i)->name;
+        if (!strstr(nm, ".lora_")) continue;
+        size_t j = 0;
+        while (j < m->n_params && strcmp(m->params[j].name, nm)) j++;
+        if (j == m->n_params)
+            rc = sl_err_set(err, SL_EDATA,
+                            "%s: tensor %s has no slot in this model (the adapter and the model disagree)",
+                            sl_nn_st_path(st), nm);
+    }
+    sl_nn_st_close(st);
+    return rc;
+}

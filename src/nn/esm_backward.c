@@ -1,0 +1,124 @@
+/* The ESM backward pass: gradients of the LoRA matrices and of the classifier (dense + out_proj). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esm_impl.h"
+#include "parallel.h"
+
+/* Backward of y = x W^T + b + s B A dropout(x): LoRA gradients added; dx assigned (acc 0) or added (acc 1),
+ * skipped when dx is NULL. */
+static void linear_lora_bwd(sl_nn_esm *m, int l, int mod, float *dx, int acc, const float *dy, const float *x,
+                            int N, const float *u) {
+    const sl_nn_esm_layer *lw = &m->layer[l];
+    const int in = sl_nn_esm_mod_in(&m->cfg, mod), out = sl_nn_esm_mod_out(&m->cfg, mod);
+    if (dx) sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
+    const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
+    if (!A) return;
+    const int r = m->spec.r;
+    const float s = m->scaling;
+    const int dropped = m->drop_on && m->spec.dropout > 0;
+    const uint64_t hi = sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod);
+    const float *xin = x;
+    if (dropped) {
+        memcpy(m->xd, x, (size_t)N * in * sizeof(float));
+        sl_nn_k_dropout_cached(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed, hi,
+                               m->acts[l].lkeep[mod], 1);
+        xin = m->xd;
+    }
+    sl_nn_sgemm(1, 0, out, r, N, s, dy, out, u, r, 1.0f, lw->glora_b[mod], r);
+    sl_nn_sgemm(0, 0, N, r, out, s, dy, out, B, r, 0.0f, m->du, r);
+    sl_nn_sgemm(1, 0, r, in, N, 1.0f, m->du, r, xin, in, 1.0f, lw->glora_a[mod], in);
+    if (!dx) return;
+    if (dropped) {
+        sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 0.0f, m->dwide, in);
+        sl_nn_k_dropout_cached(m->dwide, (size_t)N * in, m->spec.dropout, m->drop.seed, hi,
+                               m->acts[l].lkeep[mod], 1);
+        for (size_t i = 0; i < (size_t)N * in; i++) dx[i] += m->dwide[i];
+    } else {
+        sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 1.0f, dx, in);
+    }
+}
+
+typedef struct {
+    sl_nn_esm *m;
+    const sl_nn_esm_acts *a;
+} attn_job;
+
+static void attention_bwd_task(void *p, size_t task, int worker) {
+    const attn_job *j = p;
+    sl_nn_esm *m = j->m;
+    const sl_nn_esm_acts *a = j->a;
+    const int T = m->T, H = m->cfg.b.hidden, nh = m->cfg.b.heads, d = H / nh;
+    const int b = (int)task / nh, h = (int)task % nh;
+    const size_t off = (size_t)b * T * H + (size_t)h * d;
+    sl_nn_k_attention_head_bwd(m->dq + off, m->dk + off, m->dv + off, m->scratch + (size_t)worker * T * T,
+                               m->dctx + off, a->P + task * T * T, a->q + off, a->k + off, a->v + off, H, T,
+                               d, 1.0f);
+}
+
+int sl_nn_esm_backward(sl_nn_esm *m, float loss_scale, sl_err *err) {
+    if (!m->training || !m->have_labels)
+        return sl_err_set(err, SL_EINTERNAL,
+                          "backward needs a training model and a forward pass with labels");
+    const sl_nn_esm_config *c = &m->cfg;
+    const int B = m->B, T = m->T, H = c->b.hidden, NI = c->b.intermediate, C = c->b.num_labels, N = B * T,
+              d = H / c->b.heads;
+    size_t need = (size_t)sl_nn_get_threads() * T * T;
+    if (need > m->scratch_len) {
+        float *p = realloc(m->scratch, need * sizeof(float));
+        if (!p) return sl_err_set(err, SL_ENOMEM, "out of memory for attention scratch");
+        m->scratch = p;
+        m->scratch_len = need;
+    }
+    /* head: out_proj, tanh, dense on the first token of each row */
+    for (size_t i = 0; i < (size_t)B * C; i++) m->dlogits[i] *= loss_scale;
+    sl_nn_sgemm(1, 0, C, H, B, 1.0f, m->dlogits, C, m->zd, H, 1.0f, m->gco_w, H);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < C; k++) m->gco_b[k] += m->dlogits[(size_t)b * C + k];
+    float *dz = m->dq; /* [B, H] scratch */
+    sl_nn_sgemm(0, 0, B, H, C, 1.0f, m->dlogits, C, m->co_w, H, 0.0f, dz, H);
+    for (size_t i = 0; i < (size_t)B * H; i++) dz[i] *= 1.0f - m->zd[i] * m->zd[i];
+    sl_nn_sgemm(1, 0, H, H, B, 1.0f, dz, H, m->fin, T * H, 1.0f, m->gcd_w, H);
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < H; j++) m->gcd_b[j] += dz[(size_t)b * H + j];
+    int lowest = c->b.layers;
+    for (int l = 0; l < c->b.layers && lowest == c->b.layers; l++)
+        for (int mod = 0; mod < SL_NN_NMOD; mod++)
+            if (m->layer[l].lora_a[mod]) lowest = l;
+    if (lowest == c->b.layers) return 0;
+    float *dfin = m->dtmp;
+    memset(dfin, 0, (size_t)N * H * sizeof(float));
+    sl_nn_sgemm(0, 0, B, H, H, 1.0f, dz, H, m->cd_w, H, 0.0f, dfin, T * H);
+    sl_nn_k_layernorm_bwd(m->dh, dfin, m->h[c->b.layers], m->fin_mean, m->fin_rstd, m->after_w, N, H, 0);
+    const float qs = 1.0f / sqrtf((float)d);
+    for (int l = c->b.layers - 1; l >= lowest; l--) {
+        const sl_nn_esm_acts *a = &m->acts[l];
+        const sl_nn_esm_layer *lw = &m->layer[l];
+        const int need_dx = l > lowest;
+        /* h = Linear_o(act(Linear_i(f))) + a, f = LN_ffn(a); dh holds d h */
+        linear_lora_bwd(m, l, SL_NN_MOD_OUTPUT, m->dg, 0, m->dh, a->g, N, a->u[SL_NN_MOD_OUTPUT]);
+        if (c->gated_ffn)
+            sl_nn_k_swiglu_bwd(m->dI, m->dg, a->inter, N, NI);
+        else
+            sl_nn_k_gelu_bwd(m->dI, m->dg, a->inter, (size_t)N * NI);
+        linear_lora_bwd(m, l, SL_NN_MOD_INTER, m->dtmp, 0, m->dI, a->f, N, a->u[SL_NN_MOD_INTER]);
+        sl_nn_k_layernorm_bwd(m->dh, m->dtmp, a->a, a->ln2_mean, a->ln2_rstd, lw->ln2_w, N, H, 1);
+        /* a = Linear_ao(ctx) + x; dh now holds d a */
+        linear_lora_bwd(m, l, SL_NN_MOD_ATTN_OUT, m->dctx, 0, m->dh, a->ctx, N, a->u[SL_NN_MOD_ATTN_OUT]);
+        attn_job j = {m, a};
+        sl_nn_parallel_for((size_t)B * c->b.heads, attention_bwd_task, &j);
+        if (c->rotary) {
+            sl_nn_k_rotary(m->dq, m->cos_t, m->sin_t, B, T, H, d, 1);
+            sl_nn_k_rotary(m->dk, m->cos_t, m->sin_t, B, T, H, d, 1);
+        }
+        for (size_t i = 0; i < (size_t)N * H; i++) m->dq[i] *= qs;
+        float *dxl = need_dx ? m->dh2 : NULL;
+        linear_lora_bwd(m, l, SL_NN_MOD_QUERY, dxl, 0, m->dq, a->xl, N, a->u[SL_NN_MOD_QUERY]);
+        linear_lora_bwd(m, l, SL_NN_MOD_KEY, dxl, 1, m->dk, a->xl, N, a->u[SL_NN_MOD_KEY]);
+        linear_lora_bwd(m, l, SL_NN_MOD_VALUE, dxl, 1, m->dv, a->xl, N, a->u[SL_NN_MOD_VALUE]);
+        if (need_dx)
+            sl_nn_k_layernorm_bwd(m->dh, m->dh2, m->h[l], a->ln1_mean, a->ln1_rstd, lw->ln1_w, N, H, 1);
+    }
+    return 0;
+}

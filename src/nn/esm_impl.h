@@ -1,0 +1,93 @@
+/* Internal layout of sl_nn_esm, shared by esm.c (load), esm_forward.c and esm_backward.c, and the extra
+ * kernels of kernels_extra.c. Not a public header. */
+#ifndef SEQLORA_NN_ESM_IMPL_H
+#define SEQLORA_NN_ESM_IMPL_H
+
+#include "bert_impl.h"
+#include "esm.h"
+
+typedef struct sl_nn_esm_layer {
+    float *w[SL_NN_NMOD], *b[SL_NN_NMOD]; /* [out, in], [out]; b NULL for a bias-free NT v2 FFN */
+    float *ln1_w, *ln1_b, *ln2_w, *ln2_b; /* attention.LayerNorm (pre-attention), LayerNorm (pre-FFN) */
+    float *lora_a[SL_NN_NMOD], *lora_b[SL_NN_NMOD], *glora_a[SL_NN_NMOD], *glora_b[SL_NN_NMOD];
+} sl_nn_esm_layer;
+
+typedef struct sl_nn_esm_acts {
+    float *xl, *ln1_mean, *ln1_rstd; /* LN_attn output [N, H] and row stats */
+    float *q, *k, *v;                /* [N, H]: q scaled and rotated, k rotated */
+    float *P;                        /* [B, heads, T, T] */
+    float *ctx;                      /* [N, H] */
+    float *a;                        /* attention residual output [N, H] */
+    float *f, *ln2_mean, *ln2_rstd;  /* LN_ffn output [N, H] */
+    float *inter;                    /* [N, IW] before the activation (IW = I, or 2I gated) */
+    float *g;                        /* [N, I] after it */
+    float *u[SL_NN_NMOD];            /* [N, r] */
+    uint64_t *lkeep[SL_NN_NMOD];     /* LoRA-input dropout bits */
+} sl_nn_esm_acts;
+
+struct sl_nn_esm {
+    sl_nn_esm_config cfg;
+    sl_nn_lora_spec spec;
+    float scaling;
+    int training, head_loaded, max_batch, max_len;
+    float *word, *pos, *emb_ln_w, *emb_ln_b, *after_w, *after_b;
+    sl_nn_esm_layer *layer;
+    float *cd_w, *cd_b, *co_w, *co_b;     /* classifier.dense, classifier.out_proj (trainable) */
+    float *gcd_w, *gcd_b, *gco_w, *gco_b; /* their gradients */
+    float *base_mem;
+    size_t n_base;
+    float *tparams, *tgrads;
+    size_t n_train;
+    sl_nn_param *params;
+    size_t n_params;
+    float *cos_t, *sin_t; /* rotary tables [max_len, d] */
+    /* activations */
+    float *act_mem;
+    sl_nn_esm_acts *acts;
+    float **h;                        /* L + 1 residual streams [N, H] */
+    float *fin, *fin_mean, *fin_rstd; /* after emb_layer_norm_after [N, H] */
+    float *z, *zd, *logits, *dlogits; /* [B,H] dense output before tanh, tanh output, [B,C] */
+    float *xd;                        /* dropped LoRA input [N, max(H, IW)] */
+    float *scratch;
+    size_t scratch_len;
+    float *dh, *dh2, *dq, *dk, *dv, *dctx, *dtmp, *dI, *dg, *du, *dwide;
+    int B, T;
+    int32_t *mask;
+    float *labels;
+    int have_labels, drop_on;
+    sl_nn_dropout drop;
+};
+
+/* Width of the output of module kind `mod` / of its input. */
+int sl_nn_esm_mod_out(const sl_nn_esm_config *c, int mod);
+int sl_nn_esm_mod_in(const sl_nn_esm_config *c, int mod);
+
+/* ---- extra kernels (kernels_extra.c) ---- */
+
+/* inv_freq, cos and sin tables of transformers' RotaryEmbedding for positions 0..T-1 and head size d:
+ * cos_t/sin_t [T, d] (the two halves repeat). */
+void sl_nn_k_rotary_tables(float *cos_t, float *sin_t, int T, int d);
+/* In place on x [B*T rows of H], heads of size d: x = x cos + rotate_half(x) sin (inverse = 1: the
+ * transpose, for the backward pass). */
+void sl_nn_k_rotary(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int d,
+                    int inverse);
+/* SwiGLU: y[n, j] = silu(x[n, j]) * x[n, I + j] for x [N, 2I], y [N, I]. */
+void sl_nn_k_swiglu(float *y, const float *x, int N, int ni);
+/* Its backward: dx [N, 2I] from dy [N, I] and x. */
+void sl_nn_k_swiglu_bwd(float *dx, const float *dy, const float *x, int N, int ni);
+/* The sequence-classification losses of transformers (cross-entropy / BCE-with-logits / MSE, mean
+ * reduction) of logits [B, C] against labels (B class indices, or [B, C]); dlogits = d(loss)/d(logits).
+ * Returns the loss. */
+float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *logits, const float *labels, int B, int C,
+                          float *dlogits);
+/* Masked softmax attention of one (batch row, head) with scores scale `scale` and an optional additive
+ * bias [T, T] (NULL = none): P = softmax(scale q k^T + bias over keys with mask 1), ctx = P v. q, k, v, ctx
+ * are strided by ld (rows of length d). */
+void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k, const float *v, int ld,
+                            int T, int d, float scale, const float *bias, const int32_t *mask);
+/* Its backward: from dctx and P, dq, dk, dv (assigned); dP scratch [T, T]. */
+void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, const float *dctx, const float *P,
+                                const float *q, const float *k, const float *v, int ld, int T, int d,
+                                float scale);
+
+#endif

@@ -1,0 +1,130 @@
+/* Kernels the non-BERT families need: rotary position embeddings, SwiGLU, a per-head attention with an
+ * additive bias (ALiBi) and the sequence-classification losses, written once for every family. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "esm_impl.h"
+
+void sl_nn_k_rotary_tables(float *cos_t, float *sin_t, int T, int d) {
+    const int h = d / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < h; i++) {
+            /* as torch: inv_freq = 1 / 10000^(2i/d) in float32, freqs = t * inv_freq in float32 */
+            float inv = 1.0f / powf(10000.0f, (float)(2 * i) / (float)d);
+            float f = (float)t * inv;
+            float c = cosf(f), s = sinf(f);
+            cos_t[(size_t)t * d + i] = cos_t[(size_t)t * d + i + h] = c;
+            sin_t[(size_t)t * d + i] = sin_t[(size_t)t * d + i + h] = s;
+        }
+}
+
+void sl_nn_k_rotary(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int d,
+                    int inverse) {
+    const int h = d / 2, nh = H / d;
+    const float sg = inverse ? -1.0f : 1.0f;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *c = cos_t + (size_t)t * d, *s = sin_t + (size_t)t * d;
+            for (int hd = 0; hd < nh; hd++) {
+                float *r = x + ((size_t)b * T + t) * H + (size_t)hd * d;
+                for (int i = 0; i < h; i++) {
+                    float x1 = r[i], x2 = r[i + h];
+                    /* forward: [x1 c - x2 s, x2 c + x1 s]; transpose: [x1 c + x2 s, x2 c - x1 s] */
+                    r[i] = x1 * c[i] - sg * x2 * s[i];
+                    r[i + h] = x2 * c[i + h] + sg * x1 * s[i + h];
+                }
+            }
+        }
+}
+
+static float sigmoidf(float x) {
+    return 1.0f / (1.0f + expf(-x));
+}
+
+void sl_nn_k_swiglu(float *y, const float *x, int N, int ni) {
+    for (size_t n = 0; n < (size_t)N; n++) {
+        const float *a = x + n * 2 * ni, *g = a + ni;
+        float *o = y + n * ni;
+        for (int j = 0; j < ni; j++) o[j] = a[j] * sigmoidf(a[j]) * g[j];
+    }
+}
+
+void sl_nn_k_swiglu_bwd(float *dx, const float *dy, const float *x, int N, int ni) {
+    for (size_t n = 0; n < (size_t)N; n++) {
+        const float *a = x + n * 2 * ni, *g = a + ni, *d = dy + n * ni;
+        float *da = dx + n * 2 * ni, *dg = da + ni;
+        for (int j = 0; j < ni; j++) {
+            float s = sigmoidf(a[j]), silu = a[j] * s;
+            dg[j] = d[j] * silu;
+            da[j] = d[j] * g[j] * s * (1.0f + a[j] * (1.0f - s));
+        }
+    }
+}
+
+float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *x, const float *y, int B, int C, float *g) {
+    double total = 0;
+    if (problem == SL_NN_SINGLE_LABEL) {
+        for (int b = 0; b < B; b++) {
+            const float *row = x + (size_t)b * C;
+            int t = (int)y[b];
+            float mx = row[0];
+            for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
+            double s = 0;
+            for (int c = 0; c < C; c++) s += exp((double)row[c] - mx);
+            double lse = mx + log(s);
+            total += lse - row[t];
+            for (int c = 0; c < C; c++) g[(size_t)b * C + c] = (float)((exp(row[c] - lse) - (c == t)) / B);
+        }
+        return (float)(total / B);
+    }
+    size_t n = (size_t)B * C;
+    for (size_t i = 0; i < n; i++) {
+        double xi = x[i], yi = y[i];
+        if (problem == SL_NN_MULTI_LABEL) {
+            total += (xi > 0 ? xi : 0) - xi * yi + log1p(exp(-fabs(xi)));
+            g[i] = (float)((1.0 / (1.0 + exp(-xi)) - yi) / (double)n);
+        } else {
+            total += (xi - yi) * (xi - yi);
+            g[i] = (float)(2.0 * (xi - yi) / (double)n);
+        }
+    }
+    return (float)(total / (double)n);
+}
+
+void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k, const float *v, int ld,
+                            int T, int d, float scale, const float *bias, const int32_t *mk) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, q, ld, k, ld, 0.0f, P, T);
+    for (int i = 0; i < T; i++) {
+        float *row = P + (size_t)i * T, mx = -INFINITY;
+        if (bias)
+            for (int j = 0; j < T; j++) row[j] += bias[(size_t)i * T + j];
+        for (int j = 0; j < T; j++)
+            if (mk[j] && row[j] > mx) mx = row[j];
+        double s = 0;
+        for (int j = 0; j < T; j++) {
+            float e = mk[j] ? expf(row[j] - mx) : 0.0f;
+            row[j] = e;
+            s += e;
+        }
+        float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
+        for (int j = 0; j < T; j++) row[j] *= inv;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, P, T, v, ld, 0.0f, ctx, ld);
+}
+
+void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, const float *dctx, const float *P,
+                                const float *q, const float *k, const float *v, int ld, int T, int d,
+                                float scale) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, dctx, ld, v, ld, 0.0f, dP, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, P, T, dctx, ld, 0.0f, dv, ld);
+    for (int i = 0; i < T; i++) {
+        const float *pr = P + (size_t)i * T;
+        float *gr = dP + (size_t)i * T;
+        double sum = 0;
+        for (int j = 0; j < T; j++) sum += (double)pr[j] * gr[j];
+        for (int j = 0; j < T; j++) gr[j] = pr[j] * (float)(gr[j] - sum);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, k, ld, 0.0f, dq, ld);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, q, ld, 0.0f, dk, ld);
+}
