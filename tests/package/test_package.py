@@ -14,7 +14,9 @@ A tiny random DNABERT-style base + a random PEFT LoRA adapter (made by peft itse
   5. a bundle without the base: score needs --base (exit 2), refuses a different base (exit 4);
   6. variants: 40 SNVs of the real BRCA1 SGE VCF (Findlay 2018) on the real GRCh37 region: p_ref/p_alt/delta ==
      the Python reference within 1e-4; --saturate over 5 bases gives 15 SNVs that agree with the VCF mode;
-  7. bad input: a sequence with 'X' → exit 3 naming the record and position.
+  7. bad input: a sequence with 'X' → exit 3 naming the record and position;
+  8. the round trip with the real trainer: `seqlora train` → `seqlora evaluate --base --adapter --dataset` →
+     `package --report` → `score` gives evaluate's probabilities (difference 0) for the same rows as raw DNA.
 Exits 1 on any failure."""
 import hashlib
 import io
@@ -244,6 +246,34 @@ with open(badtsv, "w") as f:
 r = run(["score", "--model", bundle, "--input", badtsv, "-o", os.path.join(TMP, "bad_out.tsv")], STORE)
 check(r.returncode == 3 and "record 2 (bad): position 5" in r.stderr and not os.path.exists(os.path.join(TMP, "bad_out.tsv")),
       f"bad base → exit 3 naming record and position ({r.stderr.strip()[-200:]})")
+
+# ---- 8. train → evaluate → package → score -----------------------------------------------------------------
+rt = [s_ for s_ in random_dna(rng, 48, 20, 36)]
+rlab = ["pathogenic" if s_.count("GC") >= 2 else "benign" for s_ in rt]
+rt_kmer, rt_dna = os.path.join(TMP, "rt_kmer.tsv"), os.path.join(TMP, "rt_dna.tsv")
+with open(rt_kmer, "w") as f:
+    f.write("id\tsequence\tlabel\n" + "".join(f"r{i}\t{Reference.kmers(q)}\t{l}\n" for i, (q, l) in enumerate(zip(rt, rlab))))
+with open(rt_dna, "w") as f:
+    f.write("id\tsequence\tlabel\n" + "".join(f"r{i}\t{q}\t{l}\n" for i, (q, l) in enumerate(zip(rt, rlab))))
+trained = os.path.join(TMP, "trained")
+ok_run(["train", "--base", base, "--train", rt_kmer, "-o", trained, "--lora-r", "4", "--lora-alpha", "8", "--epochs", "2",
+        "--batch-size", "8", "--lr", "1e-3", "--max-length", "32", "--seed", "3"], "seqlora train (2 epochs)")
+rt_report = os.path.join(TMP, "rt_report")
+ok_run(["evaluate", "--base", base, "--adapter", trained, "--dataset", rt_kmer, "-o", rt_report, "--bootstrap", "100"],
+       "seqlora evaluate --base --adapter --dataset")
+rt_bundle = os.path.join(TMP, "rt.tar.gz")
+ok_run(["package", "--base", base, "--adapter", trained, "--report", rt_report, "--embed-base", "-o", rt_bundle],
+       "package the trained adapter")
+rt_scores = os.path.join(TMP, "rt_scores.tsv")
+ok_run(["score", "--model", rt_bundle, "--input", rt_dna, "-o", rt_scores], "score with the trained bundle")
+ev_path = os.path.join(rt_report, "predictions.tsv")
+he, _ = read_tsv(ev_path)
+cls = [c for c in he if c.startswith("prob_")]
+Pe, _, _ = probs_of(ev_path, cls)
+Ps, hs, _ = probs_of(rt_scores, cls)
+d = max(abs(Pe[k] - Ps[k]).max() for k in Pe)
+check(len(Pe) == len(rt) and d == 0 and hs[-1] == "windows[window=35;stride=17;k=6]",
+      f"train → evaluate → package → score: evaluate's probabilities exactly (max diff {d:.1e}; {hs[-1]})")
 
 print(f"{len(FAILED)} failed" if FAILED else "all passed")
 sys.exit(1 if FAILED else 0)
