@@ -108,13 +108,14 @@ Each has its input or its strict test committed, DISABLED until fixed (`ctest -N
    (LD_PRELOAD shim: the rename of `clean`'s `.tbi` fails with ENOSPC), `seqlora clean` exits 1 but leaves
    the `.vcf.gz` it already wrote, without its index (`src/cli/runner.c`, `materialise`). Each file is whole;
    the set is not. Strict test: `reliability_shim_strict`.
-9. **gc deletes files before its index commit.** When the LMDB commit of `store gc` fails (shim: fsync
-   ENOSPC), record files are already deleted but the index still lists their actions: an index entry without
-   its file (`src/store/gc.c`). `store reindex` repairs it, and a rerun treats the action as a miss. Strict
+9. **gc deletes files before its index commit, and can report success when the index update failed.**
+   `store gc` (`src/store/gc.c`) unlinks record and blob files, then updates LMDB. With an index write or
+   commit failing (shim: `write:8:ENOSPC` or `fsync:6:ENOSPC` on the LMDB file), gc exits 0 and prints
+   "removed 4 record(s) and 7 blob(s)", but the index still lists those actions and blobs: `store ls --blobs`
+   shows 7 blobs that do not exist, a second `gc` and `store verify` (which walks the files) do not notice;
+   only `store reindex` repairs. Cache lookups still re-run (the runner checks that outputs exist). Fix:
+   check every index deletion and the commit, delete from the index first, commit, then unlink. Strict
    test: `reliability_shim_strict`.
-
-Suppressed while fuzzing (so fuzzing gets past them): `tests/fuzz/known-issues.supp` (items 1-4).
-
 10. **A BED line can ask for gigabytes.** `sl_bio_spliced_sequence` (`src/bio/regions.c`) allocates the summed
     interval length before the reference checks the ranges: `chr17 0 4000000000` allocates 4 GB, then fails.
     `tests/fuzz/known-crashes/regions/` (`huge_interval.bed`; reproduce with
