@@ -510,6 +510,23 @@ static int cmd_check(const char *path) {
             printf("     %-5s model allocation %.1f MiB, device in use at peak %.1f MiB\n", pn,
                    mem.total / 1048576.0, mem.device_used_peak / 1048576.0);
         api->destroy(m);
+        /* inference (training = 0: one activation set, ping-pong hidden states; the predict/serve path) */
+        d.training = 0;
+        err.code = 0;
+        err.msg[0] = 0;
+        rc = api->create(&d, 0, &m, &err);
+        for (int i = 0; i < B * C; i++) logits[i] = NAN;
+        rc = rc || api->forward(m, ids, mask, B, T, NULL, 0, 0, 0, NULL, &err);
+        rc = rc || api->get_logits(m, logits, &err);
+        if (rc) {
+            printf("FAIL %-5s inference model: %s\n", pn, err.msg);
+            failures++;
+        } else {
+            verdict("inference model logits", pn, rel_l2(logits, lg0, (size_t)B * C), tol);
+        }
+        if (m) api->destroy(m);
+        m = NULL;
+        d.training = 1;
     }
     free(logits);
     free(grads);
