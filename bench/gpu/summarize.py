@@ -32,7 +32,7 @@ def main(out):
     except OSError:
         pass
     print(f"{'impl':12s} {'prec':5s} {'B':>3s} {'T':>4s} {'steps/s':>8s} {'tokens/s':>9s} {'TFLOP/s':>8s} "
-          f"{'MFU':>6s} {'peak GiB':>8s}")
+          f"{'MFU':>6s} {'peak GiB':>8s} {'fwd/bwd/opt ms':>16s}")
     by = {}
     for r in rows:
         if "steps_per_s" not in r:
@@ -40,7 +40,8 @@ def main(out):
         by[(r["impl"], r["precision"], r["batch"])] = r
         print(f"{r['impl']:12s} {r['precision']:5s} {r['batch']:3d} {r['seq']:4d} {r['steps_per_s']:8.2f} "
               f"{r['tokens_per_s']:9.0f} {r['tflops']:8.1f} {100 * r['mfu_vs_790']:5.1f}% "
-              f"{r['peak_device_used_gib']:8.2f}")
+              f"{r['peak_device_used_gib']:8.2f} "
+              + (f"{r['ms_forward']:5.1f}/{r['ms_backward']:5.1f}/{r['ms_optimizer']:4.1f}" if "ms_forward" in r else ""))
     for (impl, prec, b), r in sorted(by.items()):
         if impl != "seqlora-cuda":
             continue
