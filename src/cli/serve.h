@@ -34,6 +34,7 @@ typedef struct sl_serve_reply {
     json_t *json;
     const char *body; /* static text when json is NULL */
     const char *content_type;
+    int close; /* send "Connection: close" */
 } sl_serve_reply;
 
 /* serve_json.c: the endpoints' logic on a parsed body. Each fills `r` (status + JSON), never fails otherwise.

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, req *q, sl_serve_rep
                             r->content_type ? r->content_type : "text/plain");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->body ? r->body : "GET, POST");
@@ -64,6 +66,24 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, req *q, sl_serve_rep
     enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* Count the request's Content-Length and Transfer-Encoding headers. */
+typedef struct {
+    int n_cl, n_te, differ;
+    const char *first_cl;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    framing *f = cls;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (f->n_cl++ && strcmp(f->first_cl, value ? value : "")) f->differ = 1;
+        if (f->n_cl == 1) f->first_cl = value ? value : "";
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->n_te++;
+    }
+    return MHD_YES;
 }
 
 typedef enum { R_HEALTH, R_MODEL, R_OPENAPI, R_DOCS, R_RISK, R_PREDICT, R_NONE } route;
@@ -97,6 +117,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         snprintf(q->method, sizeof q->method, "%s", method);
         snprintf(q->url, sizeof q->url, "%s", url);
         *con_cls = q;
+        /* RFC 9112 6.3: differing Content-Lengths, or Content-Length with Transfer-Encoding, make the message
+         * boundary ambiguous (request smuggling behind a proxy that reads it the other way): refuse and close
+         */
+        framing f = {0};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+        if (f.differ || (f.n_cl && f.n_te)) {
+            sl_serve_error(&r, 400, NULL, "ambiguous message framing (%s); the connection is closed",
+                           f.differ ? "Content-Length headers with different values"
+                                    : "both Content-Length and Transfer-Encoding");
+            r.close = 1;
+            return send_reply(c, q, &r);
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
             sl_serve_error(&r, 413, NULL, "request body of %s bytes exceeds the limit of %zu", cl,

@@ -188,6 +188,29 @@ c.close()
 n_requests += 1
 check(st == 413, f"413 for a chunked body over the limit ({st})")
 
+# ambiguous framing (RFC 9112 6.3): two different Content-Lengths, or Content-Length + Transfer-Encoding → one 400,
+# connection closed, the bytes after the first length never answered as a second request
+hidden = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+for name, head in (("two Content-Lengths", b"Content-Length: 2\r\nContent-Length: 40\r\n"),
+                   ("Content-Length + chunked", b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")):
+    so = socket.create_connection(("127.0.0.1", srv.port))
+    so.sendall(b"POST /predict_risk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\n" + head +
+               b"\r\n{}" + hidden)
+    so.settimeout(10)
+    got = b""
+    try:
+        while True:
+            d = so.recv(65536)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        pass
+    so.close()
+    n_requests += 1
+    check(got.startswith(b"HTTP/1.1 400") and got.count(b"HTTP/1.1 ") == 1,
+          f"{name}: one 400 and the connection closed ({got[:30]!r}, {got.count(b'HTTP/1.1 ')} answers)")
+
 # ---- GET endpoints ----------------------------------------------------------------------------------------------
 st, j, _ = call("GET", "/healthz")
 check(st == 200 and j["status"] == "ok" and len(j["model"]) == 64, "/healthz (no token needed)")
