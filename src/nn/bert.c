@@ -438,6 +438,9 @@ void sl_nn_bert_free(sl_nn_bert *m) {
     free(m->h);
     free(m->labels);
     free(m->mask_copy);
+    free(m->base_grad);
+    free(m->base_params);
+    free(m->ids_copy);
     free(m);
 }
 
@@ -477,4 +480,85 @@ int sl_nn_bert_pooler_trained(const sl_nn_bert *m) {
 }
 void sl_nn_bert_zero_grad(sl_nn_bert *m) {
     memset(m->tgrads, 0, m->n_train * sizeof(float));
+    if (m->base_grad) memset(m->base_grad, 0, m->n_base * sizeof(float));
+}
+
+/* ---- full-weight mode ---------------------------------------------------------------------- */
+
+static int add_base(sl_nn_bert *m, const char *name, const float *w, int64_t d0, int64_t d1) {
+    sl_nn_param *p = &m->base_params[m->n_base_params++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "bert.%s", name);
+    p->ndim = d1 ? 2 : 1;
+    p->shape[0] = d0;
+    p->shape[1] = d1;
+    p->numel = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    p->offset = (size_t)(w - m->base_mem);
+    return 0;
+}
+
+int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err) {
+    if (m->base_grad) return 0;
+    if (!m->training) return sl_err_set(err, SL_EINTERNAL, "full-weight gradients need a training model");
+    const sl_nn_bert_config *c = &m->cfg;
+    const int64_t H = c->hidden;
+    size_t cap = 5 + (size_t)c->layers * (2 * SL_NN_NMOD + 4) + 2;
+    m->base_grad = calloc(m->n_base, sizeof(float));
+    m->base_params = calloc(cap, sizeof *m->base_params);
+    m->ids_copy = malloc((size_t)m->max_batch * m->max_len * sizeof(int32_t));
+    if (!m->base_grad || !m->base_params || !m->ids_copy) {
+        free(m->base_grad);
+        free(m->base_params);
+        free(m->ids_copy);
+        m->base_grad = NULL;
+        m->base_params = NULL;
+        m->ids_copy = NULL;
+        return sl_err_set(err, SL_ENOMEM, "out of memory for the base-weight gradients");
+    }
+    m->n_base_params = 0;
+    add_base(m, "embeddings.word_embeddings.weight", m->word, c->vocab_size, H);
+    add_base(m, "embeddings.position_embeddings.weight", m->pos, c->max_position, H);
+    add_base(m, "embeddings.token_type_embeddings.weight", m->type, c->type_vocab, H);
+    add_base(m, "embeddings.LayerNorm.weight", m->emb_ln_w, H, 0);
+    add_base(m, "embeddings.LayerNorm.bias", m->emb_ln_b, H, 0);
+    char name[200];
+    for (int l = 0; l < c->layers; l++) {
+        const sl_nn_layer_w *lw = &m->layer[l];
+        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
+            snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", l, module_paths[mod]);
+            add_base(m, name, lw->w[mod], mod_out(c, mod), mod_in(c, mod));
+            snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", l, module_paths[mod]);
+            add_base(m, name, lw->b[mod], mod_out(c, mod), 0);
+        }
+        snprintf(name, sizeof name, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
+        add_base(m, name, lw->ln1_w, H, 0);
+        snprintf(name, sizeof name, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
+        add_base(m, name, lw->ln1_b, H, 0);
+        snprintf(name, sizeof name, "encoder.layer.%d.output.LayerNorm.weight", l);
+        add_base(m, name, lw->ln2_w, H, 0);
+        snprintf(name, sizeof name, "encoder.layer.%d.output.LayerNorm.bias", l);
+        add_base(m, name, lw->ln2_b, H, 0);
+    }
+    if (!m->spec.train_pooler) {
+        add_base(m, "pooler.dense.weight", m->pool_w, H, H);
+        add_base(m, "pooler.dense.bias", m->pool_b, H, 0);
+    }
+    return 0;
+}
+
+const sl_nn_param *sl_nn_bert_base_tensors(const sl_nn_bert *m, size_t *n) {
+    *n = m->n_base_params;
+    return m->base_params;
+}
+float *sl_nn_bert_base_params(sl_nn_bert *m) {
+    return m->base_mem;
+}
+float *sl_nn_bert_base_grads(sl_nn_bert *m) {
+    return m->base_grad;
+}
+size_t sl_nn_bert_n_base(const sl_nn_bert *m) {
+    return m->n_base;
+}
+const float *sl_nn_bert_last_hidden(const sl_nn_bert *m) {
+    return m->h[m->cfg.layers];
 }

@@ -117,8 +117,34 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
  * adds d(loss_scale * loss)/dθ to the trainable gradients. */
 int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err);
 
-/* Zero the trainable gradients. */
+/* Zero the trainable gradients (and the base-weight gradients in full-weight mode). */
 void sl_nn_bert_zero_grad(sl_nn_bert *m);
+
+/* ---- full-weight mode (pretraining) ----------------------------------------------------------
+ * Every base weight (embeddings, encoder Linears and LayerNorms) gets a gradient too. The LoRA path is
+ * unchanged when this is never called. */
+
+/* Allocate the base-weight gradients (zeroed) and the named views; idempotent. SL_ENOMEM; SL_EINTERNAL
+ * on a model loaded with training = 0. */
+int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err);
+
+/* The base weights as named tensors: BertModel names with the "bert." prefix
+ * ("bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight", ...,
+ * a pooler held in the base last as "bert.pooler.dense.*"); offsets index sl_nn_bert_base_params and
+ * sl_nn_bert_base_grads (NULL until sl_nn_bert_enable_full_grad). */
+const sl_nn_param *sl_nn_bert_base_tensors(const sl_nn_bert *m, size_t *n);
+float *sl_nn_bert_base_params(sl_nn_bert *m);
+float *sl_nn_bert_base_grads(sl_nn_bert *m);
+size_t sl_nn_bert_n_base(const sl_nn_bert *m);
+
+/* The last forward's final hidden states [B, T, H] (valid until the next forward). */
+const float *sl_nn_bert_last_hidden(const sl_nn_bert *m);
+
+/* Backward of the last forward from dL/d(last hidden state) `dh` [B, T, H] (read, not kept), for a head
+ * other than the classifier (e.g. the MLM head, mlm.h): adds the gradients of the LoRA matrices and, in
+ * full-weight mode, of every base weight; the classifier and pooler get none. The forward may have been
+ * run without labels. */
+int sl_nn_bert_backward_hidden(sl_nn_bert *m, const float *dh, sl_err *err);
 
 /* The thread count: sl_nn_set_threads in parallel.h (results do not depend on it). */
 

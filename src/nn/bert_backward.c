@@ -1,5 +1,6 @@
-/* The backward pass: gradients of the LoRA matrices and the head. Frozen base weights get none; the
- * activation gradients flow through them to earlier layers. */
+/* The backward pass: gradients of the LoRA matrices and the head. Frozen base weights get none (the
+ * activation gradients flow through them to earlier layers), except in full-weight mode (base_grad set,
+ * pretraining), where every base weight, LayerNorm and embedding table gets its gradient as well. */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -9,9 +10,19 @@
 
 /* Backward of y = x W^T + b + s B A dropout(x): LoRA gradients added; dx assigned (acc = 0) or added
  * (acc = 1), skipped when dx is NULL. */
+static float *base_grad_of(const sl_nn_bert *m, const float *w) {
+    return m->base_grad + (w - m->base_mem);
+}
+
 static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, const float *dy,
                             const float *x, int N, int in, int out, const float *u) {
     const sl_nn_layer_w *lw = &m->layer[l];
+    if (m->base_grad) { /* full-weight mode: dW += dy^T x, db += column sums of dy */
+        sl_nn_sgemm(1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, base_grad_of(m, lw->w[mod]), in);
+        float *gb = base_grad_of(m, lw->b[mod]);
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < out; j++) gb[j] += dy[(size_t)n * out + j];
+    }
     if (dx) sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
     const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
     if (!A) return;
@@ -87,36 +98,59 @@ static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
     sl_nn_parallel_for((size_t)m->B * m->cfg.heads, attention_bwd_task, &j);
 }
 
-int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
-    if (!m->training || !m->have_labels)
-        return sl_err_set(err, SL_EINTERNAL,
-                          "backward needs a training model and a forward pass with labels");
-    const sl_nn_bert_config *c = &m->cfg;
-    int rc = sl_nn_bert_scratch(m, m->T, err);
-    if (rc) return rc;
-    const int B = m->B, T = m->T, H = c->hidden, NI = c->intermediate, C = c->num_labels, N = B * T;
-    /* classifier */
-    float *dpd = m->dtmp;
-    for (size_t i = 0; i < (size_t)B * C; i++) m->dlogits[i] *= loss_scale;
-    sl_nn_sgemm(1, 0, C, H, B, 1.0f, m->dlogits, C, m->pooled_drop, H, 1.0f, m->gcls_w, H);
-    for (int b = 0; b < B; b++)
-        for (int k = 0; k < C; k++) m->gcls_b[k] += m->dlogits[(size_t)b * C + k];
-    sl_nn_sgemm(0, 0, B, H, C, 1.0f, m->dlogits, C, m->cls_w, H, 0.0f, dpd, H);
-    if (m->drop_on)
-        sl_nn_k_dropout(dpd, (size_t)B * H, c->classifier_dropout, m->drop.seed,
-                        sl_nn_drop_hi(m->drop.micro, -1, SL_NN_DROP_CLS), 0);
-    /* pooler: tanh' then into the [CLS] rows of dh */
-    for (size_t i = 0; i < (size_t)B * H; i++) dpd[i] *= 1.0f - m->pooled[i] * m->pooled[i];
-    const float *last = m->h[c->layers];
-    if (m->spec.train_pooler) {
-        sl_nn_sgemm(1, 0, H, H, B, 1.0f, dpd, H, last, T * H, 1.0f, m->gpool_w, H);
-        for (int b = 0; b < B; b++)
-            for (int j = 0; j < H; j++) m->gpool_b[j] += dpd[(size_t)b * H + j];
+/* LayerNorm weight / bias gradients (full-weight mode): gw += sum_n dy * xhat, gb += sum_n dy. */
+static void layernorm_param_bwd(sl_nn_bert *m, const float *w, const float *b, const float *dy,
+                                const float *x, const float *mean, const float *rstd, int N, int H) {
+    float *gw = base_grad_of(m, w), *gb = base_grad_of(m, b);
+    for (int n = 0; n < N; n++) {
+        const float *dr = dy + (size_t)n * H, *xr = x + (size_t)n * H;
+        for (int j = 0; j < H; j++) {
+            gw[j] += dr[j] * ((xr[j] - mean[n]) * rstd[n]);
+            gb[j] += dr[j];
+        }
     }
-    memset(m->dh, 0, (size_t)N * H * sizeof(float));
-    sl_nn_sgemm(0, 0, B, H, H, 1.0f, dpd, H, m->pool_w, H, 0.0f, m->dh, T * H);
+}
+
+/* Embeddings (full-weight mode): dh0 = dL/d(embedding output) in m->dh. The LayerNorm input and its
+ * statistics are recomputed from the ids (cheaper than keeping them). */
+static void embeddings_bwd(sl_nn_bert *m) {
+    const sl_nn_bert_config *c = &m->cfg;
+    const int B = m->B, T = m->T, H = c->hidden, N = B * T;
+    float *dy = m->dh, *x = m->dq, *y = m->dk, *dx = m->dv;
+    float *mean = m->acts[0].ln1_mean, *rstd = m->acts[0].ln1_rstd; /* free once the encoder is done */
+    if (m->drop_on)
+        sl_nn_k_dropout(dy, (size_t)N * H, c->hidden_dropout, m->drop.seed,
+                        sl_nn_drop_hi(m->drop.micro, -1, SL_NN_DROP_EMB), 0);
+    for (int i = 0; i < N; i++) {
+        float *row = x + (size_t)i * H;
+        const float *we = m->word + (size_t)m->ids_copy[i] * H, *pe = m->pos + (size_t)(i % T) * H;
+        for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + m->type[j];
+    }
+    sl_nn_k_layernorm(y, mean, rstd, x, m->emb_ln_w, m->emb_ln_b, N, H, c->ln_eps);
+    layernorm_param_bwd(m, m->emb_ln_w, m->emb_ln_b, dy, x, mean, rstd, N, H);
+    sl_nn_k_layernorm_bwd(dx, dy, x, mean, rstd, m->emb_ln_w, N, H, 0);
+    float *gword = base_grad_of(m, m->word), *gpos = base_grad_of(m, m->pos),
+          *gtype = base_grad_of(m, m->type);
+    for (int i = 0; i < N; i++) { /* in token order: the sums do not depend on the thread count */
+        const float *d = dx + (size_t)i * H;
+        float *gw = gword + (size_t)m->ids_copy[i] * H, *gp = gpos + (size_t)(i % T) * H;
+        for (int j = 0; j < H; j++) {
+            gw[j] += d[j];
+            gp[j] += d[j];
+            gtype[j] += d[j];
+        }
+    }
+}
+
+/* The encoder from dL/d(last hidden state) in m->dh down to the lowest layer with something to train
+ * (in full-weight mode: all of them, then the embeddings). */
+static void encoder_bwd(sl_nn_bert *m) {
+    const sl_nn_bert_config *c = &m->cfg;
+    const int B = m->B, T = m->T, H = c->hidden, NI = c->intermediate, N = B * T;
+    const int full = m->base_grad != NULL;
+    (void)T;
     /* the lowest layer that has anything to train */
-    int lowest = c->layers;
+    int lowest = full ? 0 : c->layers;
     for (int l = 0; l < c->layers; l++)
         for (int mod = 0; mod < SL_NN_NMOD; mod++)
             if (m->layer[l].lora_a[mod] && lowest == c->layers) lowest = l;
@@ -124,9 +158,11 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
         const sl_nn_acts *a = &m->acts[l];
         const sl_nn_layer_w *lw = &m->layer[l];
         const float *xin = m->h[l];
-        const int need_dx = l > lowest;
+        const int need_dx = l > lowest || full;
         float *dz = m->dtmp, *dout = m->dk, *dao = m->dq;
         /* LayerNorm 2: dz = d(ln2_in) = d(o dropped) = d(h1) residual part */
+        if (full)
+            layernorm_param_bwd(m, lw->ln2_w, lw->ln2_b, m->dh, a->ln2_in, a->ln2_mean, a->ln2_rstd, N, H);
         sl_nn_k_layernorm_bwd(dz, m->dh, a->ln2_in, a->ln2_mean, a->ln2_rstd, lw->ln2_w, N, H, 0);
         memcpy(dout, dz, (size_t)N * H * sizeof(float));
         if (m->drop_on)
@@ -136,6 +172,7 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
         sl_nn_k_gelu_bwd(m->dI, m->dI, a->inter, (size_t)N * NI);
         linear_lora_bwd(m, l, SL_NN_MOD_INTER, dz, 1, m->dI, a->h1, N, H, NI, a->u[SL_NN_MOD_INTER]);
         /* LayerNorm 1: dh2 = d(xin) residual part; dao = d(attention output) */
+        if (full) layernorm_param_bwd(m, lw->ln1_w, lw->ln1_b, dz, a->ln1_in, a->ln1_mean, a->ln1_rstd, N, H);
         sl_nn_k_layernorm_bwd(m->dh2, dz, a->ln1_in, a->ln1_mean, a->ln1_rstd, lw->ln1_w, N, H, 0);
         memcpy(dao, m->dh2, (size_t)N * H * sizeof(float));
         if (m->drop_on)
@@ -153,5 +190,51 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
         m->dh = m->dh2;
         m->dh2 = t;
     }
+    if (full) embeddings_bwd(m);
+}
+
+int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
+    if (!m->training || !m->have_labels)
+        return sl_err_set(err, SL_EINTERNAL,
+                          "backward needs a training model and a forward pass with labels");
+    const sl_nn_bert_config *c = &m->cfg;
+    int rc = sl_nn_bert_scratch(m, m->T, err);
+    if (rc) return rc;
+    const int B = m->B, T = m->T, H = c->hidden, C = c->num_labels, N = B * T;
+    /* classifier */
+    float *dpd = m->dtmp;
+    for (size_t i = 0; i < (size_t)B * C; i++) m->dlogits[i] *= loss_scale;
+    sl_nn_sgemm(1, 0, C, H, B, 1.0f, m->dlogits, C, m->pooled_drop, H, 1.0f, m->gcls_w, H);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < C; k++) m->gcls_b[k] += m->dlogits[(size_t)b * C + k];
+    sl_nn_sgemm(0, 0, B, H, C, 1.0f, m->dlogits, C, m->cls_w, H, 0.0f, dpd, H);
+    if (m->drop_on)
+        sl_nn_k_dropout(dpd, (size_t)B * H, c->classifier_dropout, m->drop.seed,
+                        sl_nn_drop_hi(m->drop.micro, -1, SL_NN_DROP_CLS), 0);
+    /* pooler: tanh' then into the [CLS] rows of dh */
+    for (size_t i = 0; i < (size_t)B * H; i++) dpd[i] *= 1.0f - m->pooled[i] * m->pooled[i];
+    const float *last = m->h[c->layers];
+    if (m->spec.train_pooler) {
+        sl_nn_sgemm(1, 0, H, H, B, 1.0f, dpd, H, last, T * H, 1.0f, m->gpool_w, H);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) m->gpool_b[j] += dpd[(size_t)b * H + j];
+    } else if (m->base_grad) {
+        sl_nn_sgemm(1, 0, H, H, B, 1.0f, dpd, H, last, T * H, 1.0f, base_grad_of(m, m->pool_w), H);
+        float *gb = base_grad_of(m, m->pool_b);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < H; j++) gb[j] += dpd[(size_t)b * H + j];
+    }
+    memset(m->dh, 0, (size_t)N * H * sizeof(float));
+    sl_nn_sgemm(0, 0, B, H, H, 1.0f, dpd, H, m->pool_w, H, 0.0f, m->dh, T * H);
+    encoder_bwd(m);
+    return 0;
+}
+
+int sl_nn_bert_backward_hidden(sl_nn_bert *m, const float *dh, sl_err *err) {
+    if (!m->training) return sl_err_set(err, SL_EINTERNAL, "backward needs a model loaded for training");
+    int rc = sl_nn_bert_scratch(m, m->T, err);
+    if (rc) return rc;
+    memcpy(m->dh, dh, (size_t)m->B * m->T * m->cfg.hidden * sizeof(float));
+    encoder_bwd(m);
     return 0;
 }

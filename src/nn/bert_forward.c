@@ -132,6 +132,7 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
     if ((rc = sl_nn_bert_scratch(m, T, err))) return rc;
     memcpy(m->mask_copy, mask, (size_t)N * sizeof(int32_t));
     m->mask = m->mask_copy;
+    if (m->ids_copy) memcpy(m->ids_copy, ids, (size_t)N * sizeof(int32_t));
     m->B = B;
     m->T = T;
     m->drop_on = drop != NULL;

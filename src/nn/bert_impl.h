@@ -72,6 +72,12 @@ struct sl_nn_bert {
     int have_labels;
     sl_nn_dropout drop;
     int drop_on;
+    /* full-weight mode (sl_nn_bert_enable_full_grad): gradients of every base weight, laid out as
+     * base_mem; the named views of base_mem; the last forward's ids (for the embedding gradients) */
+    float *base_grad;
+    sl_nn_param *base_params;
+    size_t n_base_params;
+    int32_t *ids_copy;
 };
 
 /* Make sure the per-worker attention scratch fits T and the current thread count (bert.c). */

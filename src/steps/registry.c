@@ -18,6 +18,7 @@ extern const sl_step sl_step_clinical;
 extern const sl_step sl_step_kmerize;
 extern const sl_step sl_step_split;
 extern const sl_step sl_step_init_model;
+extern const sl_step sl_step_pretrain;
 
 static const sl_step *const all_steps[] = {
     &sl_step_clean,
@@ -33,6 +34,7 @@ static const sl_step *const all_steps[] = {
     &sl_step_package,
     &sl_step_score,
     &sl_step_init_model,
+    &sl_step_pretrain,
     NULL,
 };
 
