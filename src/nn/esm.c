@@ -593,6 +593,22 @@ void sl_nn_esm_free(sl_nn_esm *m) {
 const sl_nn_esm_config *sl_nn_esm_get_config(const sl_nn_esm *m) {
     return &m->cfg;
 }
+const sl_nn_lora_spec *sl_nn_esm_get_spec(const sl_nn_esm *m) {
+    return &m->spec;
+}
+int sl_nn_esm_head_loaded(const sl_nn_esm *m) {
+    return m->head_loaded;
+}
+size_t sl_nn_esm_n_total(const sl_nn_esm *m) {
+    const sl_nn_esm_config *c = &m->cfg;
+    const size_t H = c->b.hidden, I = c->b.intermediate, L = c->b.layers, C = c->b.num_labels;
+    const size_t IW = (size_t)sl_nn_esm_mod_out(c, SL_NN_MOD_INTER), fb = c->ffn_bias ? 1 : 0;
+    size_t n = (size_t)c->b.vocab_size * H + (size_t)c->b.max_position * H + (c->emb_ln_before ? 2 * H : 0);
+    n += L * (4 * (H * H + H) + 4 * H + IW * H + fb * IW + I * H + fb * H);
+    n += 2 * H + L * (size_t)c->b.heads + 1; /* emb_layer_norm_after, contact_head.regression */
+    n += H * H + H + C * H + C;              /* the original classifier */
+    return n + m->n_train;
+}
 float *sl_nn_esm_train_params(sl_nn_esm *m) {
     return m->tparams;
 }

@@ -71,6 +71,11 @@ int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const s
 void sl_nn_esm_free(sl_nn_esm *m);
 
 const sl_nn_esm_config *sl_nn_esm_get_config(const sl_nn_esm *m);
+const sl_nn_lora_spec *sl_nn_esm_get_spec(const sl_nn_esm *m);
+int sl_nn_esm_head_loaded(const sl_nn_esm *m); /* 1 when the classifier came from the checkpoint */
+/* All parameters as PEFT counts them: the frozen EsmForSequenceClassification (position embeddings and the
+ * contact head included, which transformers always creates) plus the trainable copies. */
+size_t sl_nn_esm_n_total(const sl_nn_esm *m);
 float *sl_nn_esm_train_params(sl_nn_esm *m);
 float *sl_nn_esm_train_grads(sl_nn_esm *m);
 size_t sl_nn_esm_n_train(const sl_nn_esm *m);

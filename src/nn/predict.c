@@ -10,6 +10,7 @@
 #include "adapter.h"
 #include "bert.h"
 #include "dataset.h"
+#include "model.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 #include "trainer.h"
@@ -63,7 +64,7 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
                           const char *out_tsv, int threads, sl_err *err) {
     sl_nn_set_threads(threads);
     sl_nn_tokenizer *tok = NULL;
-    sl_nn_bert *m = NULL;
+    sl_nn_model *m = NULL;
     sl_nn_dataset ds = {0};
     sl_nn_bert_config head = {0}, base = {0};
     char **labels = NULL;
@@ -73,7 +74,7 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
     sl_nn_lora_spec spec = {.r = 1, .alpha = 1, .targets = 0};
     char *cfg_path = sl_fs_join(base_dir, "config.json");
     if (!cfg_path) return sl_err_set(err, SL_ENOMEM, "out of memory");
-    rc = sl_nn_bert_config_load(cfg_path, &base, err);
+    rc = sl_nn_model_config_load(cfg_path, &base, err);
     free(cfg_path);
     if (rc) return rc;
     if ((rc = sl_nn_tokenizer_load(base_dir, &tok, err))) goto out;
@@ -103,10 +104,10 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
     if ((rc = sl_nn_dataset_load(dataset_tsv, tok, max_len, &head, 0, &ds, err))) goto out;
     int longest = 2;
     for (size_t i = 0; i < ds.n; i++) longest = ds.len[i] > longest ? ds.len[i] : longest;
-    if ((rc = sl_nn_bert_load(base_dir, &head, &spec, 0, bs, longest, 0, &m, err))) goto out;
+    if ((rc = sl_nn_model_load(base_dir, &head, &spec, 0, bs, longest, 0, &m, err))) goto out;
     if (adapter_dir) {
-        if ((rc = sl_nn_adapter_load_weights(m, adapter_dir, err))) goto out;
-    } else if (!sl_nn_bert_head_loaded(m)) {
+        if ((rc = sl_nn_model_adapter_load_weights(m, adapter_dir, err))) goto out;
+    } else if (!sl_nn_model_head_loaded(m)) {
         rc = sl_err_set(err, SL_EDATA,
                         "%s: the base model has no classifier of %d classes; give the adapter trained on it",
                         base_dir, head.num_labels);
@@ -131,11 +132,11 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
             memcpy(ids + (size_t)i * T, ds.ids + (start + i) * max_len, (size_t)T * sizeof(int32_t));
             memcpy(mask + (size_t)i * T, ds.mask + (start + i) * max_len, (size_t)T * sizeof(int32_t));
         }
-        if ((rc = sl_nn_bert_forward(m, ids, mask, B, T, NULL, NULL, NULL, err))) {
+        if ((rc = sl_nn_model_forward(m, ids, mask, B, T, NULL, NULL, NULL, err))) {
             sl_err_prefix(err, "%s:%zu: ", dataset_tsv, ds.line[start]);
             goto out;
         }
-        const float *lg = sl_nn_bert_logits(m);
+        const float *lg = sl_nn_model_logits(m);
         for (int i = 0; i < B; i++) {
             const float *row = lg + (size_t)i * C;
             if (sb_printf(&out, "%s\t%s", ds.id[start + i], ds.label_text[start + i])) goto nomem;
@@ -167,7 +168,7 @@ out:
     sl_nn_dataset_free(&ds);
     sl_nn_bert_config_free(&head);
     sl_nn_bert_config_free(&base);
-    sl_nn_bert_free(m);
+    sl_nn_model_free(m);
     sl_nn_tokenizer_free(tok);
     return rc;
 }

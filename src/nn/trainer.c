@@ -10,6 +10,7 @@
 #include "adapter.h"
 #include "dataset.h"
 #include "metrics.h"
+#include "model.h"
 #include "optim.h"
 #include "tokenizer.h"
 #include "util/fs.h"
@@ -99,7 +100,7 @@ static double binary_auc(const double *score, const uint8_t *y, size_t n, sl_err
 }
 
 /* Forward the whole set without dropout: mean loss and the chosen metric. */
-static int evaluate(sl_nn_bert *m, const sl_nn_dataset *ds, int bs, const char *metric, batch_buf *bb,
+static int evaluate(sl_nn_model *m, const sl_nn_dataset *ds, int bs, const char *metric, batch_buf *bb,
                     double *metric_out, double *loss_out, sl_err *err) {
     const int C = ds->num_labels;
     const sl_nn_problem p = ds->problem;
@@ -117,9 +118,9 @@ static int evaluate(sl_nn_bert *m, const sl_nn_dataset *ds, int bs, const char *
         for (int i = 0; i < B; i++) idx[i] = start + (size_t)i;
         gather(ds, idx, B, bb);
         float loss;
-        if ((rc = sl_nn_bert_forward(m, bb->ids, bb->mask, B, bb->T, bb->labels, NULL, &loss, err))) break;
+        if ((rc = sl_nn_model_forward(m, bb->ids, bb->mask, B, bb->T, bb->labels, NULL, &loss, err))) break;
         loss_sum += (double)loss * B;
-        const float *lg = sl_nn_bert_logits(m);
+        const float *lg = sl_nn_model_logits(m);
         for (int i = 0; i < B; i++) {
             const float *row = lg + (size_t)i * C;
             double *pr = prob + (start + (size_t)i) * C;
@@ -307,9 +308,9 @@ static int append_metrics(train_state *s, const char *line, sl_err *err) {
     return 0;
 }
 
-static void fingerprint(const sl_nn_train_opts *o, const sl_nn_bert *m, size_t n_train_rows, uint8_t fp[32]) {
+static void fingerprint(const sl_nn_train_opts *o, const sl_nn_model *m, size_t n_train_rows, uint8_t fp[32]) {
     char buf[2048];
-    const sl_nn_lora_spec *s = sl_nn_bert_get_spec(m);
+    const sl_nn_lora_spec *s = sl_nn_model_get_spec(m);
     int l = snprintf(
         buf, sizeof buf,
         "r=%d a=%.9g d=%.9g rs=%d t=%u p=%d lr=%.17g wd=%.17g clip=%.17g ep=%d bs=%d acc=%d warm=%d len=%d "
@@ -317,7 +318,7 @@ static void fingerprint(const sl_nn_train_opts *o, const sl_nn_bert *m, size_t n
         s->r, s->alpha, s->dropout, s->use_rslora, s->targets, s->train_pooler, o->lr, o->weight_decay,
         o->max_grad_norm, o->epochs, o->batch_size, o->grad_accum, o->warmup_steps, o->max_length,
         o->patience, (unsigned long long)o->seed, o->metric, (int)o->problem, n_train_rows,
-        sl_nn_bert_n_train(m), o->init_adapter != NULL, o->checkpoint_every);
+        sl_nn_model_n_train(m), o->init_adapter != NULL, o->checkpoint_every);
     sl_sha256_buf(buf, (size_t)l, fp);
 }
 
@@ -393,7 +394,7 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
     int rc = check_metric(o->metric, o->problem, err);
     if (rc) return rc;
     sl_nn_tokenizer *tok = NULL;
-    sl_nn_bert *m = NULL;
+    sl_nn_model *m = NULL;
     sl_nn_dataset tr = {0}, ev = {0};
     sl_nn_bert_config head = {0};
     char **names = NULL;
@@ -429,7 +430,7 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto out;
     }
-    rc = sl_nn_bert_config_load(cfgp, &basecfg, err);
+    rc = sl_nn_model_config_load(cfgp, &basecfg, err);
     free(cfgp);
     if (rc) goto out;
     int max_len = o->max_length < basecfg.max_position ? o->max_length : basecfg.max_position;
@@ -439,22 +440,22 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
     int longest = 2;
     for (size_t i = 0; i < tr.n; i++) longest = tr.len[i] > longest ? tr.len[i] : longest;
     for (size_t i = 0; i < ev.n; i++) longest = ev.len[i] > longest ? ev.len[i] : longest;
-    if ((rc = sl_nn_bert_load(o->base_dir, &head, &spec, o->seed, o->batch_size, longest, 1, &m, err)))
+    if ((rc = sl_nn_model_load(o->base_dir, &head, &spec, o->seed, o->batch_size, longest, 1, &m, err)))
         goto out;
-    if (sl_nn_tokenizer_vocab_size(tok) > sl_nn_bert_get_config(m)->vocab_size) {
+    if (sl_nn_tokenizer_vocab_size(tok) > sl_nn_model_get_config(m)->vocab_size) {
         rc = sl_err_set(err, SL_EDATA, "%s: the tokenizer has %d entries but the model's vocab_size is %d",
-                        o->base_dir, sl_nn_tokenizer_vocab_size(tok), sl_nn_bert_get_config(m)->vocab_size);
+                        o->base_dir, sl_nn_tokenizer_vocab_size(tok), sl_nn_model_get_config(m)->vocab_size);
         goto out;
     }
-    if (o->init_adapter && (rc = sl_nn_adapter_load_weights(m, o->init_adapter, err))) goto out;
-    sl_nn_trainable_line(m, res->trainable_line, sizeof res->trainable_line);
+    if (o->init_adapter && (rc = sl_nn_model_adapter_load_weights(m, o->init_adapter, err))) goto out;
+    sl_nn_model_trainable_line(m, res->trainable_line, sizeof res->trainable_line);
     if (o->progress) sl_log_info("%s", res->trainable_line);
 
-    const size_t n_train = sl_nn_bert_n_train(m);
-    float *params = sl_nn_bert_train_params(m);
+    const size_t n_train = sl_nn_model_n_train(m);
+    float *params = sl_nn_model_train_params(m);
     if ((rc = sl_nn_adamw_init(&opt, n_train, o->weight_decay, err))) goto out;
     size_t np;
-    const sl_nn_param *ps = sl_nn_bert_params(m, &np);
+    const sl_nn_param *ps = sl_nn_model_params(m, &np);
     sizes = malloc(np * sizeof *sizes);
     best = malloc(n_train * sizeof(float));
     perm = malloc(tr.n * sizeof(size_t));
@@ -511,7 +512,7 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
         }
         while (st.batch < n_batches) {
             int k = n_batches - st.batch < o->grad_accum ? n_batches - st.batch : o->grad_accum;
-            sl_nn_bert_zero_grad(m);
+            sl_nn_model_zero_grad(m);
             long long tokens = 0;
             for (int a = 0; a < k; a++) {
                 int bi = st.batch + a;
@@ -520,16 +521,16 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
                 gather(&tr, perm + start, B, &bb);
                 sl_nn_dropout drop = {o->seed, (uint64_t)st.epoch * (uint64_t)n_batches + (uint64_t)bi};
                 float loss;
-                if ((rc = sl_nn_bert_forward(m, bb.ids, bb.mask, B, bb.T, bb.labels, &drop, &loss, err)) ||
-                    (rc = sl_nn_bert_backward(m, 1.0f / (float)k, err)))
+                if ((rc = sl_nn_model_forward(m, bb.ids, bb.mask, B, bb.T, bb.labels, &drop, &loss, err)) ||
+                    (rc = sl_nn_model_backward(m, 1.0f / (float)k, err)))
                     goto out;
                 st.epoch_loss += (double)loss * B;
                 st.epoch_rows += B;
                 for (int i = 0; i < B; i++) tokens += tr.len[perm[start + (size_t)i]];
             }
-            sl_nn_clip_grad_norm(sl_nn_bert_train_grads(m), sizes, np, o->max_grad_norm);
+            sl_nn_clip_grad_norm(sl_nn_model_train_grads(m), sizes, np, o->max_grad_norm);
             double lr = o->lr * sl_nn_lr_linear_factor(st.step, o->warmup_steps, total_steps);
-            sl_nn_adamw_step(&opt, lr, params, sl_nn_bert_train_grads(m));
+            sl_nn_adamw_step(&opt, lr, params, sl_nn_model_train_grads(m));
             st.step++;
             st.batch += k;
             if (o->progress) {
@@ -628,8 +629,8 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
     res->best_metric = st.have_best ? st.best_metric : NAN;
     /* outputs: the best weights when there was an evaluation, else the last */
     const float *final = o->eval_tsv && st.have_best ? best : params;
-    if ((rc = sl_nn_adapter_write(m, final, o->out_dir, o->base_name, err)) ||
-        (rc = head_write(o->out_dir, sl_nn_bert_get_config(m), max_len, err)))
+    if ((rc = sl_nn_model_adapter_write(m, final, o->out_dir, o->base_name, err)) ||
+        (rc = head_write(o->out_dir, sl_nn_model_get_config(m), max_len, err)))
         goto out;
     if (o->metrics_path &&
         (rc = sl_fs_write_atomic(o->metrics_path, st.metrics ? st.metrics : "", st.metrics_len, err)))
@@ -649,7 +650,7 @@ out:
     for (int i = 0; i < n_names; i++) free(names[i]);
     free(names);
     sl_nn_bert_config_free(&head);
-    sl_nn_bert_free(m);
+    sl_nn_model_free(m);
     sl_nn_tokenizer_free(tok);
     return rc;
 }

@@ -122,6 +122,8 @@ int main(int argc, char **argv) {
     batch *bs = calloc(nb, sizeof *bs);
     for (size_t i = 0; i < nb; i++) parse_batch(json_array_get(jbatches, i), &bs[i], C, single);
     json_t *out = json_object();
+    json_object_set_new(out, "n_train", json_integer((json_int_t)sl_nn_esm_n_train(m)));
+    json_object_set_new(out, "n_total", json_integer((json_int_t)sl_nn_esm_n_total(m)));
     float loss;
     sl_nn_esm_zero_grad(m);
     if (sl_nn_esm_forward(m, bs[0].ids, bs[0].mask, bs[0].B, bs[0].T, bs[0].labels, NULL, &loss, &err)) {

@@ -179,6 +179,9 @@ for i, (name, kind, L, H, nh, I, V, C, pt, B, T, masks) in enumerate(CASES):
                    if os.makedirs(os.path.join(TMP, name + ".out_adapter"), exist_ok=True) is None else {},
                    name + ".train")
     check(set(out["grads"]) == set(tgrads), f"{name}: trainable tensors are PEFT's ({len(tgrads)})")
+    nt, na = pm.get_nb_trainable_parameters()
+    check((out["n_train"], out["n_total"]) == (nt, na),
+          f"{name}: parameter counts {out['n_train']}/{out['n_total']} vs PEFT's {nt}/{na}")
     worst = max(maxrel(out["grads"][k], tgrads[k]) for k in tgrads if k in out["grads"])
     check(worst < 1e-4, f"{name}: LoRA + classifier gradients vs PEFT (worst rel diff {worst:.2e})")
     # 3. 20 AdamW steps

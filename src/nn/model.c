@@ -1,0 +1,177 @@
+/* Family dispatch: detect the family from config.json and route to the BERT or ESM engine. */
+#include "model.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter.h"
+#include "esm.h"
+#include "util/json.h"
+
+struct sl_nn_model {
+    sl_nn_family family;
+    sl_nn_bert *bert;
+    sl_nn_esm *esm;
+};
+
+static int has_prefix_in(const json_t *arr, const char *prefix) {
+    size_t i;
+    json_t *v;
+    if (json_is_array(arr)) json_array_foreach(arr, i, v) {
+            if (json_is_string(v) && !strncmp(json_string_value(v), prefix, strlen(prefix))) return 1;
+        }
+    return 0;
+}
+
+int sl_nn_model_family(const char *config_path, sl_nn_family *family, sl_err *err) {
+    json_t *o = sl_json_load_file(config_path, err);
+    if (!o) return err ? err->code : SL_EDATA;
+    int rc = 0;
+    json_t *mt = json_object_get(o, "model_type"), *arch = json_object_get(o, "architectures"),
+           *am = json_object_get(o, "auto_map");
+    const char *type = json_is_string(mt) ? json_string_value(mt) : NULL;
+    json_t *amm = json_is_object(am) ? json_object_get(am, "AutoModel") : NULL;
+    if (!json_is_object(o)) {
+        rc = sl_err_set(err, SL_EDATA, "%s: expected a JSON object", config_path);
+    } else if (type ? !strcmp(type, "esm") : has_prefix_in(arch, "Esm")) {
+        *family = SL_NN_FAMILY_ESM;
+    } else if (!type && json_is_string(amm) && strstr(json_string_value(amm), "bert_layers")) {
+        rc = sl_err_set(err, SL_EDATA,
+                        "%s: field 'auto_map': a DNABERT-2 (MosaicBERT, bert_layers.py) model, which seqlora "
+                        "does not support yet (ALiBi attention, fused Wqkv, gated MLP)",
+                        config_path);
+    } else if (!type || !strcmp(type, "bert")) {
+        *family = SL_NN_FAMILY_BERT;
+    } else {
+        rc = sl_err_set(err, SL_EDATA,
+                        "%s: field 'model_type': '%s' is not supported (expected 'bert' or 'esm')",
+                        config_path, type);
+    }
+    json_decref(o);
+    return rc;
+}
+
+int sl_nn_model_config_load(const char *config_path, sl_nn_bert_config *cfg, sl_err *err) {
+    sl_nn_family f;
+    memset(cfg, 0, sizeof *cfg);
+    int rc = sl_nn_model_family(config_path, &f, err);
+    if (rc) return rc;
+    if (f == SL_NN_FAMILY_BERT) return sl_nn_bert_config_load(config_path, cfg, err);
+    sl_nn_esm_config ec;
+    if ((rc = sl_nn_esm_config_load(config_path, &ec, err))) return rc;
+    *cfg = ec.b; /* ownership of the label names moves to cfg */
+    /* absolute positions start at pad_token_id + 1: the longest sequence is shorter than the table */
+    if (!ec.rotary) cfg->max_position -= ec.b.pad_token_id + 1;
+    if (cfg->max_position < 2) {
+        sl_nn_bert_config_free(cfg);
+        return sl_err_set(err, SL_EDATA, "%s: field 'max_position_embeddings' leaves no room for a sequence",
+                          config_path);
+    }
+    return 0;
+}
+
+int sl_nn_model_load(const char *model_dir, const sl_nn_bert_config *head, const sl_nn_lora_spec *spec,
+                     uint64_t seed, int max_batch, int max_len, int training, sl_nn_model **out,
+                     sl_err *err) {
+    *out = NULL;
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/config.json", model_dir) >= sizeof path)
+        return sl_err_set(err, SL_EUSAGE, "model directory path too long");
+    sl_nn_model *m = calloc(1, sizeof *m);
+    if (!m) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    int rc = sl_nn_model_family(path, &m->family, err);
+    if (!rc)
+        rc = m->family == SL_NN_FAMILY_ESM
+                 ? sl_nn_esm_load(model_dir, head, spec, seed, max_batch, max_len, training, &m->esm, err)
+                 : sl_nn_bert_load(model_dir, head, spec, seed, max_batch, max_len, training, &m->bert, err);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void sl_nn_model_free(sl_nn_model *m) {
+    if (!m) return;
+    sl_nn_bert_free(m->bert);
+    sl_nn_esm_free(m->esm);
+    free(m);
+}
+
+sl_nn_family sl_nn_model_get_family(const sl_nn_model *m) {
+    return m->family;
+}
+const sl_nn_bert_config *sl_nn_model_get_config(const sl_nn_model *m) {
+    return m->esm ? &sl_nn_esm_get_config(m->esm)->b : sl_nn_bert_get_config(m->bert);
+}
+const sl_nn_lora_spec *sl_nn_model_get_spec(const sl_nn_model *m) {
+    return m->esm ? sl_nn_esm_get_spec(m->esm) : sl_nn_bert_get_spec(m->bert);
+}
+float *sl_nn_model_train_params(sl_nn_model *m) {
+    return m->esm ? sl_nn_esm_train_params(m->esm) : sl_nn_bert_train_params(m->bert);
+}
+float *sl_nn_model_train_grads(sl_nn_model *m) {
+    return m->esm ? sl_nn_esm_train_grads(m->esm) : sl_nn_bert_train_grads(m->bert);
+}
+size_t sl_nn_model_n_train(const sl_nn_model *m) {
+    return m->esm ? sl_nn_esm_n_train(m->esm) : sl_nn_bert_n_train(m->bert);
+}
+const sl_nn_param *sl_nn_model_params(const sl_nn_model *m, size_t *n) {
+    return m->esm ? sl_nn_esm_params(m->esm, n) : sl_nn_bert_params(m->bert, n);
+}
+const float *sl_nn_model_logits(const sl_nn_model *m) {
+    return m->esm ? sl_nn_esm_logits(m->esm) : sl_nn_bert_logits(m->bert);
+}
+int sl_nn_model_head_loaded(const sl_nn_model *m) {
+    return m->esm ? sl_nn_esm_head_loaded(m->esm) : sl_nn_bert_head_loaded(m->bert);
+}
+void sl_nn_model_zero_grad(sl_nn_model *m) {
+    if (m->esm)
+        sl_nn_esm_zero_grad(m->esm);
+    else
+        sl_nn_bert_zero_grad(m->bert);
+}
+int sl_nn_model_forward(sl_nn_model *m, const int32_t *ids, const int32_t *mask, int B, int T,
+                        const float *labels, const sl_nn_dropout *drop, float *loss, sl_err *err) {
+    return m->esm ? sl_nn_esm_forward(m->esm, ids, mask, B, T, labels, drop, loss, err)
+                  : sl_nn_bert_forward(m->bert, ids, mask, B, T, labels, drop, loss, err);
+}
+int sl_nn_model_backward(sl_nn_model *m, float loss_scale, sl_err *err) {
+    return m->esm ? sl_nn_esm_backward(m->esm, loss_scale, err)
+                  : sl_nn_bert_backward(m->bert, loss_scale, err);
+}
+int sl_nn_model_adapter_load_weights(sl_nn_model *m, const char *dir, sl_err *err) {
+    return m->esm ? sl_nn_esm_adapter_load_weights(m->esm, dir, err)
+                  : sl_nn_adapter_load_weights(m->bert, dir, err);
+}
+int sl_nn_model_adapter_write(const sl_nn_model *m, const float *params, const char *dir,
+                              const char *base_name, sl_err *err) {
+    return m->esm ? sl_nn_esm_adapter_write(m->esm, params, dir, base_name, err)
+                  : sl_nn_adapter_write(m->bert, params, dir, base_name, err);
+}
+/* n with thousands separators, as Python's {:,d} */
+static void commas(size_t n, char *out, size_t len) {
+    char digits[32];
+    int nd = snprintf(digits, sizeof digits, "%zu", n), o = 0;
+    for (int i = 0; i < nd && (size_t)o + 2 < len; i++) {
+        if (i && (nd - i) % 3 == 0) out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = 0;
+}
+
+void sl_nn_model_trainable_line(const sl_nn_model *m, char *buf, size_t len) {
+    if (!m->esm) {
+        sl_nn_trainable_line(m->bert, buf, len);
+        return;
+    }
+    size_t tr = sl_nn_esm_n_train(m->esm), all = sl_nn_esm_n_total(m->esm);
+    char a[40], b[40];
+    commas(tr, a, sizeof a);
+    commas(all, b, sizeof b);
+    snprintf(buf, len, "trainable params: %s || all params: %s || trainable%%: %.4f", a, b,
+             all ? 100.0 * (double)tr / (double)all : 0.0);
+}
