@@ -308,7 +308,8 @@ static int append_metrics(train_state *s, const char *line, sl_err *err) {
     return 0;
 }
 
-static void fingerprint(const sl_nn_train_opts *o, const sl_nn_model *m, size_t n_train_rows, uint8_t fp[32]) {
+static void fingerprint(const sl_nn_train_opts *o, const sl_nn_model *m, size_t n_train_rows,
+                        uint8_t fp[32]) {
     char buf[2048];
     const sl_nn_lora_spec *s = sl_nn_model_get_spec(m);
     int l = snprintf(

@@ -30,7 +30,8 @@ static int die(const char *msg, const sl_err *err) {
 }
 
 static void parse_batch(json_t *jb, batch *b, int C, int single) {
-    json_t *ids = json_object_get(jb, "ids"), *mask = json_object_get(jb, "mask"), *lab = json_object_get(jb, "labels");
+    json_t *ids = json_object_get(jb, "ids"), *mask = json_object_get(jb, "mask"),
+           *lab = json_object_get(jb, "labels");
     b->B = (int)json_array_size(ids);
     b->T = (int)json_array_size(json_array_get(ids, 0));
     b->ids = calloc((size_t)b->B * b->T, sizeof(int32_t));
@@ -47,7 +48,8 @@ static void parse_batch(json_t *jb, batch *b, int C, int single) {
             b->labels[i] = (float)json_number_value(li);
         else
             for (int c = 0; c < C; c++)
-                b->labels[i * C + c] = (float)json_number_value(json_is_array(li) ? json_array_get(li, c) : li);
+                b->labels[i * C + c] =
+                    (float)json_number_value(json_is_array(li) ? json_array_get(li, c) : li);
     }
 }
 
@@ -95,7 +97,8 @@ int main(int argc, char **argv) {
     json_t *nl = json_object_get(spec, "num_labels");
     if (pt || nl) {
         int p = pt ? sl_nn_problem_parse(pt) : SL_NN_SINGLE_LABEL;
-        if (sl_nn_bert_config_set_head(&head, nl ? (int)json_integer_value(nl) : 2, NULL, (sl_nn_problem)p, &err))
+        if (sl_nn_bert_config_set_head(&head, nl ? (int)json_integer_value(nl) : 2, NULL, (sl_nn_problem)p,
+                                       &err))
             return die("head", &err);
         hp = &head;
     }
@@ -144,8 +147,8 @@ int main(int argc, char **argv) {
     long long steps = json_integer_value(json_object_get(spec, "steps"));
     if (steps > 0) {
         sl_nn_adamw opt;
-        if (sl_nn_adamw_init(&opt, sl_nn_esm_n_train(m), json_number_value(json_object_get(spec, "weight_decay")),
-                             &err))
+        if (sl_nn_adamw_init(&opt, sl_nn_esm_n_train(m),
+                             json_number_value(json_object_get(spec, "weight_decay")), &err))
             return die("adamw", &err);
         size_t *sizes = calloc(np, sizeof *sizes);
         for (size_t i = 0; i < np; i++) sizes[i] = ps[i].numel;
