@@ -61,7 +61,7 @@ testcfg=$tmp/config.yaml
 check "first run succeeds" '[[ $rc == 0 ]]'
 [[ $rc == 0 ]] || { tail -50 "$tmp/run1.out"; cat "$tmp"/run1/logs/*/*.log 2>/dev/null | tail -30; exit 1; }
 mapfile -t logs < <(cd "$tmp/run1" && find logs -name '*.log' ! -path 'logs/sweep/*' | sort)
-check "18 seqlora jobs: init_model, kmerize, 2+2 splits, 4 x (train, evaluate, package) (${#logs[@]})" '[[ ${#logs[@]} == 18 ]]'
+check "19 seqlora jobs: init_model, pretrain, kmerize, 2+2 splits, 4 x (train, evaluate, package) (${#logs[@]})" '[[ ${#logs[@]} == 19 ]]'
 nbundles=$(ls "$tmp"/run1/results/package/*.tar.gz | wc -l)
 check "a bundle per sweep point ($nbundles)" '[[ $nbundles == 4 ]]'
 ran=$(cd "$tmp/run1" && grep -l "^ran: " "${logs[@]}" | wc -l)

@@ -40,7 +40,11 @@ def store_flag():
 
 
 def base_model():
-    """The base model directory: the configured checkpoint, or the one rule init_model writes."""
+    """The base model directory every training job uses: the pretrained one (with a `pretrain` section),
+    else the configured checkpoint, else the random one rule seqlora_init_model writes.
+    """
+    if config.get("pretrain"):
+        return "results/base_model"
     return config.get("base_model") or "results/base_model"
 
 
