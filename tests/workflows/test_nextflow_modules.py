@@ -72,13 +72,15 @@ TINY = os.path.join(NF, "assets", "tiny_bert.json")
 # module), meta, ext.args (small settings for a fast test). Modules run in this order.
 PLAN = {
     "initmodel": dict(meta={"id": "base_model"}, inputs={"bert_config": TINY}, args="--vocab-kmer 6 --seed 7"),
+    "pretrain": dict(meta={"id": "brca1"}, inputs={"fasta": f"{DEMO}/GRCh37_chr17_41100001-41300000.fa", "init_model": "@initmodel:model"},
+                     args="--window 32 --windows-per-epoch 64 --epochs 1 --batch-size 16 --seed 7"),
     "kmerize": dict(meta={"id": "brca1"},
                     inputs={"vcf": f"{DEMO}/findlay2018_sge.GRCh37.vcf", "reference": f"{DEMO}/GRCh37_chr17_41100001-41300000.fa"},
                     args="--window 31 --strand minus --label-field FUNC_CLASS --map FUNC=FUNC --map LOF=LOF"),
     "split": dict(meta={"id": "brca1_fold0", "fold": 0}, inputs={"dataset": "@kmerize:dataset"},
                   args="--seed 1 --group-by exon --folds 3 --fold 0"),
     "train": dict(meta={"id": "r4_lr0.001_fold0", "lora_r": 4, "lr": 0.001},
-                  inputs={"train": "@split:split:0", "eval": "@split:split:1", "base_model": "@initmodel:model"},
+                  inputs={"train": "@split:split:0", "eval": "@split:split:1", "base_model": "@pretrain:model"},
                   args="--lora-alpha 8 --epochs 2 --batch-size 16 --max-length 32 --seed 7 --labels FUNC,LOF"),
     "evaluate": dict(meta={"id": "r4_lr0.001_fold0"},
                      inputs={"adapter": "@train:adapter", "test": "@split:split:1", "base_model": "@initmodel:model"},
@@ -165,9 +167,9 @@ check(sorted(order) == sorted(os.path.basename(os.path.dirname(m)) for m in modu
 
 # The options the pipeline passes via ext.args must exist too.
 cfg = open(os.path.join(NF, "nextflow.config")).read()
-for step in ("kmerize", "train", "evaluate", "package"):
-    m = re.search(rf"^\s*{step}_args\s*=\s*'([^']*)'", cfg, flags=re.M)
-    if check(m is not None, f"nextflow.config sets {step}_args"):
+for step in ("pretrain", "kmerize", "train", "evaluate", "package"):
+    m = re.search(rf"^\s*{step}_args\s*=\s*'([^']*)'", cfg if step != "pretrain" else open(os.path.join(NF, "conf", "test.config")).read(), flags=re.M)
+    if check(m is not None, f"{'conf/test.config' if step == 'pretrain' else 'nextflow.config'} sets {step}_args"):
         bad = [f for f in flags_of(m.group(1)) if f not in help_flags(help_of(step))]
         check(not bad, f"params.{step}_args: every option exists in `seqlora {step} --help` (unknown: {bad})")
 

@@ -27,7 +27,7 @@ workflow {
     def lrs      = params.learning_rates.toString().tokenize(',').collect { it.trim() as BigDecimal }
 
     SEQLORA(
-        ch_variants, ch_reference, params.base_model, ch_init,
+        ch_variants, ch_reference, params.base_model, ch_init, params.pretrain_args != null,
         n_folds, folds, (params.eval_fraction ?: 0) > 0, ranks, lrs, params.store ?: ''
     )
 

@@ -1,13 +1,14 @@
 /*
  * SEQLORA: from a labelled variant VCF and a reference to validated, packaged LoRA models.
  *
- *   [INITMODEL] -> KMERIZE -> SPLIT (one task per fold) -> SPLIT_EVAL -> TRAIN (fold x rank x lr) -> EVALUATE -> PACKAGE
+ *   [INITMODEL] [-> PRETRAIN] -> KMERIZE -> SPLIT (one task per fold) -> SPLIT_EVAL -> TRAIN (fold x rank x lr) -> EVALUATE -> PACKAGE
  *
  * Every sweep point is its own training, evaluation and packaging task, so a cluster runs them in
  * parallel; all tasks share the seqlora store (`store`), which makes any step already computed anywhere with
  * the same inputs and parameters a cache hit with byte-identical outputs.
  */
 include { SEQLORA_INITMODEL                    } from '../../modules/local/seqlora/initmodel/main'
+include { SEQLORA_PRETRAIN                     } from '../../modules/local/seqlora/pretrain/main'
 include { SEQLORA_KMERIZE                      } from '../../modules/local/seqlora/kmerize/main'
 include { SEQLORA_SPLIT                        } from '../../modules/local/seqlora/split/main'
 include { SEQLORA_SPLIT as SEQLORA_SPLIT_EVAL  } from '../../modules/local/seqlora/split/main'
@@ -21,6 +22,7 @@ workflow SEQLORA {
     ch_reference      // channel (value): [ val(meta2), path(fasta) ]
     base_model        // val: a Hugging Face checkpoint directory, or null: a seeded random model (init-model)
     ch_init_config    // channel: [ val(meta), path(bert_config.json) or [] ] (used when base_model is null)
+    pretrain          // boolean: MLM-pretrain the base on the reference first (its FASTA must be plain)
     n_folds           // integer: k-fold cross-validation when >= 2
     test_folds        // list of integers: the folds to run
     eval_split        // boolean: hold out part of each fold's training rows for early stopping
@@ -35,6 +37,10 @@ workflow SEQLORA {
     } else {
         SEQLORA_INITMODEL(ch_init_config, store)
         ch_model = SEQLORA_INITMODEL.out.model.first()
+    }
+    if (pretrain) {
+        SEQLORA_PRETRAIN(ch_reference, ch_model, store)
+        ch_model = SEQLORA_PRETRAIN.out.model.first()
     }
 
     SEQLORA_KMERIZE(ch_variants, ch_reference, store)
