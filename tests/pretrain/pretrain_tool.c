@@ -45,6 +45,10 @@ int main(int argc, char **argv) {
                                        atof(argv[7]), 42, losses, argv[8], &err))
             return fail(&err);
         for (int i = 0; i < steps; i++) printf("%.9g\n", losses[i]);
+        free(losses);
+        free(ids);
+        free(mask);
+        free(labels);
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "logits")) {
@@ -74,6 +78,9 @@ int main(int argc, char **argv) {
         sl_nn_mlm_head_free(&h);
         sl_nn_bert_free(m);
         free(lg);
+        free(ids);
+        free(mask);
+        free(labels);
         return 0;
     }
     if (argc == 11 && !strcmp(argv[1], "mask")) {
@@ -88,6 +95,11 @@ int main(int argc, char **argv) {
                        lab);
         for (size_t i = 0; i < n; i++) printf("%d%c", out[i], i + 1 == n ? '\n' : ' ');
         for (size_t i = 0; i < n; i++) printf("%d%c", lab[i], i + 1 == n ? '\n' : ' ');
+        free(out);
+        free(lab);
+        free(ids);
+        free(mask);
+        free(labels);
         return 0;
     }
     fprintf(stderr, "usage: see the comment at the top of pretrain_tool.c\n");
