@@ -27,8 +27,8 @@ static void usage(FILE *out) {
             "  --base DIR              the base model, when the bundle does not embed it (SHA-256 checked)\n"
             "  --host ADDR             IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
             "  --port N                TCP port (default 8000; 0 = any free port)\n"
-            "  --threads N             connection threads (default 4); scoring itself runs one request at a\n"
-            "                          time on one engine thread\n"
+            "  --threads N             connection threads, and engine threads for each scoring (default 4);\n"
+            "                          requests are scored one at a time\n"
             "  --token-file F          require 'Authorization: Bearer <first line of F>' on /predict_risk,\n"
             "                          /v1/predict and /v1/model\n"
             "  --max-body BYTES        largest request body (default 1048576); larger is 413\n"
@@ -117,9 +117,8 @@ int sl_cmd_serve(int argc, char **argv) {
     s.quiet = quiet;
     pthread_mutex_init(&s.model_lock, NULL);
     if (token_file && (rc = sl_serve_read_token(token_file, &s.token, &err))) return sl_cli_report(rc, &err);
-    /* the engine runs on one thread: requests are scored one at a time under the model lock anyway, and the
-     * engine's pool (src/nn/parallel.c) can deadlock with 2+ threads at present */
-    sl_nn_model_opts mo = {.bundle = model, .base_dir = base, .threads = 1};
+    /* requests are scored one at a time under the model lock; the engine splits each over `threads` */
+    sl_nn_model_opts mo = {.bundle = model, .base_dir = base, .threads = (int)threads};
     if ((rc = sl_nn_model_open(&mo, &s.model, &err))) {
         free(s.token);
         return sl_cli_report(rc, &err);

@@ -75,8 +75,7 @@ def random_dna(rng, n, lo, hi):
     return ["".join(rng.choice(list("ACGT"), size=int(rng.integers(lo, hi)))) for _ in range(n)]
 
 
-def run(args, store, threads=1, **kw):
-    # --threads 1: the engine's thread pool (src/nn/parallel.c) deadlocks in some runs with 2+ threads (reported)
+def run(args, store, threads=2, **kw):
     return subprocess.run([BIN] + args + ["--store", store, "--threads", str(threads)], capture_output=True, text=True,
                           **kw)
 
