@@ -14,6 +14,9 @@
 #include "util/sha256.h"
 
 #define SUMS "SHA256SUMS"
+/* Extraction limits against hostile archives (decompression bombs): far above any real model. */
+#define MAX_ENTRIES 100000
+#define MAX_TOTAL_BYTES (256ULL << 30)
 
 int sl_nn_bundle_name_ok(const char *name) {
     if (!name || !*name || name[0] == '/' || strlen(name) > 250) return 0;
@@ -187,7 +190,7 @@ static void nl_free(namelist *l) {
 }
 
 static int extract_one(struct archive *a, const char *bundle, const char *dest, const char *name,
-                       char hex[SL_SHA256_HEX_LEN + 1], sl_err *err) {
+                       char hex[SL_SHA256_HEX_LEN + 1], unsigned long long *total, sl_err *err) {
     char *path = sl_fs_join(dest, name), *dir = path ? sl_fs_dirname(path) : NULL;
     int rc = 0, fd = -1;
     if (!path || !dir) {
@@ -213,6 +216,12 @@ static int extract_one(struct archive *a, const char *bundle, const char *dest, 
         if (r < 0) {
             rc = sl_err_set(err, SL_EDATA, "%s: entry '%s': %s", bundle, name,
                             archive_error_string(a) ? archive_error_string(a) : "read error");
+            break;
+        }
+        *total += (unsigned long long)r;
+        if (*total > MAX_TOTAL_BYTES) {
+            rc = sl_err_set(err, SL_EDATA, "%s: more than %llu GiB when unpacked (not a model bundle)",
+                            bundle, MAX_TOTAL_BYTES >> 30);
             break;
         }
         sl_sha256_update(h, buf, (size_t)r);
@@ -292,6 +301,7 @@ int sl_nn_bundle_extract(const char *bundle_path, const char *dest, sl_err *err)
     if (!a) return sl_err_set(err, SL_ENOMEM, "out of memory");
     namelist got = {0};
     int rc = 0;
+    unsigned long long total = 0;
     archive_read_support_filter_gzip(a);
     archive_read_support_format_tar(a);
     if (archive_read_open_filename(a, bundle_path, 65536) != ARCHIVE_OK) {
@@ -318,8 +328,13 @@ int sl_nn_bundle_extract(const char *bundle_path, const char *dest, sl_err *err)
             rc = sl_err_set(err, SL_EDATA, "%s: entry '%s' is not a regular file", bundle_path, name);
             goto out;
         }
+        if (got.n >= MAX_ENTRIES) {
+            rc = sl_err_set(err, SL_EDATA, "%s: more than %d entries (not a model bundle)", bundle_path,
+                            MAX_ENTRIES);
+            goto out;
+        }
         char hex[SL_SHA256_HEX_LEN + 1];
-        if ((rc = extract_one(a, bundle_path, dest, name, hex, err))) goto out;
+        if ((rc = extract_one(a, bundle_path, dest, name, hex, &total, err))) goto out;
         if (nl_add(&got, name, hex)) {
             rc = sl_err_set(err, SL_ENOMEM, "out of memory");
             goto out;

@@ -8,7 +8,8 @@
  * Reading: every entry must be a regular file with a relative name without "..", "." or empty components
  * (anything else is SL_EDATA); the files are extracted under a destination directory and then checked
  * against SHA256SUMS: a missing list, a listed file missing, an unlisted file, or a digest mismatch is
- * SL_EINTEGRITY naming the file.
+ * SL_EINTEGRITY naming the file. More than 100,000 entries or 256 GiB unpacked is SL_EDATA (a hostile
+ * archive, not a model).
  *
  * The contents (bundle.json, the adapter, ...) are described in package.c / docs/deploy.md; this module only
  * knows files. */
