@@ -72,11 +72,16 @@ if [ "$b2" = 0 ]; then
   log "kernel tests rc=$?"
 fi
 
-# 3. parity with the CPU engine: fp32 (1e-4), bf16/fp16 (2e-2), 50-step loss curves
+# 3. parity with the CPU engine, two references (a: single-label, LoRA on all six kinds, trained pooler;
+#    b: multi-label, query+value, frozen pooler, odd length): fp32 (1e-4), bf16/fp16 (2e-2), 50-step curves
 if [ "$b1" = 0 ] && [ "$b3" = 0 ]; then
   log "parity check"
-  timeout 180 "$build/cuda_bench" "$mod" check tests/data/cuda/ref_small.bin >"$out/check.log" 2>&1
-  log "parity check rc=$?"
+  : >"$out/check.log"
+  for ref in tests/data/cuda/ref_small.bin tests/data/cuda/ref_small_b.bin; do
+    echo "== $ref" >>"$out/check.log"
+    timeout 150 "$build/cuda_bench" "$mod" check "$ref" >>"$out/check.log" 2>&1
+    log "parity check $ref rc=$?"
+  done
 fi
 
 # 4. the step benchmark, seq 512, batch 8 and 32, fp32 and bf16; each side in its own process

@@ -1,10 +1,11 @@
-/* Writes the CPU engine's reference for the CUDA parity check (tests/data/cuda/ref_small.bin): a random
- * BertForSequenceClassification checkpoint (2 layers, hidden 64, 4 heads), loaded by the CPU engine with
- * LoRA on all six Linear kinds and a trained pooler; the model description exactly as the CUDA module
+/* Writes the CPU engine's reference for the CUDA parity check (tests/data/cuda/ref_small.bin, variant a;
+ * ref_small_b.bin, variant b — see `variants` below): a random BertForSequenceClassification checkpoint
+ * (hidden 64, 4 heads), loaded by the CPU engine with LoRA; the model description exactly as the CUDA module
  * receives it (sl_nn_cuda_desc_from_bert); one batch with padding; and the CPU engine's logits, loss and
  * gradients with dropout off and on, plus a 50-step AdamW loss curve with dropout and clipping.
  *
- * usage: cuda_refgen OUT.bin                  write it (by hand, to refresh the committed file)
+ * usage (a trailing a|b picks the variant, default a; b is tests/data/cuda/ref_small_b.bin):
+ *        cuda_refgen OUT.bin                  write it (by hand, to refresh the committed file)
  *        cuda_refgen --gpu-wrapper            the trainer-facing sl_nn_cuda_bert_* against the CPU engine
  *                                             (ctest cuda_gpu_wrapper; 77 = skipped without a GPU)
  *        cuda_refgen --compare COMMITTED.bin  regenerate and compare with the committed file (the ctest
@@ -24,18 +25,40 @@
 #include "util/fs.h"
 #include "util/rng.h"
 
-enum {
-    V = 64,
-    H = 64,
-    NH = 4,
-    IM = 128,
-    L = 2,
-    P = 64,
-    C = 3,
-    B = 6,
-    T = 32,
-    STEPS = 50
-}; /* B > NH and a sub-batch < NH: both attention-GEMM loops of model.cu */
+enum { V = 64, H = 64, NH = 4, IM = 128, P = 64, STEPS = 50, MAXB = 8, MAXT = 32, MAXC = 4 };
+
+/* The reference variants. a: single-label CE, LoRA on all six Linear kinds with LoRA dropout, trained
+ * pooler. b: multi-label BCE, LoRA on query+value only (the common setup), frozen pooler, no LoRA
+ * dropout, an odd sequence length, three layers. Both have more rows than heads (B > NH) and the check
+ * also runs a sub-batch of fewer rows than heads: both attention-GEMM loops of model.cu. */
+typedef struct variant {
+    const char *name;
+    int B, T, L, C;
+    unsigned targets;
+    int train_pooler;
+    float lora_dropout;
+    const char *problem_type; /* NULL: none in config.json (single-label) */
+} variant;
+
+static const variant variants[] = {
+    {"a", 6, 32, 2, 3, 0x3f, 1, 0.1f, NULL},
+    {"b", 5, 29, 3, 3, 0x05, 0, 0.0f, "multi_label_classification"},
+};
+static variant g;
+#define B (g.B)
+#define T (g.T)
+#define L (g.L)
+#define C (g.C)
+
+static int set_variant(const char *name) {
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
+        if (!strcmp(variants[i].name, name)) {
+            g = variants[i];
+            return 0;
+        }
+    fprintf(stderr, "refgen: unknown variant '%s' (a or b)\n", name);
+    return -1;
+}
 
 static float *rnd(sl_rng *r, size_t n, float scale, float offset) {
     float *x = malloc(n * sizeof(float));
@@ -52,9 +75,10 @@ static int write_model(const char *dir, sl_err *err) {
             "{\"model_type\": \"bert\", \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, "
             "\"num_attention_heads\": %d, \"intermediate_size\": %d, \"max_position_embeddings\": %d, "
             "\"type_vocab_size\": 2, \"hidden_act\": \"gelu\", \"hidden_dropout_prob\": 0.1, "
-            "\"attention_probs_dropout_prob\": 0.1, \"layer_norm_eps\": 1e-12, "
+            "\"attention_probs_dropout_prob\": 0.1, \"layer_norm_eps\": 1e-12, %s%s%s"
             "\"id2label\": {\"0\": \"a\", \"1\": \"b\", \"2\": \"c\"}}\n",
-            V, H, L, NH, IM, P);
+            V, H, L, NH, IM, P, g.problem_type ? "\"problem_type\": \"" : "",
+            g.problem_type ? g.problem_type : "", g.problem_type ? "\", " : "");
     fclose(f);
     sl_rng r;
     sl_rng_init(&r, 2024, 1);
@@ -120,7 +144,8 @@ static sl_nn_bert *make_model(sl_err *err) {
     sl_fs_mkdirs(tmp ? tmp : "/tmp", err);
     if (sl_fs_mkdtemp(tmp ? tmp : "/tmp", "cuda-refgen-", &dir, err) || write_model(dir, err)) return NULL;
     sl_nn_set_threads(1);
-    sl_nn_lora_spec spec = {.r = 4, .alpha = 8, .dropout = 0.1f, .targets = 0x3f, .train_pooler = 1};
+    sl_nn_lora_spec spec = {
+        .r = 4, .alpha = 8, .dropout = g.lora_dropout, .targets = g.targets, .train_pooler = g.train_pooler};
     sl_nn_bert *m = NULL;
     int rc = sl_nn_bert_load(dir, NULL, &spec, 7, B, T, 1, &m, err);
     sl_err e2 = {0};
@@ -137,10 +162,12 @@ static sl_nn_bert *make_model(sl_err *err) {
     return m;
 }
 
-static const float labels[B] = {2, 0, 1, 1, 0, 2};
+static float labels[MAXB * MAXC];
 
+/* ids, mask (rows of different lengths, padded) and labels: class indices (single-label) or 0/1 per
+ * class (multi-label). */
 static void make_batch(int32_t *ids, int32_t *mask) {
-    const int lens[B] = {T, 20, 9, 27, T, 5};
+    const int lens[MAXB] = {T, 20, 9, 27, T, 5, 13, 2};
     sl_rng r;
     sl_rng_init(&r, 6, 4);
     for (int b = 0; b < B; b++)
@@ -148,6 +175,8 @@ static void make_batch(int32_t *ids, int32_t *mask) {
             ids[b * T + t] = t < lens[b] ? (int32_t)sl_rng_below(&r, V) : 0;
             mask[b * T + t] = t < lens[b];
         }
+    for (int i = 0; i < (g.problem_type ? B * C : B); i++)
+        labels[i] = (float)(g.problem_type ? sl_rng_below(&r, 2) : sl_rng_below(&r, (uint32_t)C));
 }
 
 static int generate(const char *out) {
@@ -165,7 +194,7 @@ static int generate(const char *out) {
         return 1;
     }
     const sl_cuda_desc *d = &cd.d;
-    int32_t ids[B * T], mask[B * T];
+    int32_t ids[MAXB * MAXT], mask[MAXB * MAXT];
     make_batch(ids, mask);
     FILE *f = fopen(out, "wb");
     if (!f) {
@@ -197,6 +226,10 @@ static int generate(const char *out) {
             snprintf(name, sizeof name, "layer.%d.%d", l, k);
             put_f(f, name, d->layer[l * SL_CUDA_LAYER_PTRS + k], cnt);
         }
+    if (d->pool_w_off < 0) { /* a frozen pooler is part of the base */
+        put_f(f, "pool_w", d->pool_w, (size_t)H * H);
+        put_f(f, "pool_b", d->pool_b, H);
+    }
     ref_put(f, "lora_a_off", REF_I64, d->lora_a_off, (uint64_t)L * 6);
     ref_put(f, "lora_b_off", REF_I64, d->lora_b_off, (uint64_t)L * 6);
     const int64_t head[] = {d->cls_w_off, d->cls_b_off, d->pool_w_off, d->pool_b_off};
@@ -208,7 +241,7 @@ static int generate(const char *out) {
     put_f(f, "tparams0", p, n);
     ref_put(f, "ids", REF_I32, ids, B * T);
     ref_put(f, "mask", REF_I32, mask, B * T);
-    put_f(f, "labels", labels, B);
+    put_f(f, "labels", labels, g.problem_type ? (size_t)B * C : (size_t)B);
     /* dropout off */
     float loss = 0;
     int rc = 0;
@@ -305,7 +338,7 @@ static int gpu_wrapper(void) {
     for (size_t i = 0; i < np; i++) sizes[i] = ps[i].numel;
     sl_nn_adamw cpu_opt, gpu_opt;
     int rc = sl_nn_adamw_init(&cpu_opt, n, 0.01, &err) || sl_nn_adamw_init(&gpu_opt, n, 0.01, &err);
-    int32_t ids[B * T], mask[B * T];
+    int32_t ids[MAXB * MAXT], mask[MAXB * MAXT];
     make_batch(ids, mask);
     double worst_loss = 0;
     for (int s = 0; s < 5 && !rc; s++) {
@@ -356,10 +389,15 @@ static int gpu_wrapper(void) {
 }
 
 int main(int argc, char **argv) {
+    /* the last argument may name the variant */
+    const char *vn = "a";
+    if (argc >= 3 && strlen(argv[argc - 1]) == 1) vn = argv[--argc];
+    if (set_variant(vn)) return 2;
     if (argc == 2 && !strcmp(argv[1], "--gpu-wrapper")) return gpu_wrapper();
     if (argc == 2) return generate(argv[1]);
     if (argc != 3 || strcmp(argv[1], "--compare")) {
-        fprintf(stderr, "usage: %s OUT.bin | --compare COMMITTED.bin\n", argv[0]);
+        fprintf(stderr, "usage: %s OUT.bin [a|b] | --compare COMMITTED.bin [a|b] | --gpu-wrapper [a|b]\n",
+                argv[0]);
         return 2;
     }
     const char *tmp = getenv("SEQLORA_TEST_TMP");

@@ -141,21 +141,38 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, 
     if (ctype != CUDA_R_32F || at != bt) return CUBLAS_STATUS_NOT_SUPPORTED;
     const size_t es = at == CUDA_R_32F ? 4 : 2;
     const double al = *(const float *)alpha, be = *(const float *)beta;
+    /* op(A) as [m][k] and op(B) as [n][k], converted once, so the inner loop is contiguous */
+    double *a = (double *)malloc(((size_t)m * k + 1) * sizeof(double));
+    double *b = (double *)malloc(((size_t)n * k + 1) * sizeof(double));
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    }
     for (int q = 0; q < batch; q++) {
         const char *Ab = (const char *)A + (size_t)q * sA * es, *Bb = (const char *)B + (size_t)q * sB * es;
         float *Cb = (float *)C + (size_t)q * sC;
+        for (int i = 0; i < m; i++)
+            for (int l = 0; l < k; l++)
+                a[(size_t)i * k + l] =
+                    load(Ab, at,
+                         ta == CUBLAS_OP_N ? (size_t)i + (size_t)l * lda : (size_t)l + (size_t)i * lda, ct);
+        for (int j = 0; j < n; j++)
+            for (int l = 0; l < k; l++)
+                b[(size_t)j * k + l] =
+                    load(Bb, bt,
+                         tb == CUBLAS_OP_N ? (size_t)l + (size_t)j * ldb : (size_t)j + (size_t)l * ldb, ct);
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++) {
+                const double *ar = a + (size_t)i * k, *br = b + (size_t)j * k;
                 double s = 0;
-                for (int l = 0; l < k; l++) {
-                    size_t ia = ta == CUBLAS_OP_N ? (size_t)i + (size_t)l * lda : (size_t)l + (size_t)i * lda;
-                    size_t ib = tb == CUBLAS_OP_N ? (size_t)l + (size_t)j * ldb : (size_t)j + (size_t)l * ldb;
-                    s += load(Ab, at, ia, ct) * load(Bb, bt, ib, ct);
-                }
+                for (int l = 0; l < k; l++) s += ar[l] * br[l];
                 float *c = &Cb[(size_t)i + (size_t)j * ldc];
                 *c = (float)(al * s + (be != 0 ? be * *c : 0.0));
             }
     }
+    free(a);
+    free(b);
     return CUBLAS_STATUS_SUCCESS;
 }
 }
