@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/bert.h"
 #include "nn/mlm.h"
 #include "nn/parallel.h"
 #include "nn/pretrainer.h"
@@ -162,6 +163,84 @@ static void test_loop(void) {
     free(cfg);
 }
 
+/* Finite differences with dropout ON (the torch parity runs with dropout off): the gradient of a few
+ * weights of every kind, including the embeddings behind the embedding dropout, against
+ * (L(w + e) - L(w - e)) / 2e with the same dropout masks (they depend on (seed, micro) only). */
+static double fd_loss(sl_nn_bert *m, sl_nn_mlm_head *h, const int32_t *ids, const int32_t *mask,
+                      const int32_t *lab, int B, int T) {
+    sl_err err = {0};
+    sl_nn_dropout drop = {11, 5};
+    float loss = NAN;
+    if (sl_nn_bert_forward(m, ids, mask, B, T, NULL, &drop, NULL, &err) ||
+        sl_nn_mlm_forward(h, sl_nn_bert_last_hidden(m), sl_nn_bert_base_params(m), lab, B * T, &loss, &err))
+        fprintf(stderr, "%s\n", err.msg);
+    return loss;
+}
+
+static void test_finite_differences(void) {
+    enum { B = 2, T = 12 };
+    char md[600];
+    path(md, sizeof md, "a");
+    sl_err err = {0};
+    sl_nn_lora_spec none = {.r = 1, .alpha = 1, .targets = 0};
+    sl_nn_bert *m = NULL;
+    sl_nn_mlm_head h;
+    int loaded = 0;
+    CHECK_EQ_INT(sl_nn_bert_load(md, NULL, &none, 42, B, T, 1, &m, &err), 0);
+    if (!m) return;
+    const sl_nn_bert_config *c = sl_nn_bert_get_config(m);
+    CHECK(c->hidden_dropout > 0 && c->attn_dropout > 0);
+    CHECK_EQ_INT(sl_nn_bert_enable_full_grad(m, &err), 0);
+    CHECK_EQ_INT(sl_nn_mlm_head_init(&h, c->hidden, c->vocab_size, c->ln_eps, c->init_range, 1, &err), 0);
+    CHECK_EQ_INT(sl_nn_mlm_head_load(&h, md, &loaded, &err), 0);
+    CHECK(loaded);
+    int32_t ids[B * T], mask[B * T], lab[B * T];
+    sl_rng r;
+    sl_rng_init(&r, 9, 1);
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = 5 + (int32_t)sl_rng_below(&r, 64);
+        mask[i] = !(i >= T + 9);
+        lab[i] = (i % 3 == 1 && mask[i]) ? 5 + (int32_t)sl_rng_below(&r, 64) : -100;
+    }
+    ids[0] = ids[T] = 2;
+    ids[4] = 4;
+    float *dh = malloc((size_t)B * T * c->hidden * sizeof(float));
+    sl_nn_bert_zero_grad(m);
+    double l0 = fd_loss(m, &h, ids, mask, lab, B, T);
+    CHECK(isfinite(l0));
+    sl_nn_mlm_backward(&h, sl_nn_bert_base_params(m), sl_nn_bert_base_grads(m), dh);
+    CHECK_EQ_INT(sl_nn_bert_backward_hidden(m, dh, &err), 0);
+    size_t nt = 0;
+    const sl_nn_param *tp = sl_nn_bert_base_tensors(m, &nt);
+    float *w = sl_nn_bert_base_params(m), *g = sl_nn_bert_base_grads(m);
+    int checked = 0;
+    for (size_t t = 0; t < nt; t++) {
+        if (strstr(tp[t].name, "pooler")) continue;
+        /* the element with the largest gradient of the tensor: a well-conditioned difference */
+        size_t best = 0;
+        for (size_t i = 1; i < tp[t].numel; i++)
+            if (fabsf(g[tp[t].offset + i]) > fabsf(g[tp[t].offset + best])) best = i;
+        const size_t k = tp[t].offset + best;
+        if (fabsf(g[k]) < 1e-4f) continue; /* e.g. key biases: exactly 0 in exact arithmetic */
+        const float keep = w[k], e = 1e-2f;
+        w[k] = keep + e;
+        double lp = fd_loss(m, &h, ids, mask, lab, B, T);
+        w[k] = keep - e;
+        double lm = fd_loss(m, &h, ids, mask, lab, B, T);
+        w[k] = keep;
+        double fd = (lp - lm) / (2 * e);
+        if (!(fabs(fd - g[k]) <= 2e-2 * fabs(g[k]) + 2e-4))
+            fprintf(stderr, "  %s[%zu]: analytic %.6g, finite difference %.6g\n", tp[t].name, best, g[k], fd);
+        CHECK(fabs(fd - g[k]) <= 2e-2 * fabs(g[k]) + 2e-4);
+        checked++;
+    }
+    fprintf(stderr, "  %d tensors checked by finite differences\n", checked);
+    CHECK(checked >= 15);
+    free(dh);
+    sl_nn_mlm_head_free(&h);
+    sl_nn_bert_free(m);
+}
+
 static void test_refusals(void) {
     sl_err err = {0};
     char fa[600], bad[600], cfg[600], od[600];
@@ -205,6 +284,7 @@ int main(void) {
     write_inputs();
     RUN_TEST(test_mask);
     RUN_TEST(test_loop);
+    RUN_TEST(test_finite_differences);
     RUN_TEST(test_refusals);
     sl_fs_remove_tree(dir, &err);
     return TEST_RESULT();
