@@ -53,8 +53,8 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
     const int b = (int)task / nh, h = (int)task % nh;
     const size_t off = (size_t)b * T * H + (size_t)h * d;
     sl_nn_k_attention_head_bwd(m->dq + off, m->dk + off, m->dv + off, m->scratch + (size_t)worker * T * T,
-                               m->dctx + off, a->P + task * T * T, a->q + off, a->k + off, a->v + off, H, T,
-                               d, 1.0f);
+                               m->dctx + off, a->P + task * T * T, a->q + off, a->k + off, a->v + off, H, H,
+                               T, d, 1.0f);
 }
 
 int sl_nn_esm_backward(sl_nn_esm *m, float loss_scale, sl_err *err) {

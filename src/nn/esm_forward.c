@@ -40,7 +40,7 @@ static void attention_task(void *p, size_t task, int worker) {
     const int b = (int)task / nh, h = (int)task % nh;
     const size_t off = (size_t)b * T * H + (size_t)h * d;
     /* the query is already scaled by d^-0.5 (ESM scales before rotary) */
-    sl_nn_k_attention_head(a->P + task * T * T, a->ctx + off, a->q + off, a->k + off, a->v + off, H, T, d,
+    sl_nn_k_attention_head(a->P + task * T * T, a->ctx + off, a->q + off, a->k + off, a->v + off, H, H, T, d,
                            1.0f, NULL, m->mask + (size_t)b * T);
 }
 

@@ -81,13 +81,16 @@ void sl_nn_k_swiglu_bwd(float *dx, const float *dy, const float *x, int N, int n
 float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *logits, const float *labels, int B, int C,
                           float *dlogits);
 /* Masked softmax attention of one (batch row, head) with scores scale `scale` and an optional additive
- * bias [T, T] (NULL = none): P = softmax(scale q k^T + bias over keys with mask 1), ctx = P v. q, k, v, ctx
- * are strided by ld (rows of length d). */
+ * bias [T, T] (NULL = none): P = softmax(scale q k^T + bias over keys with mask 1), ctx = P v. q, k, v
+ * are strided by ld, ctx by ldo (rows of length d). */
 void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k, const float *v, int ld,
-                            int T, int d, float scale, const float *bias, const int32_t *mask);
-/* Its backward: from dctx and P, dq, dk, dv (assigned); dP scratch [T, T]. */
+                            int ldo, int T, int d, float scale, const float *bias, const int32_t *mask);
+/* Its backward: from dctx (stride ldo) and P, dq, dk, dv (assigned, stride ld); dP scratch [T, T]. */
 void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, const float *dctx, const float *P,
-                                const float *q, const float *k, const float *v, int ld, int T, int d,
+                                const float *q, const float *k, const float *v, int ld, int ldo, int T, int d,
                                 float scale);
+/* GeGLU (DNABERT-2's gated MLP): y[n, j] = gelu_erf(x[n, j]) * x[n, ni + j] for x [N, 2ni]; its backward. */
+void sl_nn_k_geglu(float *y, const float *x, int N, int ni);
+void sl_nn_k_geglu_bwd(float *dx, const float *dy, const float *x, int N, int ni);
 
 #endif

@@ -93,7 +93,7 @@ float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *x, const float *y,
 }
 
 void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k, const float *v, int ld,
-                            int T, int d, float scale, const float *bias, const int32_t *mk) {
+                            int ldo, int T, int d, float scale, const float *bias, const int32_t *mk) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, q, ld, k, ld, 0.0f, P, T);
     for (int i = 0; i < T; i++) {
         float *row = P + (size_t)i * T, mx = -INFINITY;
@@ -110,14 +110,14 @@ void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k
         float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
         for (int j = 0; j < T; j++) row[j] *= inv;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, P, T, v, ld, 0.0f, ctx, ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, P, T, v, ld, 0.0f, ctx, ldo);
 }
 
 void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, const float *dctx, const float *P,
-                                const float *q, const float *k, const float *v, int ld, int T, int d,
+                                const float *q, const float *k, const float *v, int ld, int ldo, int T, int d,
                                 float scale) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, dctx, ld, v, ld, 0.0f, dP, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, P, T, dctx, ld, 0.0f, dv, ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, dctx, ldo, v, ld, 0.0f, dP, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, P, T, dctx, ldo, 0.0f, dv, ld);
     for (int i = 0; i < T; i++) {
         const float *pr = P + (size_t)i * T;
         float *gr = dP + (size_t)i * T;
@@ -127,4 +127,25 @@ void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, cons
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, k, ld, 0.0f, dq, ld);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, q, ld, 0.0f, dk, ld);
+}
+
+void sl_nn_k_geglu(float *y, const float *x, int N, int ni) {
+    for (size_t n = 0; n < (size_t)N; n++) {
+        const float *a = x + n * 2 * ni, *g = a + ni;
+        float *o = y + n * ni;
+        for (int j = 0; j < ni; j++) o[j] = 0.5f * a[j] * (1.0f + erff(a[j] * (float)M_SQRT1_2)) * g[j];
+    }
+}
+
+void sl_nn_k_geglu_bwd(float *dx, const float *dy, const float *x, int N, int ni) {
+    for (size_t n = 0; n < (size_t)N; n++) {
+        const float *a = x + n * 2 * ni, *g = a + ni, *d = dy + n * ni;
+        float *da = dx + n * 2 * ni, *dg = da + ni;
+        for (int j = 0; j < ni; j++) {
+            float cdf = 0.5f * (1.0f + erff(a[j] * (float)M_SQRT1_2));
+            float pdf = expf(-0.5f * a[j] * a[j]) * 0.3989422804014327f;
+            dg[j] = d[j] * a[j] * cdf;
+            da[j] = d[j] * g[j] * (cdf + a[j] * pdf);
+        }
+    }
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "dnabert2.h"
 #include "esm.h"
 #include "util/json.h"
 
@@ -14,6 +15,7 @@ struct sl_nn_model {
     sl_nn_family family;
     sl_nn_bert *bert;
     sl_nn_esm *esm;
+    sl_nn_dnabert2 *d2;
 };
 
 static int has_prefix_in(const json_t *arr, const char *prefix) {
@@ -37,11 +39,9 @@ int sl_nn_model_family(const char *config_path, sl_nn_family *family, sl_err *er
         rc = sl_err_set(err, SL_EDATA, "%s: expected a JSON object", config_path);
     } else if (type ? !strcmp(type, "esm") : has_prefix_in(arch, "Esm")) {
         *family = SL_NN_FAMILY_ESM;
-    } else if (!type && json_is_string(amm) && strstr(json_string_value(amm), "bert_layers")) {
-        rc = sl_err_set(err, SL_EDATA,
-                        "%s: field 'auto_map': a DNABERT-2 (MosaicBERT, bert_layers.py) model, which seqlora "
-                        "does not support yet (ALiBi attention, fused Wqkv, gated MLP)",
-                        config_path);
+    } else if (!type && ((json_is_string(amm) && strstr(json_string_value(amm), "bert_layers")) ||
+                         json_object_get(o, "alibi_starting_size"))) {
+        *family = SL_NN_FAMILY_DNABERT2;
     } else if (!type || !strcmp(type, "bert")) {
         *family = SL_NN_FAMILY_BERT;
     } else {
@@ -59,6 +59,7 @@ int sl_nn_model_config_load(const char *config_path, sl_nn_bert_config *cfg, sl_
     int rc = sl_nn_model_family(config_path, &f, err);
     if (rc) return rc;
     if (f == SL_NN_FAMILY_BERT) return sl_nn_bert_config_load(config_path, cfg, err);
+    if (f == SL_NN_FAMILY_DNABERT2) return sl_nn_dnabert2_config_load(config_path, cfg, err);
     sl_nn_esm_config ec;
     if ((rc = sl_nn_esm_config_load(config_path, &ec, err))) return rc;
     *cfg = ec.b; /* ownership of the label names moves to cfg */
@@ -85,6 +86,8 @@ int sl_nn_model_load(const char *model_dir, const sl_nn_bert_config *head, const
     if (!rc)
         rc = m->family == SL_NN_FAMILY_ESM
                  ? sl_nn_esm_load(model_dir, head, spec, seed, max_batch, max_len, training, &m->esm, err)
+             : m->family == SL_NN_FAMILY_DNABERT2
+                 ? sl_nn_dnabert2_load(model_dir, head, spec, seed, max_batch, max_len, training, &m->d2, err)
                  : sl_nn_bert_load(model_dir, head, spec, seed, max_batch, max_len, training, &m->bert, err);
     if (rc) {
         free(m);
@@ -98,6 +101,7 @@ void sl_nn_model_free(sl_nn_model *m) {
     if (!m) return;
     sl_nn_bert_free(m->bert);
     sl_nn_esm_free(m->esm);
+    sl_nn_dnabert2_free(m->d2);
     free(m);
 }
 
@@ -105,53 +109,102 @@ sl_nn_family sl_nn_model_get_family(const sl_nn_model *m) {
     return m->family;
 }
 const sl_nn_bert_config *sl_nn_model_get_config(const sl_nn_model *m) {
-    return m->esm ? &sl_nn_esm_get_config(m->esm)->b : sl_nn_bert_get_config(m->bert);
+    return m->esm  ? &sl_nn_esm_get_config(m->esm)->b
+           : m->d2 ? sl_nn_dnabert2_get_config(m->d2)
+                   : sl_nn_bert_get_config(m->bert);
 }
 const sl_nn_lora_spec *sl_nn_model_get_spec(const sl_nn_model *m) {
-    return m->esm ? sl_nn_esm_get_spec(m->esm) : sl_nn_bert_get_spec(m->bert);
+    return m->esm  ? sl_nn_esm_get_spec(m->esm)
+           : m->d2 ? sl_nn_dnabert2_get_spec(m->d2)
+                   : sl_nn_bert_get_spec(m->bert);
 }
 float *sl_nn_model_train_params(sl_nn_model *m) {
-    return m->esm ? sl_nn_esm_train_params(m->esm) : sl_nn_bert_train_params(m->bert);
+    return m->esm  ? sl_nn_esm_train_params(m->esm)
+           : m->d2 ? sl_nn_dnabert2_train_params(m->d2)
+                   : sl_nn_bert_train_params(m->bert);
 }
 float *sl_nn_model_train_grads(sl_nn_model *m) {
-    return m->esm ? sl_nn_esm_train_grads(m->esm) : sl_nn_bert_train_grads(m->bert);
+    return m->esm  ? sl_nn_esm_train_grads(m->esm)
+           : m->d2 ? sl_nn_dnabert2_train_grads(m->d2)
+                   : sl_nn_bert_train_grads(m->bert);
 }
 size_t sl_nn_model_n_train(const sl_nn_model *m) {
-    return m->esm ? sl_nn_esm_n_train(m->esm) : sl_nn_bert_n_train(m->bert);
+    return m->esm  ? sl_nn_esm_n_train(m->esm)
+           : m->d2 ? sl_nn_dnabert2_n_train(m->d2)
+                   : sl_nn_bert_n_train(m->bert);
 }
 const sl_nn_param *sl_nn_model_params(const sl_nn_model *m, size_t *n) {
-    return m->esm ? sl_nn_esm_params(m->esm, n) : sl_nn_bert_params(m->bert, n);
+    return m->esm  ? sl_nn_esm_params(m->esm, n)
+           : m->d2 ? sl_nn_dnabert2_params(m->d2, n)
+                   : sl_nn_bert_params(m->bert, n);
 }
 const float *sl_nn_model_logits(const sl_nn_model *m) {
-    return m->esm ? sl_nn_esm_logits(m->esm) : sl_nn_bert_logits(m->bert);
+    return m->esm  ? sl_nn_esm_logits(m->esm)
+           : m->d2 ? sl_nn_dnabert2_logits(m->d2)
+                   : sl_nn_bert_logits(m->bert);
 }
 int sl_nn_model_head_loaded(const sl_nn_model *m) {
-    return m->esm ? sl_nn_esm_head_loaded(m->esm) : sl_nn_bert_head_loaded(m->bert);
+    return m->esm  ? sl_nn_esm_head_loaded(m->esm)
+           : m->d2 ? sl_nn_dnabert2_head_loaded(m->d2)
+                   : sl_nn_bert_head_loaded(m->bert);
 }
 void sl_nn_model_zero_grad(sl_nn_model *m) {
     if (m->esm)
         sl_nn_esm_zero_grad(m->esm);
+    else if (m->d2)
+        sl_nn_dnabert2_zero_grad(m->d2);
     else
         sl_nn_bert_zero_grad(m->bert);
 }
 int sl_nn_model_forward(sl_nn_model *m, const int32_t *ids, const int32_t *mask, int B, int T,
                         const float *labels, const sl_nn_dropout *drop, float *loss, sl_err *err) {
-    return m->esm ? sl_nn_esm_forward(m->esm, ids, mask, B, T, labels, drop, loss, err)
-                  : sl_nn_bert_forward(m->bert, ids, mask, B, T, labels, drop, loss, err);
+    if (m->esm) return sl_nn_esm_forward(m->esm, ids, mask, B, T, labels, drop, loss, err);
+    if (m->d2) return sl_nn_dnabert2_forward(m->d2, ids, mask, B, T, labels, drop, loss, err);
+    return sl_nn_bert_forward(m->bert, ids, mask, B, T, labels, drop, loss, err);
 }
 int sl_nn_model_backward(sl_nn_model *m, float loss_scale, sl_err *err) {
-    return m->esm ? sl_nn_esm_backward(m->esm, loss_scale, err)
-                  : sl_nn_bert_backward(m->bert, loss_scale, err);
+    if (m->esm) return sl_nn_esm_backward(m->esm, loss_scale, err);
+    if (m->d2) return sl_nn_dnabert2_backward(m->d2, loss_scale, err);
+    return sl_nn_bert_backward(m->bert, loss_scale, err);
 }
 int sl_nn_model_adapter_load_weights(sl_nn_model *m, const char *dir, sl_err *err) {
-    return m->esm ? sl_nn_esm_adapter_load_weights(m->esm, dir, err)
-                  : sl_nn_adapter_load_weights(m->bert, dir, err);
+    if (m->esm) return sl_nn_esm_adapter_load_weights(m->esm, dir, err);
+    if (m->d2) return sl_nn_dnabert2_adapter_load_weights(m->d2, dir, err);
+    return sl_nn_adapter_load_weights(m->bert, dir, err);
 }
 int sl_nn_model_adapter_write(const sl_nn_model *m, const float *params, const char *dir,
                               const char *base_name, sl_err *err) {
-    return m->esm ? sl_nn_esm_adapter_write(m->esm, params, dir, base_name, err)
-                  : sl_nn_adapter_write(m->bert, params, dir, base_name, err);
+    if (m->esm) return sl_nn_esm_adapter_write(m->esm, params, dir, base_name, err);
+    if (m->d2) return sl_nn_dnabert2_adapter_write(m->d2, params, dir, base_name, err);
+    return sl_nn_adapter_write(m->bert, params, dir, base_name, err);
 }
+
+static int family_of_dir(const char *model_dir, sl_nn_family *f, sl_err *err) {
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/config.json", model_dir) >= sizeof path)
+        return sl_err_set(err, SL_EUSAGE, "model directory path too long");
+    return sl_nn_model_family(path, f, err);
+}
+
+int sl_nn_model_lora_targets(const char *model_dir, const char *const *names, size_t n, unsigned *targets,
+                             sl_err *err) {
+    sl_nn_family f;
+    int rc = family_of_dir(model_dir, &f, err);
+    if (rc) return rc;
+    if (f == SL_NN_FAMILY_ESM) return sl_nn_esm_lora_targets(names, n, targets, err);
+    if (f == SL_NN_FAMILY_DNABERT2) return sl_nn_dnabert2_lora_targets(names, n, targets, err);
+    return sl_nn_lora_targets(names, n, targets, err);
+}
+
+int sl_nn_model_adapter_read_config(const char *model_dir, const char *adapter_dir, sl_nn_lora_spec *spec,
+                                    sl_err *err) {
+    sl_nn_family f;
+    int rc = family_of_dir(model_dir, &f, err);
+    if (rc) return rc;
+    if (f == SL_NN_FAMILY_DNABERT2) return sl_nn_dnabert2_adapter_read_config(adapter_dir, spec, err);
+    return sl_nn_adapter_read_config(adapter_dir, spec, err);
+}
+
 /* n with thousands separators, as Python's {:,d} */
 static void commas(size_t n, char *out, size_t len) {
     char digits[32];
@@ -164,11 +217,12 @@ static void commas(size_t n, char *out, size_t len) {
 }
 
 void sl_nn_model_trainable_line(const sl_nn_model *m, char *buf, size_t len) {
-    if (!m->esm) {
+    if (m->bert) {
         sl_nn_trainable_line(m->bert, buf, len);
         return;
     }
-    size_t tr = sl_nn_esm_n_train(m->esm), all = sl_nn_esm_n_total(m->esm);
+    size_t tr = sl_nn_model_n_train(m),
+           all = m->esm ? sl_nn_esm_n_total(m->esm) : sl_nn_dnabert2_n_total(m->d2);
     char a[40], b[40];
     commas(tr, a, sizeof a);
     commas(all, b, sizeof b);

@@ -3,9 +3,9 @@
  * and predict use this so that `seqlora train` / `predict` take any supported base.
  *
  * Families: BERT (model_type "bert", or none with no other hint: BertFor*, DNABERT, ProtBERT, BioBERT,
- * PubMedBERT) and ESM (model_type "esm" or an Esm* architecture: ESM-2, ESM-1b, Nucleotide Transformer v1
- * and v2). DNABERT-2 (MosaicBERT remote code, recognised by auto_map -> bert_layers) and any other
- * model_type are SL_EDATA naming the field.
+ * PubMedBERT), ESM (model_type "esm" or an Esm* architecture: ESM-2, ESM-1b, Nucleotide Transformer v1
+ * and v2) and DNABERT-2 (no model_type, auto_map naming bert_layers or alibi_starting_size: MosaicBERT,
+ * dnabert2.h). Any other model_type is SL_EDATA naming the field.
  *
  * The semantics of each call are those of the sl_nn_bert_* / sl_nn_adapter_* function of the same name;
  * thread-safety as there (one thread per model). */
@@ -19,7 +19,7 @@
 #include "bert_config.h"
 #include "util/error.h"
 
-typedef enum { SL_NN_FAMILY_BERT = 0, SL_NN_FAMILY_ESM = 1 } sl_nn_family;
+typedef enum { SL_NN_FAMILY_BERT = 0, SL_NN_FAMILY_ESM = 1, SL_NN_FAMILY_DNABERT2 = 2 } sl_nn_family;
 
 /* The family of the model whose config.json is `config_path`. SL_ENOTFOUND / SL_EDATA (unreadable file,
  * unsupported model_type or architecture, DNABERT-2) with the file and field named. */
@@ -54,6 +54,14 @@ int sl_nn_model_backward(sl_nn_model *m, float loss_scale, sl_err *err);
 int sl_nn_model_adapter_load_weights(sl_nn_model *m, const char *dir, sl_err *err);
 int sl_nn_model_adapter_write(const sl_nn_model *m, const float *params, const char *dir,
                               const char *base_name, sl_err *err);
+/* PEFT target_modules names -> the bit set of the family of `model_dir` (bert.h SL_NN_MOD_* for BERT and
+ * ESM, SL_NN_D2_* for DNABERT-2), with that family's refusals. */
+int sl_nn_model_lora_targets(const char *model_dir, const char *const *names, size_t n, unsigned *targets,
+                             sl_err *err);
+/* adapter_config.json of `adapter_dir` read for the family of `model_dir` (sl_nn_adapter_read_config, or
+ * the DNABERT-2 module names). */
+int sl_nn_model_adapter_read_config(const char *model_dir, const char *adapter_dir, sl_nn_lora_spec *spec,
+                                    sl_err *err);
 /* PEFT's print_trainable_parameters() line. */
 void sl_nn_model_trainable_line(const sl_nn_model *m, char *buf, size_t len);
 

@@ -201,7 +201,9 @@ static void test_family_errors(void) {
     CHECK(sl_nn_model_family(p, &f, &err) == SL_EDATA && strstr(err.msg, "'model_type'") &&
           strstr(err.msg, "roberta"));
     write_cfg(dir, "{\"auto_map\": {\"AutoModel\": \"bert_layers.BertModel\"}}");
-    CHECK(sl_nn_model_family(p, &f, &err) == SL_EDATA && strstr(err.msg, "DNABERT-2"));
+    CHECK(sl_nn_model_family(p, &f, &err) == 0 && f == SL_NN_FAMILY_DNABERT2);
+    write_cfg(dir, "{\"alibi_starting_size\": 512}");
+    CHECK(sl_nn_model_family(p, &f, &err) == 0 && f == SL_NN_FAMILY_DNABERT2);
     sl_nn_esm_config c;
     write_cfg(
         dir,
