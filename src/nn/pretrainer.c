@@ -1,11 +1,13 @@
 /* MLM pretraining: the loop, the data windows, the checkpoint and the output directory (pretrainer.h). */
 #include "pretrainer.h"
 
+#include <archive.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bert.h"
 #include "init_model.h"
@@ -60,10 +62,64 @@ static int seqs_add(seqs *s, char *seq, size_t len, sl_err *err) {
     return 0;
 }
 
+/* The whole file, decompressed when it is gzip/bgzip, bzip2, xz or zstd (libarchive's raw format with
+ * every filter; plain text passes through). */
+static int read_maybe_compressed(const char *path, char **out, size_t *out_len, sl_err *err) {
+    *out = NULL;
+    *out_len = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size == 0)
+        return sl_err_set(err, SL_EDATA, "%s: empty file (expected FASTA)", path);
+    struct archive *a = archive_read_new();
+    if (!a) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    struct archive_entry *e;
+    int rc = 0;
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK ||
+        archive_read_next_header(a, &e) != ARCHIVE_OK) {
+        const char *msg = archive_error_string(a);
+        rc = sl_err_set(err, SL_EIO, "%s: cannot read (%s)", path, msg ? msg : "empty file");
+        archive_read_free(a);
+        return rc;
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len == cap) {
+            char *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        la_ssize_t n = archive_read_data(a, buf + len, cap - len);
+        if (n < 0) {
+            const char *msg = archive_error_string(a);
+            rc = sl_err_set(err, SL_EDATA, "%s: cannot decompress (%s)", path, msg ? msg : "error");
+            break;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    archive_read_free(a);
+    if (!buf) return sl_err_set(err, SL_ENOMEM, "%s: out of memory reading the sequences", path);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
 static int read_fasta(const char *path, seqs *s, sl_err *err) {
     char *data = NULL;
     size_t len = 0;
-    int rc = sl_fs_read_all(path, &data, &len, err);
+    int rc = read_maybe_compressed(path, &data, &len, err);
     if (rc) return rc;
     size_t i = 0, line = 1;
     char *cur = NULL;

@@ -11,8 +11,8 @@ Run by ctest as: python test_pretrain.py <pretrain_tool>. Checks, each able to f
   4. `seqlora pretrain` on the bundled BRCA1 sequence writes a directory BertForMaskedLM.from_pretrained
      loads with no missing/unexpected keys and the same MLM logits as the C engine (1e-4), the loss falls,
      and `seqlora train --base` accepts it;
-  5. 1 vs 2 threads give byte-identical model.safetensors, and so does a run killed (SIGKILL) mid-way and
-     rerun (resumed from its checkpoint). Exits 1 on any failure."""
+  5. 1 vs 2 threads give byte-identical model.safetensors, and so do a gzipped FASTA and a run killed
+     (SIGKILL) mid-way and rerun (resumed from its checkpoint). Exits 1 on any failure."""
 import json
 import os
 import shutil
@@ -254,6 +254,15 @@ if r.returncode == 0:
     r = pretrain(os.path.join(TMP, "store2"), o2, 2)
     check(r.returncode == 0 and open(os.path.join(o2, "model.safetensors"), "rb").read() == ref,
           "2 threads: byte-identical model.safetensors")
+    import gzip
+    fgz = os.path.join(TMP, "brca1.fa.gz")
+    with open(FA, "rb") as fi, gzip.open(fgz, "wb") as fo:
+        fo.write(fi.read())
+    o4 = os.path.join(TMP, "pt4")
+    r = subprocess.run([BIN] + ARGS[:2] + [fgz] + ARGS[3:] + ["--store", os.path.join(TMP, "store4"), "--threads",
+                                                               "1", "-o", o4], capture_output=True, text=True)
+    check(r.returncode == 0 and open(os.path.join(o4, "model.safetensors"), "rb").read() == ref,
+          "gzip-compressed FASTA: byte-identical model.safetensors")
     store3, o3 = os.path.join(TMP, "store3"), os.path.join(TMP, "pt3")
     p = subprocess.Popen([BIN] + ARGS + ["--store", store3, "--threads", "1", "-o", o3],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -271,6 +280,8 @@ if r.returncode == 0:
     r = pretrain(store3, o3, 1, ["--json"])
     check(r.returncode == 0 and open(os.path.join(o3, "model.safetensors"), "rb").read() == ref,
           "killed with SIGKILL and rerun: byte-identical model.safetensors")
+    check("resumed at step" in r.stderr, "the rerun resumed from the checkpoint (did not start over): " +
+          r.stderr.strip()[-200:])
     bad = os.path.join(TMP, "bad.fa")
     open(bad, "w").write("ACGT\n>x\nAC-GT\n")
     r = subprocess.run([BIN] + ARGS[:2] + [bad] + ARGS[3:] + ["--store", store3, "-o", os.path.join(TMP, "bad")],
