@@ -95,6 +95,18 @@ static int risk_class(const sl_serve *s) {
     return s->model->positive >= 0 ? s->model->positive : C - 1;
 }
 
+/* 413 when scoring `n` sequences would take more than SL_SERVE_MAX_WINDOWS model windows. */
+static int too_many_windows(const sl_serve *s, const char *const *seqs, size_t n, const char *field,
+                            sl_serve_reply *r) {
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) w += sl_nn_infer_n_windows(s->model->infer, strlen(seqs[i]));
+    if (w <= SL_SERVE_MAX_WINDOWS) return 0;
+    sl_serve_error(r, 413, field,
+                   "the request needs %zu model windows of %d bases; at most %d per request (split it)", w,
+                   sl_nn_infer_window(s->model->infer), SL_SERVE_MAX_WINDOWS);
+    return 1;
+}
+
 /* Score under the model lock. */
 static int score_locked(sl_serve *s, const char *const *seqs, size_t n, double *out, size_t *nw,
                         sl_err *err) {
@@ -120,7 +132,9 @@ void sl_serve_predict_risk(sl_serve *s, const char *body, size_t len, sl_serve_r
         return;
     }
     const char *const one[1] = {seq};
-    if (score_locked(s, one, 1, p, NULL, &err)) {
+    if (too_many_windows(s, one, 1, "brca1_sequence", r)) {
+        /* r filled */
+    } else if (score_locked(s, one, 1, p, NULL, &err)) {
         sl_serve_error(r, 500, NULL, "scoring failed: %s", err.msg);
     } else {
         double risk = p[risk_class(s)];
@@ -194,6 +208,7 @@ static void predict_sequences(sl_serve *s, const json_t *arr, sl_serve_reply *r)
         }
         if (!(seqs[i] = get_sequence(it, "sequence", field, r))) goto out;
     }
+    if (too_many_windows(s, (const char *const *)seqs, n, "sequences", r)) goto out;
     if (score_locked(s, (const char *const *)seqs, n, p, nw, &err)) {
         sl_serve_error(r, 500, NULL, "scoring failed: %s", err.msg);
         goto out;
@@ -279,6 +294,7 @@ static void predict_variants(sl_serve *s, const json_t *arr, sl_serve_reply *r) 
         free(ref);
         free(alt);
     }
+    if (too_many_windows(s, (const char *const *)w, 2 * n, "variants", r)) goto out;
     if (score_locked(s, (const char *const *)w, 2 * n, p, NULL, &err)) {
         sl_serve_error(r, 500, NULL, "scoring failed: %s", err.msg);
         goto out;

@@ -298,6 +298,9 @@ for q in seqs[:6]:
     st, j, _ = srv.req("POST", "/predict_risk", {"brca1_sequence": q})
     ok &= st == 200 and j["interpretation"] == ("High risk" if ref.probs_dna(q)[0][1] > 0.3 else "Low risk")
 check(ok, "threshold 0.3 from the bundle; no token file = no authentication")
+st, j, _ = srv.req("POST", "/predict_risk", {"brca1_sequence": "ACGT" * 75000})  # 300,000 bases: ~9,000 windows
+check(st == 413 and j["field"] == "brca1_sequence" and "windows" in j["error"],
+      f"a request needing more than 4096 model windows → 413 ({st})")
 rc, log = srv.stop()
 check(rc == 0 and "POST" not in log, "--quiet: no access log; exit 0")
 
