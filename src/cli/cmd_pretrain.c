@@ -19,7 +19,7 @@ static void usage(FILE *out) {
         "Writes a Hugging Face BertForMaskedLM directory (config.json, model.safetensors, vocab.txt,\n"
         "tokenizer files) that `seqlora train --base` and transformers load. A killed run resumes.\n\n"
         "options:\n"
-        "  --fasta FILE            sequences (plain FASTA; repeatable)\n"
+        "  --fasta FILE            sequences (FASTA, plain or gzip/bgzip/bz2/xz/zstd; repeatable)\n"
         "  --config FILE           from scratch: a BertConfig JSON (hidden_size, num_hidden_layers,\n"
         "                          num_attention_heads, intermediate_size, max_position_embeddings,\n"
         "                          initializer_range); the vocabulary is DNABERT's k-mer one\n"
