@@ -219,6 +219,26 @@ static void test_softmax() {
     verdict("padding keys get exactly 0 (count)", (double)leaked, 0);
     ok_rc(sl_cuda_softmax_bwd(ddP, dPm, rows, T, 0, &err), err);
     verdict("softmax backward", rel(host(ddP, rows * T), gref), 1e-5);
+    /* the fused softmax+dropout kernels equal the two-kernel sequences bit for bit (T * T = 2025: the keep
+     * bits of a row straddle 64-bit words) */
+    const size_t tasks = (size_t)B * NH, len = (size_t)T * T, words = (len + 63) / 64;
+    const float p = 0.25f, sc = 1.0f / (1.0f - p);
+    uint64_t *bits = poisoned<uint64_t>(tasks * words);
+    ok_rc(sl_cuda_dropout_bits(bits, tasks, len, p, 5, 77, 0, &err), err);
+    float *P1 = dev(P), *P2 = dev(P), *Pd1 = poisoned<float>(rows * T), *Pd2 = poisoned<float>(rows * T);
+    int32_t *dmask = dev(mask);
+    ok_rc(sl_cuda_softmax_mask(P1, dmask, B, NH, T, 0, &err), err);
+    ok_rc(sl_cuda_apply_bits(Pd1, P1, bits, tasks, len, sc, 0, &err), err);
+    ok_rc(sl_cuda_softmax_mask_drop(P2, Pd2, dmask, bits, sc, B, NH, T, 0, &err), err);
+    const bool same_p = host(P1, rows * T) == host(P2, rows * T),
+               same_pd = host(Pd1, rows * T) == host(Pd2, rows * T);
+    verdict("fused softmax+dropout = softmax, apply (bits)", same_p && same_pd ? 0.0 : 1.0, 0);
+    float *g1 = dev(dP), *g2 = dev(dP);
+    ok_rc(sl_cuda_apply_bits(g1, g1, bits, tasks, len, sc, 0, &err), err);
+    ok_rc(sl_cuda_softmax_bwd(g1, P1, rows, T, 0, &err), err);
+    ok_rc(sl_cuda_softmax_bwd_drop(g2, P1, bits, sc, rows, T, 0, &err), err);
+    verdict("fused dropout+softmax backward = apply, backward",
+            host(g1, rows * T) == host(g2, rows * T) ? 0.0 : 1.0, 0);
 }
 
 static void test_losses_small() {

@@ -194,6 +194,52 @@ __global__ void k_softmax_mask(float *P, const int32_t *mask, int heads, int T) 
     for (int k = threadIdx.x; k < T; k += blockDim.x) p[k] *= inv;
 }
 
+/* The keep bit of element e of block `task` (blocks of len elements, ceil(len/64) words each). */
+__device__ inline bool keep_bit(const uint64_t *bits, size_t task, size_t len, size_t e) {
+    return (bits[task * ((len + 63) / 64) + e / 64] >> (e % 64)) & 1;
+}
+
+/* One block per row of P: the softmax, then Pd = the dropped copy (same float ops as k_apply_bits). */
+__global__ void k_softmax_mask_drop(float *P, float *Pd, const int32_t *mask, const uint64_t *bits,
+                                    float scale, int heads, int T) {
+    const size_t row = blockIdx.x, task = row / T, i = row % T, len = (size_t)T * T;
+    const int b = (int)(row / ((size_t)heads * T));
+    const int32_t *mk = mask + (size_t)b * T;
+    float *p = P + row * T, *pd = Pd + row * T;
+    float mx = -INFINITY;
+    for (int k = threadIdx.x; k < T; k += blockDim.x)
+        if (mk[k] && p[k] > mx) mx = p[k];
+    mx = block_max(mx);
+    double s = 0;
+    for (int k = threadIdx.x; k < T; k += blockDim.x) {
+        float e = mk[k] ? expf(p[k] - mx) : 0.0f;
+        p[k] = e;
+        s += e;
+    }
+    s = block_sum(s);
+    const float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
+    for (int k = threadIdx.x; k < T; k += blockDim.x) {
+        const float v = p[k] * inv;
+        p[k] = v;
+        pd[k] = keep_bit(bits, task, len, i * T + k) ? v * scale : 0.0f;
+    }
+}
+
+/* One block per row: dP masked and scaled by the keep bits, then the softmax backward. */
+__global__ void k_softmax_bwd_drop(float *dP, const float *P, const uint64_t *bits, float scale, int T) {
+    const size_t row = blockIdx.x, task = row / T, i = row % T, len = (size_t)T * T;
+    const float *pr = P + row * T;
+    float *gr = dP + row * T;
+    double sum = 0;
+    for (int k = threadIdx.x; k < T; k += blockDim.x) {
+        const float g = keep_bit(bits, task, len, i * T + k) ? gr[k] * scale : 0.0f;
+        gr[k] = g;
+        sum += (double)pr[k] * g;
+    }
+    sum = block_sum(sum);
+    for (int k = threadIdx.x; k < T; k += blockDim.x) gr[k] = pr[k] * (float)(gr[k] - sum);
+}
+
 __global__ void k_softmax_bwd(float *dP, const float *P, int T) {
     const size_t row = blockIdx.x;
     const float *pr = P + row * T;
@@ -378,6 +424,23 @@ int sl_cuda_softmax_mask(float *P, const int32_t *mask, int B, int heads, int T,
 int sl_cuda_softmax_bwd(float *dP, const float *P, size_t rows, int T, cudaStream_t s, sl_err *err) {
     if (rows == 0) return 0;
     k_softmax_bwd<<<(unsigned)rows, row_threads(T), 0, s>>>(dP, P, T);
+    SL_CU_LAUNCH();
+    return 0;
+}
+
+int sl_cuda_softmax_mask_drop(float *P, float *Pd, const int32_t *mask, const uint64_t *bits, float scale,
+                              int B, int heads, int T, cudaStream_t s, sl_err *err) {
+    size_t rows = (size_t)B * heads * T;
+    if (rows == 0) return 0;
+    k_softmax_mask_drop<<<(unsigned)rows, row_threads(T), 0, s>>>(P, Pd, mask, bits, scale, heads, T);
+    SL_CU_LAUNCH();
+    return 0;
+}
+
+int sl_cuda_softmax_bwd_drop(float *dP, const float *P, const uint64_t *bits, float scale, size_t rows, int T,
+                             cudaStream_t s, sl_err *err) {
+    if (rows == 0) return 0;
+    k_softmax_bwd_drop<<<(unsigned)rows, row_threads(T), 0, s>>>(dP, P, bits, scale, T);
     SL_CU_LAUNCH();
     return 0;
 }

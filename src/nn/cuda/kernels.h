@@ -47,6 +47,13 @@ int sl_cuda_apply_bits(float *y, const float *x, const uint64_t *bits, size_t ta
                        cudaStream_t s, sl_err *err);
 /* Row softmax of P [B * heads * T, T] in place over the keys with mask[b, k] != 0 (others get 0). */
 int sl_cuda_softmax_mask(float *P, const int32_t *mask, int B, int heads, int T, cudaStream_t s, sl_err *err);
+/* sl_cuda_softmax_mask, and Pd = dropout of P by the keep bits (blocks of T*T per (row, head), as
+ * sl_cuda_dropout_bits) in the same pass: bit-identical to softmax then sl_cuda_apply_bits(Pd, P, ...). */
+int sl_cuda_softmax_mask_drop(float *P, float *Pd, const int32_t *mask, const uint64_t *bits, float scale,
+                              int B, int heads, int T, cudaStream_t s, sl_err *err);
+/* sl_cuda_apply_bits(dP, dP, bits, ..., scale) then sl_cuda_softmax_bwd in one pass (bit-identical). */
+int sl_cuda_softmax_bwd_drop(float *dP, const float *P, const uint64_t *bits, float scale, size_t rows, int T,
+                             cudaStream_t s, sl_err *err);
 /* dP = P * (dP - rowsum(P * dP)) in place, rows of length T. */
 int sl_cuda_softmax_bwd(float *dP, const float *P, size_t rows, int T, cudaStream_t s, sl_err *err);
 /* y += x. */

@@ -357,19 +357,20 @@ int attention(sl_cuda_model *m, int l, const Acts &a, sl_err *err) {
     const float scale = 1.0f / sqrtf((float)dd);
     const float pdrop = m->drop_on ? m->d.attn_dropout : 0.0f;
     SL_TRY(attn_gemm(m, 0, 1, T, T, dd, scale, a.q, H, dd, TH, a.k, H, dd, TH, a.P, T, TT, nh * TT, err));
-    SL_TRY(sl_cuda_softmax_mask(a.P, m->mask, m->B, nh, T, m->s, err));
     const float *Pd = a.P;
-    if (pdrop > 0) {
-        const size_t tasks = (size_t)m->B * nh;
-        const uint64_t hi = hi_of(m, l, DROP_ATTN);
-        if (a.keep) {
-            SL_TRY(sl_cuda_dropout_bits(a.keep, tasks, (size_t)TT, pdrop, m->seed, hi, m->s, err));
-            SL_TRY(
-                sl_cuda_apply_bits(m->Pd, a.P, a.keep, tasks, (size_t)TT, 1.0f / (1.0f - pdrop), m->s, err));
-        } else {
-            SL_TRY(sl_cuda_dropout(m->Pd, a.P, tasks * TT, pdrop, m->seed, hi, 0, m->s, err));
-        }
+    const size_t tasks = (size_t)m->B * nh;
+    const uint64_t hi = hi_of(m, l, DROP_ATTN);
+    if (pdrop > 0 && a.keep) { /* training: keep bits for the backward; softmax and dropout in one pass */
+        SL_TRY(sl_cuda_dropout_bits(a.keep, tasks, (size_t)TT, pdrop, m->seed, hi, m->s, err));
+        SL_TRY(sl_cuda_softmax_mask_drop(a.P, m->Pd, m->mask, a.keep, 1.0f / (1.0f - pdrop), m->B, nh, T,
+                                         m->s, err));
         Pd = m->Pd;
+    } else {
+        SL_TRY(sl_cuda_softmax_mask(a.P, m->mask, m->B, nh, T, m->s, err));
+        if (pdrop > 0) {
+            SL_TRY(sl_cuda_dropout(m->Pd, a.P, tasks * TT, pdrop, m->seed, hi, 0, m->s, err));
+            Pd = m->Pd;
+        }
     }
     return attn_gemm(m, 0, 0, T, dd, T, 1.0f, Pd, T, TT, nh * TT, a.v, H, dd, TH, a.ctx, H, dd, TH, err);
 }
@@ -390,8 +391,10 @@ int attention_bwd(sl_cuda_model *m, int l, const Acts &a, sl_err *err) {
     SL_TRY(
         attn_gemm(m, 0, 1, T, T, dd, 1.0f, m->dctx, H, dd, TH, a.v, H, dd, TH, m->dP, T, TT, nh * TT, err));
     SL_TRY(attn_gemm(m, 1, 0, T, dd, T, 1.0f, Pd, T, TT, nh * TT, m->dctx, H, dd, TH, m->dv, H, dd, TH, err));
-    if (pdrop > 0) SL_TRY(sl_cuda_apply_bits(m->dP, m->dP, a.keep, tasks, (size_t)TT, dscale, m->s, err));
-    SL_TRY(sl_cuda_softmax_bwd(m->dP, a.P, tasks * T, T, m->s, err));
+    if (pdrop > 0)
+        SL_TRY(sl_cuda_softmax_bwd_drop(m->dP, a.P, a.keep, dscale, tasks * T, T, m->s, err));
+    else
+        SL_TRY(sl_cuda_softmax_bwd(m->dP, a.P, tasks * T, T, m->s, err));
     SL_TRY(attn_gemm(m, 0, 0, T, dd, T, scale, m->dP, T, TT, nh * TT, a.k, H, dd, TH, m->dq, H, dd, TH, err));
     return attn_gemm(m, 1, 0, T, dd, T, scale, m->dP, T, TT, nh * TT, a.q, H, dd, TH, m->dk, H, dd, TH, err);
 }

@@ -139,6 +139,18 @@ int sl_cuda_softmax_bwd(float *dP, const float *P, size_t rows, int T, cudaStrea
     return 0;
 }
 
+int sl_cuda_softmax_mask_drop(float *P, float *Pd, const int32_t *mask, const uint64_t *bits, float scale,
+                              int B, int heads, int T, cudaStream_t st, sl_err *err) {
+    sl_cuda_softmax_mask(P, mask, B, heads, T, st, err);
+    return sl_cuda_apply_bits(Pd, P, bits, (size_t)B * heads, (size_t)T * T, scale, st, err);
+}
+
+int sl_cuda_softmax_bwd_drop(float *dP, const float *P, const uint64_t *bits, float scale, size_t rows, int T,
+                             cudaStream_t st, sl_err *err) {
+    sl_cuda_apply_bits(dP, dP, bits, rows / T, (size_t)T * T, scale, st, err);
+    return sl_cuda_softmax_bwd(dP, P, rows, T, st, err);
+}
+
 int sl_cuda_add(float *y, const float *x, size_t n, cudaStream_t, sl_err *) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
     return 0;
