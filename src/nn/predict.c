@@ -93,7 +93,7 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
         } else if (!rc) {
             rc = sl_nn_bert_config_set_head(&head, n_labels, (const char *const *)labels, p, err);
         }
-        if (rc || (rc = sl_nn_adapter_read_config(adapter_dir, &spec, err))) goto out;
+        if (rc || (rc = sl_nn_model_adapter_read_config(base_dir, adapter_dir, &spec, err))) goto out;
     } else {
         if ((rc = sl_nn_bert_config_set_head(&head, base.num_labels, (const char *const *)base.labels,
                                              base.problem, err)))

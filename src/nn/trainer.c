@@ -423,7 +423,8 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
     }
     if (rc) goto out;
     sl_nn_lora_spec spec = o->spec;
-    if (o->init_adapter && (rc = sl_nn_adapter_read_config(o->init_adapter, &spec, err))) goto out;
+    if (o->init_adapter && (rc = sl_nn_model_adapter_read_config(o->base_dir, o->init_adapter, &spec, err)))
+        goto out;
     /* tokenize first: activations are then sized for the longest row, not for --max-length */
     sl_nn_bert_config basecfg;
     char *cfgp = sl_fs_join(o->base_dir, "config.json");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nn/bert.h"
+#include "nn/model.h"
 #include "nn/trainer.h"
 #include "step.h"
 #include "util/fs.h"
@@ -129,7 +130,12 @@ static int run_train(const sl_step_ctx *ctx) {
     int nt = 0, nl = 0;
     if ((rc = split_list(targets, &tl, &nt, err))) return rc;
     snprintf(o.spec.target_names, sizeof o.spec.target_names, "%s", targets);
-    if ((rc = sl_nn_lora_targets((const char *const *)tl, (size_t)nt, &o.spec.targets, err))) goto out;
+    /* the module names of the base's family (BERT/ESM query..., DNABERT-2 Wqkv...) */
+    const char *tbase = sl_step_input(ctx, "base");
+    if ((rc = tbase
+                  ? sl_nn_model_lora_targets(tbase, (const char *const *)tl, (size_t)nt, &o.spec.targets, err)
+                  : sl_nn_lora_targets((const char *const *)tl, (size_t)nt, &o.spec.targets, err)))
+        goto out;
     if (labels) {
         if ((rc = split_list(labels, &ll, &nl, err))) goto out;
         o.labels = (const char *const *)ll;
