@@ -60,17 +60,29 @@ int sl_nn_mlm_head_init(sl_nn_mlm_head *h, int H, int V, float ln_eps, float ini
     return 0;
 }
 
+/* The stored name of head tensor i: the transformers name, or the old gamma/beta LayerNorm one. */
+static const char *stored_name(const sl_nn_st_file *st, int i, char *buf, size_t n) {
+    if (sl_nn_st_find(st, tensor_names[i])) return tensor_names[i];
+    if (i == SL_NN_MLM_LN_W || i == SL_NN_MLM_LN_B) {
+        snprintf(buf, n, "cls.predictions.transform.LayerNorm.%s", i == SL_NN_MLM_LN_W ? "gamma" : "beta");
+        if (sl_nn_st_find(st, buf)) return buf;
+    }
+    return NULL;
+}
+
 int sl_nn_mlm_head_load(sl_nn_mlm_head *h, const char *model_dir, int *loaded, sl_err *err) {
     *loaded = 0;
     sl_nn_st_file *st = NULL;
     int rc = sl_nn_model_weights_open(model_dir, &st, err);
     if (rc) return rc;
+    char buf[SL_NN_MLM_NT][96];
     int have = 1;
-    for (int i = 0; i < SL_NN_MLM_NT; i++) have &= sl_nn_st_find(st, tensor_names[i]) != NULL;
+    for (int i = 0; i < SL_NN_MLM_NT; i++) have &= stored_name(st, i, buf[i], sizeof buf[i]) != NULL;
     if (have) {
         for (int i = 0; i < SL_NN_MLM_NT && !rc; i++) {
             const sl_nn_param *p = &h->tensors[i];
-            rc = sl_nn_st_read_f32_shape(st, p->name, p->ndim, p->shape, h->params + p->offset, err);
+            rc = sl_nn_st_read_f32_shape(st, stored_name(st, i, buf[i], sizeof buf[i]), p->ndim, p->shape,
+                                         h->params + p->offset, err);
         }
         if (!rc) *loaded = 1;
     }

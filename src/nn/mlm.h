@@ -55,8 +55,9 @@ typedef struct sl_nn_mlm_head {
 int sl_nn_mlm_head_init(sl_nn_mlm_head *h, int H, int V, float ln_eps, float init_range, uint64_t seed,
                         sl_err *err);
 
-/* Replace the initial weights by the checkpoint's cls.predictions.* tensors when model_dir holds them
- * (*loaded = 1), else leave them (*loaded = 0). A present tensor of the wrong shape is SL_EDATA. */
+/* Replace the initial weights by the checkpoint's cls.predictions.* tensors (LayerNorm as weight/bias or
+ * the old gamma/beta) when model_dir holds all of them (*loaded = 1), else leave them (*loaded = 0). A
+ * present tensor of the wrong shape is SL_EDATA. */
 int sl_nn_mlm_head_load(sl_nn_mlm_head *h, const char *model_dir, int *loaded, sl_err *err);
 
 void sl_nn_mlm_head_free(sl_nn_mlm_head *h);

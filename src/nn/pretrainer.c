@@ -503,6 +503,9 @@ int sl_nn_pretrain(const sl_nn_pretrain_opts *o, sl_nn_pretrain_result *res, sl_
         goto out;
     int head_loaded = 0;
     if (o->init_from && (rc = sl_nn_mlm_head_load(&s.head, src, &head_loaded, err))) goto out;
+    if (o->init_from && o->progress)
+        sl_log_info("pretrain: MLM head %s",
+                    head_loaded ? "from the checkpoint" : "new (none in the checkpoint)");
     if ((rc = build_tensors(&s, err))) goto out;
     /* windows: span = bases per window; weights = window starts per sequence */
     const size_t span = (size_t)(T - 2) + (size_t)k - 1;

@@ -235,6 +235,17 @@ if r.returncode == 0:
         keep = qm.astype(bool)
         e = rel(cl[keep], tl_[keep])
         check(e < 1e-4, f"MLM logits of the written checkpoint: C engine vs transformers rel err {e:.2e}")
+        # an old-style checkpoint (LayerNorm gamma/beta names) gives the same logits
+        from safetensors.torch import save_file
+        o_old = os.path.join(TMP, "pt1_old")
+        shutil.copytree(o1, o_old)
+        ren = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
+               for k, v in sd.items()}
+        save_file(ren, os.path.join(o_old, "model.safetensors"), metadata={"format": "pt"})
+        lpath2 = os.path.join(TMP, "logits_old.f32")
+        r = subprocess.run([TOOL, "logits", o_old, qpath, lpath2], capture_output=True, text=True)
+        check(r.returncode == 0 and open(lpath2, "rb").read() == open(lpath, "rb").read(),
+              "gamma/beta LayerNorm names (old checkpoints): the same head and logits " + r.stderr[-200:])
     # seqlora train --base accepts it
     seq = "".join(l.strip() for l in open(FA) if not l.startswith(">")).upper()[:20000]
     rows = ["id\tsequence\tlabel"]
