@@ -123,7 +123,7 @@ static int read_fasta(const char *path, seqs *s, sl_err *err) {
     if (rc) return rc;
     size_t i = 0, line = 1;
     char *cur = NULL;
-    size_t cl = 0;
+    size_t cl = 0, ccap = 0;
     int in_rec = 0;
     while (i < len) {
         size_t e = i;
@@ -132,7 +132,8 @@ static int read_fasta(const char *path, seqs *s, sl_err *err) {
         if (le > i && data[le - 1] == '\r') le--;
         if (le > i && data[i] == '>') {
             if (in_rec && (rc = seqs_add(s, cur, cl, err))) goto out;
-            cur = malloc(1);
+            cur = malloc(1024);
+            ccap = 1024;
             cl = 0;
             in_rec = 1;
             if (!cur) {
@@ -145,12 +146,16 @@ static int read_fasta(const char *path, seqs *s, sl_err *err) {
                                 path, line);
                 goto out;
             }
-            char *n = realloc(cur, cl + (le - i) + 1);
-            if (!n) {
-                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-                goto out;
+            if (cl + (le - i) + 1 > ccap) { /* geometric growth: long chromosomes come in short lines */
+                size_t nc = ccap * 2 > cl + (le - i) + 1 ? ccap * 2 : cl + (le - i) + 1;
+                char *n = realloc(cur, nc);
+                if (!n) {
+                    rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+                    goto out;
+                }
+                cur = n;
+                ccap = nc;
             }
-            cur = n;
             for (size_t k = i; k < le; k++) {
                 char c = data[k];
                 if (c >= 'a' && c <= 'z') c = (char)(c - 32);
@@ -579,8 +584,15 @@ int sl_nn_pretrain(const sl_nn_pretrain_opts *o, sl_nn_pretrain_result *res, sl_
             sl_rng r;
             sl_rng_init(&r, o->seed, (6ull << 48) + (uint64_t)g);
             const double u = sl_rng_uniform(&r) * tot;
-            int si = 0;
-            while (si < sq.n - 1 && cum[si] <= u) si++;
+            int lo = 0, hi = sq.n - 1; /* the first sequence whose cumulative weight exceeds u */
+            while (lo < hi) {
+                const int mid = lo + (hi - lo) / 2;
+                if (cum[mid] <= u)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            const int si = lo;
             const size_t L = sq.len[si] < span ? sq.len[si] : span;
             const size_t starts = sq.len[si] - L + 1;
             const size_t st = (size_t)(sl_rng_uniform(&r) * (double)starts);

@@ -79,7 +79,7 @@ static void write_inputs(void) {
         fputc(c, f);
         if (i % 60 == 59) fputc('\n', f);
     }
-    fprintf(f, "\n>short\nACGTTGCA\n");
+    fprintf(f, "\n>tiny\nAC\n>empty\n>short\nACGTTGCA\n");
     fclose(f);
     path(p, sizeof p, "config.json");
     f = fopen(p, "w");
