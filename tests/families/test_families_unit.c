@@ -122,19 +122,86 @@ static void write_model(const char *dir, int rotary, int gated, int token_dropou
     free(p);
 }
 
+/* A random tiny DNABERT-2 checkpoint: H 12, 3 heads (not a power of 2), I 10, 2 layers, vocab 10, no
+ * pooler; hidden dropout 0.1 in config.json. */
+static void write_d2_model(const char *dir) {
+    enum { H = 12, NI = 10, L = 2, V = 10 };
+    sl_nn_st_wtensor ts[64];
+    char names[64][128];
+    int64_t shapes[64][2];
+    float *bufs[64];
+    int n = 0;
+    sl_rng r;
+    sl_rng_init(&r, 77, 0);
+    char nm[128];
+#define ADD(name_, d0, d1, scale, off)                                                                       \
+    do {                                                                                                     \
+        snprintf(names[n], sizeof names[n], "%s", name_);                                                    \
+        shapes[n][0] = d0, shapes[n][1] = d1;                                                                \
+        size_t cnt = (size_t)(d0) * ((d1) ? (d1) : 1);                                                       \
+        bufs[n] = malloc(cnt * sizeof(float));                                                               \
+        for (size_t q = 0; q < cnt; q++) bufs[n][q] = (float)((off) + (scale)*urand(&r));                    \
+        ts[n] = (sl_nn_st_wtensor){names[n], SL_NN_ST_F32, (d1) ? 2 : 1, shapes[n], bufs[n]};                \
+        n++;                                                                                                 \
+    } while (0)
+    ADD("bert.embeddings.word_embeddings.weight", V, H, 1.0, 0);
+    ADD("bert.embeddings.token_type_embeddings.weight", 2, H, 0.5, 0);
+    ADD("bert.embeddings.LayerNorm.weight", H, 0, 0.1, 1);
+    ADD("bert.embeddings.LayerNorm.bias", H, 0, 0.1, 0);
+    for (int l = 0; l < L; l++) {
+        const char *lin[4] = {"attention.self.Wqkv", "attention.output.dense", "mlp.gated_layers", "mlp.wo"};
+        int outs[4] = {3 * H, H, 2 * NI, H}, ins[4] = {H, H, H, NI};
+        for (int k = 0; k < 4; k++) {
+            snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s.weight", l, lin[k]);
+            ADD(nm, outs[k], ins[k], 0.4, 0);
+            if (k == 2) continue;
+            snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s.bias", l, lin[k]);
+            ADD(nm, outs[k], 0, 0.1, 0);
+        }
+        const char *lns[2] = {"attention.output.LayerNorm", "mlp.layernorm"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s.weight", l, lns[k]);
+            ADD(nm, H, 0, 0.1, 1);
+            snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s.bias", l, lns[k]);
+            ADD(nm, H, 0, 0.1, 0);
+        }
+    }
+#undef ADD
+    sl_err err = {0};
+    char *p = sl_fs_join(dir, "model.safetensors");
+    CHECK_EQ_INT(sl_nn_st_write(p, ts, (size_t)n, NULL, &err), 0);
+    free(p);
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    const char *cfg =
+        "{\"alibi_starting_size\": 512, \"vocab_size\": 10, \"hidden_size\": 12, "
+        "\"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"intermediate_size\": 10, "
+        "\"hidden_dropout_prob\": 0.1, \"attention_probs_dropout_prob\": 0.0, \"num_labels\": 3}";
+    p = sl_fs_join(dir, "config.json");
+    CHECK_EQ_INT(sl_fs_write_atomic(p, cfg, strlen(cfg), &err), 0);
+    free(p);
+}
+
+static const sl_nn_dropout *g_drop;
+
 static double loss_of(sl_nn_model *m, const int32_t *ids, const int32_t *mask, const float *labels) {
     float loss = 0;
     sl_err err = {0};
-    CHECK_EQ_INT(sl_nn_model_forward(m, ids, mask, 2, 6, labels, NULL, &loss, &err), 0);
+    CHECK_EQ_INT(sl_nn_model_forward(m, ids, mask, 2, 6, labels, g_drop, &loss, &err), 0);
     return loss;
 }
 
-static void gradcheck(int rotary, int gated, int token_dropout) {
+static void gradcheck(int rotary, int gated, int token_dropout, int d2) {
     char *dir = NULL;
     sl_err err = {0};
     CHECK_EQ_INT(sl_fs_mkdtemp(tmp_dir, "esm", &dir, &err), 0);
-    write_model(dir, rotary, gated, token_dropout);
-    sl_nn_lora_spec spec = {.r = 2, .alpha = 4, .targets = 0x3f};
+    if (d2)
+        write_d2_model(dir);
+    else
+        write_model(dir, rotary, gated, token_dropout);
+    /* DNABERT-2: every module kind, LoRA dropout and the config's hidden dropout on, with fixed masks */
+    sl_nn_lora_spec spec = {.r = 2, .alpha = 4, .targets = d2 ? 0xfu : 0x3fu, .dropout = d2 ? 0.2f : 0.0f};
+    const sl_nn_dropout drop = {11, 3};
+    g_drop = d2 ? &drop : NULL;
     sl_nn_model *m = NULL;
     int rc = sl_nn_model_load(dir, NULL, &spec, 5, 2, 6, 1, &m, &err);
     CHECK_EQ_INT(rc, 0);
@@ -143,7 +210,7 @@ static void gradcheck(int rotary, int gated, int token_dropout) {
         free(dir);
         return;
     }
-    CHECK_EQ_INT(sl_nn_model_get_family(m), SL_NN_FAMILY_ESM);
+    CHECK_EQ_INT(sl_nn_model_get_family(m), d2 ? SL_NN_FAMILY_DNABERT2 : SL_NN_FAMILY_ESM);
     float *p = sl_nn_model_train_params(m);
     size_t nt = sl_nn_model_n_train(m);
     sl_rng r;
@@ -167,8 +234,9 @@ static void gradcheck(int rotary, int gated, int token_dropout) {
         double fd = (lp - lm) / 2e-2, e = fabs(fd - g[i]) / (fabs(fd) + 1e-2);
         if (e > worst) worst = e;
     }
-    fprintf(stderr, "  rotary %d gated %d token_dropout %d: %zu trainable, worst rel gradient error %.2e\n",
-            rotary, gated, token_dropout, nt, worst);
+    fprintf(stderr,
+            "  %s rotary %d gated %d token_dropout %d: %zu trainable, worst rel gradient error %.2e\n",
+            d2 ? "DNABERT-2 (dropout on)" : "ESM", rotary, gated, token_dropout, nt, worst);
     CHECK(worst < 2e-2);
     sl_nn_model_free(m);
     sl_fs_remove_tree(dir, NULL);
@@ -176,9 +244,10 @@ static void gradcheck(int rotary, int gated, int token_dropout) {
 }
 
 static void test_gradients(void) {
-    gradcheck(1, 0, 1); /* ESM-2 */
-    gradcheck(0, 0, 0); /* NT v1 */
-    gradcheck(1, 1, 0); /* NT v2 */
+    gradcheck(1, 0, 1, 0); /* ESM-2 */
+    gradcheck(0, 0, 0, 0); /* NT v1 */
+    gradcheck(1, 1, 0, 0); /* NT v2 */
+    gradcheck(0, 0, 0, 1); /* DNABERT-2 */
 }
 
 static void write_cfg(const char *dir, const char *json) {
