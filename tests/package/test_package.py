@@ -14,7 +14,7 @@ A tiny random DNABERT-style base + a random PEFT LoRA adapter (made by peft itse
   5. a bundle without the base: score needs --base (exit 2), refuses a different base (exit 4);
   6. variants: 40 SNVs of the real BRCA1 SGE VCF (Findlay 2018) on the real GRCh37 region: p_ref/p_alt/delta ==
      the Python reference within 1e-4; --saturate over 5 bases gives 15 SNVs that agree with the VCF mode;
-  7. bad input: a sequence with 'X' → exit 3 naming the record and position;
+  7. bad input (and: 1 vs 2 threads and a cache hit give byte-identical scores): a sequence with 'X' → exit 3 naming the record and position;
   8. the round trip with the real trainer: `seqlora train` → `seqlora evaluate --base --adapter --dataset` →
      `package --report` → `score` gives evaluate's probabilities (difference 0) for the same rows as raw DNA.
 Exits 1 on any failure."""
@@ -102,6 +102,16 @@ for name, inp in (("dna TSV", dna_tsv), ("FASTA", fasta), ("k-mer TSV", kmer_tsv
         m2 = json.load(open(os.path.join(rep2, "metrics.json")))["metrics"]
         check(all(abs(m1[k] - m2[k]) < 1e-9 for k in m1 if isinstance(m1[k], float)),
               f"evaluate gives the same metrics on score and predict outputs ({m1})")
+
+# thread count and cache: the same bytes
+t1_out, t2_out = os.path.join(TMP, "thr1.tsv"), os.path.join(TMP, "thr2.tsv")
+t3_out = os.path.join(TMP, "thr3.tsv")
+r1 = run(["score", "--model", bundle, "--input", dna_tsv, "-o", t1_out, "--no-cache"], STORE, threads=1)
+r2 = run(["score", "--model", bundle, "--input", dna_tsv, "-o", t2_out, "--no-cache"], STORE, threads=2)
+r3 = run(["score", "--model", bundle, "--input", dna_tsv, "-o", t3_out], STORE, threads=2)
+b1_, b2_, b3_ = (open(p_, "rb").read() if os.path.exists(p_) else b"" for p_ in (t1_out, t2_out, t3_out))
+check(r1.returncode == 0 and r2.returncode == 0 and b1_ == b2_ and b1_ != b"", "1 vs 2 threads: byte-identical scores")
+check(r3.returncode == 0 and "cached" in r3.stderr and b3_ == b1_, "a cache hit gives the same bytes")
 
 # ---- 2. long sequences in windows ------------------------------------------------------------------------
 long = random_dna(rng, 6, 100, 400)
