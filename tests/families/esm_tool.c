@@ -83,6 +83,7 @@ int main(int argc, char **argv) {
             json_t *o = json_pack("{s:s}", "error", err.msg);
             json_dump_file(o, argv[2], 0);
             json_decref(o);
+            json_decref(spec);
             return 2;
         }
         size_t off = 0;
@@ -118,6 +119,8 @@ int main(int argc, char **argv) {
         json_t *o = json_pack("{s:s}", "error", err.msg);
         json_dump_file(o, argv[2], 0);
         json_decref(o);
+        json_decref(spec);
+        sl_nn_bert_config_free(&head);
         return 2;
     }
     const sl_nn_esm_config *cfg = sl_nn_esm_get_config(m);

@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
             json_t *o = json_pack("{s:s}", "error", err.msg);
             json_dump_file(o, argv[2], 0);
             json_decref(o);
+            json_decref(spec);
             return 2;
         }
         size_t off = 0;
@@ -119,6 +120,8 @@ int main(int argc, char **argv) {
         json_t *o = json_pack("{s:s}", "error", err.msg);
         json_dump_file(o, argv[2], 0);
         json_decref(o);
+        json_decref(spec);
+        sl_nn_bert_config_free(&head);
         return 2;
     }
     const sl_nn_bert_config *cfg = sl_nn_model_get_config(m);

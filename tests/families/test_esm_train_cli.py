@@ -105,7 +105,7 @@ base = os.path.join(TMP, "esm2_base")
 bad_out = os.path.join(TMP, "bad_adapter")
 r = seqlora(["train", "--base", base, "--train", os.path.join(TMP, "esm2_train.tsv"), "-o", bad_out,
              "--epochs", "1", "--target-modules", "query,dense"], os.path.join(TMP, "esm2_store"))
-check(r.returncode != 0 and "dense" in r.stderr and not os.path.exists(bad_out),
+check(r.returncode != 0 and "dense" in r.stderr and "classifier" in r.stderr and not os.path.exists(bad_out),
       f"target 'dense' refused (exit {r.returncode}): {r.stderr.strip()[-300:]}")
 
 print(f"{len(FAILED)} failed" if FAILED else "all ok")
