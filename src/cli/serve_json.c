@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "serve.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/sha256.h"
 
 void sl_serve_error(sl_serve_reply *r, unsigned status, const char *field, const char *fmt, ...) {
     char msg[512];
@@ -358,5 +361,18 @@ json_t *sl_serve_model_info(const sl_serve *s) {
                                   sl_nn_infer_max_length(in)));
     json_object_set_new(o, "metrics", m->metrics ? json_incref(m->metrics) : json_null());
     json_object_set_new(o, "model_card", m->card ? json_string(m->card) : json_null());
+    /* the provenance: the bundle's RO-Crate and its digest */
+    char *crate = sl_fs_join(m->dir, "ro-crate-metadata.json");
+    uint8_t d[SL_SHA256_LEN];
+    char hex[SL_SHA256_HEX_LEN + 1];
+    json_t *rc = crate ? sl_json_load_file(crate, NULL) : NULL;
+    if (rc && !sl_sha256_file(crate, d, NULL, NULL)) {
+        sl_sha256_to_hex(d, hex);
+        json_object_set_new(o, "provenance", json_pack("{s:s,s:o}", "ro_crate_sha256", hex, "ro_crate", rc));
+    } else {
+        json_decref(rc);
+        json_object_set_new(o, "provenance", json_null());
+    }
+    free(crate);
     return o;
 }

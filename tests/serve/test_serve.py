@@ -216,7 +216,9 @@ st, j, _ = call("GET", "/healthz")
 check(st == 200 and j["status"] == "ok" and len(j["model"]) == 64, "/healthz (no token needed)")
 st, j, _ = call("GET", "/v1/model", None, AUTH)
 check(st == 200 and "not a diagnostic" in j["model_card"] and j["bundle"]["task"]["threshold"] == 0.7 and
-      j["inference"]["window"] == 67 and len(j["digest"]) == 64, "/v1/model: card, task, windowing, digest")
+      j["inference"]["window"] == 67 and len(j["digest"]) == 64 and len(j["provenance"]["ro_crate_sha256"]) == 64 and
+      j["provenance"]["ro_crate"]["@context"] == "https://w3id.org/ro/crate/1.1/context",
+      "/v1/model: card, task, windowing, digest, RO-Crate provenance with its digest")
 st, j, _ = call("GET", "/openapi.json")
 doc = json.load(open(os.path.join(SRC, "docs", "openapi.json")))
 check(st == 200 and j == doc and j["openapi"].startswith("3.") and
