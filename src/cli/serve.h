@@ -17,9 +17,10 @@
 #include "nn/bundle_model.h"
 #include "util/error.h"
 
-#define SL_SERVE_MAX_BATCH 1000   /* sequences or variants per /v1/predict request */
-#define SL_SERVE_MAX_WINDOWS 4096 /* model windows per request: bounds the time one request holds the model  \
-                                   */
+#define SL_SERVE_MAX_BATCH 1000 /* sequences or variants per /v1/predict request */
+#define SL_SERVE_MAX_WINDOWS                                                                                 \
+    4096 /* model windows per request: bounds the time one request holds the model                           \
+          */
 
 typedef struct sl_serve {
     sl_nn_model *model;
