@@ -17,7 +17,8 @@ static void usage(FILE *out) {
             "usage: seqlora run [CONFIG.json] [--dry-run] [-o OUTDIR] [options]\n\n"
             "Run a whole pipeline from one JSON config (docs/run.md, schema docs/config.schema.json).\n"
             "Variant mode: kmerize -> split (test, then validation) -> base model -> train (LoRA) ->\n"
-            "evaluate -> package, plus baselines (a score column such as CADD, a category column) evaluated\n"
+            "evaluate -> package (base.pretrain: init model -> MLM pretrain on the reference -> train),\n"
+            "plus baselines (a score column such as CADD, a category column) evaluated\n"
             "the same way. Sample mode: (sexcheck ->) clean -> clinical -> kmerize -> ... as above.\n"
             "Every step is a cached step of the store: a second run is all cache hits, and a killed run\n"
             "restarts where it stopped (training resumes from its checkpoint).\n"
@@ -140,6 +141,10 @@ int sl_cmd_run(int argc, char **argv) {
         fprintf(stderr, "seqlora run%s%s\n", d && *d ? ": " : "", d ? d : "");
         fprintf(stderr, "store: %s, outputs: %s, threads: %d\n",
                 common.store ? common.store : sl_runner_default_store(), p.outdir, opts.threads);
+        if (p.pretrained)
+            fprintf(stderr,
+                    "note: the base model is pretrained here (MLM on the reference sequence only): a small "
+                    "demo base, not a genome-wide DNABERT\n");
         if (p.random_base)
             fprintf(stderr,
                     "note: the base model is randomly initialised (no pretrained checkpoint given): a weak "

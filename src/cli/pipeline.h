@@ -87,10 +87,12 @@ typedef struct sl_pipe_stage {
 typedef struct sl_pipeline {
     json_t *config;  /* the effective config (owned) */
     char *outdir;    /* owned, absolute */
-    int random_base; /* 1 when the base is randomly initialised */
+    int random_base; /* 1 when the base is randomly initialised (and not pretrained) */
+    int pretrained;  /* 1 when the base is initialised and then MLM-pretrained here (base.pretrain) */
     sl_pipe_stage *stages;
     size_t n;
-    size_t i_kmerize, i_split_test, i_split_val, i_train, i_eval_model, i_package; /* SIZE_MAX = none */
+    size_t i_kmerize, i_split_test, i_split_val, i_pretrain, i_train, i_eval_model,
+        i_package; /* SIZE_MAX = none */
     size_t i_baseline_eval[8];
     char *baseline_names[8];
     size_t n_baselines;

@@ -36,6 +36,25 @@ static const spec init_spec[] = {
     END,
 };
 
+/* base: {"pretrain": {...}}: init_model with `init`, then MLM pretraining on `fasta` (null = data.reference).
+ * Defaults are the pretrain step's own (DNABERT's optimiser settings); the demo sets its size. */
+static const spec pretrain_spec[] = {
+    {"init", K_OBJ, NULL, 0, 0, NULL, 0, init_spec},
+    {"fasta", K_PATH, "null", 0, 0, NULL, 1, NULL},
+    {"window", K_INT, "512", 3, 100000, NULL, 0, NULL},
+    {"windows_per_epoch", K_INT, "0", 0, 100000000, NULL, 0, NULL},
+    {"epochs", K_INT, "1", 1, 100000, NULL, 0, NULL},
+    {"batch_size", K_INT, "8", 1, 65536, NULL, 0, NULL},
+    {"lr", K_NUM, "0.0004", 1e-12, 10, NULL, 0, NULL},
+    {"warmup_steps", K_INT, "0", 0, 1e12, NULL, 0, NULL},
+    {"weight_decay", K_NUM, "0.01", 0, 10, NULL, 0, NULL},
+    {"mlm_probability", K_NUM, "0.15", 0.001, 0.999, NULL, 0, NULL},
+    {"max_grad_norm", K_NUM, "1.0", 0, 1e9, NULL, 0, NULL},
+    {"seed", K_INT, "42", 0, 4.6e18, NULL, 0, NULL},
+    {"checkpoint_every", K_INT, "50", 0, 1e12, NULL, 0, NULL},
+    END,
+};
+
 static const spec data_spec[] = {
     {"mode", K_STR, "\"variant\"", 0, 0, "variant|sample", 0, NULL},
     {"reference", K_PATH, NULL, 0, 0, NULL, 0, NULL},
@@ -168,7 +187,7 @@ static const char *kind_name(kind k) {
         case K_LIST:
             return "a non-empty list of strings";
         case K_BASE:
-            return "a model folder path (string) or {\"init\": {...}}";
+            return "a model folder path (string), {\"init\": {...}} or {\"pretrain\": {...}}";
     }
     return "?";
 }
@@ -291,35 +310,34 @@ static int check_value(const spec *sp, const json_t *v, const char *path, const 
                 return check_value(&ps, v, path, origin, base_dir, out, err);
             }
             if (!json_is_object(v) || json_object_size(v) != 1) break;
-            if (json_object_get(v, "pretrain"))
-                return BAD("%s: %s.pretrain: MLM pretraining is not available in this version of seqlora; "
-                           "use a model folder path or {\"init\": {...}}",
-                           origin, path);
-            const json_t *init = json_object_get(v, "init");
-            if (!init) {
-                const char *key = json_object_iter_key(json_object_iter((json_t *)v));
-                return BAD("%s: %s: unknown key '%s' (expected \"init\")", origin, path, key);
-            }
+            /* {"init": {...}} or {"pretrain": {"init": {...}, ...}} */
+            const char *which = json_object_iter_key(json_object_iter((json_t *)v));
+            int pre = !strcmp(which, "pretrain");
+            if (!pre && strcmp(which, "init"))
+                return BAD("%s: %s: unknown key '%s' (expected \"init\" or \"pretrain\")", origin, path,
+                           which);
+            const json_t *inner = json_object_get(v, which);
             char sub[256];
-            snprintf(sub, sizeof sub, "%s.init", path);
-            if (!json_is_object(init))
-                return BAD("%s: %s: expected an object, got %s", origin, sub, json_type_name(init));
+            snprintf(sub, sizeof sub, "%s.%s", path, which);
+            if (!json_is_object(inner))
+                return BAD("%s: %s: expected an object, got %s", origin, sub, json_type_name(inner));
             json_t *o = json_object(), *w = json_object();
-            int rc = check_obj(sp->sub, init, sub, origin, base_dir, o, err);
+            int rc = check_obj(pre ? pretrain_spec : sp->sub, inner, sub, origin, base_dir, o, err);
+            const json_t *io = pre ? json_object_get(o, "init") : o;
             if (!rc) {
-                long long h = json_integer_value(json_object_get(o, "hidden_size"));
-                long long a = json_integer_value(json_object_get(o, "num_attention_heads"));
+                long long h = json_integer_value(json_object_get(io, "hidden_size"));
+                long long a = json_integer_value(json_object_get(io, "num_attention_heads"));
                 if (h % a)
-                    rc =
-                        BAD("%s: %s.hidden_size: expected a multiple of num_attention_heads (%lld), got %lld",
-                            origin, sub, a, h);
+                    rc = BAD(
+                        "%s: %s%s.hidden_size: expected a multiple of num_attention_heads (%lld), got %lld",
+                        origin, sub, pre ? ".init" : "", a, h);
             }
             if (rc) {
                 json_decref(o);
                 json_decref(w);
                 return rc;
             }
-            json_object_set_new(w, "init", o);
+            json_object_set_new(w, which, o);
             json_object_set_new(out, sp->key, w);
             return 0;
         }

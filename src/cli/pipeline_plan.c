@@ -60,7 +60,8 @@ static json_t *join_list(const json_t *arr) {
 
 int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_err *err) {
     memset(p, 0, sizeof *p);
-    p->i_kmerize = p->i_split_test = p->i_split_val = p->i_train = p->i_eval_model = p->i_package = SIZE_MAX;
+    p->i_kmerize = p->i_split_test = p->i_split_val = p->i_pretrain = p->i_train = p->i_eval_model =
+        p->i_package = SIZE_MAX;
     p->config = json_deep_copy(c);
     p->outdir = strdup(outdir);
     if (!p->config || !p->outdir) return sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -173,14 +174,43 @@ int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_er
     size_t i_base = SIZE_MAX;
     const char *base_path = json_string_value(base);
     if (!base_path) {
-        const json_t *init = json_object_get(base, "init");
+        const json_t *pre = json_object_get(base, "pretrain");
+        const json_t *init = json_object_get(pre ? pre : base, "init");
         json_t *ip = json_deep_copy(init);
         NEED(ip);
         json_object_set(ip, "kmer", (json_t *)cfg(c, "kmer", "k"));
         NEED(s = add_stage(p, "init model", "init_model", ip));
-        NEED(!out_to(s, "model", outdir, "model/base"));
+        NEED(!out_to(s, "model", outdir, pre ? "model/init" : "model/base"));
         i_base = p->n - 1;
         p->random_base = 1;
+        if (pre) {
+            /* MLM pretraining of the initialised model on the reference (or base.pretrain.fasta) */
+            json_t *pp = json_pack("{s:O}", "kmer", cfg(c, "kmer", "k"));
+            NEED(pp);
+            static const char *const keys[] = {"window",
+                                               "windows_per_epoch",
+                                               "epochs",
+                                               "batch_size",
+                                               "lr",
+                                               "warmup_steps",
+                                               "weight_decay",
+                                               "mlm_probability",
+                                               "max_grad_norm",
+                                               "seed",
+                                               "checkpoint_every",
+                                               NULL};
+            for (const char *const *k = keys; *k; k++) json_object_set(pp, *k, json_object_get(pre, *k));
+            const char *fa = json_string_value(json_object_get(pre, "fasta"));
+            if (!fa) fa = json_string_value(json_object_get(data, "reference"));
+            NEED(s = add_stage(p, "pretrain", "pretrain", pp));
+            in_path(s, "fasta", fa);
+            in_from(s, "init_from", i_base, "model");
+            NEED(!out_to(s, "model", outdir, "model/base"));
+            NEED(!out_to(s, "metrics.jsonl", outdir, "model/pretrain_metrics.jsonl"));
+            i_base = p->i_pretrain = p->n - 1;
+            p->random_base = 0;
+            p->pretrained = 1;
+        }
     }
 
     /* train */
@@ -236,7 +266,9 @@ int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_er
     const json_t *pk = json_object_get(c, "package");
     if (json_is_true(json_object_get(pk, "enabled"))) {
         json_t *pp = json_pack("{s:O, s:s}", "embed_base", json_object_get(pk, "embed_base"), "base_name",
-                               base_path ? base_path : "init");
+                               base_path       ? base_path
+                               : p->pretrained ? "pretrained"
+                                               : "init");
         NEED(pp);
         if (!(mode && !strcmp(mode, "sample")))
             json_object_set(pp, "window", json_object_get(data, "window"));

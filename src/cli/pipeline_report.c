@@ -150,9 +150,20 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
                  json_integer_value(json_object_get(in, "num_hidden_layers")),
                  json_integer_value(json_object_get(in, "num_hidden_layers")) == 1 ? "" : "s",
                  json_integer_value(json_object_get(in, "hidden_size")));
+    } else if (p->pretrained) {
+        const json_t *in = json_object_get(json_object_get(json_object_get(c, "base"), "pretrain"), "init");
+        snprintf(model_name, sizeof model_name,
+                 "LoRA on a BERT pretrained here (MLM, %lld layer%s, hidden %lld)",
+                 json_integer_value(json_object_get(in, "num_hidden_layers")),
+                 json_integer_value(json_object_get(in, "num_hidden_layers")) == 1 ? "" : "s",
+                 json_integer_value(json_object_get(in, "hidden_size")));
     } else {
         snprintf(model_name, sizeof model_name, "LoRA on %s", base ? base : "?");
     }
+    /* the pretraining step's summary (base.pretrain) */
+    const json_t *prs = p->i_pretrain != SIZE_MAX && p->stages[p->i_pretrain].record
+                            ? json_object_get(p->stages[p->i_pretrain].record, "summary")
+                            : NULL;
     json_t *ms[9];
     const char *names[9];
     const char *dirs[9];
@@ -175,6 +186,8 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
     }
     json_object_set_new(sum, "results", results);
     json_object_set_new(sum, "random_base", json_boolean(p->random_base));
+    json_object_set_new(sum, "pretrained_base", json_boolean(p->pretrained));
+    if (prs) json_object_set(sum, "pretrain", (json_t *)prs);
 
     /* report.md */
     FILE *md = NULL;
@@ -191,8 +204,24 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
                 "DNA, "
                 "so LoRA fine-tunes adapters on top of random features. This shows the pipeline end to end; "
                 "a pretrained DNABERT checkpoint (`\"base\": \"path/to/dnabert6\"`) is the real use.\n\n");
+        else if (p->pretrained && prs)
+            fprintf(
+                md,
+                "**The base model was pretrained here** (`base: {\"pretrain\": ...}`): a small BERT "
+                "initialised by `init_model`, then masked-language-model pretraining (`pretrain`) on `%s`: "
+                "%lld steps over %lld epochs of %lld windows, %lld parameters, mean MLM loss %.3f in the "
+                "first epoch and %.3f in the last (ln of the vocabulary size is a uniform guess). It has "
+                "seen only this sequence, not a genome: a pretrained DNABERT checkpoint "
+                "(`\"base\": \"path/to/dnabert6\"`) is the real use.\n\n",
+                rel(p, p->stages[p->i_pretrain].in[0].path),
+                json_integer_value(json_object_get(prs, "steps")),
+                json_integer_value(json_object_get(prs, "epochs")),
+                json_integer_value(json_object_get(prs, "windows_per_epoch")),
+                json_integer_value(json_object_get(prs, "parameters")),
+                json_number_value(json_object_get(prs, "first_epoch_mlm_loss")),
+                json_number_value(json_object_get(prs, "last_epoch_mlm_loss")));
         else
-            fprintf(md, "Base model: `%s`.\n\n", base);
+            fprintf(md, "Base model: `%s`.\n\n", base ? base : "?");
         fprintf(md, "## Data\n\n| set | rows | per label | %s |\n|---|---|---|---|\n",
                 group ? group : "groups");
         const char *key;
@@ -316,9 +345,16 @@ int sl_pipeline_report(const sl_pipeline *p, FILE *out, sl_err *err) {
             }
             fprintf(out, "\n");
         }
+        if (prs)
+            fprintf(out, "pretrain: %lld steps, MLM loss %.3f (first epoch) -> %.3f (last epoch)\n",
+                    json_integer_value(json_object_get(prs, "steps")),
+                    json_number_value(json_object_get(prs, "first_epoch_mlm_loss")),
+                    json_number_value(json_object_get(prs, "last_epoch_mlm_loss")));
         if (trs)
             fprintf(out, "model: %s%s\n", json_string_value(json_object_get(trs, "trainable")),
-                    p->random_base ? " (base randomly initialised: see report.md)" : "");
+                    p->random_base  ? " (base randomly initialised: see report.md)"
+                    : p->pretrained ? " (base pretrained here on the reference: see report.md)"
+                                    : "");
         if (mm) {
             const char *h = headline(mm);
             for (size_t i = 0; i < nm; i++) {

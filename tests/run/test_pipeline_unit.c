@@ -65,8 +65,16 @@ static void test_config(void) {
     check_config("{\"data\": {\"reference\": \"r.fa\"}}", SL_EUSAGE, "data.variants: required");
     check_config("[]", SL_EUSAGE, "expected a JSON object");
     check_config(
-        "{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, \"base\": {\"pretrain\": {}}}",
-        SL_EUSAGE, "base.pretrain");
+        "{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, \"base\": {\"pretrain\": {}}}", 0,
+        NULL);
+    check_config("{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, \"base\": {\"pretrain\": "
+                 "{\"epoch\": 2}}}",
+                 SL_EUSAGE, "unknown key 'base.pretrain.epoch'");
+    check_config("{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, \"base\": {\"pretrain\": "
+                 "{\"init\": {\"hidden_size\": 30, \"num_attention_heads\": 4}}}}",
+                 SL_EUSAGE, "base.pretrain.init.hidden_size: expected a multiple of num_attention_heads");
+    check_config("{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, \"base\": {\"train\": {}}}",
+                 SL_EUSAGE, "unknown key 'train' (expected \"init\" or \"pretrain\")");
     check_config("{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, \"base\": {\"init\": "
                  "{\"hidden_size\": 30, \"num_attention_heads\": 4}}}",
                  SL_EUSAGE, "base.init.hidden_size: expected a multiple of num_attention_heads");

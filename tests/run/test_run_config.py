@@ -133,6 +133,49 @@ bad("sample_two_regions", lambda c: c["data"].update(mode="sample", vcf="v.vcf",
                                                      annotation="a.gff3"), "exactly one of annotation, regions, region")
 bad("clean_dp_field", lambda c: c.update(clean={"dp_field": "DP"}), "clean.dp_field")
 bad("haplotype", lambda c: c["data"].update(haplotype="3"), "data.haplotype")
+bad("pretrain_unknown", lambda c: c.update(base={"pretrain": {"steps": 3}}), "base.pretrain.steps")
+bad("pretrain_unknown_init", lambda c: c.update(base={"pretrain": {"init": {"layers": 2}}}), "base.pretrain.init.layers")
+bad("pretrain_epochs", lambda c: c.update(base={"pretrain": {"epochs": 0}}), "base.pretrain.epochs")
+bad("pretrain_mlm", lambda c: c.update(base={"pretrain": {"mlm_probability": 1.5}}), "base.pretrain.mlm_probability")
+bad("pretrain_type", lambda c: c.update(base={"pretrain": []}), "base.pretrain")
+bad("pretrain_and_init", lambda c: c.update(base={"pretrain": {}, "init": {}}), "base")
+# hidden_size a multiple of the heads: a JSON Schema cannot say it, so only seqlora is checked
+r = seqlora(["run", write("bad_pretrain_heads.json", dict(minimal, base={"pretrain": {"init": {
+    "hidden_size": 30, "num_attention_heads": 4}}})), "--dry-run", "--store", os.path.join(TMP, "store")])
+check(r.returncode == 2 and "base.pretrain.init.hidden_size" in r.stderr,
+      f"pretrain_heads: exit {r.returncode}, names base.pretrain.init.hidden_size: {r.stderr.strip()}")
+
+# base.pretrain: its defaults (every key filled) equal the schema's, and the init defaults are init's
+pre_schema = schema["properties"]["base"]["oneOf"][2]["properties"]["pretrain"]
+r = seqlora(["run", write("pretrain.json", dict(minimal, base={"pretrain": {}})), "--print-config"])
+check(r.returncode == 0, f"base.pretrain {{}} accepted ({r.stderr.strip()})")
+pre_eff = json.loads(r.stdout)["base"]["pretrain"] if r.returncode == 0 else {}
+check(not list(V.iter_errors(json.loads(r.stdout))) if r.returncode == 0 else False,
+      "the effective base.pretrain config validates against the schema")
+pre_defaults = schema_defaults(pre_schema, [], {})
+pre_defaults.update({"init." + k: v for k, v in schema_defaults(pre_schema["properties"]["init"], [], {}).items()})
+
+def get_or(obj, dotted):
+    for k in dotted.split("."):
+        if not isinstance(obj, dict) or k not in obj:
+            return "<missing>"
+        obj = obj[k]
+    return obj
+
+
+mismatch = [(k, v, get_or(pre_eff, k)) for k, v in pre_defaults.items() if get_or(pre_eff, k) != v]
+check(pre_defaults and not mismatch and set(pre_eff) == set(pre_schema["properties"]),
+      f"{len(pre_defaults)} base.pretrain schema defaults equal seqlora's ({mismatch[:3]})")
+# the pretrain step's own defaults (docs/steps/pretrain.md): the config passes them unchanged
+step_defaults = {"window": 512, "windows_per_epoch": 0, "epochs": 1, "batch_size": 8, "lr": 4e-4, "warmup_steps": 0,
+                 "weight_decay": 0.01, "mlm_probability": 0.15, "max_grad_norm": 1.0, "seed": 42,
+                 "checkpoint_every": 50}
+check(all(abs(pre_eff.get(k, -1) - v) < 1e-12 for k, v in step_defaults.items()),
+      "base.pretrain defaults are the pretrain step's documented defaults")
+check(pre_eff.get("fasta", "x") is None, "base.pretrain.fasta defaults to null (= data.reference)")
+r = seqlora(["run", write("pretrain_fa.json", dict(minimal, base={"pretrain": {"fasta": "other.fa"}})), "--print-config"])
+check(r.returncode == 0 and json.loads(r.stdout)["base"]["pretrain"]["fasta"] == os.path.join(TMP, "other.fa"),
+      "base.pretrain.fasta is taken relative to the config's folder")
 
 p = write("notjson.json", '{"data": {"reference": "a",}')
 r = seqlora(["run", p, "--dry-run"])
