@@ -6,6 +6,8 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "nn/backend.h"
+#include "util/log.h"
 
 static void usage(FILE *out) {
     fprintf(
@@ -47,7 +49,11 @@ static void usage(FILE *out) {
         "  --labels A,B            class names in index order (default: sorted unique training labels;\n"
         "                          for binary tasks the second class is the positive one)\n"
         "  --checkpoint-every N    also checkpoint every N optimizer steps (default: each epoch "
-        "only)\n\n" SL_CLI_COMMON_HELP);
+        "only)\n"
+        "  --device D              auto (default: the first GPU when one is usable, else the CPU with a\n"
+        "                          note), cpu, cuda, cuda:N (exit 2 when not usable); BERT-family bases\n"
+        "  --precision P           fp32 (default), bf16, fp16: the frozen base's GEMMs on CUDA (CPU: fp32)\n"
+        "\n" SL_CLI_COMMON_HELP);
 }
 
 enum {
@@ -76,6 +82,8 @@ enum {
     OPT_PT,
     OPT_LABELS,
     OPT_CKPT,
+    OPT_DEVICE,
+    OPT_PRECISION,
 };
 
 static const char *base_name(const char *dir) {
@@ -116,6 +124,8 @@ int sl_cmd_train(int argc, char **argv) {
         {"problem-type", required_argument, 0, OPT_PT},
         {"labels", required_argument, 0, OPT_LABELS},
         {"checkpoint-every", required_argument, 0, OPT_CKPT},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"help", no_argument, 0, 'h'},
         SL_CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0},
@@ -126,6 +136,7 @@ int sl_cmd_train(int argc, char **argv) {
     sl_err_clear(&err);
     const char *base = NULL, *train = NULL, *eval = NULL, *out = NULL, *metrics = NULL, *init = NULL;
     const char *targets = "query,value", *metric = NULL, *pt = "single_label_classification", *labels = NULL;
+    const char *device = NULL, *precision = NULL;
     long long r = 16, epochs = 10, bs = 8, acc = 1, warm = 0, maxlen = 512, pat = 3, seed = 42, ck = 0;
     double alpha = 32, drop = 0.1, lr = 3e-4, wd = 0.01, clip = 1.0;
     int rslora = 0, pooler = 0, opt, rc;
@@ -168,6 +179,12 @@ int sl_cmd_train(int argc, char **argv) {
                 break;
             case OPT_LABELS:
                 labels = optarg;
+                break;
+            case OPT_DEVICE:
+                device = optarg;
+                break;
+            case OPT_PRECISION:
+                precision = optarg;
                 break;
             case OPT_R:
                 rc = sl_cli_parse_int("--lora-r", optarg, 1, 4096, &r, &err);
@@ -233,6 +250,13 @@ int sl_cmd_train(int argc, char **argv) {
     if (!(lr > 0 && lr < 10)) return sl_cli_usage_error("--lr: expected a value in (0, 10)");
     if (!(wd >= 0 && wd < 10)) return sl_cli_usage_error("--weight-decay: expected a value in [0, 10)");
     if (!(clip >= 0)) return sl_cli_usage_error("--max-grad-norm: expected a value >= 0");
+    /* the device: resolved here, so that only a CUDA run carries device/precision in its action key */
+    sl_nn_device dev;
+    int prec;
+    char note[1400];
+    if ((rc = sl_nn_device_select(device, precision, base, &dev, &prec, note, sizeof note, &err)))
+        return sl_cli_report(rc, &err);
+    if (note[0] && !common.quiet) sl_log_info("%s", note);
 
     json_t *params = json_object();
     json_object_set_new(params, "lora_r", json_integer(r));
@@ -256,6 +280,11 @@ int sl_cmd_train(int argc, char **argv) {
     if (labels) json_object_set_new(params, "labels", json_string(labels));
     if (ck) json_object_set_new(params, "checkpoint_every", json_integer(ck));
     json_object_set_new(params, "base_name", json_string(base_name(base)));
+    if (dev.kind == SL_NN_DEVICE_CUDA) {
+        json_object_set_new(params, "device", json_string("cuda"));
+        json_object_set_new(params, "precision", json_string(sl_nn_precision_name(prec)));
+        sl_nn_cuda_set_ordinal(dev.index);
+    }
     sl_run_input inputs[4];
     size_t n_in = 0;
     inputs[n_in++] = (sl_run_input){"base", base};

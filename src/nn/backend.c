@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "bert_impl.h"
+#include "model.h"
+#include "util/fs.h"
 
 int sl_nn_device_parse(const char *s, sl_nn_device *out, sl_err *err) {
     if (!s) s = "";
@@ -170,6 +172,61 @@ int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note,
     if (idx >= n)
         return sl_err_set(err, SL_EUSAGE, "--device cuda:%d: only %d CUDA device(s) visible", idx, n);
     *out = (sl_nn_device){SL_NN_DEVICE_CUDA, idx};
+    return 0;
+}
+
+static _Atomic int cuda_ordinal;
+
+void sl_nn_cuda_set_ordinal(int ordinal) {
+    cuda_ordinal = ordinal < 0 ? 0 : ordinal;
+}
+
+int sl_nn_cuda_ordinal(void) {
+    return cuda_ordinal;
+}
+
+int sl_nn_device_select(const char *device, const char *precision, const char *model_dir, sl_nn_device *out,
+                        int *prec, char *note, size_t note_len, sl_err *err) {
+    sl_nn_device req;
+    int rc;
+    if (note && note_len) note[0] = '\0';
+    if ((rc = sl_nn_device_parse(device ? device : "auto", &req, err)) ||
+        (rc = sl_nn_precision_parse(precision ? precision : "fp32", prec, err)))
+        return rc;
+    if (req.kind == SL_NN_DEVICE_CPU && *prec != SL_CUDA_FP32)
+        return sl_err_set(err, SL_EUSAGE,
+                          "--precision %s: the CPU engine runs fp32 only (use --device cuda for bf16/fp16)",
+                          sl_nn_precision_name(*prec));
+    char why[1200] = "";
+    if ((rc = sl_nn_device_resolve(&req, out, why, sizeof why, err))) return rc;
+    if (out->kind == SL_NN_DEVICE_CUDA && model_dir) {
+        char *cfg = sl_fs_join(model_dir, "config.json");
+        if (!cfg) return sl_err_set(err, SL_ENOMEM, "out of memory");
+        sl_nn_family fam;
+        rc = sl_nn_model_family(cfg, &fam, err);
+        free(cfg);
+        if (rc) return rc;
+        if (fam != SL_NN_FAMILY_BERT) {
+            const char *name = fam == SL_NN_FAMILY_ESM ? "ESM" : "DNABERT-2";
+            if (req.kind == SL_NN_DEVICE_CUDA)
+                return sl_err_set(err, SL_EUSAGE,
+                                  "--device cuda: the CUDA backend runs BERT-family bases only; %s is %s "
+                                  "(use --device cpu)",
+                                  model_dir, name);
+            *out = (sl_nn_device){SL_NN_DEVICE_CPU, -1};
+            snprintf(why, sizeof why,
+                     "using the CPU: the CUDA backend runs BERT-family bases only (this one "
+                     "is %s)",
+                     name);
+        }
+    }
+    if (out->kind == SL_NN_DEVICE_CPU && *prec != SL_CUDA_FP32) {
+        size_t l = strlen(why);
+        snprintf(why + l, sizeof why - l, "; --precision %s applies to CUDA only, running fp32",
+                 sl_nn_precision_name(*prec));
+        *prec = SL_CUDA_FP32;
+    }
+    if (note && note_len) copy_str(note, note_len, why);
     return 0;
 }
 

@@ -46,6 +46,21 @@ const sl_cuda_api *sl_nn_cuda_api(char *why, size_t why_len);
 int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note, size_t note_len,
                          sl_err *err);
 
+/* --device / --precision for a run on the model in `model_dir` (device NULL = "auto", precision NULL =
+ * "fp32"): parse both, resolve the device, and apply what the CUDA backend can run. The CUDA module runs
+ * the BERT engine's layout only: for another family (ESM, DNABERT-2) auto falls back to the CPU with a
+ * note and cuda[:N] is SL_EUSAGE. The CPU engine is fp32 only: cpu + bf16/fp16 is SL_EUSAGE, auto falling
+ * back to the CPU runs fp32 and says so in the note. *note (may be NULL) gets one line when auto fell
+ * back, else "". model_dir may be NULL (no family check). */
+int sl_nn_device_select(const char *device, const char *precision, const char *model_dir, sl_nn_device *out,
+                        int *prec, char *note, size_t note_len, sl_err *err);
+
+/* The CUDA ordinal that steps whose parameters say device "cuda" run on. The ordinal is not part of an
+ * action key (the same bytes on any device of a machine); the CLI sets it from --device cuda:N before
+ * running the step. Default 0. Set it before starting steps; reading is thread-safe. */
+void sl_nn_cuda_set_ordinal(int ordinal);
+int sl_nn_cuda_ordinal(void);
+
 /* One line per usable backend, e.g. "cpu (OpenBLAS)\ncuda:0 NVIDIA H200, 139.8 GiB, sm_90 (CUDA runtime
  * 13.0 ...)\n", or "cuda: not usable (reason)". Returns buf. */
 const char *sl_nn_backends_describe(char *buf, size_t n);

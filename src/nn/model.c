@@ -108,6 +108,9 @@ void sl_nn_model_free(sl_nn_model *m) {
 sl_nn_family sl_nn_model_get_family(const sl_nn_model *m) {
     return m->family;
 }
+sl_nn_bert *sl_nn_model_bert(sl_nn_model *m) {
+    return m->family == SL_NN_FAMILY_BERT ? m->bert : NULL;
+}
 const sl_nn_bert_config *sl_nn_model_get_config(const sl_nn_model *m) {
     return m->esm  ? &sl_nn_esm_get_config(m->esm)->b
            : m->d2 ? sl_nn_dnabert2_get_config(m->d2)

@@ -37,6 +37,9 @@ int sl_nn_model_load(const char *model_dir, const sl_nn_bert_config *head, const
 void sl_nn_model_free(sl_nn_model *m);
 
 sl_nn_family sl_nn_model_get_family(const sl_nn_model *m);
+/* The BERT engine model behind `m` (for the CUDA backend, which runs that engine's layout), or NULL for
+ * the other families. Owned by `m`. */
+sl_nn_bert *sl_nn_model_bert(sl_nn_model *m);
 const sl_nn_bert_config *sl_nn_model_get_config(const sl_nn_model *m);
 const sl_nn_lora_spec *sl_nn_model_get_spec(const sl_nn_model *m);
 float *sl_nn_model_train_params(sl_nn_model *m);

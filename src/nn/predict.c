@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "backend.h"
 #include "bert.h"
 #include "dataset.h"
 #include "model.h"
@@ -62,7 +63,15 @@ static int adapter_num_labels(const char *dir, int *n, sl_err *err) {
 
 int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const char *dataset_tsv,
                           const char *out_tsv, int threads, sl_err *err) {
+    return sl_nn_predict_dataset_on(base_dir, adapter_dir, dataset_tsv, out_tsv, threads, -1, SL_CUDA_FP32,
+                                    err);
+}
+
+int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, const char *dataset_tsv,
+                             const char *out_tsv, int threads, int cuda_device, int precision, sl_err *err) {
     sl_nn_set_threads(threads);
+    sl_nn_cuda_bert *cb = NULL; /* cuda_device >= 0: the model on the device */
+    float *dev_logits = NULL;
     sl_nn_tokenizer *tok = NULL;
     sl_nn_model *m = NULL;
     sl_nn_dataset ds = {0};
@@ -114,6 +123,20 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
         goto out;
     }
     const int C = head.num_labels;
+    if (cuda_device >= 0) {
+        sl_nn_bert *bm = sl_nn_model_bert(m);
+        if (!bm) {
+            rc = sl_err_set(err, SL_EUSAGE, "%s: the CUDA backend runs BERT-family bases only (use the CPU)",
+                            base_dir);
+            goto out;
+        }
+        if ((rc = sl_nn_cuda_bert_create(bm, cuda_device, precision, &cb, err))) goto out;
+        if (!(dev_logits = malloc((size_t)bs * (size_t)C * sizeof(float)))) goto nomem;
+    } else if (precision != SL_CUDA_FP32) {
+        rc = sl_err_set(err, SL_EUSAGE, "precision %s needs the CUDA backend (the CPU runs fp32)",
+                        sl_nn_precision_name(precision));
+        goto out;
+    }
     if (sb_printf(&out, "id\tlabel")) goto nomem;
     if (head.problem == SL_NN_REGRESSION) {
         if (sb_printf(&out, "\tprediction")) goto nomem;
@@ -132,11 +155,13 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
             memcpy(ids + (size_t)i * T, ds.ids + (start + i) * max_len, (size_t)T * sizeof(int32_t));
             memcpy(mask + (size_t)i * T, ds.mask + (start + i) * max_len, (size_t)T * sizeof(int32_t));
         }
-        if ((rc = sl_nn_model_forward(m, ids, mask, B, T, NULL, NULL, NULL, err))) {
+        if (cb ? (rc = sl_nn_cuda_bert_forward(cb, ids, mask, B, T, NULL, NULL, NULL, err)) ||
+                     (rc = sl_nn_cuda_bert_logits(cb, dev_logits, err))
+               : (rc = sl_nn_model_forward(m, ids, mask, B, T, NULL, NULL, NULL, err))) {
             sl_err_prefix(err, "%s:%zu: ", dataset_tsv, ds.line[start]);
             goto out;
         }
-        const float *lg = sl_nn_model_logits(m);
+        const float *lg = cb ? dev_logits : sl_nn_model_logits(m);
         for (int i = 0; i < B; i++) {
             const float *row = lg + (size_t)i * C;
             if (sb_printf(&out, "%s\t%s", ds.id[start + i], ds.label_text[start + i])) goto nomem;
@@ -160,6 +185,8 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
 nomem:
     rc = sl_err_set(err, SL_ENOMEM, "out of memory");
 out:
+    sl_nn_cuda_bert_free(cb);
+    free(dev_logits);
     free(out.p);
     free(ids);
     free(mask);

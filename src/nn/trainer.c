@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "backend.h"
 #include "dataset.h"
 #include "metrics.h"
 #include "model.h"
@@ -99,16 +100,19 @@ static double binary_auc(const double *score, const uint8_t *y, size_t n, sl_err
     return auc;
 }
 
-/* Forward the whole set without dropout: mean loss and the chosen metric. */
-static int evaluate(sl_nn_model *m, const sl_nn_dataset *ds, int bs, const char *metric, batch_buf *bb,
-                    double *metric_out, double *loss_out, sl_err *err) {
+/* Forward the whole set without dropout: mean loss and the chosen metric. On the CUDA model `cb` when
+ * it is not NULL (its arena is the one trained), else on the CPU model. */
+static int evaluate(sl_nn_model *m, sl_nn_cuda_bert *cb, const sl_nn_dataset *ds, int bs, const char *metric,
+                    batch_buf *bb, double *metric_out, double *loss_out, sl_err *err) {
     const int C = ds->num_labels;
     const sl_nn_problem p = ds->problem;
     double *prob = malloc(ds->n * (size_t)C * sizeof(double));
     size_t *idx = malloc((size_t)bs * sizeof(size_t));
-    if (!prob || !idx) {
+    float *dev_logits = cb ? malloc((size_t)bs * (size_t)C * sizeof(float)) : NULL;
+    if (!prob || !idx || (cb && !dev_logits)) {
         free(prob);
         free(idx);
+        free(dev_logits);
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     }
     double loss_sum = 0;
@@ -118,9 +122,13 @@ static int evaluate(sl_nn_model *m, const sl_nn_dataset *ds, int bs, const char 
         for (int i = 0; i < B; i++) idx[i] = start + (size_t)i;
         gather(ds, idx, B, bb);
         float loss;
-        if ((rc = sl_nn_model_forward(m, bb->ids, bb->mask, B, bb->T, bb->labels, NULL, &loss, err))) break;
+        if (cb ? (rc = sl_nn_cuda_bert_forward(cb, bb->ids, bb->mask, B, bb->T, bb->labels, NULL, &loss,
+                                               err)) ||
+                     (rc = sl_nn_cuda_bert_logits(cb, dev_logits, err))
+               : (rc = sl_nn_model_forward(m, bb->ids, bb->mask, B, bb->T, bb->labels, NULL, &loss, err)))
+            break;
         loss_sum += (double)loss * B;
-        const float *lg = sl_nn_model_logits(m);
+        const float *lg = cb ? dev_logits : sl_nn_model_logits(m);
         for (int i = 0; i < B; i++) {
             const float *row = lg + (size_t)i * C;
             double *pr = prob + (start + (size_t)i) * C;
@@ -190,6 +198,7 @@ static int evaluate(sl_nn_model *m, const sl_nn_dataset *ds, int bs, const char 
     *metric_out = v;
     free(prob);
     free(idx);
+    free(dev_logits);
     return rc;
 }
 
@@ -407,6 +416,8 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
     train_state st = {0};
     char *ckpt = o->workdir ? sl_fs_join(o->workdir, "checkpoint.bin") : NULL;
     size_t *sizes = NULL;
+    sl_nn_cuda_bert *cb = NULL; /* o->cuda: the model on the device */
+    sl_nn_bert *bm = NULL;
 
     if ((rc = sl_nn_tokenizer_load(o->base_dir, &tok, err))) goto out;
     /* the head: classes given, or the sorted unique labels of the training set */
@@ -492,6 +503,21 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
                         st.step);
         }
     }
+    if (o->cuda) {
+        if (!(bm = sl_nn_model_bert(m))) {
+            rc = sl_err_set(err, SL_EUSAGE, "%s: the CUDA backend runs BERT-family bases only (use the CPU)",
+                            o->base_dir);
+            goto out;
+        }
+        /* the device gets the arena and the AdamW moments as they are now (fresh, or resumed) */
+        if ((rc = sl_nn_cuda_bert_create(bm, o->cuda_device, o->precision, &cb, err)) ||
+            (rc = sl_nn_cuda_bert_from_host(cb, bm, &opt, err)))
+            goto out;
+        sl_cuda_mem mem;
+        if (o->progress && sl_nn_cuda_bert_memory(cb, &mem, err) == 0)
+            sl_log_info("training on cuda:%d (%s): %.2f GiB of device memory planned", o->cuda_device,
+                        sl_nn_precision_name(o->precision), (double)mem.total / (1 << 30));
+    }
     sl_progress bar;
     int stopped = 0;
     for (; st.epoch < o->epochs && !stopped; st.epoch++, st.batch = 0) {
@@ -514,7 +540,7 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
         }
         while (st.batch < n_batches) {
             int k = n_batches - st.batch < o->grad_accum ? n_batches - st.batch : o->grad_accum;
-            sl_nn_model_zero_grad(m);
+            if (cb ? (rc = sl_nn_cuda_bert_zero_grad(cb, err)) : (sl_nn_model_zero_grad(m), 0)) goto out;
             long long tokens = 0;
             for (int a = 0; a < k; a++) {
                 int bi = st.batch + a;
@@ -523,16 +549,27 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
                 gather(&tr, perm + start, B, &bb);
                 sl_nn_dropout drop = {o->seed, (uint64_t)st.epoch * (uint64_t)n_batches + (uint64_t)bi};
                 float loss;
-                if ((rc = sl_nn_model_forward(m, bb.ids, bb.mask, B, bb.T, bb.labels, &drop, &loss, err)) ||
-                    (rc = sl_nn_model_backward(m, 1.0f / (float)k, err)))
+                if (cb ? (rc = sl_nn_cuda_bert_forward(cb, bb.ids, bb.mask, B, bb.T, bb.labels, &drop, &loss,
+                                                       err)) ||
+                             (rc = sl_nn_cuda_bert_backward(cb, 1.0f / (float)k, err))
+                       : (rc = sl_nn_model_forward(m, bb.ids, bb.mask, B, bb.T, bb.labels, &drop, &loss,
+                                                   err)) ||
+                             (rc = sl_nn_model_backward(m, 1.0f / (float)k, err)))
                     goto out;
                 st.epoch_loss += (double)loss * B;
                 st.epoch_rows += B;
                 for (int i = 0; i < B; i++) tokens += tr.len[perm[start + (size_t)i]];
             }
-            sl_nn_clip_grad_norm(sl_nn_model_train_grads(m), sizes, np, o->max_grad_norm);
             double lr = o->lr * sl_nn_lr_linear_factor(st.step, o->warmup_steps, total_steps);
-            sl_nn_adamw_step(&opt, lr, params, sl_nn_model_train_grads(m));
+            if (cb) {
+                /* clip + AdamW on the device; fp16 may skip the step (loss scaling), the schedule goes on */
+                double norm;
+                int taken;
+                if ((rc = sl_nn_cuda_bert_step(cb, &opt, lr, o->max_grad_norm, &norm, &taken, err))) goto out;
+            } else {
+                sl_nn_clip_grad_norm(sl_nn_model_train_grads(m), sizes, np, o->max_grad_norm);
+                sl_nn_adamw_step(&opt, lr, params, sl_nn_model_train_grads(m));
+            }
             st.step++;
             st.batch += k;
             if (o->progress) {
@@ -543,10 +580,14 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
                 sl_progress_update(&bar, (uint64_t)st.batch, extra);
             }
             if (ckpt && o->checkpoint_every > 0 && st.step % o->checkpoint_every == 0 &&
-                st.batch < n_batches && (rc = ckpt_save(ckpt, fp, &st, &opt, params, best, n_train, err)))
+                st.batch < n_batches &&
+                ((cb && (rc = sl_nn_cuda_bert_to_host(cb, bm, &opt, err))) ||
+                 (rc = ckpt_save(ckpt, fp, &st, &opt, params, best, n_train, err))))
                 goto out;
         }
         if (o->progress) sl_progress_finish(&bar);
+        /* the device's weights and moments to the host: the best copy, checkpoint and adapter read them */
+        if (cb && (rc = sl_nn_cuda_bert_to_host(cb, bm, &opt, err))) goto out;
         double train_loss = st.epoch_loss / st.epoch_rows;
         res->last_train_loss = train_loss;
         json_t *line = json_object();
@@ -558,7 +599,7 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
         char msg[256];
         if (o->eval_tsv) {
             double mv = NAN, eloss = NAN;
-            if ((rc = evaluate(m, &ev, o->batch_size, o->metric, &bb, &mv, &eloss, err))) {
+            if ((rc = evaluate(m, cb, &ev, o->batch_size, o->metric, &bb, &mv, &eloss, err))) {
                 json_decref(line);
                 goto out;
             }
@@ -638,6 +679,7 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
         (rc = sl_fs_write_atomic(o->metrics_path, st.metrics ? st.metrics : "", st.metrics_len, err)))
         goto out;
 out:
+    sl_nn_cuda_bert_free(cb);
     free(ckpt);
     free(sizes);
     free(st.metrics);

@@ -36,6 +36,11 @@ typedef struct sl_nn_train_opts {
     const char *const *labels; /* class names in index order; NULL = sorted unique labels of train_tsv */
     int n_labels;
     int progress; /* draw a progress bar (TTY only) and log one line per epoch */
+    /* CUDA (src/nn/backend.h; BERT-family bases only): cuda = 0 trains on the CPU engine (precision must
+     * be fp32); 1 on CUDA device cuda_device with the frozen base's GEMMs in `precision` (SL_CUDA_FP32,
+     * _BF16, _FP16). The CPU model stays the owner of the weights: the device arena is copied back before
+     * each evaluation, checkpoint and the adapter write, so those files are the CPU code's. */
+    int cuda, cuda_device, precision;
 } sl_nn_train_opts;
 
 /* Defaults of the seed pipeline: r 16, alpha 32, dropout 0.1, query,value, lr 3e-4, wd 0.01, 10 epochs,

@@ -7,11 +7,15 @@
  * Params:  lora_r, lora_alpha, lora_dropout, target_modules ("query,value"), use_rslora, train_pooler, lr,
  *          weight_decay, max_grad_norm, epochs, batch_size, grad_accum, warmup_steps, max_length, patience,
  *          seed, metric, problem_type, labels ("A,B"; absent = sorted unique training labels),
- *          checkpoint_every, base_name.
+ *          checkpoint_every, base_name, device ("cpu" default | "cuda"), precision ("fp32" default |
+ *          "bf16" | "fp16"; cuda only). The CLI writes device/precision only for a CUDA run, so a CPU run's
+ *          key is the same with or without --device; the CUDA ordinal is not a parameter
+ *          (sl_nn_cuda_ordinal(), set by the CLI): docs/gpu.md "Action keys".
  * Checkpoints go to ctx->workdir, so a killed run resumes where it stopped and ends with the same bytes. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/backend.h"
 #include "nn/bert.h"
 #include "nn/model.h"
 #include "nn/trainer.h"
@@ -48,11 +52,10 @@ static void free_list(char **l, int n) {
 
 static int check_keys(const json_t *params, sl_err *err) {
     static const char *const known[] = {
-        "lora_r",       "lora_alpha", "lora_dropout", "target_modules", "use_rslora",
-        "train_pooler", "lr",         "weight_decay", "max_grad_norm",  "epochs",
-        "batch_size",   "grad_accum", "warmup_steps", "max_length",     "patience",
-        "seed",         "metric",     "problem_type", "labels",         "checkpoint_every",
-        "base_name",    NULL};
+        "lora_r",       "lora_alpha",       "lora_dropout",  "target_modules", "use_rslora", "train_pooler",
+        "lr",           "weight_decay",     "max_grad_norm", "epochs",         "batch_size", "grad_accum",
+        "warmup_steps", "max_length",       "patience",      "seed",           "metric",     "problem_type",
+        "labels",       "checkpoint_every", "base_name",     "device",         "precision",  NULL};
     if (!json_is_object(params)) return sl_err_set(err, SL_EUSAGE, "train: parameters must be a JSON object");
     const char *key;
     json_t *v;
@@ -74,7 +77,7 @@ static int run_train(const sl_step_ctx *ctx) {
     long long r, epochs, bs, acc, warm, maxlen, pat, seed, ck;
     double alpha, drop;
     int rslora, pooler;
-    const char *targets, *metric, *pt, *labels, *base_name;
+    const char *targets, *metric, *pt, *labels, *base_name, *device, *precision;
     if ((rc = sl_json_get_int(p, "lora_r", 16, &r, err)) ||
         (rc = sl_json_get_real(p, "lora_alpha", 32, &alpha, err)) ||
         (rc = sl_json_get_real(p, "lora_dropout", 0.1, &drop, err)) ||
@@ -95,8 +98,18 @@ static int run_train(const sl_step_ctx *ctx) {
         (rc = sl_json_get_str(p, "problem_type", "single_label_classification", &pt, err)) ||
         (rc = sl_json_get_str(p, "labels", NULL, &labels, err)) ||
         (rc = sl_json_get_int(p, "checkpoint_every", 0, &ck, err)) ||
-        (rc = sl_json_get_str(p, "base_name", NULL, &base_name, err)))
+        (rc = sl_json_get_str(p, "base_name", NULL, &base_name, err)) ||
+        (rc = sl_json_get_str(p, "device", "cpu", &device, err)) ||
+        (rc = sl_json_get_str(p, "precision", "fp32", &precision, err)))
         return rc;
+    if (strcmp(device, "cpu") && strcmp(device, "cuda"))
+        return sl_err_set(err, SL_EUSAGE, "train: device '%s' (expected cpu or cuda)", device);
+    o.cuda = !strcmp(device, "cuda");
+    if ((rc = sl_nn_precision_parse(precision, &o.precision, err))) return rc;
+    if (!o.cuda && o.precision != SL_CUDA_FP32)
+        return sl_err_set(err, SL_EUSAGE, "train: precision '%s' needs device cuda (the CPU runs fp32)",
+                          precision);
+    o.cuda_device = sl_nn_cuda_ordinal();
     if (r < 1 || r > 4096 || epochs < 1 || epochs > 100000 || bs < 1 || bs > 65536 || acc < 1 ||
         acc > 65536 || warm < 0 || maxlen < 3 || maxlen > 1000000 || pat < 0 || pat > 100000 || seed < 0 ||
         ck < 0)
