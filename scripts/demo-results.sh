@@ -46,6 +46,11 @@ if tr and tr[0].get("summary"):
     print()
     print(f"Training: {t.get('trainable', '')}; {t.get('epochs', '?')} epochs"
           + (f", best epoch {t['best_epoch']}" if "best_epoch" in t else "") + ".")
+pre = s.get("pretrain")
+if s.get("pretrained_base") and pre:
+    print(f"Pretraining (here, on the bundled sequence): {pre['steps']} MLM steps ({pre['epochs']} epochs of "
+          f"{pre['windows_per_epoch']} windows), {pre['parameters']:,} parameters, mean MLM loss "
+          f"{pre['first_epoch_mlm_loss']:.3f} (first epoch) → {pre['last_epoch_mlm_loss']:.3f} (last epoch).")
 if s.get("random_base"):
     print("The base model was randomly initialised (no pretrained DNA model): see docs/run.md.")
 ran = [st for st in s["steps"] if st["status"] == "ran"]

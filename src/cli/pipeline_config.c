@@ -450,8 +450,9 @@ json_t *sl_pipeline_config_defaults(void) {
     return out;
 }
 
-/* The demo: Findlay 2018 BRCA1 SGE variants on the GRCh37 region, LOF vs FUNC, split by exon, a small
- * randomly initialised base sized to finish in minutes on two cores. Only what differs from the defaults. */
+/* The demo: Findlay 2018 BRCA1 SGE variants on the GRCh37 region, LOF vs FUNC, split by exon, a small BERT
+ * MLM-pretrained first on the bundled 200 kb region (768 steps), sized to finish in minutes on two cores
+ * (docs/run.md has the measurements). Only what differs from the defaults. */
 static const char demo_config[] =
     "{\n"
     "  \"description\": \"Embedded demo: BRCA1 saturation genome editing (Findlay et al. 2018), LOF vs FUNC, "
@@ -466,8 +467,11 @@ static const char demo_config[] =
     "    \"strand\": \"-\"\n"
     "  },\n"
     "  \"split\": {\"test_fraction\": 0.3, \"validation_fraction\": 0.2, \"group_by\": \"exon\"},\n"
-    "  \"base\": {\"init\": {\"hidden_size\": 64, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,\n"
-    "                      \"intermediate_size\": 256, \"max_position_embeddings\": 128}},\n"
+    "  \"base\": {\"pretrain\": {\n"
+    "    \"init\": {\"hidden_size\": 64, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,\n"
+    "             \"intermediate_size\": 256, \"max_position_embeddings\": 128},\n"
+    "    \"window\": 128, \"windows_per_epoch\": 512, \"epochs\": 24, \"batch_size\": 16,\n"
+    "    \"lr\": 0.003, \"warmup_steps\": 50}},\n"
     "  \"train\": {\"max_length\": 128, \"epochs\": 10, \"patience\": 3},\n"
     "  \"evaluate\": {\"positive_class\": \"LOF\"},\n"
     "  \"baselines\": {\"scores\": [\"cadd\"], \"category\": \"consequence\"},\n"
