@@ -6,6 +6,8 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "nn/backend.h"
+#include "util/log.h"
 #include "util/fs.h"
 
 static void usage(FILE *out) {
@@ -30,7 +32,9 @@ static void usage(FILE *out) {
         "  --bootstrap N           bootstrap resamples for the intervals, 0 = none (default 1000)\n"
         "  --ci-level L            confidence level of the intervals (default 0.95)\n"
         "  --seed S                bootstrap seed (default 0)\n"
-        "  --history FILE          the trainer's metrics.jsonl: plot loss and metrics per epoch\n\n"
+        "  --history FILE          the trainer's metrics.jsonl: plot loss and metrics per epoch\n"
+        "  --device D              with --base: auto (default), cpu, cuda, cuda:N (as seqlora predict)\n"
+        "  --precision P           with --base: fp32 (default), bf16, fp16 (CUDA only)\n\n"
         "stdout: the path of metrics.json, or with --json its content.\n\n" SL_CLI_COMMON_HELP);
 }
 
@@ -45,7 +49,9 @@ enum {
     OPT_BOOT,
     OPT_LEVEL,
     OPT_SEED,
-    OPT_HISTORY
+    OPT_HISTORY,
+    OPT_DEVICE,
+    OPT_PRECISION
 };
 
 int sl_cmd_evaluate(int argc, char **argv) {
@@ -54,6 +60,8 @@ int sl_cmd_evaluate(int argc, char **argv) {
         {"base", required_argument, 0, OPT_BASE},
         {"adapter", required_argument, 0, OPT_ADAPTER},
         {"dataset", required_argument, 0, OPT_DATASET},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"output", required_argument, 0, 'o'},
         {"task", required_argument, 0, OPT_TASK},
         {"threshold", required_argument, 0, OPT_THRESHOLD},
@@ -70,7 +78,7 @@ int sl_cmd_evaluate(int argc, char **argv) {
     sl_cli_common_init(&common);
     sl_err err;
     sl_err_clear(&err);
-    const char *base = NULL, *adapter = NULL, *dataset = NULL;
+    const char *base = NULL, *adapter = NULL, *dataset = NULL, *device = NULL, *precision = NULL;
     const char *pred = NULL, *out = NULL, *history = NULL, *task = NULL, *pos = NULL;
     double threshold = 0.5, level = 0.95;
     long long boot = 1000, seed = 0;
@@ -101,6 +109,12 @@ int sl_cmd_evaluate(int argc, char **argv) {
                 break;
             case OPT_HISTORY:
                 history = optarg;
+                break;
+            case OPT_DEVICE:
+                device = optarg;
+                break;
+            case OPT_PRECISION:
+                precision = optarg;
                 break;
             case OPT_THRESHOLD:
                 if (sl_cli_parse_real("--threshold", optarg, &threshold, &err))
@@ -142,6 +156,16 @@ int sl_cmd_evaluate(int argc, char **argv) {
             "evaluate: --predictions, or --base and --dataset, is required (see seqlora "
             "evaluate --help)");
     if (!out) return sl_cli_usage_error("evaluate: -o REPORT_DIR is required");
+    if (pred && (device || precision))
+        return sl_cli_usage_error("evaluate: --device and --precision apply to --base only");
+    sl_nn_device dev = {SL_NN_DEVICE_CPU, -1};
+    int prec = 0;
+    if (base) {
+        char note[1400];
+        if ((rc = sl_nn_device_select(device, precision, base, &dev, &prec, note, sizeof note, &err)))
+            return sl_cli_report(rc, &err);
+        if (note[0] && !common.quiet) sl_log_info("%s", note);
+    }
 
     json_t *params = json_object();
     if (task) json_object_set_new(params, "task", json_string(task));
@@ -150,6 +174,11 @@ int sl_cmd_evaluate(int argc, char **argv) {
     json_object_set_new(params, "bootstrap", json_integer(boot));
     json_object_set_new(params, "ci_level", json_real(level));
     json_object_set_new(params, "seed", json_integer(seed));
+    if (dev.kind == SL_NN_DEVICE_CUDA) {
+        json_object_set_new(params, "device", json_string("cuda"));
+        json_object_set_new(params, "precision", json_string(sl_nn_precision_name(prec)));
+        sl_nn_cuda_set_ordinal(dev.index);
+    }
     sl_run_input inputs[5];
     size_t n_in = 0;
     if (pred) inputs[n_in++] = (sl_run_input){"predictions", pred};

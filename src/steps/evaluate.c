@@ -12,6 +12,7 @@
 
 #include "nn/predict.h"
 #include "nn/report.h"
+#include "nn/backend.h"
 #include "step.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -32,7 +33,7 @@ static int check_keys(const json_t *params, const char *const *known, sl_err *er
 /* Turn the canonical parameters into report options. */
 static int evaluate_opts(const json_t *params, sl_nn_report_opts *o, sl_err *err) {
     static const char *const known[] = {"task",     "threshold", "positive_class", "bootstrap", "seed",
-                                        "ci_level", NULL};
+                                        "ci_level", "device",    "precision",      NULL};
     int rc = check_keys(params, known, err);
     if (rc) return rc;
     sl_nn_report_opts_init(o);
@@ -82,7 +83,17 @@ static int run_evaluate(const sl_step_ctx *ctx) {
     json_t *report = NULL;
     rc = sl_fs_mkdirs(dir, err);
     if (!rc && !pred) {
-        rc = sl_nn_predict_dataset(base, adapter, dataset, own_pred, ctx->threads, err);
+        /* device/precision: only a CUDA run has them (the CLI's --device; docs/gpu.md "Action keys") */
+        const char *device = NULL, *precision = NULL;
+        int prec = 0;
+        if (!(rc = sl_json_get_str(ctx->params, "device", "cpu", &device, err)) &&
+            !(rc = sl_json_get_str(ctx->params, "precision", "fp32", &precision, err)) &&
+            !(rc = sl_nn_precision_parse(precision, &prec, err)) && strcmp(device, "cpu") &&
+            strcmp(device, "cuda"))
+            rc = sl_err_set(err, SL_EUSAGE, "evaluate: device '%s' (expected cpu or cuda)", device);
+        if (!rc)
+            rc = sl_nn_predict_dataset_on(base, adapter, dataset, own_pred, ctx->threads,
+                                          strcmp(device, "cuda") ? -1 : sl_nn_cuda_ordinal(), prec, err);
         pred = own_pred;
     }
     if (!rc) rc = sl_nn_report_write(pred, &o, dir, &report, err);

@@ -200,6 +200,28 @@ for prec, tol in (("fp32", 1e-4), ("bf16", 2e-2)):
               f"predict {prec} on the emulated device vs the CPU: max|prob diff| {d:.2e} <= {tol:g}")
         check(read(pd) != read(pc), f"predict {prec} on the device is its own action (not the CPU's cached bytes)")
 
+# 4c. evaluate --base predicts first: on the emulated device, the CPU's metrics within tolerance
+def ev(out, extra, module="none"):
+    return seqlora(["evaluate", "--base", base, "--adapter", cpu, "--dataset", evl, "-o", out, "--bootstrap", "0"]
+                   + extra, store, module)
+
+
+r = ev(os.path.join(TMP, "ev_cpu"), [])
+r2 = ev(os.path.join(TMP, "ev_emu"), ["--device", "cuda"], EMU)
+check(r.returncode == 0 and r2.returncode == 0, "evaluate --base on the CPU and --device cuda (emulated) exit 0" +
+      ("" if r.returncode == 0 and r2.returncode == 0 else ": " + (r.stderr + r2.stderr)[-800:]))
+if r.returncode == 0 and r2.returncode == 0:
+    mc = json.load(open(os.path.join(TMP, "ev_cpu", "metrics.json")))["metrics"]
+    me = json.load(open(os.path.join(TMP, "ev_emu", "metrics.json")))["metrics"]
+    num = [k for k, v in mc.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    d = max((abs(mc[k] - me.get(k, float("inf"))) for k in num), default=float("inf"))
+    check(len(num) > 0 and d <= 1e-4, f"evaluate --device cuda vs CPU: {len(num)} metrics, max |diff| {d:.2e} <= 1e-4")
+    _, ye = probs(os.path.join(TMP, "ev_emu", "predictions.tsv"))
+    check(read(os.path.join(TMP, "ev_emu", "predictions.tsv")) != read(pc) and float(np.max(np.abs(ye - yc))) <= 1e-4,
+          "evaluate --device cuda predicted on the device (its own bytes, the CPU's within 1e-4)")
+r = seqlora(["evaluate", "--predictions", pc, "-o", os.path.join(TMP, "ev_bad"), "--device", "cuda"], store)
+check(r.returncode == 2 and "--base only" in r.stderr, f"evaluate --predictions --device: exit {r.returncode}")
+
 # 5. kill -9 on the emulated device after a mid-epoch checkpoint, rerun: the uninterrupted run's bytes
 if "fp32" in emu:
     store5 = os.path.join(TMP, "store5")
