@@ -297,6 +297,62 @@ static void test_family_errors(void) {
     free(dir);
 }
 
+/* config.json files as published (field values of reference/formats.md §4.1 for DNABERT-2-117M and §5.1 for
+ * facebook/esm2_t6_8M_UR50D) are recognised and read with the right sizes. */
+static void test_published_configs(void) {
+    char *dir = NULL, *p;
+    sl_err err = {0};
+    sl_nn_family f;
+    sl_nn_bert_config c;
+    CHECK_EQ_INT(sl_fs_mkdtemp(tmp_dir, "pub", &dir, &err), 0);
+    p = sl_fs_join(dir, "config.json");
+    write_cfg(
+        dir,
+        "{\"alibi_starting_size\": 512, \"attention_probs_dropout_prob\": 0.0, \"auto_map\": "
+        "{\"AutoConfig\": \"configuration_bert.BertConfig\", \"AutoModel\": \"bert_layers.BertModel\", "
+        "\"AutoModelForMaskedLM\": \"bert_layers.BertForMaskedLM\", \"AutoModelForSequenceClassification\": "
+        "\"bert_layers.BertForSequenceClassification\"}, \"classifier_dropout\": null, \"hidden_act\": "
+        "\"gelu\", \"hidden_dropout_prob\": 0.1, \"hidden_size\": 768, \"initializer_range\": 0.02, "
+        "\"intermediate_size\": 3072, \"layer_norm_eps\": 1e-12, \"max_position_embeddings\": 512, "
+        "\"num_attention_heads\": 12, \"num_hidden_layers\": 12, \"position_embedding_type\": "
+        "\"absolute\", \"torch_dtype\": \"float32\", \"transformers_version\": \"4.28.0\", "
+        "\"type_vocab_size\": 2, \"vocab_size\": 4096}");
+    CHECK(sl_nn_model_family(p, &f, &err) == 0 && f == SL_NN_FAMILY_DNABERT2);
+    if (sl_nn_model_config_load(p, &c, &err) == 0) {
+        CHECK(c.hidden == 768 && c.layers == 12 && c.heads == 12 && c.intermediate == 3072 &&
+              c.vocab_size == 4096);
+        CHECK_NEAR(c.classifier_dropout, 0.1, 1e-7); /* null -> hidden_dropout_prob */
+        CHECK(c.max_position > 512);                 /* ALiBi: no position table */
+        sl_nn_bert_config_free(&c);
+    } else {
+        CHECK(0);
+    }
+    write_cfg(
+        dir,
+        "{\"architectures\": [\"EsmForMaskedLM\"], \"attention_probs_dropout_prob\": 0.0, "
+        "\"emb_layer_norm_before\": false, \"esmfold_config\": null, \"hidden_act\": \"gelu\", "
+        "\"hidden_dropout_prob\": 0.0, \"hidden_size\": 320, \"initializer_range\": 0.02, "
+        "\"intermediate_size\": 1280, \"is_folding_model\": false, \"layer_norm_eps\": 1e-05, "
+        "\"mask_token_id\": 32, \"max_position_embeddings\": 1026, \"model_type\": \"esm\", "
+        "\"num_attention_heads\": 20, \"num_hidden_layers\": 6, \"pad_token_id\": 1, "
+        "\"position_embedding_type\": \"rotary\", \"token_dropout\": true, \"torch_dtype\": \"float32\", "
+        "\"use_cache\": true, \"vocab_list\": null, \"vocab_size\": 33}");
+    sl_nn_esm_config ec;
+    CHECK(sl_nn_model_family(p, &f, &err) == 0 && f == SL_NN_FAMILY_ESM);
+    if (sl_nn_esm_config_load(p, &ec, &err) == 0) {
+        CHECK(ec.b.hidden == 320 && ec.b.layers == 6 && ec.b.heads == 20 && ec.b.intermediate == 1280);
+        CHECK(ec.rotary && ec.token_dropout && ec.mask_token_id == 32 && ec.b.pad_token_id == 1 &&
+              !ec.gated_ffn);
+        CHECK_NEAR(ec.b.ln_eps, 1e-5, 1e-12);
+        sl_nn_bert_config_free(&ec.b);
+    } else {
+        CHECK(0);
+    }
+    free(p);
+    sl_fs_remove_tree(dir, NULL);
+    free(dir);
+}
+
 int main(void) {
     const char *t = getenv("SEQLORA_TEST_TMP");
     tmp_dir = strdup(t ? t : "/tmp");
@@ -305,6 +361,7 @@ int main(void) {
     RUN_TEST(test_swiglu_derivative);
     RUN_TEST(test_gradients);
     RUN_TEST(test_family_errors);
+    RUN_TEST(test_published_configs);
     free(tmp_dir);
     return TEST_RESULT();
 }
