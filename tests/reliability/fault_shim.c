@@ -65,8 +65,8 @@ static int hit(const char *kind) {
     return 1;
 }
 
-#define REAL(ret, name, ...)                                                                          \
-    static ret (*real_##name)(__VA_ARGS__);                                                           \
+#define REAL(ret, name, ...)                                                                                 \
+    static ret (*real_##name)(__VA_ARGS__);                                                                  \
     if (!real_##name) *(void **)&real_##name = dlsym(RTLD_NEXT, #name)
 
 ssize_t write(int fd, const void *buf, size_t n) {
