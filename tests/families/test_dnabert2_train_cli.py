@@ -1,7 +1,7 @@
 """End-to-end `seqlora train` / `seqlora predict` on a random tiny DNABERT-2 base (MosaicBERT config with
 auto_map, BPE tokenizer.json, no pooler in the checkpoint, LoRA on Wqkv).
 
-Checks: train exits 0; `seqlora predict` probabilities equal those of the `tokenizers` BPE tokenizer +
+Checks: train exits 0; 1 and 2 threads give byte-identical adapters; `seqlora predict` probabilities equal those of the `tokenizers` BPE tokenizer +
 the PyTorch reference of DNABERT-2 (d2_reference.py) + PeftModel.from_pretrained on seqlora's adapter
 within 1e-4; a PEFT-made adapter (from the reference) predicts the same through seqlora. Exits 1 on any
 failure."""
@@ -103,6 +103,14 @@ r = seqlora(["train", "--base", base, "--train", train, "--eval", evl, "-o", out
              "--target-modules", "Wqkv"])
 check(r.returncode == 0, "train on a DNABERT-2 base exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-2000:]))
 if r.returncode == 0:
+    out2 = os.path.join(TMP, "adapter2")
+    r2 = subprocess.run([BIN, "train", "--base", base, "--train", train, "--eval", evl, "-o", out2, "--lora-r", "4",
+                         "--lora-alpha", "8", "--epochs", "2", "--batch-size", "4", "--lr", "1e-2", "--max-length",
+                         "32", "--seed", "3", "--target-modules", "Wqkv", "--threads", "2", "--store",
+                         os.path.join(TMP, "store2")], capture_output=True, text=True)
+    check(r2.returncode == 0 and open(os.path.join(out, "adapter_model.safetensors"), "rb").read() ==
+          open(os.path.join(out2, "adapter_model.safetensors"), "rb").read(),
+          "1 and 2 threads (hidden dropout 0.1 on) give byte-identical adapters")
     cfg = json.load(open(os.path.join(out, "adapter_config.json")))
     check(cfg["target_modules"] == ["Wqkv"] and "pooler" in cfg["modules_to_save"],
           f"adapter_config: targets {cfg['target_modules']}, modules_to_save {cfg['modules_to_save']}")

@@ -2,7 +2,7 @@
 model (rotary, token dropout, 33-token alphabet) and a Nucleotide Transformer v1-style model (absolute
 pad-aware positions, 6-mer vocabulary).
 
-Checks: train exits 0 and prints PEFT's trainable-parameter line; `seqlora predict` probabilities equal those
+Checks: train exits 0 and prints PEFT's trainable-parameter line; 1 and 2 threads give byte-identical adapters; `seqlora predict` probabilities equal those
 of transformers' EsmTokenizer + EsmForSequenceClassification + PeftModel.from_pretrained on the adapter
 seqlora wrote, within 1e-4; a LoRA target that would adapt the classifier ("dense") is refused with a clear
 message and nothing written. Exits 1 on any failure."""
@@ -83,6 +83,16 @@ for name, vocab, alphabet, motif, kw in CASES:
                  "--seed", "3", "--target-modules", "query,key,value,attention.output.dense"], store)
     check(r.returncode == 0, f"{name}: train exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-2000:]))
     check("trainable params:" in r.stdout + r.stderr, f"{name}: trainable-parameter line printed")
+    # two threads, a fresh store: the same adapter bytes
+    out2 = os.path.join(TMP, name + "_adapter2")
+    r2 = seqlora(["train", "--base", base, "--train", train, "--eval", evl, "-o", out2, "--lora-r", "4",
+                  "--lora-alpha", "8", "--epochs", "2", "--batch-size", "4", "--lr", "1e-2", "--max-length", "48",
+                  "--seed", "3", "--target-modules", "query,key,value,attention.output.dense", "--threads", "2"],
+                 store + "2")
+    same = r2.returncode == 0 and all(
+        open(os.path.join(out, f), "rb").read() == open(os.path.join(out2, f), "rb").read()
+        for f in ("adapter_model.safetensors", "adapter_config.json"))
+    check(same, f"{name}: 1 and 2 threads give byte-identical adapters")
     pred = os.path.join(TMP, name + "_pred.tsv")
     r = seqlora(["predict", "--base", base, "--adapter", out, "--input", evl, "-o", pred], store)
     check(r.returncode == 0, f"{name}: predict exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-2000:]))
