@@ -101,5 +101,26 @@ for prec in bf16 fp32; do
     log "rc=$?"
   done
 done
+# 5. the CLI path (train / predict / evaluate --device cuda) when a packed binary came along
+#    (bench/gpu/pack-cli.sh on the development machine; the GPU machine lacks seqlora's Debian libraries):
+#    tests/cuda/test_train_device.py with the real module instead of the emulated one. Its byte-identical
+#    resume check may fail on a GPU (the gradient-norm atomics are order-dependent); the tolerance checks
+#    are the ones that must pass.
+bundle=${SEQLORA_CLI_BUNDLE:-build-gpu-cli/bundle.tar.xz}
+if [ -f "$bundle" ] && [ "$b1" = 0 ]; then
+  log "CLI path (train/predict/evaluate --device cuda) with $bundle"
+  cli="$build/cli"
+  mkdir -p "$cli"
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$bundle" "$cli"
+  printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s/seqlora" "$@"\n' \
+    "$cli" "$cli" >"$cli/seqlora.sh"
+  chmod +x "$cli/seqlora.sh"
+  "$cli/seqlora.sh" --version >"$out/cli.log" 2>&1
+  SEQLORA_BIN="$cli/seqlora.sh" SEQLORA_CUDA_EMU="$mod" SEQLORA_TEST_TMP="$build/cli_tmp" \
+    timeout 240 python3 tests/cuda/test_train_device.py >>"$out/cli.log" 2>&1
+  log "CLI path rc=$? (cli.log)"
+else
+  log "CLI path: skipped (no $bundle; make it with bench/gpu/pack-cli.sh BUILD_DIR build-gpu-cli)"
+fi
 log "done in $(($(date +%s) - t_start)) s"
 python3 bench/gpu/summarize.py "$out" | tee "$out/summary.txt"

@@ -19,6 +19,9 @@ def main(out):
         p = os.path.join(out, name + ".log")
         npass, nfail, nskip = count(p, "PASS"), count(p, "FAIL"), count(p, "SKIP")
         print(f"{name:8s} PASS {npass}  FAIL {nfail}  SKIP {nskip}   ({p})")
+    p = os.path.join(out, "cli.log")  # the CLI path (tests/cuda/test_train_device.py): "ok   " / "FAIL "
+    if os.path.exists(p):
+        print(f"{'cli':8s} PASS {count(p, 'ok   ')}  FAIL {count(p, 'FAIL ')}  SKIP 0   ({p})")
     rows = []
     try:
         with open(os.path.join(out, "bench.jsonl")) as f:
