@@ -107,7 +107,7 @@ done
 #    resume check may fail on a GPU (the gradient-norm atomics are order-dependent); the tolerance checks
 #    are the ones that must pass.
 bundle=${SEQLORA_CLI_BUNDLE:-build-gpu-cli/bundle.tar.xz}
-if [ -f "$bundle" ] && [ "$b1" = 0 ]; then
+if [ -f "$bundle" ] && [ "$b1" = 0 ] && nvidia-smi -L >/dev/null 2>&1; then
   log "CLI path (train/predict/evaluate --device cuda) with $bundle"
   cli="$build/cli"
   mkdir -p "$cli"
@@ -120,7 +120,7 @@ if [ -f "$bundle" ] && [ "$b1" = 0 ]; then
     timeout 240 python3 tests/cuda/test_train_device.py >>"$out/cli.log" 2>&1
   log "CLI path rc=$? (cli.log)"
 else
-  log "CLI path: skipped (no $bundle; make it with bench/gpu/pack-cli.sh BUILD_DIR build-gpu-cli)"
+  log "CLI path: skipped (no GPU, or no $bundle: make it with bench/gpu/pack-cli.sh BUILD_DIR build-gpu-cli)"
 fi
 log "done in $(($(date +%s) - t_start)) s"
 python3 bench/gpu/summarize.py "$out" | tee "$out/summary.txt"
