@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "esm_impl.h"
-#include "peft_config.h"
+#include "family_common.h"
 #include "safetensors.h"
 #include "torch_pickle.h"
 #include "util/fs.h"
@@ -203,19 +203,14 @@ out:
 
 /* ---- LoRA targets -------------------------------------------------------------------------- */
 
-static int suffix_match(const char *name, const char *t) {
-    size_t n = strlen(name), k = strlen(t);
-    if (!strcmp(name, t)) return 1;
-    return n > k && name[n - k - 1] == '.' && !strcmp(name + n - k, t);
-}
-
 int sl_nn_esm_lora_targets(const char *const *names, size_t n, unsigned *targets, sl_err *err) {
     unsigned set = 0;
     if (n == 0) return sl_err_set(err, SL_EUSAGE, "no LoRA target modules given");
     for (size_t i = 0; i < n; i++) {
         const char *t = names[i];
         if (!*t) return sl_err_set(err, SL_EUSAGE, "empty LoRA target module name");
-        if (suffix_match("classifier.dense", t) || suffix_match("classifier.out_proj", t))
+        if (sl_nn_target_suffix_match("classifier.dense", t) ||
+            sl_nn_target_suffix_match("classifier.out_proj", t))
             return sl_err_set(err, SL_EUSAGE,
                               "target module '%s' would also adapt the ESM classifier (classifier.dense / "
                               "out_proj), which is trained whole; name attention.output.dense, "
@@ -225,7 +220,7 @@ int sl_nn_esm_lora_targets(const char *const *names, size_t n, unsigned *targets
         for (int m = 0; m < SL_NN_NMOD; m++) {
             char full[128];
             snprintf(full, sizeof full, "esm.encoder.layer.0.%s", sl_nn_module_path(m));
-            if (suffix_match(full, t)) hit |= 1u << m;
+            if (sl_nn_target_suffix_match(full, t)) hit |= 1u << m;
         }
         if (!hit)
             return sl_err_set(
@@ -267,52 +262,30 @@ static int read_w(const sl_nn_st_file *st, const char *name, int ndim, int64_t d
                       name, (long long)d0, ndim > 1 ? ", " : "", ndim > 1 ? (long long)d1 : 0LL);
 }
 
-static float rng_normal(sl_rng *r) {
-    double u1 = sl_rng_uniform(r), u2 = sl_rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
-}
-
-static sl_nn_param *add_param(sl_nn_esm *m, size_t *cap, const char *name, int64_t d0, int64_t d1, int ndim) {
-    if (m->n_params == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        sl_nn_param *p = realloc(m->params, nc * sizeof *p);
-        if (!p) return NULL;
-        m->params = p;
-        *cap = nc;
-    }
-    sl_nn_param *p = &m->params[m->n_params++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->ndim = ndim;
-    p->shape[0] = d0;
-    p->shape[1] = ndim > 1 ? d1 : 0;
-    p->numel = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1);
-    p->offset = m->n_train;
-    m->n_train += p->numel;
-    return p;
-}
-
 static int setup_trainable(sl_nn_esm *m, sl_err *err) {
     const sl_nn_esm_config *c = &m->cfg;
     const int H = c->b.hidden, C = c->b.num_labels;
-    size_t cap = 0;
+    sl_nn_param_table t = {0};
     char name[256];
     for (int l = 0; l < c->b.layers; l++)
         for (int mod = 0; mod < SL_NN_NMOD; mod++) {
             if (!(m->spec.targets & (1u << mod))) continue;
             snprintf(name, sizeof name, "base_model.model.esm.encoder.layer.%d.%s.lora_A.weight", l,
                      sl_nn_module_path(mod));
-            if (!add_param(m, &cap, name, m->spec.r, sl_nn_esm_mod_in(c, mod), 2)) goto nomem;
+            if (!sl_nn_param_table_add(&t, name, m->spec.r, sl_nn_esm_mod_in(c, mod), 2)) goto nomem;
             snprintf(name, sizeof name, "base_model.model.esm.encoder.layer.%d.%s.lora_B.weight", l,
                      sl_nn_module_path(mod));
-            if (!add_param(m, &cap, name, sl_nn_esm_mod_out(c, mod), m->spec.r, 2)) goto nomem;
+            if (!sl_nn_param_table_add(&t, name, sl_nn_esm_mod_out(c, mod), m->spec.r, 2)) goto nomem;
         }
-    if (!add_param(m, &cap, "base_model.model.classifier.dense.weight", H, H, 2) ||
-        !add_param(m, &cap, "base_model.model.classifier.dense.bias", H, 0, 1) ||
-        !add_param(m, &cap, "base_model.model.classifier.out_proj.weight", C, H, 2) ||
-        !add_param(m, &cap, "base_model.model.classifier.out_proj.bias", C, 0, 1))
+    if (!sl_nn_param_table_add(&t, "base_model.model.classifier.dense.weight", H, H, 2) ||
+        !sl_nn_param_table_add(&t, "base_model.model.classifier.dense.bias", H, 0, 1) ||
+        !sl_nn_param_table_add(&t, "base_model.model.classifier.out_proj.weight", C, H, 2) ||
+        !sl_nn_param_table_add(&t, "base_model.model.classifier.out_proj.bias", C, 0, 1))
         goto nomem;
+    m->params = t.params;
+    m->n_params = t.n;
+    m->n_train = t.n_train;
+    t.params = NULL;
     m->tparams = calloc(m->n_train, sizeof(float));
     m->tgrads = calloc(m->n_train, sizeof(float));
     if (!m->tparams || !m->tgrads) goto nomem;
@@ -332,6 +305,7 @@ static int setup_trainable(sl_nn_esm *m, sl_err *err) {
     }
     return 0;
 nomem:
+    free(t.params);
     return sl_err_set(err, SL_ENOMEM, "out of memory for the trainable parameters");
 }
 
@@ -546,8 +520,8 @@ int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const s
     } else {
         sl_rng rh;
         sl_rng_init(&rh, seed, 3);
-        for (size_t i = 0; i < H * H; i++) m->cd_w[i] = rng_normal(&rh) * c->b.init_range;
-        for (size_t i = 0; i < (size_t)C * H; i++) m->co_w[i] = rng_normal(&rh) * c->b.init_range;
+        for (size_t i = 0; i < H * H; i++) m->cd_w[i] = sl_nn_rng_normal(&rh) * c->b.init_range;
+        for (size_t i = 0; i < (size_t)C * H; i++) m->co_w[i] = sl_nn_rng_normal(&rh) * c->b.init_range;
     }
     sl_rng ra;
     sl_rng_init(&ra, seed, 2);
@@ -631,110 +605,15 @@ void sl_nn_esm_zero_grad(sl_nn_esm *m) {
 
 /* ---- PEFT adapters ------------------------------------------------------------------------- */
 
-static double short_double(float f) {
-    char b[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(b, sizeof b, "%.*g", prec, (double)f);
-        double d = strtod(b, NULL);
-        if ((float)d == f) return d;
-    }
-    return (double)f;
-}
-
 int sl_nn_esm_adapter_write(const sl_nn_esm *m, const float *params, const char *dir, const char *base_name,
                             sl_err *err) {
-    if (!params) params = m->tparams;
-    sl_nn_st_wtensor *ts = calloc(m->n_params, sizeof *ts);
-    if (!ts) return sl_err_set(err, SL_ENOMEM, "out of memory");
-    for (size_t i = 0; i < m->n_params; i++) {
-        const sl_nn_param *p = &m->params[i];
-        ts[i].name = p->name;
-        ts[i].dtype = SL_NN_ST_F32;
-        ts[i].ndim = p->ndim;
-        ts[i].shape = p->shape;
-        ts[i].data = params + p->offset;
-    }
-    static const char *const meta[] = {"format", "pt", NULL};
-    char *path = sl_fs_join(dir, "adapter_model.safetensors");
-    int rc =
-        path ? sl_nn_st_write(path, ts, m->n_params, meta, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
-    free(path);
-    free(ts);
-    if (rc) return rc;
-    const sl_nn_lora_spec *s = &m->spec;
-    sl_nn_peft_config cfg;
-    char buf[sizeof s->target_names];
-    const char *names[SL_NN_NMOD * 4];
-    size_t n = 0;
-    path = NULL;
-    if ((rc = sl_nn_peft_config_init(&cfg, err))) goto out;
-    cfg.task_type = strdup("SEQ_CLS");
-    cfg.r = s->r;
-    cfg.lora_alpha = short_double(s->alpha);
-    cfg.lora_dropout = short_double(s->dropout);
-    cfg.use_rslora = s->use_rslora;
-    cfg.inference_mode = 1;
-    cfg.base_model_name_or_path = base_name ? strdup(base_name) : NULL;
-    if (!cfg.task_type || (base_name && !cfg.base_model_name_or_path)) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (s->target_regex) {
-        if (!(cfg.target_modules_regex = strdup(s->target_names))) {
-            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-            goto out;
-        }
-    } else {
-        snprintf(buf, sizeof buf, "%s", s->target_names);
-        if (!buf[0])
-            for (int mod = 0; mod < SL_NN_NMOD; mod++)
-                if (s->targets & (1u << mod)) names[n++] = sl_nn_module_path(mod);
-        for (char *save = NULL, *tok = buf[0] ? strtok_r(buf, ",", &save) : NULL; tok && n < SL_NN_NMOD * 4;
-             tok = strtok_r(NULL, ",", &save))
-            names[n++] = tok;
-        if ((rc = sl_nn_peft_config_set_list(&cfg.target_modules, &cfg.n_target_modules, names, n, err)))
-            goto out;
-    }
-    const char *mts[2] = {"classifier", "score"};
-    if ((rc = sl_nn_peft_config_set_list(&cfg.modules_to_save, &cfg.n_modules_to_save, mts, 2, err)))
-        goto out;
-    if (!(path = sl_fs_join(dir, "adapter_config.json"))) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = sl_nn_peft_config_write(path, &cfg, err);
-out:
-    free(path);
-    sl_nn_peft_config_free(&cfg);
-    return rc;
+    const char *paths[SL_NN_NMOD];
+    for (int mod = 0; mod < SL_NN_NMOD; mod++) paths[mod] = sl_nn_module_path(mod);
+    static const char *const mts[2] = {"classifier", "score"};
+    return sl_nn_family_adapter_write(m->params, m->n_params, params ? params : m->tparams, &m->spec, paths,
+                                      SL_NN_NMOD, mts, 2, dir, base_name, err);
 }
 
 int sl_nn_esm_adapter_load_weights(sl_nn_esm *m, const char *dir, sl_err *err) {
-    char *path = sl_fs_join(dir, "adapter_model.safetensors");
-    if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
-    sl_nn_st_file *st = NULL;
-    int rc = sl_nn_st_open(path, &st, err);
-    free(path);
-    if (rc) return rc;
-    for (size_t i = 0; i < m->n_params && !rc; i++) {
-        const sl_nn_param *p = &m->params[i];
-        if (!sl_nn_st_find(st, p->name)) {
-            rc = sl_err_set(err, SL_EDATA, "%s: no tensor %s (the adapter and the model disagree)",
-                            sl_nn_st_path(st), p->name);
-            break;
-        }
-        rc = sl_nn_st_read_f32_shape(st, p->name, p->ndim, p->shape, m->tparams + p->offset, err);
-    }
-    for (size_t i = 0; i < sl_nn_st_count(st) && !rc; i++) {
-        const char *nm = sl_nn_st_tensor_at(st, i)->name;
-        if (!strstr(nm, ".lora_")) continue;
-        size_t j = 0;
-        while (j < m->n_params && strcmp(m->params[j].name, nm)) j++;
-        if (j == m->n_params)
-            rc = sl_err_set(err, SL_EDATA,
-                            "%s: tensor %s has no slot in this model (the adapter and the model disagree)",
-                            sl_nn_st_path(st), nm);
-    }
-    sl_nn_st_close(st);
-    return rc;
+    return sl_nn_family_adapter_load(m->params, m->n_params, m->tparams, dir, err);
 }
