@@ -197,6 +197,18 @@ for i, (name, L, H, nh, I, V, C, pt, B, T, pooler, targets) in enumerate(CASES):
     e = maxrel(out["final_logits"], lg.numpy().ravel())
     check(e < 1e-4, f"{name}: adapter written by seqlora, loaded by PeftModel: logits within {e:.2e}")
 
+# the published checkpoint ships only pytorch_model.bin: the same model from a torch.save state dict
+d, model = make_base("d2_bin", 2, 32, 4, 48, 4096, 2, "single_label_classification", 40)
+torch.save(load_file(os.path.join(d, "model.safetensors")), os.path.join(d, "pytorch_model.bin"))
+os.remove(os.path.join(d, "model.safetensors"))
+bb = make_batches(1, 3, 9, 4096, 2, "single_label_classification", 41)
+out = run_tool({"model_dir": d, "seed": 1, "lora": {"r": 2, "alpha": 4, "dropout": 0.0, "targets": ["Wqkv"]},
+                "batches": bb, "num_labels": 2, "problem_type": "single_label_classification"}, "d2_bin.fwd")
+with torch.no_grad():
+    ref = model(**torch_batch(bb[0], "single_label_classification"))
+e = maxrel(out["logits"], ref.logits.numpy().ravel())
+check(e < 1e-4, f"d2_bin: pytorch_model.bin checkpoint, logits vs the reference (max rel diff {e:.2e})")
+
 # 5. bad input
 d, _ = make_base("bad_base", 1, 16, 2, 24, 50, 2, "single_label_classification", 7)
 b1 = make_batches(1, 2, 6, 50, 2, "single_label_classification", 8)
