@@ -116,7 +116,7 @@ if [ -f "$bundle" ] && [ "$b1" = 0 ] && nvidia-smi -L >/dev/null 2>&1; then
     "$cli" "$cli" >"$cli/seqlora.sh"
   chmod +x "$cli/seqlora.sh"
   "$cli/seqlora.sh" --version >"$out/cli.log" 2>&1
-  SEQLORA_BIN="$cli/seqlora.sh" SEQLORA_CUDA_EMU="$mod" SEQLORA_TEST_TMP="$build/cli_tmp" \
+  SEQLORA_BIN="$cli/seqlora.sh" SEQLORA_CUDA_EMU="$mod" SEQLORA_CUDA_KIND=gpu SEQLORA_TEST_TMP="$build/cli_tmp" \
     timeout 240 python3 tests/cuda/test_train_device.py >>"$out/cli.log" 2>&1
   log "CLI path rc=$? (cli.log)"
 else

@@ -32,6 +32,7 @@ from transformers import BertConfig, BertForSequenceClassification, BertTokenize
 
 BIN = os.environ["SEQLORA_BIN"]
 EMU = os.environ.get("SEQLORA_CUDA_EMU", "")
+KIND = os.environ.get("SEQLORA_CUDA_KIND", "emulated")  # bench/gpu/run.sh: "gpu" (EMU = the real module)
 TMP = os.environ.get("SEQLORA_TEST_TMP", "/tmp/seqlora_train_device")
 shutil.rmtree(TMP, ignore_errors=True)
 os.makedirs(TMP)
@@ -150,26 +151,26 @@ def rel(a, b):
 
 ref = peft_logits(cpu)
 emu = {}
-for prec, tol in (("fp32", 1e-4), ("bf16", 5e-2)):
+for prec, tol in (("fp32", 1e-4), ("bf16", 5e-2), ("fp16", 5e-2)):
     d = os.path.join(TMP, "emu_" + prec)
     r = seqlora(train_args(d, ["--device", "cuda", "--precision", prec]), store, EMU)
     check(r.returncode == 0 and ran_step(r.stderr) and "training on cuda:0 (%s)" % prec in r.stderr,
-          f"--device cuda --precision {prec} (emulated) trains, not a cache hit of the CPU run" +
+          f"--device cuda --precision {prec} ({KIND}) trains, not a cache hit of the CPU run" +
           ("" if r.returncode == 0 else ": " + r.stderr[-1500:]))
     if r.returncode:
         continue
     emu[prec] = d
     cfg_same = read(os.path.join(cpu, "adapter_config.json")) == read(os.path.join(d, "adapter_config.json"))
     e = rel(peft_logits(d), ref)
-    check(cfg_same and e <= tol, f"{prec} emulated adapter vs CPU adapter: PEFT logits relative L2 {e:.2e} <= {tol:g}")
+    check(cfg_same and e <= tol, f"{prec} {KIND} adapter vs CPU adapter: PEFT logits relative L2 {e:.2e} <= {tol:g}")
     lc = [json.loads(x) for x in open(os.path.join(cpu, "metrics.jsonl"))]
     le = [json.loads(x) for x in open(os.path.join(d, "metrics.jsonl"))]
     dl = max(abs(a["train_loss"] - b["train_loss"]) / a["train_loss"] for a, b in zip(lc, le))
     check(len(lc) == len(le) and dl <= tol, f"{prec}: per-epoch train loss vs CPU, max relative diff {dl:.2e}")
-if len(emu) == 2:
-    differ = read(os.path.join(emu["fp32"], "adapter_model.safetensors")) != read(
-        os.path.join(emu["bf16"], "adapter_model.safetensors"))
-    check(differ, "bf16 really ran in bf16: its adapter bytes differ from the fp32 device run's")
+for prec in ("bf16", "fp16"):
+    differ = "fp32" in emu and prec in emu and read(os.path.join(emu["fp32"], "adapter_model.safetensors")) != read(
+        os.path.join(emu[prec], "adapter_model.safetensors"))
+    check(differ, f"{prec} really ran in {prec}: its adapter bytes differ from the fp32 device run's")
 
 # 4b. predict on the emulated device: the CPU's probabilities within tolerance, its own action
 def probs(path):
@@ -192,12 +193,12 @@ for prec, tol in (("fp32", 1e-4), ("bf16", 2e-2)):
     r = seqlora(["predict", "--base", base, "--adapter", cpu, "--input", evl, "-o", pd, "--device", "cuda",
                  "--precision", prec], store, EMU)
     ok = r.returncode == 0
-    check(ok, f"predict --device cuda --precision {prec} (emulated) exits 0" + ("" if ok else ": " + r.stderr[-800:]))
+    check(ok, f"predict --device cuda --precision {prec} ({KIND}) exits 0" + ("" if ok else ": " + r.stderr[-800:]))
     if ok:
         hd, yd = probs(pd)
         d = float(np.max(np.abs(yd - yc)))
         check(hd == hc and yd.shape == yc.shape and d <= tol,
-              f"predict {prec} on the emulated device vs the CPU: max|prob diff| {d:.2e} <= {tol:g}")
+              f"predict {prec} on the {KIND} device vs the CPU: max|prob diff| {d:.2e} <= {tol:g}")
         check(read(pd) != read(pc), f"predict {prec} on the device is its own action (not the CPU's cached bytes)")
 
 # 4c. evaluate --base predicts first: on the emulated device, the CPU's metrics within tolerance
@@ -208,7 +209,7 @@ def ev(out, extra, module="none"):
 
 r = ev(os.path.join(TMP, "ev_cpu"), [])
 r2 = ev(os.path.join(TMP, "ev_emu"), ["--device", "cuda"], EMU)
-check(r.returncode == 0 and r2.returncode == 0, "evaluate --base on the CPU and --device cuda (emulated) exit 0" +
+check(r.returncode == 0 and r2.returncode == 0, f"evaluate --base on the CPU and --device cuda ({KIND}) exit 0" +
       ("" if r.returncode == 0 and r2.returncode == 0 else ": " + (r.stderr + r2.stderr)[-800:]))
 if r.returncode == 0 and r2.returncode == 0:
     mc = json.load(open(os.path.join(TMP, "ev_cpu", "metrics.json")))["metrics"]
@@ -245,12 +246,12 @@ if "fp32" in emu:
         time.sleep(0.005)
     p.wait()
     check(killed_at is not None and not os.path.exists(os.path.join(a5, "adapter_model.safetensors")),
-          f"emulated run killed with SIGKILL after a checkpoint (epoch, batch, step) = {killed_at}, nothing published")
+          f"{KIND} run killed with SIGKILL after a checkpoint (epoch, batch, step) = {killed_at}, nothing published")
     r = seqlora(train_args(a5, ["--device", "cuda"]), store5, EMU)
-    check(r.returncode == 0 and "resuming from" in r.stderr, "rerun on the emulated device resumes from the checkpoint")
+    check(r.returncode == 0 and "resuming from" in r.stderr, f"rerun on the {KIND} device resumes from the checkpoint")
     same = r.returncode == 0 and all(read(os.path.join(emu["fp32"], f)) == read(os.path.join(a5, f))
                                      for f in ("adapter_model.safetensors", "metrics.jsonl"))
-    check(same, "resumed emulated run: byte-identical adapter and metrics.jsonl to the uninterrupted emulated run")
+    check(same, f"resumed {KIND} run: byte-identical adapter and metrics.jsonl to the uninterrupted {KIND} run")
 
 print("FAILED: %d" % len(FAILED))
 sys.exit(1 if FAILED else 0)
