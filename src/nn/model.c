@@ -9,6 +9,8 @@
 #include "adapter.h"
 #include "dnabert2.h"
 #include "esm.h"
+#include "family_common.h"
+#include "peft_config.h"
 #include "util/json.h"
 
 struct sl_nn_model {
@@ -205,6 +207,28 @@ int sl_nn_model_adapter_read_config(const char *model_dir, const char *adapter_d
     int rc = family_of_dir(model_dir, &f, err);
     if (rc) return rc;
     if (f == SL_NN_FAMILY_DNABERT2) return sl_nn_dnabert2_adapter_read_config(adapter_dir, spec, err);
+    if (f == SL_NN_FAMILY_ESM) { /* PEFT would put LoRA inside the ESM classifier for e.g. "dense" */
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/adapter_config.json", adapter_dir) >= sizeof path)
+            return sl_err_set(err, SL_EUSAGE, "adapter directory path too long");
+        sl_nn_peft_config cfg;
+        if ((rc = sl_nn_peft_config_read(path, &cfg, err))) {
+            sl_nn_peft_config_free(&cfg);
+            return rc;
+        }
+        /* (sl_nn_peft_config_targets skips modules_to_save, but PEFT injects LoRA before wrapping them) */
+        int hit = 0;
+        for (size_t i = 0; i < cfg.n_target_modules; i++)
+            hit |= sl_nn_target_suffix_match("classifier.dense", cfg.target_modules[i]) ||
+                   sl_nn_target_suffix_match("classifier.out_proj", cfg.target_modules[i]);
+        sl_nn_peft_config_free(&cfg);
+        if (hit)
+            return sl_err_set(
+                err, SL_EDATA,
+                "%s: target_modules put LoRA on the ESM classifier (classifier.dense / out_proj), "
+                "which seqlora trains whole; not supported",
+                path);
+    }
     return sl_nn_adapter_read_config(adapter_dir, spec, err);
 }
 

@@ -15,6 +15,7 @@
 
 #include "nn/adapter.h"
 #include "nn/esm.h"
+#include "nn/model.h"
 #include "nn/optim.h"
 #include "nn/parallel.h"
 
@@ -66,10 +67,17 @@ int main(int argc, char **argv) {
     if (!spec) return die(je.text, NULL);
     sl_err err = {0};
     json_t *jl = json_object_get(spec, "lora");
+    const char *model_dir = json_string_value(json_object_get(spec, "model_dir"));
     sl_nn_lora_spec ls = {0};
     const char *init = json_string_value(json_object_get(spec, "init_adapter"));
     if (init) {
-        if (sl_nn_adapter_read_config(init, &ls, &err)) return die("init adapter config", &err);
+        if (sl_nn_model_adapter_read_config(model_dir, init, &ls, &err)) {
+            json_t *o = json_pack("{s:s}", "error", err.msg);
+            json_dump_file(o, argv[2], 0);
+            json_decref(o);
+            json_decref(spec);
+            return 2;
+        }
     } else {
         ls.r = (int)json_integer_value(json_object_get(jl, "r"));
         ls.alpha = (float)json_number_value(json_object_get(jl, "alpha"));
@@ -92,7 +100,6 @@ int main(int argc, char **argv) {
                                     names[i]);
     }
     sl_nn_set_threads((int)json_integer_value(json_object_get(spec, "threads")) ?: 1);
-    const char *model_dir = json_string_value(json_object_get(spec, "model_dir"));
     sl_nn_bert_config head = {0}, *hp = NULL;
     const char *pt = json_string_value(json_object_get(spec, "problem_type"));
     json_t *nl = json_object_get(spec, "num_labels");

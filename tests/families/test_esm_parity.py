@@ -251,5 +251,15 @@ bad("missing_tensor", drop_tensor("esm.encoder.layer.0.attention.self.key.weight
 bad("vocab_mismatch", edit_cfg(vocab_size=40), ["esm.embeddings.word_embeddings.weight"])
 bad("target_dense", lambda bd: None, ["dense", "classifier"], lora=dict(LORA, targets=["query", "dense"]))
 
+# a PEFT adapter made with target "dense" (PEFT then puts LoRA inside classifier.dense): refused, naming it
+_, m_bad = make_base("bad_dense_adapter_base", "esm2", 1, 16, 2, 32, 33, 2, "single_label_classification", 9)
+pd = get_peft_model(m_bad, LoraConfig(task_type="SEQ_CLS", r=2, lora_alpha=4, target_modules=["query", "dense"]))
+pd_dir = os.path.join(TMP, "bad_dense_adapter")
+pd.save_pretrained(pd_dir)
+rc, o = run_tool({"model_dir": os.path.join(TMP, "bad_dense_adapter_base"), "seed": 1, "init_adapter": pd_dir,
+                  "batches": b1}, "bad_dense_adapter", expect_error=True)
+check(rc != 0 and "classifier.dense" in o.get("error", ""),
+      f"a PEFT adapter with LoRA inside the classifier is refused: {o.get('error', '').strip()[-200:]}")
+
 print(f"{len(FAILED)} failed" if FAILED else "all ok")
 sys.exit(1 if FAILED else 0)
