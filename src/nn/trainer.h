@@ -4,6 +4,8 @@
  *
  * Determinism: the output (adapter bytes and metrics.jsonl) depends only on the options and input bytes —
  * not on the thread count, and not on whether the run was interrupted and resumed from a checkpoint.
+ * On CUDA (opts.cuda) it is the CPU's within tolerance, not byte for byte, and two GPU runs may differ in
+ * the last bits (docs/gpu.md).
  * Checkpoints (workdir/checkpoint.bin, written atomically) hold the trainable weights, the AdamW moments,
  * the step / epoch / batch position, the best weights and metric, and the metrics so far; the data order
  * and dropout masks are functions of (seed, epoch, micro-batch number), so nothing else is needed. */
