@@ -1,0 +1,14 @@
+/* Runtime-dispatched AVX-512 paths of the dropout kernels (bit-identical to the portable C). */
+#ifndef SL_NN_KERNELS_SIMD_H
+#define SL_NN_KERNELS_SIMD_H
+
+/* 1 when the AVX-512 dropout paths are used: the CPU has AVX-512F and BMI2, the build targets x86-64 with
+ * GCC/Clang, and sl_nn_k_simd_enable(0) was not called. Thread-safe. */
+int sl_nn_k_simd_active(void);
+
+/* Turn the AVX-512 paths off (0) or back on (1, only takes effect where the CPU has them). For tests that
+ * compare both paths; the masks and outputs are the same either way. Thread-safe (an atomic flag), but a
+ * kernel running concurrently may use either path. */
+void sl_nn_k_simd_enable(int on);
+
+#endif
