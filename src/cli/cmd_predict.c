@@ -1,6 +1,7 @@
 /* seqlora predict: class probabilities per row from a base model and a LoRA adapter (the `predict` step). */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -27,6 +28,9 @@ static void usage(FILE *out) {
 enum { OPT_BASE = 0x2201, OPT_ADAPTER, OPT_INPUT, OPT_DEVICE, OPT_PRECISION };
 
 int sl_cmd_predict(int argc, char **argv) {
+    /* a model bundle (--model MODEL.tar.gz): the deployable form, `seqlora score` */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8)) return sl_cmd_score(argc, argv);
     static const struct option longopts[] = {
         {"base", required_argument, 0, OPT_BASE},
         {"adapter", required_argument, 0, OPT_ADAPTER},
