@@ -103,6 +103,12 @@ for name, inp in (("dna TSV", dna_tsv), ("FASTA", fasta), ("k-mer TSV", kmer_tsv
         check(all(abs(m1[k] - m2[k]) < 1e-9 for k in m1 if isinstance(m1[k], float)),
               f"evaluate gives the same metrics on score and predict outputs ({m1})")
 
+# `seqlora predict --model` is the same command
+vp = os.path.join(TMP, "via_predict.tsv")
+ok_run(["predict", "--model", bundle, "--input", dna_tsv, "-o", vp], "seqlora predict --model")
+check(os.path.exists(vp) and open(vp, "rb").read() == open(os.path.join(TMP, "score_dna_TSV.tsv"), "rb").read(),
+      "predict --model == score, byte for byte")
+
 # thread count and cache: the same bytes
 t1_out, t2_out = os.path.join(TMP, "thr1.tsv"), os.path.join(TMP, "thr2.tsv")
 t3_out = os.path.join(TMP, "thr3.tsv")
