@@ -1,6 +1,7 @@
 """seqlora CPU engine vs PyTorch + PEFT: one LoRA training step, side by side, in one run.
 
 usage: run_bench.py NN_BENCH_STEP [--config tiny|dnabert|both] [--steps N] [--threads N] [--out results.jsonl]
+                    [--baseline OLD_NN_BENCH_STEP]
 
 For each config a random BertForSequenceClassification is saved with transformers (the same weights feed
 both engines), then each engine runs in its own process (so peak RSS is its own): 1 untimed warm-up step +
@@ -79,6 +80,8 @@ def main():
     ap.add_argument("--torch-threads", type=int, default=0,
                     help="torch.set_num_threads (0 = torch's default; OpenBLAS keeps its own pool)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--baseline", default=None,
+                    help="an older nn_bench_step to run in the same session (before/after of a change)")
     a = ap.parse_args()
     names = ["tiny", "dnabert"] if a.config == "both" else [a.config]
     tmp = tempfile.mkdtemp(prefix="seqlora-bench-")
@@ -87,27 +90,36 @@ def main():
         d = os.path.join(tmp, name)
         make_model(cfg, d)
         res = {}
-        for eng, cmd in (
-                ("seqlora", [a.bench_step, d, str(cfg["batch"]), str(cfg["seq"]), str(a.steps), str(a.threads)]),
+        runs = [("seqlora", [a.bench_step, d, str(cfg["batch"]), str(cfg["seq"]), str(a.steps), str(a.threads)]),
                 ("pytorch+peft", [sys.executable, __file__, "--torch-worker", d, str(cfg["batch"]), str(cfg["seq"]),
-                                  str(a.steps), str(a.torch_threads)])):
+                                  str(a.steps), str(a.torch_threads)])]
+        if a.baseline:
+            runs.append(("seqlora-baseline",
+                         [a.baseline, d, str(cfg["batch"]), str(cfg["seq"]), str(a.steps), str(a.threads)]))
+        for eng, cmd in runs:
             out = subprocess.run(cmd, capture_output=True, text=True)
             if out.returncode:
                 sys.exit(f"{eng} failed: {out.stderr[-2000:]}")
             res[eng] = json.loads(out.stdout.strip().splitlines()[-1])
             res[eng]["config"] = name
+            res[eng]["engine"] = eng
+            res[eng]["loadavg_1m"] = round(os.getloadavg()[0], 2)
         s, t = res["seqlora"], res["pytorch+peft"]
         print(f"\n{name}: {cfg['layers']}x{cfg['hidden']}, {cfg['heads']} heads, seq {cfg['seq']}, batch {cfg['batch']}, "
               f"seqlora {a.threads} threads, torch threads {a.torch_threads or 'default'}, {a.steps} timed steps")
-        print(f"  {'':14s} {'s/step':>8s} {'tokens/s':>10s} {'peak RSS MB':>12s}")
-        for eng in ("seqlora", "pytorch+peft"):
+        print(f"  {'':16s} {'s/step':>8s} {'tokens/s':>10s} {'peak RSS MB':>12s}")
+        for eng in res:
             r = res[eng]
-            print(f"  {eng:14s} {r['median_s']:8.3f} {r['tokens_per_s']:10.1f} {r['peak_rss_mb']:12.1f}")
+            print(f"  {eng:16s} {r['median_s']:8.3f} {r['tokens_per_s']:10.1f} {r['peak_rss_mb']:12.1f}")
         print(f"  ratio seqlora/pytorch: s/step {s['median_s'] / t['median_s']:.2f}, tokens/s "
               f"{s['tokens_per_s'] / t['tokens_per_s']:.2f}, peak RSS {s['peak_rss_mb'] / t['peak_rss_mb']:.2f}")
+        if a.baseline:
+            print(f"  ratio seqlora/baseline: s/step {s['median_s'] / res['seqlora-baseline']['median_s']:.2f}")
+        print(f"  load average (1 min) after each engine: "
+              + ", ".join(f"{e} {res[e]['loadavg_1m']}" for e in res))
         if a.out:
             with open(a.out, "a") as f:
-                for eng in ("seqlora", "pytorch+peft"):
+                for eng in res:
                     f.write(json.dumps(res[eng]) + "\n")
 
 

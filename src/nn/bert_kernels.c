@@ -250,14 +250,14 @@ apply_words_avx512(float *y, const float *x, const uint64_t *bits, size_t nw, fl
 void sl_nn_k_dropout_bits(uint64_t *bits, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base) {
     const uint32_t thr = drop_thr(p);
     const uint64_t key = seed ^ 0x9e3779b97f4a7c15ULL;
-    memset(bits, 0, (n + 63) / 64 * sizeof(uint64_t));
     size_t i = 0;
 #ifdef SL_NN_HAVE_AVX512_PATH
     if (base % 4 == 0 && n >= 64 && sl_nn_k_simd_active()) {
-        dropout_words_avx512(bits, n / 64, thr, key, hi, base);
+        dropout_words_avx512(bits, n / 64, thr, key, hi, base); /* assigns whole words */
         i = n / 64 * 64;
     }
 #endif
+    memset(bits + i / 64, 0, ((n + 63) / 64 - i / 64) * sizeof(uint64_t));
     while (i < n) {
         uint64_t idx = base + i;
         sl_philox_out r = sl_philox4x32(key, hi, idx / 4);
