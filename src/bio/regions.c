@@ -201,25 +201,31 @@ int sl_bio_spliced_sequence(sl_bio_ref *ref, const sl_bio_intervals *in, char **
                             iv.v[i].start0 + 1);
             goto done;
         }
-        total += (size_t)(iv.v[i].end0 - iv.v[i].start0);
     }
-    char *out = malloc(total + 1);
-    if (!out) {
+    /* Fetch every piece first: the reference checks each range, so a BED line far beyond the sequence is an
+     * error before anything is sized from it (never a multi-GB allocation from one bad line). */
+    char **pieces = calloc(iv.n, sizeof *pieces);
+    char *out = NULL;
+    if (!pieces) {
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto done;
     }
+    for (size_t i = 0; i < iv.n && !rc; i++) {
+        rc = sl_bio_ref_fetch(ref, iv.v[i].chrom, iv.v[i].start0, iv.v[i].end0, &pieces[i], err);
+        if (!rc) total += strlen(pieces[i]);
+    }
+    if (!rc && !(out = malloc(total + 1))) rc = sl_err_set(err, SL_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < iv.n; i++) {
-        char *piece = NULL;
-        if ((rc = sl_bio_ref_fetch(ref, iv.v[i].chrom, iv.v[i].start0, iv.v[i].end0, &piece, err))) {
-            free(out);
-            goto done;
+        if (!rc) {
+            size_t l = strlen(pieces[i]);
+            memcpy(out + k, pieces[i], l);
+            k += l;
         }
-        size_t l = strlen(piece);
-        memcpy(out + k, piece, l);
-        k += l;
-        free(piece);
+        free(pieces[i]);
     }
+    free(pieces);
+    if (rc) goto done;
     out[k] = 0;
     if (st == '-') sl_bio_revcomp(out, k);
     *seq = out;

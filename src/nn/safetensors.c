@@ -439,10 +439,12 @@ const sl_nn_st_tensor *sl_nn_st_tensor_at(const sl_nn_st_file *f, size_t i) {
 
 const sl_nn_st_tensor *sl_nn_st_find(const sl_nn_st_file *f, const char *name) {
     sl_nn_st_tensor key = {.name = name};
+    if (!f->n_tensors) return NULL; /* bsearch's base must not be NULL, even for 0 elements */
     return bsearch(&key, f->tensors, f->n_tensors, sizeof key, cmp_tensor_name);
 }
 
 const char *sl_nn_st_metadata(const sl_nn_st_file *f, const char *key) {
+    if (!f->n_meta) return NULL; /* a file without __metadata__: meta_keys is NULL */
     char **k = bsearch(&key, f->meta_keys, f->n_meta, sizeof(char *), cmp_str_ptr);
     return k ? f->meta_vals[k - f->meta_keys] : NULL;
 }

@@ -177,6 +177,7 @@ int sl_nn_uni_nfd(const uint32_t *in, size_t n, sl_nn_u32buf *out) {
         }
     }
     /* canonical ordering: stable sort of each run of non-starters by combining class */
+    if (out->n == start) return 0; /* empty text: out->cp may still be NULL */
     uint32_t *p = out->cp + start;
     size_t len = out->n - start;
     for (size_t i = 1; i < len; i++) {
