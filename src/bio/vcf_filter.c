@@ -82,6 +82,49 @@ static int update_ac_an(const bcf_hdr_t *h, bcf1_t *rec, int has_ac, int has_an,
     return 0;
 }
 
+/* The output is indexed, so its records must be sorted: each chromosome in one block, positions not
+ * decreasing. Checked on the kept records as they are written, so the error names the input line rather than
+ * failing later in the indexer. `seen` marks the contigs already finished (grown on demand). */
+typedef struct sort_check {
+    int last_rid;
+    hts_pos_t last_pos;
+    unsigned char *seen;
+    size_t n_seen;
+} sort_check;
+
+static int check_sorted(sort_check *sc, const bcf_hdr_t *h, const bcf1_t *rec, const sl_bio_vcf_reader *r,
+                        sl_err *err) {
+    const char *where = r->path;
+    long at = r->is_text ? r->lineno : (long)r->nrec;
+    const char *unit = r->is_text ? "line" : "record";
+    if (rec->rid != sc->last_rid) {
+        if ((size_t)rec->rid >= sc->n_seen) {
+            size_t n = (size_t)rec->rid + 64;
+            unsigned char *g = realloc(sc->seen, n);
+            if (!g) return sl_err_set(err, SL_ENOMEM, "out of memory");
+            memset(g + sc->n_seen, 0, n - sc->n_seen);
+            sc->seen = g;
+            sc->n_seen = n;
+        }
+        if (sc->seen[rec->rid])
+            return sl_err_set(err, SL_EDATA,
+                              "%s: %s %ld: records are not sorted: chromosome '%s' appears again after '%s' "
+                              "(sort the input, e.g. bcftools sort)",
+                              where, unit, at, bcf_hdr_id2name(h, rec->rid),
+                              bcf_hdr_id2name(h, sc->last_rid));
+        sc->seen[rec->rid] = 1;
+        sc->last_rid = rec->rid;
+    } else if (rec->pos < sc->last_pos) {
+        return sl_err_set(err, SL_EDATA,
+                          "%s: %s %ld: records are not sorted: %s:%lld comes after %s:%lld (sort the input, "
+                          "e.g. bcftools sort)",
+                          where, unit, at, bcf_hdr_id2name(h, rec->rid), (long long)rec->pos + 1,
+                          bcf_hdr_id2name(h, rec->rid), (long long)sc->last_pos + 1);
+    }
+    sc->last_pos = rec->pos;
+    return 0;
+}
+
 /* bcf_hdr_subset and bcf_hdr_merge assign ids in the order of the source header's lines, so the output
  * header uses the input's ids for every tag and contig (records need no translation; htslib's
  * bcf_translate would exit() on a mismatch). This checks that invariant. */
@@ -115,6 +158,7 @@ int sl_bio_vcf_check(const char *in, long long *records, sl_err *err) {
 
 int sl_bio_vcf_clean(const char *in, const char *out, const sl_bio_clean_opts *o, sl_bio_clean_stats *st,
                      sl_err *err) {
+    sort_check sorted = {.last_rid = -1, .last_pos = -1};
     sl_bio_clean_stats local;
     if (!st) st = &local;
     memset(st, 0, sizeof *st);
@@ -282,6 +326,7 @@ int sl_bio_vcf_clean(const char *in, const char *out, const sl_bio_clean_opts *o
                 goto done;
             }
         }
+        if ((rc = check_sorted(&sorted, hin, rec, r, err))) goto done;
         if (bcf_write(fo, hout, rec) != 0) {
             rc = sl_err_errno(err, SL_EIO, errno, "%s: cannot write record %lld", out, st->records_in);
             goto done;
@@ -306,6 +351,7 @@ int sl_bio_vcf_clean(const char *in, const char *out, const sl_bio_clean_opts *o
         rc = sl_err_set(err, SL_EDATA, "%s: cannot build the %s index (is the input sorted by position?)",
                         out, o->index_csi ? "CSI" : "tabix");
 done:
+    free(sorted.seen);
     if (fo) hts_close(fo);
     if (hout && hout != hin) bcf_hdr_destroy(hout);
     if (rec) bcf_destroy(rec);
