@@ -171,6 +171,52 @@ static const char *stage_step(const sl_pipeline *p, size_t i) {
     return p->stages[i].kind == SL_PIPE_STEP ? p->stages[i].step : "(baseline)";
 }
 
+/* base.pretrain: init_model -> pretrain (init_from = init_model's model, fasta = data.reference or
+ * base.pretrain.fasta) -> train/evaluate/package on the pretrained model */
+static void test_build_pretrain(void) {
+    sl_err e;
+    json_t *user = json_loads(
+               "{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, \"kmer\": {\"k\": 4}, "
+               "\"base\": {\"pretrain\": {\"epochs\": 3, \"init\": {\"hidden_size\": 32}}}}",
+               0, NULL),
+           *cfg = NULL;
+    CHECK_EQ_INT(sl_pipeline_config_check(user, "c", "/b", &cfg, &e), 0);
+    sl_pipeline p;
+    CHECK_EQ_INT(sl_pipeline_build(cfg, "/out", &p, &e), 0);
+    static const char *const want[] = {"kmerize",    "split",    "split",      "init_model",
+                                       "pretrain",   "train",    "evaluate",   "package",
+                                       "(baseline)", "evaluate", "(baseline)", "evaluate"};
+    CHECK_EQ_INT((int)p.n, 12);
+    for (size_t i = 0; i < p.n && i < 12; i++) CHECK_EQ_STR(stage_step(&p, i), want[i]);
+    CHECK(p.pretrained && !p.random_base);
+    CHECK_EQ_INT((int)p.i_pretrain, 4);
+    const sl_pipe_stage *pt = &p.stages[4];
+    CHECK_EQ_STR(pt->in[0].role, "fasta");
+    CHECK_EQ_STR(pt->in[0].path, "/b/r.fa");
+    CHECK_EQ_STR(pt->in[1].role, "init_from");
+    CHECK_EQ_INT(pt->in[1].from, 3);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(pt->params, "epochs")), 3);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(pt->params, "kmer")), 4);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(p.stages[3].params, "hidden_size")), 32);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(p.stages[3].params, "kmer")), 4);
+    CHECK(json_object_get(pt->params, "init") == NULL && json_object_get(pt->params, "fasta") == NULL);
+    CHECK_EQ_INT(p.stages[p.i_train].in[0].from, 4);
+    CHECK_EQ_INT(p.stages[p.i_eval_model].in[0].from, 4);
+    CHECK_EQ_INT(p.stages[p.i_package].in[0].from, 4);
+    sl_pipeline_free(&p);
+    json_decref(user);
+    json_decref(cfg);
+    user = json_loads("{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}, "
+                      "\"base\": {\"pretrain\": {\"fasta\": \"g.fa.gz\"}}}",
+                      0, NULL);
+    CHECK_EQ_INT(sl_pipeline_config_check(user, "c", "/b", &cfg, &e), 0);
+    CHECK_EQ_INT(sl_pipeline_build(cfg, "/out", &p, &e), 0);
+    CHECK_EQ_STR(p.stages[p.i_pretrain].in[0].path, "/b/g.fa.gz");
+    sl_pipeline_free(&p);
+    json_decref(user);
+    json_decref(cfg);
+}
+
 static void test_build(void) {
     sl_err e;
     json_t *user = json_loads("{\"data\": {\"reference\": \"r.fa\", \"variants\": \"v.vcf\"}}", 0, NULL),
@@ -210,6 +256,8 @@ static void test_build(void) {
     CHECK_EQ_INT((int)p.n, 7);
     for (size_t i = 0; i < p.n && i < 7; i++) CHECK_EQ_STR(stage_step(&p, i), want2[i]);
     CHECK(!p.random_base);
+    CHECK(!p.pretrained);
+    CHECK(p.i_pretrain == SIZE_MAX);
     CHECK_EQ_STR(p.stages[1].in[1].role, "sex_table");
     CHECK_EQ_STR(p.stages[3].in[0].output, "clean.vcf.gz");
     CHECK_EQ_STR(p.stages[p.i_train].in[0].path, "/m/dnabert");
@@ -237,6 +285,7 @@ int main(void) {
     RUN_TEST(test_score_baseline);
     RUN_TEST(test_category_baseline);
     RUN_TEST(test_build);
+    RUN_TEST(test_build_pretrain);
     RUN_TEST(test_init_spec);
     return TEST_RESULT();
 }
