@@ -267,7 +267,7 @@ int sl_pipeline_build(const json_t *c, const char *outdir, sl_pipeline *p, sl_er
     if (json_is_true(json_object_get(pk, "enabled"))) {
         json_t *pp = json_pack("{s:O, s:s}", "embed_base", json_object_get(pk, "embed_base"), "base_name",
                                base_path       ? base_path
-                               : p->pretrained ? "pretrained"
+                               : p->pretrained ? "pretrained by seqlora run (MLM on its reference sequence)"
                                                : "init");
         NEED(pp);
         if (!(mode && !strcmp(mode, "sample")))
