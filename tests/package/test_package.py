@@ -272,7 +272,8 @@ with open(rt_kmer, "w") as f:
 with open(rt_dna, "w") as f:
     f.write("id\tsequence\tlabel\n" + "".join(f"r{i}\t{q}\t{l}\n" for i, (q, l) in enumerate(zip(rt, rlab))))
 trained = os.path.join(TMP, "trained")
-ok_run(["train", "--base", base, "--train", rt_kmer, "-o", trained, "--lora-r", "4", "--lora-alpha", "8", "--epochs", "2",
+ok_run(["train", "--base", base, "--train", rt_kmer, "-o", trained, "--metrics", os.path.join(TMP, "rt_metrics.jsonl"),
+        "--lora-r", "4", "--lora-alpha", "8", "--epochs", "2",
         "--batch-size", "8", "--lr", "1e-3", "--max-length", "32", "--seed", "3"], "seqlora train (2 epochs)")
 rt_report = os.path.join(TMP, "rt_report")
 ok_run(["evaluate", "--base", base, "--adapter", trained, "--dataset", rt_kmer, "-o", rt_report, "--bootstrap", "100"],
