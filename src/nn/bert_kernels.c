@@ -175,8 +175,22 @@ typedef struct {
     uint64_t key, hi, base;
 } drop_job;
 
+#ifdef SL_NN_HAVE_AVX512_PATH
+static void dropout_words_avx512(uint64_t *bits, size_t nw, uint32_t thr, uint64_t key, uint64_t hi,
+                                 uint64_t base);
+static void apply_words_avx512(float *y, const float *x, const uint64_t *bits, size_t nw, float scale);
+#endif
+
 static void dropout_range(const drop_job *j, size_t i0, size_t i1) {
     size_t i = i0;
+#ifdef SL_NN_HAVE_AVX512_PATH
+    if ((j->base + i) % 4 == 0 && i1 - i >= 64 && sl_nn_k_simd_active())
+        for (; i + 64 <= i1; i += 64) { /* one mask word at a time, applied at once: same draws */
+            uint64_t w;
+            dropout_words_avx512(&w, 1, j->thr, j->key, j->hi, j->base + i);
+            apply_words_avx512(j->x + i, j->x + i, &w, 1, j->scale);
+        }
+#endif
     while (i < i1) {
         uint64_t idx = j->base + i;
         sl_philox_out r = sl_philox4x32(j->key, j->hi, idx / 4);

@@ -54,6 +54,13 @@ static void check_masks(void) {
                         badv += memcmp(&want, &y[i], sizeof want) != 0;
                     }
                     for (size_t i = n; i < (n + 63) / 64 * 64; i++) bad += (bits[i / 64] >> (i % 64)) & 1;
+                    /* the mask-free in-place dropout: the same draws and values */
+                    memcpy(y, x, n * sizeof *x);
+                    sl_nn_k_dropout(y, n, ps[c], 1234 + b, hi, bases[b]);
+                    for (size_t i = 0; i < n; i++) {
+                        float want = ref_keep(ps[c], 1234 + b, hi, bases[b] + i) ? x[i] * scale : 0.0f;
+                        badv += memcmp(&want, &y[i], sizeof want) != 0;
+                    }
                 }
         fprintf(stderr, "%s path: %ld elements, %ld kept, %ld mask and %ld value mismatches\n",
                 simd && sl_nn_k_simd_active() ? "AVX-512" : "portable", total, kept, bad, badv);
@@ -85,6 +92,10 @@ static void check_cached(void) {
         CHECK(memcmp(ba, bb, (n + 63) / 64 * 8) == 0);
         for (size_t i = 0; i < n; i++) b[i] = (float)(i % 31) - 15.0f;
         sl_nn_k_dropout(b, n, 0.1f, 99, 5, 0); /* the mask-free path: same draws */
+        CHECK(memcmp(a, b, n * sizeof *a) == 0);
+        sl_nn_k_simd_enable(1);
+        for (size_t i = 0; i < n; i++) b[i] = (float)(i % 31) - 15.0f;
+        sl_nn_k_dropout(b, n, 0.1f, 99, 5, 0);
         CHECK(memcmp(a, b, n * sizeof *a) == 0);
         sl_nn_k_simd_enable(1);
     }
