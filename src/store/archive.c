@@ -141,7 +141,7 @@ static int import_blob(sl_store *s, struct archive *a, const char *hex, sl_err *
     char *tmp = NULL;
     int fd = sl_store_tmpfile(s, "import", &tmp, err);
     if (fd < 0) return fd;
-    fchmod(fd, 0444);
+    fchmod(fd, sl_store_published_mode());
     int rc = 0;
     char buf[1 << 16];
     for (;;) {

@@ -166,7 +166,7 @@ static int put_source(sl_store *s, source *src, uint64_t size, char hex[65], sl_
     uint8_t digest[32];
     sl_store_blob_info info;
     int rc = write_blob(src, size, fd, tmp, digest, &info, err);
-    if (!rc) fchmod(fd, 0444);
+    if (!rc) fchmod(fd, sl_store_published_mode());
     if (!rc) rc = sl_store_io_fsync(fd, tmp, err);
     if (close(fd) != 0 && !rc) rc = sl_err_errno(err, SL_EIO, errno, "cannot close %s", tmp);
     char *final = NULL, *dir = NULL;
@@ -356,9 +356,7 @@ int sl_store_materialise_file(sl_store *s, const char *hex, const char *dest, sl
         free(tmp);
         return rc;
     }
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
+    fchmod(fd, 0666 & ~sl_store_umask());
     fd_sink_ctx c = {fd, dest};
     int rc = sl_store_read_blob(s, hex, fd_sink, &c, err);
     if (!rc && fsync(fd) != 0) rc = sl_err_errno(err, SL_EIO, errno, "cannot fsync %s", dest);

@@ -2,6 +2,7 @@
  * (SEQLORA_FAULT, see store_internal.h), and the publish protocol (temp file → fsync → link → dir fsync). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,24 @@ static struct {
     int err;
     long count;
 } fault;
+
+/* umask() can only be read by setting it, which races with other threads creating files; read it once
+ * (sl_store_open calls this before a process starts its threads). */
+static mode_t process_umask;
+static pthread_once_t umask_once = PTHREAD_ONCE_INIT;
+static void read_umask(void) {
+    process_umask = umask(0);
+    umask(process_umask);
+}
+
+mode_t sl_store_umask(void) {
+    pthread_once(&umask_once, read_umask);
+    return process_umask;
+}
+
+mode_t sl_store_published_mode(void) {
+    return 0444 & ~sl_store_umask();
+}
 
 int sl_store_fault_next(const char *op) {
     if (!fault.parsed) {
@@ -116,7 +135,7 @@ int sl_store_write_small(sl_store *s, const char *final, const void *data, size_
     char *tmp = NULL;
     int fd = sl_store_tmpfile(s, "small", &tmp, err);
     if (fd < 0) return fd;
-    fchmod(fd, 0444);
+    fchmod(fd, sl_store_published_mode());
     int rc = sl_store_io_write(fd, data, len, final, err);
     if (!rc) rc = sl_store_io_fsync(fd, final, err);
     if (close(fd) != 0 && !rc) rc = sl_err_errno(err, SL_EIO, errno, "cannot close %s", tmp);

@@ -174,6 +174,7 @@ int sl_store_reindex(sl_store *s, sl_err *err) {
 /* ---- open / close ---- */
 int sl_store_open(const char *root, sl_store **out, sl_err *err) {
     *out = NULL;
+    sl_store_umask(); /* read it now, before the caller starts threads */
     int rc = sl_fs_mkdirs(root, err);
     if (rc) return sl_err_prefix(err, "cannot create the store");
     sl_store *s = calloc(1, sizeof *s);

@@ -27,6 +27,13 @@ int sl_store_io_link(const char *from, const char *to, sl_err *err);
 /* Fault to inject for the next call of `op` (0 = none). */
 int sl_store_fault_next(const char *op);
 
+/* The process umask, read once per process (umask() can only be read by setting it, which would race
+ * with threads creating files; sl_store_open reads it before a process starts its threads). Thread-safe. */
+mode_t sl_store_umask(void);
+/* The mode of a published blob, record or pin: read-only minus the umask (0444 & ~umask), so a
+ * controlled-access store under umask 077 stays owner-only. Thread-safe. */
+mode_t sl_store_published_mode(void);
+
 /* A new temp file under <root>/tmp (O_EXCL, mode 0600); *path malloc'd. */
 int sl_store_tmpfile(sl_store *s, const char *tag, char **path, sl_err *err);
 

@@ -164,9 +164,7 @@ int sl_store_materialise_tree(sl_store *s, const char *hex, const char *dest, sl
                                ? json_string_value(json_object_get(e, "mode"))
                                : "",
                            "0755")) {
-            mode_t mask = umask(0);
-            umask(mask);
-            chmod(path, 0777 & ~mask);
+            chmod(path, 0777 & ~sl_store_umask());
         }
         free(path);
         free(dir);
