@@ -275,14 +275,31 @@ static char *pin_path(const sl_store *s, const char *hex) {
 int sl_store_pin(sl_store *s, const char *hex, char kind, sl_err *err) {
     if (!sl_is_sha256_hex(hex) || (kind != 'a' && kind != 'b'))
         return sl_err_set(err, SL_EUSAGE, "a pin needs a full digest and kind a|b");
+    /* The shared gc lock, as writers take it: a concurrent gc (exclusive) either finished before the target
+     * is checked below, or starts after the pin exists and keeps the target. */
+    int lk = sl_store_lock(s, 0, 3600, err);
+    if (lk < 0) return lk;
+    char *target = kind == 'a' ? sl_store_record_path(s, hex) : sl_store_blob_path(s, hex);
     char *p = pin_path(s, hex);
-    if (!p) return sl_err_set(err, SL_ENOMEM, "out of memory");
-    char text[128];
-    int n = snprintf(text, sizeof text, "{\"kind\":\"%s\",\"target\":\"%s\"}\n",
-                     kind == 'a' ? "action" : "blob", hex);
-    int rc = sl_store_write_small(s, p, text, (size_t)n, 1, err);
+    int rc = 0;
+    struct stat st;
+    if (!target || !p) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+    } else if (lstat(target, &st) != 0) {
+        rc = errno == ENOENT
+                 ? sl_err_set(err, SL_ENOTFOUND, "cannot pin %s: that %s is not in the store (no %s)", hex,
+                              kind == 'a' ? "action" : "blob", target)
+                 : sl_err_errno(err, SL_EIO, errno, "cannot pin %s: cannot stat %s", hex, target);
+    } else {
+        char text[128];
+        int n = snprintf(text, sizeof text, "{\"kind\":\"%s\",\"target\":\"%s\"}\n",
+                         kind == 'a' ? "action" : "blob", hex);
+        rc = sl_store_write_small(s, p, text, (size_t)n, 1, err);
+        if (!rc) rc = sl_store_index_put_pin(s, hex, kind, err);
+    }
     free(p);
-    if (!rc) rc = sl_store_index_put_pin(s, hex, kind, err);
+    free(target);
+    sl_store_unlock(lk);
     return rc;
 }
 

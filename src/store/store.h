@@ -170,7 +170,10 @@ int sl_store_index_del_action(sl_store *s, const char *key, sl_err *err);
 
 /* ---- pins ---------------------------------------------------------------------------------------- */
 
-/* Pin / unpin a blob or action (full hex). Pins are files under pins/ and GC roots. */
+/* Pin / unpin a blob or action (full hex). Pins are files under pins/ and GC roots. sl_store_pin takes the
+ * gc lock shared (waiting up to an hour for a running gc) and, under it, checks that the blob file or the
+ * action's record exists: SL_ENOTFOUND when it does not (e.g. a concurrent gc deleted it), so a pin that
+ * returns 0 always has its target. Do not call it while holding the gc lock exclusive. */
 int sl_store_pin(sl_store *s, const char *hex, char kind, sl_err *err);
 int sl_store_unpin(sl_store *s, const char *hex, sl_err *err);
 /* Every pin: fn(user, hex, kind). */

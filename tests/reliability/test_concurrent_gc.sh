@@ -80,7 +80,7 @@ for k in $(seq 0 11); do
         sl store cat "$d" --store S | cmp -s - "pool$k.bin" || lost=$((lost + 1))
     fi
 done
-races=$(cat w*.race 2>/dev/null | wc -l)
+races=$( (cat w*.race 2>/dev/null || true) | wc -l) # no w*.race file at all when no pin raced
 echo "pin races (pin exited 0, blob deleted by the concurrent gc): $races; pins without their blob at the end: $lost"
 if [ "$STRICT" = 1 ]; then
     check "every pinned artifact is whole" [ $lost -eq 0 ]
