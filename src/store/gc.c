@@ -1,6 +1,7 @@
 /* gc: under the exclusive lock, keep the closure of the roots (pins, records used within the grace
  * period), delete old unreferenced records and blobs, old temp files and old work folders. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 typedef struct gc_ctx {
     sl_store *s;
     json_t *keep;
+    json_t *dead; /* blobs to delete: hex -> path */
     double cutoff;
     int dry;
     sl_store_gc_report *rep;
@@ -30,6 +32,7 @@ static int add_pin(void *user, const char *hex, char kind) {
     return 0;
 }
 
+/* Collect an unreferenced old blob into c->dead (hex -> path); nothing is deleted here. */
 static int sweep_blob(void *user, const char *path, const char *name) {
     gc_ctx *c = user;
     if (!sl_is_sha256_hex(name)) return 0;
@@ -43,14 +46,27 @@ static int sweep_blob(void *user, const char *path, const char *name) {
         c->rep->blobs_kept++;
         return 0;
     }
-    sl_err e;
-    if (!c->dry) {
-        sl_store_index_del_blob(c->s, name, &e);
-        if (unlink(path) != 0) return 0;
-    }
+    if (json_object_set_new(c->dead, name, json_string(path))) return SL_ENOMEM;
     c->rep->blobs_removed++;
     c->rep->bytes_freed += (uint64_t)st.st_size;
     return 0;
+}
+
+/* Unlink every file of a set (hex -> path); ENOENT is fine. Returns 0 or the first error (all are tried). */
+static int unlink_all(const json_t *set, const char *what, sl_err *err) {
+    int rc = 0;
+    const char *hex;
+    json_t *p;
+    json_object_foreach((json_t *)set, hex, p) {
+        const char *path = json_string_value(p);
+        if (path && unlink(path) != 0 && errno != ENOENT && !rc)
+            rc =
+                sl_err_errno(err, SL_EIO, errno,
+                             "gc: cannot remove the %s file %s (its index entry is already dropped; the next "
+                             "gc removes it)",
+                             what, path);
+    }
+    return rc;
 }
 
 /* Remove old entries directly under tmp/ or work/. */
@@ -96,7 +112,12 @@ int sl_store_gc(sl_store *s, double grace_s, int dry_run, double wait_s, sl_stor
         if (json_real_value(mt) >= cutoff) json_object_set_new(recs, key, json_true());
     }
     if (!rc) rc = sl_store_graph_closure(s, &g, recs, blobs, err);
-    gc_ctx c = {s, blobs, cutoff, dry_run, rep};
+    /* First decide everything to delete, then drop the index entries in one transaction, and only then
+     * delete files: a failed index update deletes nothing, and an interrupted gc leaves files without
+     * index entries (the next gc removes them), never index entries without their files. */
+    json_t *dead_recs = json_object(), *dead_blobs = json_object();
+    gc_ctx c = {s, blobs, dead_blobs, cutoff, dry_run, rep};
+    if (!dead_recs || !dead_blobs) rc = rc ? rc : sl_err_set(err, SL_ENOMEM, "out of memory");
     if (!rc) {
         json_t *r;
         json_object_foreach(g.records, key, r) {
@@ -104,19 +125,35 @@ int sl_store_gc(sl_store *s, double grace_s, int dry_run, double wait_s, sl_stor
                 rep->records_kept++;
                 continue;
             }
-            sl_err e;
-            if (!dry_run) {
-                char *p = sl_store_record_path(s, key);
-                sl_store_index_del_action(s, key, &e);
-                if (p) unlink(p);
+            char *p = sl_store_record_path(s, key);
+            if (!p || json_object_set_new(dead_recs, key, json_string(p))) {
                 free(p);
+                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+                break;
             }
+            free(p);
             rep->records_removed++;
         }
+    }
+    if (!rc) {
         char *b = sl_store_path(s, "blobs/sha256");
         rc = b ? sl_store_walk(b, sweep_blob, &c, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
+        if (rc == SL_ENOMEM) sl_err_set(err, SL_ENOMEM, "out of memory");
         free(b);
     }
+    if (!rc && !dry_run && (json_object_size(dead_recs) || json_object_size(dead_blobs))) {
+        rc = sl_store_index_del_many(s, dead_recs, dead_blobs, err);
+        if (rc) sl_err_prefix(err, "gc: cannot drop the index entries (nothing was deleted)");
+        if (!rc) {
+            sl_err e2;
+            int r1 = unlink_all(dead_recs, "record", err);
+            int r2 =
+                unlink_all(dead_blobs, "blob", r1 ? &e2 : err); /* both are tried; the first error wins */
+            rc = r1 ? r1 : r2;
+        }
+    }
+    json_decref(dead_recs);
+    json_decref(dead_blobs);
     if (!rc) {
         sweep_dir(&c, "tmp", &rep->tmp_removed);
         sweep_dir(&c, "work", &rep->tmp_removed);

@@ -257,6 +257,43 @@ int sl_store_index_del_action(sl_store *s, const char *key, sl_err *err) {
     return rc;
 }
 
+/* ---- gc: many deletions in one transaction ---- */
+typedef struct del_many {
+    const json_t *actions, *blobs;
+} del_many;
+
+static int do_del_many(sl_store *s, MDB_txn *txn, void *user) {
+    del_many *d = user;
+    const char *hex;
+    json_t *unused;
+    json_object_foreach((json_t *)d->actions, hex, unused) {
+        uint8_t key[32];
+        if (sl_sha256_from_hex(hex, key)) continue;
+        MDB_val k = {32, key}, v;
+        int mrc = mdb_get(txn, s->db_actions, &k, &v);
+        if (mrc == MDB_NOTFOUND) continue;
+        if (mrc) return mrc;
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        if (!rec) return MDB_CORRUPTED;
+        action_put a = {rec, NULL, 1};
+        mrc = do_action(s, txn, &a);
+        json_decref(rec);
+        if (mrc) return mrc;
+    }
+    json_object_foreach((json_t *)d->blobs, hex, unused) {
+        uint8_t digest[32];
+        if (sl_sha256_from_hex(hex, digest)) continue;
+        int mrc = do_del_blob(s, txn, digest);
+        if (mrc) return mrc;
+    }
+    return 0;
+}
+
+int sl_store_index_del_many(sl_store *s, const json_t *actions, const json_t *blobs, sl_err *err) {
+    del_many d = {actions, blobs};
+    return write_txn(s, do_del_many, &d, err);
+}
+
 /* ---- pins ---- */
 typedef struct pin_put {
     uint8_t d[32];

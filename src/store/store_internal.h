@@ -55,6 +55,10 @@ void sl_store_index_close(sl_store *s);
 int sl_store_index_put_blob(sl_store *s, const char *hex, const sl_store_blob_info *info, sl_err *err);
 /* Index a checked record: the action entry and its edges. */
 int sl_store_index_put_action(sl_store *s, const json_t *record, sl_err *err);
+/* Drop the index entries of many actions (with their edges) and blobs in ONE transaction: all or none.
+ * actions and blobs are JSON objects used as sets (hex -> anything); either may be empty. Used by gc,
+ * which commits this before deleting any file. */
+int sl_store_index_del_many(sl_store *s, const json_t *actions, const json_t *blobs, sl_err *err);
 int sl_store_index_put_pin(sl_store *s, const char *hex, char kind, sl_err *err);
 int sl_store_index_del_pin(sl_store *s, const char *hex, sl_err *err);
 /* 1 when the index has the meta "generation" entry (it was filled once). */
