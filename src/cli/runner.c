@@ -212,23 +212,176 @@ static int lock_action(sl_store *s, const sl_step *step, const char *key, int qu
     return fd;
 }
 
+/* 1 when dest exists and is neither a regular file nor a folder (/dev/null, a FIFO, a terminal): such a
+ * destination is written in place, never replaced by a rename. */
+static int is_special(const char *dest) {
+    struct stat st;
+    return stat(dest, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+typedef struct fd_out {
+    int fd;
+    const char *what;
+} fd_out;
+
+static int fd_out_sink(void *user, const void *data, size_t len, sl_err *err) {
+    fd_out *o = user;
+    return sl_fs_write_all(o->fd, data, len, o->what, err);
+}
+
+static int write_special(sl_store *s, const char *hex, const char *dest, sl_err *err) {
+    int fd = open(dest, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) return sl_err_errno(err, SL_EIO, errno, "cannot open %s", dest);
+    fd_out o = {fd, dest};
+    int rc = sl_store_read_blob(s, hex, fd_out_sink, &o, err);
+    if (close(fd) != 0 && !rc) rc = sl_err_errno(err, SL_EIO, errno, "cannot close %s", dest);
+    return rc;
+}
+
+/* A new, reserved temp name beside dest (".<base>.sl-<tag>.XXXXXX"): an empty file, or a folder. */
+static int reserve_beside(const char *dest, const char *tag, int folder, char **out, sl_err *err) {
+    *out = NULL;
+    char *parent = sl_fs_dirname(dest);
+    if (!parent) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    int rc = sl_fs_mkdirs(parent, err);
+    const char *base = strrchr(dest, '/') ? strrchr(dest, '/') + 1 : dest;
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, ".%.200s.sl-%s.", base, tag);
+    if (!rc && folder) {
+        rc = sl_fs_mkdtemp(parent, prefix, out, err);
+    } else if (!rc) {
+        size_t n = strlen(parent) + strlen(prefix) + 16;
+        char *p = malloc(n);
+        if (!p) {
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        } else {
+            snprintf(p, n, "%s/%sXXXXXX", parent, prefix);
+            int fd = mkostemp(p, O_CLOEXEC);
+            if (fd < 0) {
+                rc = sl_err_errno(err, SL_EIO, errno, "cannot create a temporary file beside %s", dest);
+                free(p);
+            } else {
+                close(fd);
+                *out = p;
+            }
+        }
+    }
+    free(parent);
+    return rc;
+}
+
+/* 1 when dest lies inside `dir` (a path below it, e.g. "ad/metrics.jsonl" inside "ad"). */
+static int is_inside(const char *dest, const char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    return !strncmp(dest, dir, n) && dest[n] == '/';
+}
+
+/* Put every output at its destination, all or nothing: each output is first written to a temp name beside
+ * its destination, then all are renamed into place; an output whose destination lies inside a folder
+ * output (train's metrics.jsonl inside the adapter folder) is written after that folder is in place. On any
+ * failure the temps and the outputs already placed are removed, so a failed command leaves no output (a
+ * destination that is a device or a FIFO, such as /dev/null, is written in place and never removed). */
 static int materialise(sl_store *s, const sl_step *step, const json_t *rec, const sl_run_output *outputs,
                        size_t n, sl_err *err) {
-    for (size_t i = 0; i < n; i++) {
+    char **tmp = calloc(n ? n : 1, sizeof *tmp);
+    const char **digest = calloc(n ? n : 1, sizeof *digest);
+    unsigned char *placed = calloc(n ? n : 1, 1), *tree = calloc(n ? n : 1, 1),
+                  *nested = calloc(n ? n : 1, 1);
+    int rc = tmp && digest && placed && tree && nested ? 0 : sl_err_set(err, SL_ENOMEM, "out of memory");
+    size_t failed = n;
+    for (size_t i = 0; !rc && i < n; i++) {
         if (!outputs[i].dest) continue;
         json_t *o = json_object_get(json_object_get(rec, "outputs"), outputs[i].name);
         if (!o)
-            return sl_err_set(err, SL_ENOTFOUND, "step '%s' did not produce the optional output '%s'",
-                              step->name, outputs[i].name);
-        const char *d = json_string_value(json_object_get(o, "digest"));
-        int rc = !strcmp(json_string_value(json_object_get(o, "type")), "tree")
-                     ? sl_store_materialise_tree(s, d, outputs[i].dest, err)
-                     : sl_store_materialise_file(s, d, outputs[i].dest, err);
-        if (rc)
-            return sl_err_prefix(err, "while writing the output '%s' to %s", outputs[i].name,
-                                 outputs[i].dest);
+            rc = sl_err_set(err, SL_ENOTFOUND, "step '%s' did not produce the optional output '%s'",
+                            step->name, outputs[i].name);
+        digest[i] = json_string_value(json_object_get(o, "digest"));
+        tree[i] = !strcmp(json_string_value(json_object_get(o, "type"))
+                              ? json_string_value(json_object_get(o, "type"))
+                              : "",
+                          "tree");
     }
-    return 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        for (size_t j = 0; outputs[i].dest && j < n; j++)
+            if (j != i && tree[j] && outputs[j].dest && is_inside(outputs[i].dest, outputs[j].dest))
+                nested[i] = 1;
+    /* 1: every top-level output to its temp name (special destinations written in place) */
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!outputs[i].dest || nested[i]) continue;
+        failed = i;
+        if (!tree[i] && is_special(outputs[i].dest)) {
+            rc = write_special(s, digest[i], outputs[i].dest, err);
+        } else {
+            rc = reserve_beside(outputs[i].dest, "part", tree[i], &tmp[i], err);
+            if (!rc)
+                rc = tree[i] ? sl_store_materialise_tree(s, digest[i], tmp[i], err)
+                             : sl_store_materialise_file(s, digest[i], tmp[i], err);
+        }
+    }
+    /* 2: all into place */
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!tmp[i]) continue;
+        failed = i;
+        const char *dest = outputs[i].dest;
+        char *old = NULL;
+        struct stat st;
+        if (tree[i] && lstat(dest, &st) == 0 && S_ISDIR(st.st_mode)) { /* an old folder: move it aside */
+            rc = reserve_beside(dest, "old", 1, &old, err);
+            if (!rc && rename(dest, old) != 0)
+                rc = sl_err_errno(err, SL_EIO, errno, "cannot move the old %s aside", dest);
+        }
+        if (!rc && rename(tmp[i], dest) != 0) {
+            rc = sl_err_errno(err, SL_EIO, errno, "cannot rename %s into %s", tmp[i], dest);
+            if (old && rename(old, dest) == 0) { /* put the old folder back */
+                free(old);
+                old = NULL;
+            }
+        }
+        if (!rc) {
+            placed[i] = 1;
+            free(tmp[i]);
+            tmp[i] = NULL;
+        }
+        if (old) {
+            sl_err e2;
+            sl_fs_remove_tree(old, &e2);
+            free(old);
+        }
+    }
+    /* 3: outputs inside a folder output, now that it is in place (each written atomically) */
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!outputs[i].dest || !nested[i]) continue;
+        failed = i;
+        if (!tree[i] && is_special(outputs[i].dest)) {
+            rc = write_special(s, digest[i], outputs[i].dest, err);
+        } else {
+            char *dir = sl_fs_dirname(outputs[i].dest);
+            rc = dir ? sl_fs_mkdirs(dir, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
+            free(dir);
+            if (!rc)
+                rc = tree[i] ? sl_store_materialise_tree(s, digest[i], outputs[i].dest, err)
+                             : sl_store_materialise_file(s, digest[i], outputs[i].dest, err);
+            if (!rc) placed[i] = 1;
+        }
+    }
+    if (rc) {
+        if (failed < n && outputs[failed].dest)
+            sl_err_prefix(err, "while writing the output '%s' to %s", outputs[failed].name,
+                          outputs[failed].dest);
+        for (size_t i = 0; i < n; i++) {
+            sl_err e2;
+            if (tmp && tmp[i]) sl_fs_remove_tree(tmp[i], &e2);
+            if (placed && placed[i]) sl_fs_remove_tree(outputs[i].dest, &e2);
+        }
+    }
+    for (size_t i = 0; tmp && i < n; i++) free(tmp[i]);
+    free(tmp);
+    free(digest);
+    free(placed);
+    free(tree);
+    free(nested);
+    return rc;
 }
 
 static int ingest_outputs(sl_store *s, const sl_step *step, const char *outdir, json_t *outs, sl_err *err) {
