@@ -106,30 +106,10 @@ the `fuzz_known_*` ones reproduce in the `-DSEQLORA_FUZZ=ON` clang build):
    `__metadata__` (UB, harmless in practice). `tests/fuzz/known-crashes/safetensors/`, `fuzz_known_safetensors`.
 2. **tokenizer: `NULL + 0`** in `sl_nn_uni_nfd` (`src/nn/tokenizer_unicode.c:180`) for an empty text (UB,
    harmless in practice). `tests/fuzz/known-crashes/{tokenizer,dataset}/`.
-3. **`store pin` races gc.** `sl_store_pin` (`src/store/store.c`) takes no store lock and does not re-check the
-   blob: a pin issued while `store gc` deletes the (then unreferenced) blob exits 0 and leaves a pin without
-   its blob (counted as "pin races" in the concurrent-gc row above). Fix: take the shared lock, check the
-   blob under it. Strict test: `reliability_pin_gc_race`.
-4. **Published store files ignore the umask.** Blobs, records and pins are chmod 0444 whatever the umask, so
-   under `umask 077` they are world-readable (folders do follow the umask, which limits exposure when the
-   store root itself was created under that umask). For controlled-access GDC data on shared clusters they
-   should be `0444 & ~umask`. Strict test: `reliability_umask_strict`.
-5. **clean: a valid VCF that cannot be tabix-indexed** (hts-specs `passed/complexfile_passed_000.vcf`, contig
+3. **clean: a valid VCF that cannot be tabix-indexed** (hts-specs `passed/complexfile_passed_000.vcf`, contig
    `<1>` records interleaved with contig `1`) exits 3 with a message naming the temporary output in the
    store, not the input file.
-6. **A failed step leaves part of its outputs.** When the 2nd output of a step fails to materialise at `-o`
-   (LD_PRELOAD shim: the rename of `clean`'s `.tbi` fails with ENOSPC), `seqlora clean` exits 1 but leaves
-   the `.vcf.gz` it already wrote, without its index (`src/cli/runner.c`, `materialise`). Each file is whole;
-   the set is not. Strict test: `reliability_shim_strict`.
-7. **gc deletes files before its index commit, and can report success when the index update failed.**
-   `store gc` (`src/store/gc.c`) unlinks record and blob files, then updates LMDB. With an index write or
-   commit failing (shim: `write:8:ENOSPC` or `fsync:6:ENOSPC` on the LMDB file), gc exits 0 and prints
-   "removed 4 record(s) and 7 blob(s)", but the index still lists those actions and blobs: `store ls --blobs`
-   shows 7 blobs that do not exist, a second `gc` and `store verify` (which walks the files) do not notice;
-   only `store reindex` repairs. Cache lookups still re-run (the runner checks that outputs exist). Fix:
-   check every index deletion and the commit, delete from the index first, commit, then unlink. Strict
-   test: `reliability_shim_strict`.
-8. **A BED line can ask for gigabytes.** `sl_bio_spliced_sequence` (`src/bio/regions.c`) allocates the summed
+4. **A BED line can ask for gigabytes.** `sl_bio_spliced_sequence` (`src/bio/regions.c`) allocates the summed
    interval length before the reference checks the ranges: `chr17 0 4000000000` allocates 4 GB, then fails.
    `tests/fuzz/known-crashes/regions/` (`huge_interval.bed`; reproduce with
    `SEQLORA_FUZZ_KNOWN=1 build-fuzz/tests/fuzz/fuzz_regions -rss_limit_mb=2048 FILE`). Fix: fetch first,
@@ -146,6 +126,16 @@ Suppressed while fuzzing (so fuzzing gets past them): `tests/fuzz/known-issues.s
 - serve: two different Content-Length headers (and Content-Length with Transfer-Encoding) were accepted, the
   bytes after the first length answered as a second request (request smuggling behind a proxy); now 400 and
   the connection closed (b6581b7); checked by `reliability_serve`.
+- store: `store pin` raced gc (a pin that exited 0 while gc deleted its blob left a pin without its blob);
+  pin now takes the gc lock shared and checks its target under it (b6a6e8b). `reliability_pin_gc_race`.
+- store: published blobs, records and pins were 0444 whatever the umask (world-readable under `umask 077`);
+  now `0444 & ~umask` (2c7d080). `reliability_umask_strict`.
+- runner: a failed 2nd output (the `.tbi` rename) left the 1st (`.vcf.gz`) at `-o`; all outputs now go to
+  temp names first and are renamed into place together, removed on any failure (7bb5dd0).
+  `reliability_shim_strict`.
+- store gc: deleted files whatever its per-entry index updates returned and could exit 0 with index entries for deleted
+  files; it now drops the entries in one LMDB transaction first, deletes nothing when that fails and exits
+  non-zero (82f3c9b). `reliability_shim_strict`.
 
 ## Not covered yet
 
