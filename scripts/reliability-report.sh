@@ -99,26 +99,20 @@ HDR
     cat <<'KNOWN'
 ## Known issues (found by these checks, not yet fixed)
 
-Each has its input or its strict test committed, DISABLED until fixed (`ctest -N` lists them as Disabled;
-the `fuzz_known_*` ones reproduce in the `-DSEQLORA_FUZZ=ON` clang build):
-
-1. **safetensors: `bsearch(NULL, 0, ...)`** in `sl_nn_st_metadata` (`src/nn/safetensors.c`) for a file without
-   `__metadata__` (UB, harmless in practice). `tests/fuzz/known-crashes/safetensors/`, `fuzz_known_safetensors`.
-2. **tokenizer: `NULL + 0`** in `sl_nn_uni_nfd` (`src/nn/tokenizer_unicode.c:180`) for an empty text (UB,
-   harmless in practice). `tests/fuzz/known-crashes/{tokenizer,dataset}/`.
-3. **clean: a valid VCF that cannot be tabix-indexed** (hts-specs `passed/complexfile_passed_000.vcf`, contig
-   `<1>` records interleaved with contig `1`) exits 3 with a message naming the temporary output in the
-   store, not the input file.
-4. **A BED line can ask for gigabytes.** `sl_bio_spliced_sequence` (`src/bio/regions.c`) allocates the summed
-   interval length before the reference checks the ranges: `chr17 0 4000000000` allocates 4 GB, then fails.
-   `tests/fuzz/known-crashes/regions/` (`huge_interval.bed`; reproduce with
-   `SEQLORA_FUZZ_KNOWN=1 build-fuzz/tests/fuzz/fuzz_regions -rss_limit_mb=2048 FILE`). Fix: fetch first,
-   or bound the total by the reference lengths.
-
-Suppressed while fuzzing (so fuzzing gets past them): `tests/fuzz/known-issues.supp` (items 1-2).
+None open at the last run. Each finding below became an always-on regression test when it was fixed.
 
 ## Found by these checks and fixed by their owners
 
+- safetensors: `bsearch(NULL, 0, ...)` in `sl_nn_st_metadata`/`sl_nn_st_find` for a file without
+  `__metadata__` or tensors (UB); guarded (4c37dc4). `tests/fuzz/crashes/safetensors/`.
+- tokenizer: `NULL + 0` in `sl_nn_uni_nfd` for an empty text (UB); guarded (4c37dc4).
+  `tests/fuzz/crashes/{tokenizer,dataset}/`.
+- regions: one BED line (`chr17 0 4000000000`) made `sl_bio_spliced_sequence` allocate 4 GB before the
+  reference checked the range; pieces are now fetched (range-checked) before anything is sized (4c37dc4).
+  `tests/fuzz/crashes/regions/`.
+- clean: unsorted input (hts-specs `passed/complexfile_passed_000.vcf`, contig `<1>` interleaved with `1`)
+  failed at the index build with a message naming a temporary path in the store; now an error naming the
+  input line and what is out of order (6182f72). `cli_clean_sexcheck`.
 - VCF: an empty ID column was accepted and read one byte before the field (`sl_bio_vcf_validate_record`,
   UBSan pointer overflow); now an error naming the line and ID (9f3117b). Inputs replayed by
   `fuzz_replay_vcf` from `tests/fuzz/crashes/vcf/`.
