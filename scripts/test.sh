@@ -2,7 +2,8 @@
 # Set up (dependencies, peers) and run the whole test suite:
 #   1. install what the build and the tests need (scripts/install-deps.sh test);
 #   2. a -Wall -Wextra -Werror build, all tests (unit, integration, peer parity) under ctest;
-#   3. an ASan+UBSan build, the unit tests under the sanitizers.
+#   3. an ASan+UBSan build, the whole suite again under the sanitizers (the CLI the script tests drive is the
+#      sanitized binary), except the valgrind test, which needs the uninstrumented build of stage 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -15,7 +16,7 @@ cmake --build build -j "$jobs"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSEQLORA_WERROR=ON -DSEQLORA_SANITIZE=ON -DSEQLORA_CUDA=OFF
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure -j "$jobs" -L unit)
+  ctest --output-on-failure -j "$jobs" -E '^reliability_valgrind$')
 
 # 4. bounded fuzzing (tests/fuzz, docs/reliability.md): every libFuzzer target runs SEQLORA_FUZZ_RUNS inputs
 #    (default 4000) from a fixed seed, starting from the committed seeds — deterministic, so CI's verdict is
