@@ -25,6 +25,19 @@ static size_t initial_mapsize(void) {
     return v >= 32768 ? (size_t)v : (size_t)64 << 20;
 }
 
+/* Double the map size, serialised between processes by a lock file beside the index. */
+static int grow_map(sl_store *s, sl_err *err) {
+    char *lp = sl_fs_join(s->index_dir, "grow.lock");
+    int fd = lp ? open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
+    free(lp);
+    if (fd >= 0) flock(fd, LOCK_EX);
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    int mrc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+    if (fd >= 0) close(fd);
+    return mrc ? lmdb_err(err, mrc, "cannot grow the map", s) : 0;
+}
+
 int sl_store_index_open(sl_store *s, sl_err *err) {
     int rc = sl_fs_mkdirs(s->index_dir, err);
     if (rc) return rc;
@@ -41,25 +54,45 @@ int sl_store_index_open(sl_store *s, sl_err *err) {
     }
     int dead = 0;
     mdb_reader_check(s->env, &dead); /* free the reader slots of killed processes */
-    MDB_txn *txn;
-    mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (mrc == MDB_MAP_RESIZED) {
-        mdb_env_set_mapsize(s->env, 0);
+    /* Opening the databases is a write transaction (MDB_CREATE, the schema mark), so it can meet a map that
+     * other processes filled (MDB_MAP_FULL) or grew (MDB_MAP_RESIZED): grow or adopt and retry, as every
+     * other write does. */
+    for (int attempt = 0; attempt < 40; attempt++) {
+        MDB_txn *txn;
         mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (mrc == MDB_MAP_RESIZED) {
+            mdb_env_set_mapsize(s->env, 0);
+            continue;
+        }
+        if (mrc) break;
+        mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->db_meta);
+        if (!mrc) mrc = mdb_dbi_open(txn, "blobs", MDB_CREATE, &s->db_blobs);
+        if (!mrc) mrc = mdb_dbi_open(txn, "actions", MDB_CREATE, &s->db_actions);
+        if (!mrc) mrc = mdb_dbi_open(txn, "edges", MDB_CREATE | MDB_DUPSORT, &s->db_edges);
+        if (!mrc) mrc = mdb_dbi_open(txn, "pins", MDB_CREATE, &s->db_pins);
+        if (!mrc) {
+            MDB_val k = {6, "schema"}, v = {1, "1"}, have;
+            mrc = mdb_get(txn, s->db_meta, &k, &have);
+            if (mrc == MDB_NOTFOUND) mrc = mdb_put(txn, s->db_meta, &k, &v, 0);
+        }
+        if (!mrc)
+            mrc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (mrc == MDB_MAP_FULL) {
+            if ((rc = grow_map(s, err))) {
+                mdb_env_close(s->env);
+                s->env = NULL;
+                return rc;
+            }
+            continue;
+        }
+        if (mrc == MDB_MAP_RESIZED) {
+            mdb_env_set_mapsize(s->env, 0);
+            continue;
+        }
+        break;
     }
-    if (!mrc) mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->db_meta);
-    if (!mrc) mrc = mdb_dbi_open(txn, "blobs", MDB_CREATE, &s->db_blobs);
-    if (!mrc) mrc = mdb_dbi_open(txn, "actions", MDB_CREATE, &s->db_actions);
-    if (!mrc) mrc = mdb_dbi_open(txn, "edges", MDB_CREATE | MDB_DUPSORT, &s->db_edges);
-    if (!mrc) mrc = mdb_dbi_open(txn, "pins", MDB_CREATE, &s->db_pins);
-    if (!mrc) {
-        MDB_val k = {6, "schema"}, v = {1, "1"};
-        mrc = mdb_put(txn, s->db_meta, &k, &v, 0);
-    }
-    if (!mrc)
-        mrc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
     if (mrc) {
         mdb_env_close(s->env);
         s->env = NULL;
@@ -71,19 +104,6 @@ int sl_store_index_open(sl_store *s, sl_err *err) {
 void sl_store_index_close(sl_store *s) {
     if (s->env) mdb_env_close(s->env);
     s->env = NULL;
-}
-
-/* Double the map size, serialised between processes by a lock file beside the index. */
-static int grow_map(sl_store *s, sl_err *err) {
-    char *lp = sl_fs_join(s->index_dir, "grow.lock");
-    int fd = lp ? open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
-    free(lp);
-    if (fd >= 0) flock(fd, LOCK_EX);
-    MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    int mrc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
-    if (fd >= 0) close(fd);
-    return mrc ? lmdb_err(err, mrc, "cannot grow the map", s) : 0;
 }
 
 typedef int (*txn_fn)(sl_store *s, MDB_txn *txn, void *user);
