@@ -9,13 +9,14 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 scripts/install-deps.sh test
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEQLORA_WERROR=ON
-cmake --build build -j "$jobs"
-(cd build && ctest --output-on-failure -j "$jobs" ${SEQLORA_CTEST_ARGS:-})
+# Own build folders (build-test*), so the -Werror setting never reaches the README demo's ./build.
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEQLORA_WERROR=ON
+cmake --build build-test -j "$jobs"
+(cd build-test && ctest --output-on-failure -j "$jobs" ${SEQLORA_CTEST_ARGS:-})
 
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSEQLORA_WERROR=ON -DSEQLORA_SANITIZE=ON -DSEQLORA_CUDA=OFF
-cmake --build build-asan -j "$jobs"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+cmake -S . -B build-test-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSEQLORA_WERROR=ON -DSEQLORA_SANITIZE=ON -DSEQLORA_CUDA=OFF
+cmake --build build-test-asan -j "$jobs"
+(cd build-test-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs" -E '^reliability_valgrind$')
 
 # 4. bounded fuzzing (tests/fuzz, docs/reliability.md): every libFuzzer target runs SEQLORA_FUZZ_RUNS inputs
