@@ -45,6 +45,23 @@ static int check_base(const char *bundle, const json_t *files, const char *dir, 
     return 0;
 }
 
+/* The base in `dir` must be of the family bundle.json records (bundles written before the field existed
+ * were BERT-family). */
+static int check_family(const char *bundle, const json_t *base, const char *dir, sl_err *err) {
+    const json_t *f = json_object_get(base, "family");
+    if (f && !json_is_string(f))
+        return sl_err_set(err, SL_EDATA, "%s: bundle.json: base.family: expected a string", bundle);
+    const char *want = f ? json_string_value(f) : "bert", *have = NULL;
+    int rc = sl_nn_infer_family_of(dir, &have, err);
+    if (rc) return sl_err_prefix(err, "%s: the base model: ", bundle);
+    if (strcmp(want, have))
+        return sl_err_set(err, SL_EDATA,
+                          "%s is a %s model, but %s was trained on a %s base (give the base model it was "
+                          "trained on)",
+                          dir, have, bundle, want);
+    return 0;
+}
+
 int sl_nn_model_open(const sl_nn_model_opts *o, sl_nn_model **out, sl_err *err) {
     *out = NULL;
     sl_nn_model *m = calloc(1, sizeof(*m));
@@ -121,7 +138,9 @@ int sl_nn_model_open(const sl_nn_model_opts *o, sl_nn_model **out, sl_err *err) 
             }
             if (!(model_dir = strdup(o->base_dir))) goto nomem;
         }
-        if ((rc = check_base(o->bundle, json_object_get(base, "files"), model_dir, err))) goto fail;
+        if ((rc = check_family(o->bundle, base, model_dir, err)) ||
+            (rc = check_base(o->bundle, json_object_get(base, "files"), model_dir, err)))
+            goto fail;
     }
     sl_nn_infer_opts io = {
         .model_dir = model_dir,

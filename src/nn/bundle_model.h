@@ -4,11 +4,15 @@
  *   base/ + adapter/  when the base weights are embedded;
  *   else `base_dir` given by the user + adapter/, where every base file must have the SHA-256 recorded in
  *   bundle.json (a mismatch is SL_EINTEGRITY naming the file).
+ * The base (embedded or given) must be of the family bundle.json records (base.family; absent = "bert"):
+ * a base of another family is SL_EDATA naming both, checked before the digests.
  *
  * bundle.json (format "seqlora.model/1"), written by the package step:
  *   {"format", "task": {"problem_type", "labels", "positive_class", "threshold", "max_length"},
- *    "tokenizer": {"dir", "kmer"}, "inference": {"window", "stride"},
- *    "base": {"name", "embedded", "files": {name: sha256}}, "adapter", "merged", "report", "lora": {...}}
+ *    "tokenizer": {"dir", "kind" (wordpiece | esm | bpe), "kmer", "files": [names]},
+ *    "inference": {"window", "stride"},
+ *    "base": {"name", "family" (bert | esm | dnabert2), "embedded", "files": {name: sha256}}, "adapter",
+ *    "merged", "report", "lora": {...}}
  *
  * Thread-safety: as infer.h (one thread at a time); the metadata accessors are read-only. */
 #ifndef SEQLORA_NN_BUNDLE_MODEL_H

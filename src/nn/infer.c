@@ -9,6 +9,7 @@
 
 #include "adapter.h"
 #include "bert.h"
+#include "model.h"
 #include "parallel.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -16,13 +17,15 @@
 #include "util/fs.h"
 
 struct sl_nn_infer {
-    sl_nn_bert *m;
+    sl_nn_model *m; /* any family (model.h) */
     sl_nn_tokenizer *tok;
     sl_nn_bert_config head;
     int max_len, kmer, window, stride, max_batch;
     int32_t *ids, *mask, *cids, *cmask; /* [max_batch, max_len] encoded / compacted */
     char *text;                         /* scratch for one window's k-mer text */
     size_t text_cap;
+    sl_nn_family family;
+    sl_nn_tokenizer_kind tok_kind;
 };
 
 /* The number of classes of an adapter's classifier (a PEFT-made adapter has no seqlora_head.json). */
@@ -69,8 +72,26 @@ static int resolve_head(const sl_nn_infer_opts *o, const sl_nn_bert_config *base
     }
     for (int i = 0; i < n; i++) free(labels[i]);
     free(labels);
-    if (!rc) rc = sl_nn_adapter_read_config(o->adapter_dir, spec, err);
+    if (!rc) rc = sl_nn_model_adapter_read_config(o->model_dir, o->adapter_dir, spec, err);
     return rc;
+}
+
+static const char *family_name(sl_nn_family f) {
+    return f == SL_NN_FAMILY_ESM ? "esm" : f == SL_NN_FAMILY_DNABERT2 ? "dnabert2" : "bert";
+}
+
+int sl_nn_infer_family_of(const char *model_dir, const char **name, sl_err *err) {
+    char *cfg = sl_fs_join(model_dir, "config.json");
+    if (!cfg) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_nn_family f;
+    int rc = sl_nn_model_family(cfg, &f, err);
+    free(cfg);
+    if (!rc) *name = family_name(f);
+    return rc;
+}
+
+static const char *tokenizer_kind_name(sl_nn_tokenizer_kind k) {
+    return k == SL_NN_TOK_ESM ? "esm" : k == SL_NN_TOK_BPE ? "bpe" : "wordpiece";
 }
 
 /* k of a DNABERT-style k-mer vocabulary: the largest k in 3..6 whose all-A and ACGT... k-mers are tokens. */
@@ -103,7 +124,7 @@ int sl_nn_infer_open(const sl_nn_infer_opts *o, sl_nn_infer **out, sl_err *err) 
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto fail;
     }
-    rc = sl_nn_bert_config_load(cfg, &base, err);
+    rc = sl_nn_model_config_load(cfg, &base, err);
     free(cfg);
     if (rc) goto fail;
     if ((rc = sl_nn_tokenizer_load(o->tokenizer_dir ? o->tokenizer_dir : o->model_dir, &s->tok, err)))
@@ -118,8 +139,31 @@ int sl_nn_infer_open(const sl_nn_infer_opts *o, sl_nn_infer **out, sl_err *err) 
         rc = sl_err_set(err, SL_EUSAGE, "infer: max_length %d leaves no room for a token", s->max_len);
         goto fail;
     }
-    s->kmer = o->kmer > 0 ? o->kmer : o->kmer < 0 ? 0 : detect_kmer(s->tok);
-    int fit = s->max_len - 2 + (s->kmer > 0 ? s->kmer - 1 : 0); /* bases one window can hold */
+    /* k-mers are a WordPiece (DNABERT) vocabulary's convention; the ESM (Nucleotide Transformer 6-mers) and
+     * BPE (DNABERT-2) tokenizers split raw DNA themselves, so they get the bases as they are */
+    sl_nn_tokenizer_kind kind = sl_nn_tokenizer_get_kind(s->tok);
+    if (kind != SL_NN_TOK_WORDPIECE && o->kmer > 0) {
+        rc = sl_err_set(
+            err, SL_EUSAGE,
+            "infer: kmer %d given, but the %s tokenizer of %s splits raw DNA itself (k-mers apply "
+            "to WordPiece k-mer vocabularies only; give kmer 0 or -1)",
+            o->kmer, tokenizer_kind_name(kind), o->tokenizer_dir ? o->tokenizer_dir : o->model_dir);
+        goto fail;
+    }
+    s->kmer = kind != SL_NN_TOK_WORDPIECE ? 0 : o->kmer > 0 ? o->kmer : o->kmer < 0 ? 0 : detect_kmer(s->tok);
+    /* the special tokens around every window: [CLS] .. [SEP], <cls> .. <eos>, or the template's */
+    int n_special = 0;
+    int32_t *probe = malloc(2 * (size_t)s->max_len * sizeof(int32_t));
+    if (!probe) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = sl_nn_tokenizer_encode(s->tok, "", s->max_len, probe, probe + s->max_len, &n_special, err);
+    free(probe);
+    if (rc) goto fail;
+    /* bases one window can hold whatever they are: a k-mer text has len - k + 1 tokens; the ESM and BPE
+     * tokenizers give at most one token per base (a single-base token is their fallback, N is one token) */
+    int fit = s->max_len - n_special + (s->kmer > 0 ? s->kmer - 1 : 0);
     s->window = o->window ? o->window : fit;
     if (s->window > fit) {
         rc = sl_err_set(err, SL_EUSAGE, "infer: window %d bases exceeds the %d a window of %d tokens holds",
@@ -137,11 +181,13 @@ int sl_nn_infer_open(const sl_nn_infer_opts *o, sl_nn_infer **out, sl_err *err) 
         goto fail;
     }
     s->max_batch = o->max_batch ? o->max_batch : 16;
-    if ((rc = sl_nn_bert_load(o->model_dir, &s->head, &spec, 0, s->max_batch, s->max_len, 0, &s->m, err)))
+    if ((rc = sl_nn_model_load(o->model_dir, &s->head, &spec, 0, s->max_batch, s->max_len, 0, &s->m, err)))
         goto fail;
+    s->family = sl_nn_model_get_family(s->m);
+    s->tok_kind = kind;
     if (o->adapter_dir) {
-        if ((rc = sl_nn_adapter_load_weights(s->m, o->adapter_dir, err))) goto fail;
-    } else if (!sl_nn_bert_head_loaded(s->m)) {
+        if ((rc = sl_nn_model_adapter_load_weights(s->m, o->adapter_dir, err))) goto fail;
+    } else if (!sl_nn_model_head_loaded(s->m)) {
         rc = sl_err_set(err, SL_EDATA, "%s: the model has no classifier of %d classes", o->model_dir,
                         s->head.num_labels);
         goto fail;
@@ -166,7 +212,7 @@ fail:
 
 void sl_nn_infer_free(sl_nn_infer *s) {
     if (!s) return;
-    sl_nn_bert_free(s->m);
+    sl_nn_model_free(s->m);
     sl_nn_tokenizer_free(s->tok);
     sl_nn_bert_config_free(&s->head);
     free(s->ids);
@@ -187,7 +233,16 @@ sl_nn_problem sl_nn_infer_problem(const sl_nn_infer *s) {
     return s->head.problem;
 }
 const sl_nn_bert *sl_nn_infer_model(const sl_nn_infer *s) {
-    return s->m;
+    return sl_nn_model_bert(s->m);
+}
+const sl_nn_lora_spec *sl_nn_infer_spec(const sl_nn_infer *s) {
+    return sl_nn_model_get_spec(s->m);
+}
+const char *sl_nn_infer_family(const sl_nn_infer *s) {
+    return family_name(s->family);
+}
+const char *sl_nn_infer_tokenizer_kind(const sl_nn_infer *s) {
+    return tokenizer_kind_name(s->tok_kind);
 }
 int sl_nn_infer_kmer(const sl_nn_infer *s) {
     return s->kmer;
@@ -269,9 +324,9 @@ static int forward_rows(sl_nn_infer *s, int B, const int *n_real, double *dst, s
         memcpy(s->cids + (size_t)b * T, s->ids + (size_t)b * s->max_len, (size_t)T * sizeof(int32_t));
         memcpy(s->cmask + (size_t)b * T, s->mask + (size_t)b * s->max_len, (size_t)T * sizeof(int32_t));
     }
-    int rc = sl_nn_bert_forward(s->m, s->cids, s->cmask, B, T, NULL, NULL, NULL, err);
+    int rc = sl_nn_model_forward(s->m, s->cids, s->cmask, B, T, NULL, NULL, NULL, err);
     if (rc) return rc;
-    const float *lg = sl_nn_bert_logits(s->m);
+    const float *lg = sl_nn_model_logits(s->m);
     for (int b = 0; b < B; b++) {
         const float *row = lg + (size_t)b * C;
         double *o = dst + (size_t)b * C;

@@ -1,8 +1,14 @@
-/* Inference sessions: score in-memory batches of DNA sequences (or pre-tokenized texts) with a BERT-family
- * model (+ an optional LoRA adapter), the way `seqlora predict` scores a dataset TSV, plus what a deployed
- * predictor needs on top:
+/* Inference sessions: score in-memory batches of DNA sequences (or pre-tokenized texts) with a model of any
+ * supported family (model.h: BERT, ESM / Nucleotide Transformer, DNABERT-2) + an optional LoRA adapter, the
+ * way `seqlora predict` scores a dataset TSV, plus what a deployed predictor needs on top:
  *
- *   - k-mer tokenisation of raw DNA (DNABERT convention: overlapping k-mers, stride 1, joined by spaces);
+ *   - the text of a window of raw DNA per tokenizer (tokenizer.h): with a WordPiece k-mer vocabulary
+ *     (DNABERT) overlapping k-mers, stride 1, joined by spaces; with the ESM tokenizer (Nucleotide
+ *     Transformer: non-overlapping 6-mers from the left, single-base fallback) and the BPE tokenizer
+ *     (DNABERT-2) the upper-cased bases as they are, split by the tokenizer itself;
+ *   - a window holds at most max_length minus the special tokens tokens, so its size in bases is what is
+ *     certain to fit: max_length - specials + k - 1 with k-mers, max_length - specials otherwise (those
+ *     tokenizers give at most one token per base), and a window is never truncated;
  *   - sequences longer than one window are cut into overlapping windows of `window` bases every `stride`
  *     bases (the last window is aligned to the end of the sequence so the tail is covered) and the
  *     per-window outputs are averaged (arithmetic mean of the probabilities);
@@ -31,7 +37,8 @@ typedef struct sl_nn_infer_opts {
     int max_length;            /* tokens per window incl. specials; 0 = the adapter's seqlora_head.json, else
                                   the tokenizer's model_max_length, else 512 (capped by max_position) */
     int kmer;                  /* k of the k-mer vocabulary; 0 = detect from the vocabulary (3..6), -1 = none
-                                  (the raw sequence is the tokenizer's text) */
+                                  (the raw sequence is the tokenizer's text). WordPiece only: the ESM and
+                                  BPE tokenizers always take raw DNA (0 / -1 mean none; > 0 is SL_EUSAGE) */
     int window, stride;        /* in bases; 0 = the most a window can hold / half of it */
     int max_batch;             /* windows per forward pass; 0 = 16 */
     int threads;               /* engine threads; 0 = leave as set */
@@ -39,7 +46,8 @@ typedef struct sl_nn_infer_opts {
 
 typedef struct sl_nn_infer sl_nn_infer;
 
-/* Load the model, adapter and tokenizer. Errors name the file and field (SL_EDATA, SL_EIO, SL_ENOTFOUND). */
+/* Load the model (any family of model.h), adapter and tokenizer. Errors name the file and field (SL_EDATA,
+ * SL_EIO, SL_ENOTFOUND); SL_EUSAGE for settings that do not fit (window, stride, kmer). */
 int sl_nn_infer_open(const sl_nn_infer_opts *opts, sl_nn_infer **out, sl_err *err);
 
 void sl_nn_infer_free(sl_nn_infer *s);
@@ -55,8 +63,22 @@ int sl_nn_infer_window(const sl_nn_infer *s);
 int sl_nn_infer_stride(const sl_nn_infer *s);
 int sl_nn_infer_max_length(const sl_nn_infer *s);
 
-/* The loaded model (owned by the session), e.g. for sl_nn_merge_write. */
+/* The loaded model's BERT engine (owned by the session), e.g. for sl_nn_merge_write; NULL when the model is
+ * of another family (ESM, DNABERT-2). */
 const sl_nn_bert *sl_nn_infer_model(const sl_nn_infer *s);
+
+/* The LoRA spec the model was loaded with (any family; owned by the session). */
+const sl_nn_lora_spec *sl_nn_infer_spec(const sl_nn_infer *s);
+
+/* The model family: "bert", "esm" or "dnabert2" (static strings). */
+const char *sl_nn_infer_family(const sl_nn_infer *s);
+
+/* The tokenizer kind: "wordpiece", "esm" or "bpe" (static strings). */
+const char *sl_nn_infer_tokenizer_kind(const sl_nn_infer *s);
+
+/* The family name (as sl_nn_infer_family) of the model directory `model_dir` from its config.json, without
+ * loading it. Errors as sl_nn_model_family (model.h). */
+int sl_nn_infer_family_of(const char *model_dir, const char **name, sl_err *err);
 
 /* Check that `seq` holds only A, C, G, T, N (any case) and is non-empty. Returns 0, or SL_EDATA with the
  * 0-based offending position in *bad_pos (-1 for an empty sequence). */

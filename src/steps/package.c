@@ -2,11 +2,13 @@
  * (MODEL.tar.gz, see nn/bundle.h and nn/bundle_model.h):
  *
  *   bundle.json                the task (labels, positive class, threshold, max length), tokenizer settings
- *                              (k), windowing, the base-model reference (name + SHA-256 of each file)
+ *                              (kind, k, files), windowing, the base-model reference (name, family, SHA-256
+ *                              of each file)
  *   adapter/                   the PEFT adapter as trained (adapter_config.json, adapter_model.safetensors,
  *                              seqlora_head.json)
  *   tokenizer/                 the base model's tokenizer files
- *   base/                      config.json + model.safetensors (only with embed_base)
+ *   base/                      config.json + the weights: model.safetensors, pytorch_model.bin or a sharded
+ *                              checkpoint (only with embed_base)
  *   merged/                    a plain Hugging Face checkpoint with the LoRA deltas folded in (only with
  * merged) report/                    metrics.json and the SVG plots of `seqlora evaluate` (when given)
  *   MODEL_CARD.md              intended use, data, metrics with confidence intervals, limitations
@@ -330,6 +332,72 @@ static json_t *ro_crate(const entries *l, const json_t *meta, sl_err *err) {
     return json_pack("{s:s,s:o}", "@context", "https://w3id.org/ro/crate/1.1/context", "@graph", graph);
 }
 
+/* ---- the base model's files ---------------------------------------------------------------------- */
+
+static int push_name(char ***v, size_t *n, const char *name, sl_err *err) {
+    char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+    if (!nv) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    *v = nv;
+    if (!(nv[*n] = strdup(name))) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    (*n)++;
+    return 0;
+}
+
+/* The files of `base` a bundle refers to: config.json and the weights the engines load (in their order:
+ * model.safetensors, pytorch_model.bin, or a sharded checkpoint's index + its shards, sorted). */
+static int base_files(const char *base, char ***names, size_t *n, sl_err *err) {
+    static const char *const single[] = {"model.safetensors", "pytorch_model.bin"};
+    static const char *const index[] = {"model.safetensors.index.json", "pytorch_model.bin.index.json"};
+    *names = NULL;
+    *n = 0;
+    int rc = push_name(names, n, "config.json", err);
+    for (int i = 0; !rc && i < 2; i++) {
+        char *p = sl_fs_join(base, single[i]);
+        if (!p) return sl_err_set(err, SL_ENOMEM, "out of memory");
+        int there = sl_fs_is_file(p);
+        free(p);
+        if (there) return push_name(names, n, single[i], err);
+    }
+    for (int i = 0; !rc && i < 2; i++) {
+        char *p = sl_fs_join(base, index[i]);
+        if (!p) return sl_err_set(err, SL_ENOMEM, "out of memory");
+        if (!sl_fs_is_file(p)) {
+            free(p);
+            continue;
+        }
+        json_t *j = sl_json_load_file(p, err), *wm = json_object_get(j, "weight_map");
+        free(p);
+        if (!j) return err->code;
+        if (!json_is_object(wm)) {
+            json_decref(j);
+            return sl_err_set(err, SL_EDATA, "%s/%s: no 'weight_map' object", base, index[i]);
+        }
+        size_t first = *n + 1;
+        rc = push_name(names, n, index[i], err);
+        const char *k;
+        json_t *v;
+        json_object_foreach(wm, k, v) {
+            const char *f = json_string_value(v);
+            int seen = 0;
+            for (size_t j2 = first; !rc && f && j2 < *n; j2++) seen |= !strcmp((*names)[j2], f);
+            if (!rc && f && !seen)
+                rc = sl_nn_bundle_name_ok(f) && !strchr(f, '/')
+                         ? push_name(names, n, f, err)
+                         : sl_err_set(err, SL_EDATA, "%s/%s: shard name '%s' is not a plain file name", base,
+                                      index[i], f);
+        }
+        json_decref(j);
+        if (!rc) qsort(*names + first, *n - first, sizeof(char *), cmp_str);
+        return rc;
+    }
+    if (!rc)
+        rc = sl_err_set(err, SL_ENOTFOUND,
+                        "%s: no model weights (expected model.safetensors, pytorch_model.bin or a sharded "
+                        "*.index.json)",
+                        base);
+    return rc;
+}
+
 /* ---- the step ---------------------------------------------------------------------------------- */
 
 static int write_text(const char *dir, const char *name, const char *text, char **path, sl_err *err) {
@@ -376,6 +444,13 @@ static int run_package(const sl_step_ctx *ctx) {
                            .max_batch = 1,
                            .threads = ctx->threads};
     if ((rc = sl_nn_infer_open(&io, &s, err))) goto out;
+    if (merged && !sl_nn_infer_model(s)) {
+        rc = sl_err_set(err, SL_EUSAGE,
+                        "package: merged weights are written for BERT-family bases only; %s is a %s base "
+                        "(package it without merged: the adapter is applied at load time)",
+                        base, sl_nn_infer_family(s));
+        goto out;
+    }
     const int C = sl_nn_infer_num_outputs(s);
     sl_nn_problem prob = sl_nn_infer_problem(s);
     if (prob == SL_NN_SINGLE_LABEL && C == 2 && !positive) positive = sl_nn_infer_label(s, 1);
@@ -390,26 +465,32 @@ static int run_package(const sl_step_ctx *ctx) {
     }
     if ((rc = sl_fs_mkdtemp(ctx->workdir, "package-", &stage, err))) goto out;
 
-    /* base reference */
+    /* base reference: config.json and the weights file(s) the engines load */
     json_t *bfiles = json_object();
-    const char *base_files[] = {"config.json", "model.safetensors"};
-    for (int i = 0; i < 2; i++) {
-        char hex[SL_SHA256_HEX_LEN + 1];
+    char **wnames = NULL;
+    size_t n_w = 0;
+    if (!bfiles || (rc = base_files(base, &wnames, &n_w, err))) {
+        json_decref(bfiles);
+        if (!bfiles) goto nomem;
+        goto out;
+    }
+    for (size_t i = 0; i < n_w && !rc; i++) {
+        char hex[SL_SHA256_HEX_LEN + 1], name[600];
         free(p);
-        if (!(p = sl_fs_join(base, base_files[i]))) goto nomem;
-        if ((rc = file_hex(p, hex, NULL, err))) {
-            json_decref(bfiles);
-            goto out;
+        if (!(p = sl_fs_join(base, wnames[i]))) {
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+            break;
         }
-        json_object_set_new(bfiles, base_files[i], json_string(hex));
-        if (embed) {
-            char name[64];
-            snprintf(name, sizeof name, "base/%s", base_files[i]);
-            if ((rc = add_entry(&l, name, p, err))) {
-                json_decref(bfiles);
-                goto out;
-            }
-        }
+        if ((rc = file_hex(p, hex, NULL, err))) break;
+        json_object_set_new(bfiles, wnames[i], json_string(hex));
+        snprintf(name, sizeof name, "base/%s", wnames[i]);
+        if (embed) rc = add_entry(&l, name, p, err);
+    }
+    for (size_t i = 0; i < n_w; i++) free(wnames[i]);
+    free(wnames);
+    if (rc) {
+        json_decref(bfiles);
+        goto out;
     }
     if (!base_name || !*base_name) {
         free(p);
@@ -426,7 +507,7 @@ static int run_package(const sl_step_ctx *ctx) {
         base_name = json_string_value(bn_holder);
     }
     meta = json_object();
-    const sl_nn_lora_spec *spec = sl_nn_bert_get_spec(sl_nn_infer_model(s));
+    const sl_nn_lora_spec *spec = sl_nn_infer_spec(s);
     json_t *labels = json_array();
     for (int i = 0; i < C; i++) json_array_append_new(labels, json_string(sl_nn_infer_label(s, i)));
     json_object_set_new(meta, "format", json_string(SL_NN_MODEL_FORMAT));
@@ -434,14 +515,22 @@ static int run_package(const sl_step_ctx *ctx) {
                         json_pack("{s:s,s:o,s:o,s:f,s:i}", "problem_type", sl_nn_problem_name(prob), "labels",
                                   labels, "positive_class", positive ? json_string(positive) : json_null(),
                                   "threshold", threshold, "max_length", sl_nn_infer_max_length(s)));
+    json_t *tfiles = json_array();
+    for (int i = 0; sl_nn_tokenizer_files[i]; i++) {
+        free(p);
+        if (!(p = sl_fs_join(base, sl_nn_tokenizer_files[i]))) goto nomem;
+        if (sl_fs_is_file(p)) json_array_append_new(tfiles, json_string(sl_nn_tokenizer_files[i]));
+    }
     json_object_set_new(meta, "tokenizer",
-                        json_pack("{s:s,s:i}", "dir", "tokenizer", "kmer", sl_nn_infer_kmer(s)));
+                        json_pack("{s:s,s:s,s:i,s:o}", "dir", "tokenizer", "kind",
+                                  sl_nn_infer_tokenizer_kind(s), "kmer", sl_nn_infer_kmer(s), "files",
+                                  tfiles));
     json_object_set_new(
         meta, "inference",
         json_pack("{s:i,s:i}", "window", sl_nn_infer_window(s), "stride", sl_nn_infer_stride(s)));
-    json_object_set_new(
-        meta, "base",
-        json_pack("{s:s,s:b,s:o}", "name", base_name ? base_name : "", "embedded", embed, "files", bfiles));
+    json_object_set_new(meta, "base",
+                        json_pack("{s:s,s:s,s:b,s:o}", "name", base_name ? base_name : "", "family",
+                                  sl_nn_infer_family(s), "embedded", embed, "files", bfiles));
     json_object_set_new(meta, "adapter", json_string("adapter"));
     json_object_set_new(meta, "lora",
                         json_pack("{s:i,s:f,s:b,s:s}", "r", spec->r, "alpha", (double)spec->alpha,

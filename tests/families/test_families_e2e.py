@@ -1,0 +1,318 @@
+"""Model families end to end: a tiny random DNABERT-2 base (MosaicBERT config with auto_map, BPE tokenizer.json,
+LoRA on Wqkv) and a tiny random Nucleotide Transformer v1 base (EsmForSequenceClassification, 6-mer EsmTokenizer)
+each go through `seqlora train` -> `package` -> `score` / `predict --model` -> `serve` (/v1/predict).
+
+Checks, per family:
+  - bundle.json records the family, the tokenizer kind and its files; raw DNA is never k-merised (kmer 0);
+  - for sequences that fit one window, `score`, `predict --model` and `serve` give exactly (to the 9 digits of
+    the TSV) the probabilities of `seqlora predict DATASET` on the same rows, and these equal the Python reference
+    within 1e-5: the `tokenizers` BPE tokenizer + tests/families/d2_reference.py + PeftModel (DNABERT-2), or
+    transformers' EsmTokenizer + EsmForSequenceClassification + PeftModel (NT);
+  - longer sequences (lower case, N) are scored in windows of W bases every S (the last aligned to the end), each
+    window tokenized by the family's own tokenizer on the upper-cased bases and the probabilities averaged: equal
+    to the reference doing the same within 1e-5; the window count is reported;
+  - a window larger than what max_length tokens are certain to hold is refused;
+Across families: a bundle given a base of the other family -> a clear error naming both families, nothing written;
+`package --merged` of a DNABERT-2 base -> refused naming the family. Exits 1 on any failure."""
+import http.client
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import torch
+from peft import PeftModel
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+from transformers import EsmConfig, EsmForSequenceClassification, EsmTokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from d2_reference import D2Ref  # noqa: E402
+
+BIN = os.environ["SEQLORA_BIN"]
+TMP = os.path.join(os.environ.get("SEQLORA_TEST_TMP", "/tmp/seqlora_families_e2e"), "families_e2e")
+shutil.rmtree(TMP, ignore_errors=True)
+os.makedirs(TMP)
+FAILED = []
+torch.set_num_threads(1)
+MAXLEN = 32  # train --max-length: tokens per window, specials included
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        FAILED.append(what)
+
+
+def seqlora(args, store="store", **kw):
+    return subprocess.run([BIN] + args + ["--store", os.path.join(TMP, store), "--threads", "1"],
+                          capture_output=True, text=True, **kw)
+
+
+rng = np.random.default_rng(11)
+
+
+def rand_dna(n, lo, hi):
+    return ["".join(rng.choice(list("ACGT"), size=int(rng.integers(lo, hi)))) for _ in range(n)]
+
+
+def write_tsv(path, rows):
+    with open(path, "w") as f:
+        f.write("id\tsequence\tlabel\n")
+        for i, s in rows:
+            f.write(f"{i}\t{s}\t{'case' if 'GCG' in s.upper() else 'control'}\n")
+
+
+def read_tsv(path):
+    rows = [l.rstrip("\n").split("\t") for l in open(path)]
+    return rows[0], rows[1:]
+
+
+# ---- the two bases -----------------------------------------------------------------------------------------
+def make_d2(d):
+    os.makedirs(d)
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(rand_dna(200, 20, 60), trainers.BpeTrainer(
+        vocab_size=80, special_tokens=["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]))
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                                       special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    tok.save(os.path.join(d, "tokenizer.json"))
+    json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "cls_token": "[CLS]",
+               "sep_token": "[SEP]", "pad_token": "[PAD]", "mask_token": "[MASK]"},
+              open(os.path.join(d, "tokenizer_config.json"), "w"))
+    V = tok.get_vocab_size()
+    torch.manual_seed(0)
+    model = D2Ref(V, 32, 2, 4, 48, 2, "single_label_classification")
+    sd = {k: v for k, v in model.state_dict().items() if "pooler" not in k}  # as published: no pooler
+    save_file(sd, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    json.dump({"alibi_starting_size": 512, "attention_probs_dropout_prob": 0.0, "hidden_act": "gelu",
+               "hidden_dropout_prob": 0.1, "hidden_size": 32, "intermediate_size": 48, "layer_norm_eps": 1e-12,
+               "max_position_embeddings": 512, "num_attention_heads": 4, "num_hidden_layers": 2,
+               "type_vocab_size": 2, "vocab_size": V,
+               "auto_map": {"AutoConfig": "configuration_bert.BertConfig", "AutoModel": "bert_layers.BertModel"}},
+              open(os.path.join(d, "config.json"), "w"))
+    return tok
+
+
+NT_VOCAB = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"] + \
+    ["".join(p) for p in itertools.product("ATCG", repeat=6)] + list("ATCGN")
+
+
+def make_nt(d):
+    os.makedirs(d)
+    open(os.path.join(d, "vocab.txt"), "w").write("\n".join(NT_VOCAB) + "\n")
+    json.dump({"model_max_length": 64, "tokenizer_class": "EsmTokenizer"},
+              open(os.path.join(d, "tokenizer_config.json"), "w"))
+    torch.manual_seed(0)
+    cfg = EsmConfig(vocab_size=len(NT_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                    intermediate_size=64, max_position_embeddings=66, num_labels=2, hidden_dropout_prob=0.0,
+                    attention_probs_dropout_prob=0.0, pad_token_id=1, mask_token_id=2, layer_norm_eps=1e-5,
+                    position_embedding_type="absolute", token_dropout=False)
+    EsmForSequenceClassification(cfg).save_pretrained(d, safe_serialization=True)
+    return EsmTokenizer(os.path.join(d, "vocab.txt"))
+
+
+class D2Reference:
+    def __init__(self, base, adapter, tok):
+        cfg = json.load(open(os.path.join(base, "config.json")))
+        m = D2Ref(cfg["vocab_size"], 32, 2, 4, 48, 2, "single_label_classification")
+        m.load_state_dict(load_file(os.path.join(base, "model.safetensors")), strict=False)
+        self.model = PeftModel.from_pretrained(m.eval(), adapter).eval()
+        self.tok = tok
+
+    def probs(self, texts):
+        enc = [self.tok.encode(t).ids for t in texts]
+        assert all(len(e) <= MAXLEN for e in enc), "a reference window was truncated"
+        T = max(len(e) for e in enc)
+        ids = torch.tensor([e + [3] * (T - len(e)) for e in enc])
+        mask = torch.tensor([[1] * len(e) + [0] * (T - len(e)) for e in enc])
+        with torch.no_grad():
+            return torch.softmax(self.model(input_ids=ids, attention_mask=mask).logits.double(), -1).numpy()
+
+
+class NTReference:
+    def __init__(self, base, adapter, tok):
+        self.model = PeftModel.from_pretrained(EsmForSequenceClassification.from_pretrained(base), adapter).eval()
+        self.tok = tok
+
+    def probs(self, texts):
+        enc = self.tok(texts, padding=True, return_tensors="pt")
+        assert enc["input_ids"].shape[1] <= MAXLEN, "a reference window was truncated"
+        with torch.no_grad():
+            return torch.softmax(self.model(**enc).logits.double(), -1).numpy()
+
+
+def windows_of(L, W, S):
+    return [0] if L <= W else list(range(0, L - W, S)) + [L - W]
+
+
+def ref_dna(ref, seq, W, S):
+    """The documented windowing: windows of W bases every S, the last ending at the end, mean of the windows."""
+    s = seq.upper()
+    starts = windows_of(len(s), W, S)
+    return ref.probs([s[a:a + W] for a in starts]).mean(0), len(starts)
+
+
+class Server:
+    def __init__(self, model, *extra):
+        self.log = open(os.path.join(TMP, "serve.log"), "a")
+        self.p = subprocess.Popen([BIN, "serve", "--model", model, "--port", "0", "--threads", "1"] + list(extra),
+                                  stdout=subprocess.PIPE, stderr=self.log, text=True)
+        url = self.p.stdout.readline().strip()
+        self.port = int(url.rsplit(":", 1)[1]) if url.startswith("http://") else None
+
+    def post(self, path, body):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        c.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        return r.status, json.loads(text)
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            return -1
+
+
+# ---- one family through the whole chain --------------------------------------------------------------------
+def family(name, fam, kind, make, Ref, targets, embed):
+    base = os.path.join(TMP, name + "_base")
+    tok = make(base)
+    # short sequences (every one fits one window of MAXLEN - 2 bases), N included; upper case, since predict
+    # DATASET gives the tokenizer the text as it is while score upper-cases raw DNA (lower case: below)
+    short = rand_dna(40, 8, MAXLEN - 2)
+    short[5] = short[5][:4] + "N" + short[5][5:]
+    train = os.path.join(TMP, name + "_train.tsv")
+    evl = os.path.join(TMP, name + "_eval.tsv")
+    write_tsv(train, [(f"t{i}", s) for i, s in enumerate(rand_dna(48, 8, MAXLEN - 2))])
+    write_tsv(evl, [(f"s{i}", s) for i, s in enumerate(short)])
+    adapter = os.path.join(TMP, name + "_adapter")
+    r = seqlora(["train", "--base", base, "--train", train, "-o", adapter, "--lora-r", "4", "--lora-alpha", "8",
+                 "--epochs", "2", "--batch-size", "4", "--lr", "2e-2", "--max-length", str(MAXLEN), "--seed", "3",
+                 "--target-modules", targets, "--metrics", os.path.join(TMP, name + "_metrics.jsonl")])
+    check(r.returncode == 0, f"{name}: train exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-1500:]))
+    if r.returncode:
+        return None
+    pred = os.path.join(TMP, name + "_pred.tsv")
+    r = seqlora(["predict", "--base", base, "--adapter", adapter, "--input", evl, "-o", pred])
+    check(r.returncode == 0, f"{name}: predict DATASET exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-800:]))
+    bundle = os.path.join(TMP, name + ".tar.gz")
+    r = seqlora(["package", "--base", base, "--adapter", adapter, "-o", bundle] + (["--embed-base"] if embed else []))
+    check(r.returncode == 0, f"{name}: package exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-800:]))
+    if r.returncode:
+        return None
+    with tarfile.open(bundle) as t:
+        meta = json.load(t.extractfile("bundle.json"))
+        names = t.getnames()
+    tfiles = meta["tokenizer"].get("files", [])
+    check(meta["base"].get("family") == fam and meta["tokenizer"].get("kind") == kind and meta["tokenizer"]["kmer"] == 0
+          and tfiles and all("tokenizer/" + f in names for f in tfiles),
+          f"{name}: bundle.json records family {meta['base'].get('family')}, tokenizer kind "
+          f"{meta['tokenizer'].get('kind')}, kmer {meta['tokenizer']['kmer']}, files {tfiles}")
+    W, S = meta["inference"]["window"], meta["inference"]["stride"]
+    check(W == MAXLEN - 2 and S == W // 2, f"{name}: default window {W} bases (max_length {MAXLEN} - 2 specials), "
+                                           f"stride {S}")
+    extra = [] if embed else ["--base", base]
+
+    # score / predict --model on the same rows as predict DATASET
+    scores = os.path.join(TMP, name + "_scores.tsv")
+    r = seqlora(["score", "--model", bundle, "--input", evl, "-o", scores] + extra)
+    check(r.returncode == 0, f"{name}: score exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-800:]))
+    if r.returncode:
+        return None
+    h_p, rows_p = read_tsv(pred)
+    h_s, rows_s = read_tsv(scores)
+    same = h_s[:4] == h_p and [r_[:4] for r_ in rows_s] == rows_p and all(r_[4] == "1" for r_ in rows_s)
+    check(same, f"{name}: score probabilities == predict DATASET on all {len(rows_p)} rows (9 digits), one window each")
+    pm = os.path.join(TMP, name + "_predmodel.tsv")
+    r = seqlora(["predict", "--model", bundle, "--input", evl, "-o", pm] + extra)
+    check(r.returncode == 0 and open(pm).read() == open(scores).read(),
+          f"{name}: predict --model gives the score output byte for byte" + ("" if r.returncode == 0 else ": " + r.stderr[-500:]))
+    ref = Ref(base, adapter, tok)
+    ours = np.array([[float(x) for x in r_[2:4]] for r_ in rows_s])
+    theirs = ref.probs([s.upper() for s in short])
+    d = float(np.max(np.abs(ours - theirs)))
+    check(d < 1e-5, f"{name}: one-window probabilities vs the Python reference: max|diff| {d:.2e} < 1e-5")
+
+    # windowing of long sequences, default and explicit settings
+    long_ = rand_dna(6, 40, 140)
+    long_[0] = long_[0].lower()
+    long_[1] = long_[1][:20] + "NNN" + long_[1][23:]
+    fa = os.path.join(TMP, name + "_long.fa")
+    open(fa, "w").write("".join(f">l{i}\n{s}\n" for i, s in enumerate(long_)))
+    for w, s in ((0, 0), (20, 7)):
+        out = os.path.join(TMP, f"{name}_long_{w}.tsv")
+        r = seqlora(["score", "--model", bundle, "--input", fa, "-o", out] + extra +
+                    (["--window", str(w), "--stride", str(s)] if w else []))
+        if r.returncode:
+            check(False, f"{name}: score of long sequences (window {w}) exits 0: {r.stderr[-800:]}")
+            continue
+        hdr, rows = read_tsv(out)
+        ww, ss = (w, s) if w else (W, S)
+        worst, counts_ok = 0.0, True
+        for row, seq in zip(rows, long_):
+            p, nw = ref_dna(ref, seq, ww, ss)
+            worst = max(worst, float(np.max(np.abs(np.array([float(x) for x in row[2:4]]) - p))))
+            counts_ok &= int(row[4]) == nw
+        check(hdr[4] == f"windows[window={ww};stride={ss};k=0]" and counts_ok and worst < 1e-5,
+              f"{name}: windows of {ww} bases every {ss}: header {hdr[4]}, window counts "
+              f"{[r_[4] for r_ in rows]}, mean probabilities vs the reference max|diff| {worst:.2e} < 1e-5")
+    r = seqlora(["score", "--model", bundle, "--input", fa, "-o", os.path.join(TMP, name + "_toolong.tsv"),
+                 "--window", str(MAXLEN)] + extra)
+    check(r.returncode != 0 and "window" in r.stderr and not os.path.exists(os.path.join(TMP, name + "_toolong.tsv")),
+          f"{name}: a window of {MAXLEN} bases (more than {MAXLEN} tokens may need) refused: {r.stderr.strip()[-200:]}")
+
+    # serve /v1/predict: the same numbers as score
+    srv = Server(bundle, *extra)
+    if srv.port is None:
+        check(False, f"{name}: serve starts")
+        srv.stop()
+        return None
+    body = {"sequences": [{"id": f"s{i}", "sequence": s} for i, s in enumerate(short)] +
+            [{"id": "long0", "sequence": long_[0]}]}
+    st, js = srv.post("/v1/predict", body)
+    ok = st == 200 and len(js.get("results", [])) == len(short) + 1
+    worst = float("inf")
+    if ok:
+        got = np.array([[res["probabilities"]["case"], res["probabilities"]["control"]] for res in js["results"]])
+        want = np.vstack([ours, ref_dna(ref, long_[0], W, S)[0]])
+        worst = float(np.max(np.abs(got[:-1] - ours)))  # score prints 9 digits
+        ok = worst < 5e-9 and float(np.max(np.abs(got - want))) < 1e-5 and \
+            js["results"][-1]["windows"] == len(windows_of(len(long_[0]), W, S))
+    check(ok, f"{name}: serve /v1/predict (status {st}): == score within the TSV's 9 digits ({worst:.1e}), the long "
+              f"one windowed as the reference")
+    rc = srv.stop()
+    check(rc == 0, f"{name}: serve exits 0 on SIGTERM (exit {rc})")
+    return base, adapter, bundle
+
+
+d2 = family("dnabert2", "dnabert2", "bpe", make_d2, D2Reference, "Wqkv", embed=True)
+nt = family("ntv1", "esm", "esm", make_nt, NTReference, "query,key,value", embed=False)
+
+# ---- across families -----------------------------------------------------------------------------------------
+if d2 and nt:
+    out = os.path.join(TMP, "mismatch.tsv")
+    r = seqlora(["score", "--model", nt[2], "--base", d2[0], "--input", os.path.join(TMP, "ntv1_eval.tsv"),
+                 "-o", out])
+    check(r.returncode != 0 and "dnabert2" in r.stderr and "esm" in r.stderr and not os.path.exists(out),
+          f"an NT bundle given a DNABERT-2 base is refused naming both families: {r.stderr.strip()[-300:]}")
+    out = os.path.join(TMP, "merged.tar.gz")
+    r = seqlora(["package", "--base", d2[0], "--adapter", d2[1], "--merged", "-o", out])
+    check(r.returncode != 0 and "dnabert2" in r.stderr and not os.path.exists(out),
+          f"package --merged of a DNABERT-2 base refused naming the family: {r.stderr.strip()[-300:]}")
+    r = seqlora(["package", "--base", d2[0], "--adapter", d2[1], "--kmer", "6", "-o", out])
+    check(r.returncode != 0 and "bpe" in r.stderr and not os.path.exists(out),
+          f"package --kmer 6 of a BPE (DNABERT-2) base refused: {r.stderr.strip()[-300:]}")
+
+print(f"{len(FAILED)} failed" if FAILED else "all ok")
+sys.exit(1 if FAILED else 0)
