@@ -417,8 +417,18 @@ int sl_pipeline_config_check(const json_t *user, const char *origin, const char 
                         "%s: data: sample mode needs exactly one of annotation, regions, region", origin);
     if (!rc) {
         json_t *tm = json_object_get(json_object_get(o, "lora"), "target_modules");
-        static const char *const ok[] = {
-            "query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense", NULL};
+        /* BERT and ESM / Nucleotide Transformer module names, then DNABERT-2's (the train step checks them
+         * against the base's family) */
+        static const char *const ok[] = {"query",
+                                         "key",
+                                         "value",
+                                         "attention.output.dense",
+                                         "intermediate.dense",
+                                         "output.dense",
+                                         "Wqkv",
+                                         "gated_layers",
+                                         "wo",
+                                         NULL};
         size_t i;
         json_t *x;
         json_array_foreach(tm, i, x) {
@@ -427,7 +437,8 @@ int sl_pipeline_config_check(const json_t *user, const char *origin, const char 
             if (!good)
                 rc = sl_err_set(err, SL_EUSAGE,
                                 "%s: lora.target_modules[%zu]: expected one of query, key, value, "
-                                "attention.output.dense, intermediate.dense, output.dense, got '%s'",
+                                "attention.output.dense, intermediate.dense, output.dense (BERT, ESM) or "
+                                "Wqkv, attention.output.dense, gated_layers, wo (DNABERT-2), got '%s'",
                                 origin, i, json_string_value(x));
             if (rc) break;
         }

@@ -15,7 +15,6 @@ Checks, per family:
 Across families: a bundle given a base of the other family -> a clear error naming both families, nothing written;
 `package --merged` of a DNABERT-2 base -> refused naming the family. Exits 1 on any failure."""
 import http.client
-import itertools
 import json
 import os
 import shutil
@@ -27,11 +26,12 @@ import tarfile
 import numpy as np
 import torch
 from peft import PeftModel
-from safetensors.torch import load_file, save_file
-from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-from transformers import EsmConfig, EsmForSequenceClassification, EsmTokenizer
+from safetensors.torch import load_file
+from transformers import EsmForSequenceClassification
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bases  # noqa: E402
+from bases import make_d2, make_nt  # noqa: E402
 from d2_reference import D2Ref  # noqa: E402
 
 BIN = os.environ["SEQLORA_BIN"]
@@ -58,7 +58,7 @@ rng = np.random.default_rng(11)
 
 
 def rand_dna(n, lo, hi):
-    return ["".join(rng.choice(list("ACGT"), size=int(rng.integers(lo, hi)))) for _ in range(n)]
+    return bases.rand_dna(rng, n, lo, hi)
 
 
 def write_tsv(path, rows):
@@ -71,51 +71,6 @@ def write_tsv(path, rows):
 def read_tsv(path):
     rows = [l.rstrip("\n").split("\t") for l in open(path)]
     return rows[0], rows[1:]
-
-
-# ---- the two bases -----------------------------------------------------------------------------------------
-def make_d2(d):
-    os.makedirs(d)
-    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(rand_dna(200, 20, 60), trainers.BpeTrainer(
-        vocab_size=80, special_tokens=["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]))
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-                                                       special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
-    tok.save(os.path.join(d, "tokenizer.json"))
-    json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "cls_token": "[CLS]",
-               "sep_token": "[SEP]", "pad_token": "[PAD]", "mask_token": "[MASK]"},
-              open(os.path.join(d, "tokenizer_config.json"), "w"))
-    V = tok.get_vocab_size()
-    torch.manual_seed(0)
-    model = D2Ref(V, 32, 2, 4, 48, 2, "single_label_classification")
-    sd = {k: v for k, v in model.state_dict().items() if "pooler" not in k}  # as published: no pooler
-    save_file(sd, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
-    json.dump({"alibi_starting_size": 512, "attention_probs_dropout_prob": 0.0, "hidden_act": "gelu",
-               "hidden_dropout_prob": 0.1, "hidden_size": 32, "intermediate_size": 48, "layer_norm_eps": 1e-12,
-               "max_position_embeddings": 512, "num_attention_heads": 4, "num_hidden_layers": 2,
-               "type_vocab_size": 2, "vocab_size": V,
-               "auto_map": {"AutoConfig": "configuration_bert.BertConfig", "AutoModel": "bert_layers.BertModel"}},
-              open(os.path.join(d, "config.json"), "w"))
-    return tok
-
-
-NT_VOCAB = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"] + \
-    ["".join(p) for p in itertools.product("ATCG", repeat=6)] + list("ATCGN")
-
-
-def make_nt(d):
-    os.makedirs(d)
-    open(os.path.join(d, "vocab.txt"), "w").write("\n".join(NT_VOCAB) + "\n")
-    json.dump({"model_max_length": 64, "tokenizer_class": "EsmTokenizer"},
-              open(os.path.join(d, "tokenizer_config.json"), "w"))
-    torch.manual_seed(0)
-    cfg = EsmConfig(vocab_size=len(NT_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                    intermediate_size=64, max_position_embeddings=66, num_labels=2, hidden_dropout_prob=0.0,
-                    attention_probs_dropout_prob=0.0, pad_token_id=1, mask_token_id=2, layer_norm_eps=1e-5,
-                    position_embedding_type="absolute", token_dropout=False)
-    EsmForSequenceClassification(cfg).save_pretrained(d, safe_serialization=True)
-    return EsmTokenizer(os.path.join(d, "vocab.txt"))
 
 
 class D2Reference:
@@ -187,7 +142,7 @@ class Server:
 # ---- one family through the whole chain --------------------------------------------------------------------
 def family(name, fam, kind, make, Ref, targets, embed):
     base = os.path.join(TMP, name + "_base")
-    tok = make(base)
+    tok = make(base, rng)
     # short sequences (every one fits one window of MAXLEN - 2 bases), N included; upper case, since predict
     # DATASET gives the tokenizer the text as it is while score upper-cases raw DNA (lower case: below)
     short = rand_dna(40, 8, MAXLEN - 2)
