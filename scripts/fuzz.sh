@@ -10,7 +10,9 @@
 # then move it to tests/fuzz/crashes/<t>/, whose inputs are always replayed) and the script exits 1 after
 # running every target. Known findings not yet fixed are suppressed through tests/fuzz/known-issues.supp so
 # that fuzzing gets past them.
-# Writes a summary line per target to build-fuzz/fuzz-work/summary.tsv (target, seconds, runs, result)
+# Writes a summary line per target to build-fuzz/fuzz-work/summary.tsv (target, seconds measured, runs, result, and
+# from libFuzzer's last status line: cov = covered code edges, ft = features, corpus = inputs in the working
+# corpus at the end, new = units added during the run)
 # that scripts/reliability-report.sh reads.
 #
 # Deterministic mode (what CI uses): SEQLORA_FUZZ_RUNS=N runs exactly N inputs per target from seed
@@ -37,7 +39,7 @@ cmake --build "$build" -j "$(nproc)" --target $(for t in $targets; do printf 'fu
 work=$build/fuzz-work
 mkdir -p "$work"
 summary=$work/summary.tsv
-printf 'target\tseconds\truns\tresult\n' >"$summary"
+printf 'target\tseconds\truns\tresult\tcov\tft\tcorpus\tnew\n' >"$summary"
 status=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$root/tests/fuzz/known-issues.supp}
@@ -52,12 +54,19 @@ for t in $targets; do
   fi
   mkdir -p "$corpus" "$work/$t/artifacts"
   log=$work/$t/log.txt
+  t0=$(date +%s)
   # -rss_limit_mb guards against decompression bombs being silently "fine"; -timeout flags hangs.
   (cd "$work/$t" && TMPDIR=$work/$t "$bin" "${mode[@]}" -timeout=20 -rss_limit_mb=2048 \
     -max_len=65536 -artifact_prefix="$work/$t/artifacts/" -print_final_stats=1 \
     "$corpus" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1)
   rc=$?
+  wall=$(($(date +%s) - t0))
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  new=$(grep -o 'stat::new_units_added: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  last=$(grep -E '^#[0-9]+[[:space:]].*cov: [0-9]+' "$log" | tail -1) # "#N DONE cov: C ft: F corp: K/..."
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+  corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
   if [ $rc -eq 0 ]; then
     result=ok
   else
@@ -70,7 +79,9 @@ for t in $targets; do
     done
     grep -m1 -E 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error|SUMMARY' "$log" | sed "s/^/fuzz.sh: $t: /"
   fi
-  printf '%s\t%s\t%s\t%s\n' "$t" "$secs" "${runs:-0}" "$result" >>"$summary"
-  printf '%-14s %4ss %10s runs  %s\n' "$t" "$secs" "${runs:-0}" "$result"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$wall" "${runs:-0}" "$result" "${cov:-?}" "${ft:-?}" \
+    "${corp:-?}" "${new:-?}" >>"$summary"
+  printf '%-14s %4ss %10s runs  cov %5s  ft %6s  corpus %5s  %s\n' "$t" "$wall" "${runs:-0}" "${cov:-?}" "${ft:-?}" \
+    "${corp:-?}" "$result"
 done
 exit $status

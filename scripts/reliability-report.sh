@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
 # Rerun the reliability checks and regenerate docs/reliability.md from what they report.
 #
-#   scripts/reliability-report.sh [--long | --from-logs]
+#   scripts/reliability-report.sh [--long] [--only "CHECK..."] | --from-logs
 #
-# --from-logs rewrites docs/reliability.md from the logs of the last run (build/reliability-logs and the
-# fuzz summary) without rerunning anything, e.g. after the known-issues text below changed.
+# --from-logs rewrites docs/reliability.md from the logs of the last runs (<build>/reliability-logs) without
+# rerunning anything, e.g. after the known-issues text below changed.
+# --only reruns just the named checks (of: vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc
+# train_faults serve secrets_perms valgrind serve_soak fuzz) and keeps the logs of the others; each row of the
+# table names the date and commit of its own run, so a table can hold rows of different runs honestly.
 # Default sizes are the CI ones; --long uses the bench sizes (1,000 kills, the full fault sweep, 16-process
 # soak, valgrind with more commands, FUZZ_SECONDS=3600). Every size can be set through the environment the
-# tests read: FUZZ_SECONDS, KILL_ITERS, SWEEP_MAX, SWEEP_ERRNOS, SHIM_MAX, SHIM_ERRNOS, CONC_PROCS, CONC_ROUNDS,
-# TRAIN_ITERS, TRAIN_SHIM_MAX, SERVE_CLIENTS, SERVE_REQUESTS, VALGRIND_FULL, SOAK_SECONDS (the wrk soak of
-# serve runs only when set).
-# Needs a normal build (SEQLORA_BUILD, default build/) and clang for the fuzz build (build-fuzz/).
-# Each check prints "RESULT<TAB>name<TAB>tried<TAB>survived<TAB>note"; the fuzz run writes a summary TSV.
+# tests read: FUZZ_SECONDS (per target), KILL_ITERS, SWEEP_MAX, SWEEP_ERRNOS, SHIM_MAX, SHIM_ERRNOS, CONC_PROCS,
+# CONC_ROUNDS, TRAIN_ITERS, TRAIN_SHIM_MAX, SERVE_CLIENTS, SERVE_REQUESTS, VALGRIND_FULL, SOAK_SECONDS (the wrk
+# soak of serve runs only when set).
+# Needs a normal build (SEQLORA_BUILD, default build/) and clang for the fuzz build (SEQLORA_FUZZ_BUILD,
+# default build-fuzz/). Each check prints "RESULT<TAB>name<TAB>tried<TAB>survived<TAB>note"; the fuzz run writes
+# a summary TSV, copied into the logs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-if [ "${1:-}" = --long ]; then
+from_logs=0 long=0 only=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --long) long=1 ;;
+    --from-logs) from_logs=1 ;;
+    --only)
+        only=$2
+        shift
+        ;;
+    *)
+        echo "usage: $0 [--long] [--only \"CHECK...\"] | --from-logs" >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+if [ $long = 1 ]; then
     export KILL_ITERS=${KILL_ITERS:-1000} SWEEP_MAX=${SWEEP_MAX:-60} SWEEP_ERRNOS=${SWEEP_ERRNOS:-"ENOSPC EIO"} SHIM_MAX=${SHIM_MAX:-80} \
         SHIM_ERRNOS=${SHIM_ERRNOS:-"ENOSPC EIO"} \
         CONC_PROCS=${CONC_PROCS:-16} CONC_ROUNDS=${CONC_ROUNDS:-20} VALGRIND_FULL=${VALGRIND_FULL:-1} \
@@ -25,17 +45,26 @@ if [ "${1:-}" = --long ]; then
 fi
 . bench/reliability/env.sh
 logs=$build/reliability-logs
+fuzz_build=${SEQLORA_FUZZ_BUILD:-$root/build-fuzz}
 mkdir -p "$logs"
 status=0
-from_logs=0
-[ "${1:-}" = --from-logs ] && from_logs=1
-[ $from_logs = 1 ] && [ ! -f "$logs/vcf_corpus_cli.status" ] && { echo "no logs in $logs" >&2; exit 2; }
-[ $from_logs = 1 ] || for t in vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc train_faults serve secrets_perms valgrind; do
+checks="vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc train_faults serve secrets_perms valgrind"
+[ $from_logs = 1 ] && [ -z "$(ls "$logs"/*.status 2>/dev/null)" ] && { echo "no logs in $logs" >&2; exit 2; }
+wanted() { [ $from_logs = 0 ] && { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }; }
+stamp() { # stamp CHECK: when and at which commit this check ran (a tree with uncommitted changes is marked +)
+    local c
+    c=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+    git diff --quiet HEAD -- src 2>/dev/null || c="$c+"
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC') $c" >"$logs/$1.run"
+}
+for t in $checks; do
+    wanted $t || continue
     script=tests/reliability/test_$t.sh
     [ -f "$script" ] || script=tests/reliability/test_$t.py
     echo "== $t" >&2
     export SEQLORA_TEST_TMP=$build/reliability-tmp/$t
     start=$(date +%s)
+    stamp $t
     case $script in
     *.py) "$SEQLORA_PYTHON" "$script" >"$logs/$t.log" 2>&1 ;;
     *) bash "$script" >"$logs/$t.log" 2>&1 ;;
@@ -44,22 +73,24 @@ from_logs=0
     echo "$rc $(($(date +%s) - start))" >"$logs/$t.status"
     [ $rc -eq 0 ] || status=1
 done
-if [ $from_logs = 0 ] && [ -n "${SOAK_SECONDS:-}" ]; then # the wrk soak of serve (bench/reliability/serve-soak.sh)
+if [ -n "${SOAK_SECONDS:-}" ] && wanted serve_soak; then # the wrk soak of serve (bench/reliability/serve-soak.sh)
     echo "== serve_soak" >&2
     start=$(date +%s)
+    stamp serve_soak
     SEQLORA_TEST_TMP=$build/reliability-tmp/serve_soak bench/reliability/serve-soak.sh >"$logs/serve_soak.log" 2>&1
     rc=$?
     echo "$rc $(($(date +%s) - start))" >"$logs/serve_soak.status"
     [ $rc -eq 0 ] || status=1
 fi
-if [ $from_logs = 0 ]; then
+if wanted fuzz; then
     echo "== fuzz" >&2
-    SEQLORA_FUZZ_BUILD=${SEQLORA_FUZZ_BUILD:-$root/build-fuzz} scripts/fuzz.sh "${FUZZ_SECONDS:-30}" >"$logs/fuzz.log" 2>&1 ||
-        status=1
-    git rev-parse --short HEAD >"$logs/commit" 2>/dev/null
-    date -u '+%Y-%m-%d %H:%M UTC' >"$logs/date"
+    stamp fuzz
+    SEQLORA_FUZZ_BUILD=$fuzz_build scripts/fuzz.sh "${FUZZ_SECONDS:-30}" >"$logs/fuzz.log" 2>&1 || status=1
+    cp "$fuzz_build/fuzz-work/summary.tsv" "$logs/fuzz_summary.tsv" 2>/dev/null
 fi
-summary=${SEQLORA_FUZZ_BUILD:-$root/build-fuzz}/fuzz-work/summary.tsv
+run_of() { cat "$logs/$1.run" 2>/dev/null || echo '? ?'; }
+
+summary=$logs/fuzz_summary.tsv
 
 {
     cat <<'HDR'
@@ -70,30 +101,37 @@ sizes); do not edit by hand. The checks are `tests/reliability/` (ctest label `r
 `tests/fuzz/` (`scripts/fuzz.sh`), the long versions `bench/reliability/` and `tests/long/`.
 
 HDR
-    echo "Run: $(cat "$logs/date" 2>/dev/null || echo '?'), commit $(cat "$logs/commit" 2>/dev/null || echo '?'), $(nproc) cores."
+    echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores (a machine shared with other jobs). Each row names"
+    echo "the date and commit of its own run (\`+\`: that tree also had uncommitted changes under src/)."
     echo
     echo "## Fault injection, kills, concurrency, secrets, permissions, memcheck"
     echo
-    echo "| check | tried | survived | exit | seconds | what |"
-    echo "|---|---:|---:|---:|---:|---|"
-    for t in vcf_corpus_cli fault_sweep shim_sweep kill_loop concurrent_gc train_faults serve secrets_perms valgrind \
-        serve_soak; do
+    echo "| check | tried | survived | exit | seconds | run | what |"
+    echo "|---|---:|---:|---:|---:|---|---|"
+    for t in $checks serve_soak; do
         [ -f "$logs/$t.status" ] || continue
         read -r rc secs <"$logs/$t.status"
+        read -r d1 d2 d3 c <<<"$(run_of $t)"
         grep -h '^RESULT' "$logs/$t.log" | while IFS=$'\t' read -r _ name tried survived note; do
-            echo "| $name | $tried | $survived | $rc | $secs | $note |"
+            echo "| $name | $tried | $survived | $rc | $secs | $d1 $d2 $c | $note |"
         done
-        grep -q '^RESULT' "$logs/$t.log" || echo "| $t | - | - | $rc | $secs | no RESULT line (see $t.log) |"
+        grep -q '^RESULT' "$logs/$t.log" || echo "| $t | - | - | $rc | $secs | $d1 $d2 $c | no RESULT line (see $t.log) |"
     done
     echo
     echo "\"survived\": runs after which every invariant held (see each test's header for the invariants)."
     echo
     echo "## Fuzzing (libFuzzer + ASan + UBSan, from the committed seeds)"
     echo
-    echo "| target | seconds | executions | result |"
-    echo "|---|---:|---:|---|"
-    tail -n +2 "$summary" 2>/dev/null | while IFS=$'\t' read -r t secs runs res; do
-        echo "| $t | $secs | $runs | $res |"
+    read -r d1 d2 d3 c <<<"$(run_of fuzz)"
+    awk -F'\t' 'NR > 1 { s += $2; r += $3; n++ } END { if (n) printf "Run %s %s, commit %s: %d targets, %d s of fuzzing in all (%.2f h), %d executions.\n", d1, d2, c, n, s, s / 3600, r }' \
+        d1="$d1" d2="$d2" c="$c" "$summary" 2>/dev/null
+    echo "cov: code edges covered at the end; ft: libFuzzer features; corpus: inputs kept in the working corpus;"
+    echo "new: inputs that added coverage during the run (libFuzzer's own counters)."
+    echo
+    echo "| target | seconds | executions | cov | ft | corpus | new | result |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    tail -n +2 "$summary" 2>/dev/null | while IFS=$'\t' read -r t secs runs res cov ft corp new; do
+        echo "| $t | $secs | $runs | ${cov:--} | ${ft:--} | ${corp:--} | ${new:--} | $res |"
     done
     echo
     cat <<'KNOWN'
