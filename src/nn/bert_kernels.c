@@ -76,45 +76,6 @@ static void layernorm_bwd_rows(float *dx, const float *dy, const float *x, const
     }
 }
 
-typedef struct {
-    float *out;
-    const float *dy, *x;
-    size_t n;
-} gelu_job;
-
-#define GELU_CHUNK ((size_t)1 << 15)
-
-static void gelu_task(void *p, size_t t, int worker) {
-    (void)worker;
-    const gelu_job *j = p;
-    size_t i1 = (t + 1) * GELU_CHUNK < j->n ? (t + 1) * GELU_CHUNK : j->n;
-    for (size_t i = t * GELU_CHUNK; i < i1; i++)
-        j->out[i] = 0.5f * j->x[i] * (1.0f + erff(j->x[i] * (float)M_SQRT1_2));
-}
-
-static void gelu_bwd_task(void *p, size_t t, int worker) {
-    (void)worker;
-    const gelu_job *j = p;
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-    size_t i1 = (t + 1) * GELU_CHUNK < j->n ? (t + 1) * GELU_CHUNK : j->n;
-    for (size_t i = t * GELU_CHUNK; i < i1; i++) {
-        float x = j->x[i];
-        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-        j->out[i] = j->dy[i] * (cdf + x * pdf);
-    }
-}
-
-void sl_nn_k_gelu(float *y, const float *x, size_t n) {
-    gelu_job j = {y, NULL, x, n};
-    sl_nn_parallel_for((n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_task, &j);
-}
-
-void sl_nn_k_gelu_bwd(float *dx, const float *dy, const float *x, size_t n) {
-    gelu_job j = {dx, dy, x, n};
-    sl_nn_parallel_for((n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_bwd_task, &j);
-}
-
 uint64_t sl_nn_drop_hi(uint64_t micro, int layer, int tensor) {
     return (micro << 16) | ((uint64_t)(layer + 1) << 6) | (uint64_t)tensor;
 }

@@ -1,8 +1,8 @@
-/* Runtime-dispatched AVX-512 paths of the dropout kernels (bit-identical to the portable C). */
+/* Runtime-dispatched AVX-512 paths of the dropout and GELU kernels (bit-identical to the portable C). */
 #ifndef SL_NN_KERNELS_SIMD_H
 #define SL_NN_KERNELS_SIMD_H
 
-/* 1 when the AVX-512 dropout paths are used: the CPU has AVX-512F and BMI2, the build targets x86-64 with
+/* 1 when the AVX-512 paths are used: the CPU has AVX-512F and BMI2, the build targets x86-64 with
  * GCC/Clang, and sl_nn_k_simd_enable(0) was not called. Thread-safe. */
 int sl_nn_k_simd_active(void);
 
