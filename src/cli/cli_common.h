@@ -51,7 +51,8 @@ typedef struct sl_cli_common {
 void sl_cli_common_init(sl_cli_common *c);
 
 /* Handle one getopt_long result if it is a common option: returns 1 when handled, 0 when `opt` is not a
- * common option, or a negative SL_EUSAGE with err filled. */
+ * common option, or a negative SL_EUSAGE with err filled. --quiet also lowers the log level to warnings,
+ * which silences the steps' info lines (per-epoch losses) and progress bars. */
 int sl_cli_common_opt(sl_cli_common *c, int opt, const char *arg, sl_err *err);
 
 /* The thread count to use (resolves 0 to the number of online CPUs). */

@@ -1,32 +1,19 @@
 /* seqlora init-model: a randomly initialised BERT base with a DNABERT k-mer vocabulary (the `init_model`
  * step), for running a pipeline end to end without a pretrained checkpoint. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_common.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "util/json.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: seqlora init-model [--config BERT_CONFIG.json] [--vocab-kmer K] [--seed N] -o DIR\n\n"
-        "Write a BERT model directory (config.json, model.safetensors, vocab.txt, tokenizer_config.json)\n"
-        "initialised as transformers initialises a new BertModel (weights normal(0, initializer_range),\n"
-        "biases 0, LayerNorm 1/0), from a seeded Philox stream, with the vocabulary of a DNABERT k-mer\n"
-        "model. The model knows nothing about DNA: use it to run a pipeline end to end; use a pretrained\n"
-        "DNABERT checkpoint for real work.\n\n"
-        "options:\n"
-        "  --config FILE     a BertConfig JSON; its hidden_size, num_hidden_layers, num_attention_heads,\n"
-        "                    intermediate_size, max_position_embeddings, initializer_range are used\n"
-        "                    (default 64, 2, 4, 256, 512, 0.02)\n"
-        "  --vocab-kmer K    k of the k-mer vocabulary, 3..8 (6)\n"
-        "  --seed N          (42)\n"
-        "  -o, --output DIR  the model directory to write (required)\n\n" SL_CLI_COMMON_HELP);
-}
-
-enum { OPT_CONFIG = 0x2301, OPT_KMER, OPT_SEED };
+static const char header[] =
+    "usage: seqlora init-model [--config BERT_CONFIG.json] [--vocab-kmer K] [--seed N] -o DIR\n\n"
+    "Write a BERT model directory (config.json, model.safetensors, vocab.txt, tokenizer_config.json)\n"
+    "initialised as transformers initialises a new BertModel (weights normal(0, initializer_range),\n"
+    "biases 0, LayerNorm 1/0), from a seeded Philox stream, with the vocabulary of a DNABERT k-mer\n"
+    "model. The model knows nothing about DNA: use it to run a pipeline end to end; use a pretrained\n"
+    "DNABERT checkpoint for real work.\n\n";
 
 static int config_params(const char *path, json_t *params, sl_err *err) {
     static const char *const fields[] = {"hidden_size",
@@ -55,58 +42,33 @@ static int config_params(const char *path, json_t *params, sl_err *err) {
 }
 
 int sl_cmd_init_model(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"config", required_argument, 0, OPT_CONFIG},
-        {"vocab-kmer", required_argument, 0, OPT_KMER},
-        {"seed", required_argument, 0, OPT_SEED},
-        {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},
-        SL_CLI_COMMON_LONGOPTS,
-        {0, 0, 0, 0},
-    };
-    sl_cli_common common;
-    sl_cli_common_init(&common);
-    sl_err err;
-    sl_err_clear(&err);
     const char *config = NULL, *out = NULL;
     long long k = 6, seed = 42;
-    int opt, rc;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        rc = 0;
-        switch (opt) {
-            case OPT_CONFIG:
-                config = optarg;
-                break;
-            case OPT_KMER:
-                rc = sl_cli_parse_int("--vocab-kmer", optarg, 3, 8, &k, &err);
-                break;
-            case OPT_SEED:
-                rc = sl_cli_parse_int("--seed", optarg, 0, 1LL << 62, &seed, &err);
-                break;
-            case 'o':
-                out = optarg;
-                break;
-            case 'h':
-                usage(stdout);
-                return 0;
-            default:
-                rc = sl_cli_common_opt(&common, opt, optarg, &err);
-                if (rc < 0) return sl_cli_report(rc, &err);
-                if (rc == 0) {
-                    usage(stderr);
-                    return 2;
-                }
-                rc = 0;
-        }
-        if (rc) return sl_cli_report(SL_EUSAGE, &err);
-    }
-    if (optind < argc) return sl_cli_usage_error("init-model: unexpected argument '%s'", argv[optind]);
+    const sl_cli_opt opts[] = {
+        {.name = "config",
+         .arg = "FILE",
+         .help = "a BertConfig JSON; its hidden_size, num_hidden_layers, num_attention_heads,\n"
+                 "intermediate_size, max_position_embeddings, initializer_range are used\n"
+                 "(default 64, 2, 4, 256, 512, 0.02)",
+         .str = &config},
+        SL_CLI_OPT_KMER("vocab-kmer", &k, "k of the k-mer vocabulary, 3..8 (6)"),
+        SL_CLI_OPT_SEED(&seed, "N", "(42)"),
+        SL_CLI_OPT_OUTPUT(&out, "DIR", "the model directory to write (required)"),
+        {0},
+    };
+    const sl_cli_command cmd = {"init-model", header, opts, 18, NULL};
+    sl_cli_common common;
+    sl_cli_common_init(&common);
+    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    if (rc != SL_CLI_GO_ON) return rc;
+    if (first < argc) return sl_cli_usage_error("init-model: unexpected argument '%s'", argv[first]);
     if (!out) return sl_cli_usage_error("init-model: -o DIR is required (see seqlora init-model --help)");
+    sl_err err;
+    sl_err_clear(&err);
     json_t *params = json_object();
-    json_object_set_new(params, "kmer", json_integer(k));
-    json_object_set_new(params, "seed", json_integer(seed));
-    if (config && (rc = config_params(config, params, &err))) {
+    rc = params ? sl_cli_params(opts, params, &err) : sl_err_set(&err, SL_ENOMEM, "out of memory");
+    if (!rc && config) rc = config_params(config, params, &err);
+    if (rc) {
         json_decref(params);
         return sl_cli_report(rc, &err);
     }

@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
 double sl_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -16,7 +18,7 @@ void sl_progress_start(sl_progress *p, const char *label, uint64_t total) {
     p->label = label;
     p->total = total;
     p->start = sl_now_seconds();
-    p->enabled = isatty(STDERR_FILENO);
+    p->enabled = isatty(STDERR_FILENO) && sl_log_get_level() >= SL_LOG_INFO; /* not under --quiet */
 }
 
 static void draw(sl_progress *p) {

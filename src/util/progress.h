@@ -1,4 +1,5 @@
-/* A progress bar on stderr, drawn only when stderr is a terminal (never in logs or pipelines).
+/* A progress bar on stderr, drawn only when stderr is a terminal (never in logs or pipelines) and the log
+ * level lets info lines through (not under --quiet).
  * Not thread-safe: update it from one thread. */
 #ifndef SEQLORA_UTIL_PROGRESS_H
 #define SEQLORA_UTIL_PROGRESS_H

@@ -1,0 +1,185 @@
+/* Table-driven options (cli_options.h). */
+#include "cli_options.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/backend.h"
+#include "util/log.h"
+
+enum { OPT_BASE_VAL = 0x3000 };
+
+static int takes_arg(const sl_cli_opt *o) {
+    return !o->flag;
+}
+
+/* "a number in (0, 10)", "a number >= 0", "a positive number". */
+static void real_range(const sl_cli_opt *o, char *buf, size_t n) {
+    int lo_open = (o->flags & SL_CLI_LO_OPEN) != 0, hi_open = (o->flags & SL_CLI_HI_OPEN) != 0;
+    if (isinf(o->hi)) {
+        if (o->lo == 0 && lo_open)
+            snprintf(buf, n, "a positive number");
+        else
+            snprintf(buf, n, "a number %s %g", lo_open ? ">" : ">=", o->lo);
+    } else {
+        snprintf(buf, n, "a number in %c%g, %g%c", lo_open ? '(' : '[', o->lo, o->hi, hi_open ? ')' : ']');
+    }
+}
+
+int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err) {
+    char opt[80];
+    snprintf(opt, sizeof opt, "--%s", o->name);
+    if (o->flag) {
+        *o->flag = 1;
+        return 0;
+    }
+    if (!value || !*value) return sl_err_set(err, SL_EUSAGE, "%s: expected a value, got ''", opt);
+    if (o->str) {
+        *o->str = value;
+    } else if (o->list) {
+        if (o->list->n >= o->list->max)
+            return sl_err_set(err, SL_EUSAGE, "%s: given more than %d times", opt, o->list->max);
+        o->list->v[o->list->n++] = value;
+    } else if (o->num) {
+        return sl_cli_parse_int(opt, value, o->imin, o->imax, o->num, err) ? SL_EUSAGE : 0;
+    } else if (o->real) {
+        double v;
+        int ok = sl_cli_parse_real(opt, value, &v, err) == 0 && isfinite(v);
+        if (ok) ok = (o->flags & SL_CLI_LO_OPEN) ? v > o->lo : v >= o->lo;
+        if (ok) ok = (o->flags & SL_CLI_HI_OPEN) ? v < o->hi : v <= o->hi;
+        if (!ok) {
+            char range[96];
+            real_range(o, range, sizeof range);
+            return sl_err_set(err, SL_EUSAGE, "%s: expected %s, got '%s'", opt, range, value);
+        }
+        *o->real = v;
+    } else {
+        return sl_err_set(err, SL_EINTERNAL, "%s: the option table gives it no destination", opt);
+    }
+    return 0;
+}
+
+void sl_cli_help(const sl_cli_command *cmd, FILE *out) {
+    fputs(cmd->header, out);
+    fputs("options:\n", out);
+    for (const sl_cli_opt *o = cmd->opts; o->name; o++) {
+        char left[128];
+        int n = o->short_name ? snprintf(left, sizeof left, "-%c, --%s", o->short_name, o->name)
+                              : snprintf(left, sizeof left, "--%s", o->name);
+        if (o->arg && n > 0 && (size_t)n < sizeof left)
+            snprintf(left + n, sizeof left - (size_t)n, " %s", o->arg);
+        int pad = cmd->width - (int)strlen(left);
+        fprintf(out, "  %s%*s", left, pad > 0 ? pad : 1, "");
+        for (const char *h = o->help ? o->help : ""; *h; h++) {
+            fputc(*h, out);
+            if (*h == '\n') fprintf(out, "%*s", cmd->width + 2, "");
+        }
+        fputc('\n', out);
+    }
+    fputc('\n', out);
+    if (cmd->footer) fputs(cmd->footer, out);
+    fputs(SL_CLI_COMMON_HELP, out);
+}
+
+int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common *common, int *first_arg) {
+    static const struct option common_opts[] = {SL_CLI_COMMON_LONGOPTS, {"help", no_argument, 0, 'h'}};
+    size_t n_opts = 0, n_common = sizeof common_opts / sizeof common_opts[0];
+    while (cmd->opts[n_opts].name) n_opts++;
+    struct option *longopts = calloc(n_opts + n_common + 1, sizeof *longopts);
+    char *shortopts = malloc(2 * n_opts + 2);
+    if (!longopts || !shortopts) {
+        free(longopts);
+        free(shortopts);
+        return sl_cli_usage_error("out of memory");
+    }
+    char *sp = shortopts;
+    *sp++ = 'h';
+    for (size_t i = 0; i < n_opts; i++) {
+        const sl_cli_opt *o = &cmd->opts[i];
+        longopts[i] = (struct option){o->name, takes_arg(o) ? required_argument : no_argument, 0,
+                                      OPT_BASE_VAL + (int)i};
+        if (o->short_name) {
+            *sp++ = (char)o->short_name;
+            if (takes_arg(o)) *sp++ = ':';
+        }
+    }
+    *sp = '\0';
+    memcpy(longopts + n_opts, common_opts, sizeof common_opts);
+    sl_err err;
+    sl_err_clear(&err);
+    int opt, status = SL_CLI_GO_ON;
+    optind = 1;
+    while (status == SL_CLI_GO_ON && (opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        const sl_cli_opt *o = NULL;
+        if (opt >= OPT_BASE_VAL && opt < OPT_BASE_VAL + (int)n_opts) o = &cmd->opts[opt - OPT_BASE_VAL];
+        for (size_t i = 0; !o && opt != '?' && i < n_opts; i++)
+            if (cmd->opts[i].short_name == opt) o = &cmd->opts[i];
+        if (o) {
+            if (sl_cli_opt_set(o, optarg, &err)) status = sl_cli_report(SL_EUSAGE, &err);
+        } else if (opt == 'h') {
+            sl_cli_help(cmd, stdout);
+            status = 0;
+        } else {
+            int rc = sl_cli_common_opt(common, opt, optarg, &err);
+            if (rc < 0) {
+                status = sl_cli_report(rc, &err);
+            } else if (rc == 0) { /* getopt has said what is wrong */
+                sl_cli_help(cmd, stderr);
+                status = 2;
+            }
+        }
+    }
+    free(longopts);
+    free(shortopts);
+    *first_arg = optind;
+    return status;
+}
+
+int sl_cli_params(const sl_cli_opt *opts, json_t *params, sl_err *err) {
+    for (const sl_cli_opt *o = opts; o->name; o++) {
+        if (!o->param) continue;
+        json_t *v = NULL;
+        if (o->num) {
+            if ((o->flags & SL_CLI_OMIT_ZERO) && *o->num == 0) continue;
+            v = json_integer(*o->num);
+        } else if (o->real) {
+            if ((o->flags & SL_CLI_OMIT_ZERO) && *o->real == 0) continue;
+            v = json_real(*o->real);
+        } else if (o->flag) {
+            v = json_boolean(*o->flag);
+        } else if (o->str) {
+            if (!*o->str) continue;
+            v = json_string(*o->str);
+        } else {
+            continue;
+        }
+        if (!v || json_object_set_new(params, o->param, v))
+            return sl_err_set(err, SL_ENOMEM, "out of memory while setting the parameter '%s'", o->param);
+    }
+    return 0;
+}
+
+int sl_cli_device_params(const char *device, const char *precision, const char *model_dir,
+                         const sl_cli_common *c, json_t *params, sl_err *err) {
+    sl_nn_device dev;
+    int prec, rc;
+    char note[1400];
+    if ((rc = sl_nn_device_select(device, precision, model_dir, &dev, &prec, note, sizeof note, err)))
+        return rc;
+    if (note[0] && !c->quiet) sl_log_info("%s", note);
+    if (dev.kind != SL_NN_DEVICE_CUDA) return 0;
+    if (json_object_set_new(params, "device", json_string("cuda")) ||
+        json_object_set_new(params, "precision", json_string(sl_nn_precision_name(prec))))
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_nn_cuda_set_ordinal(dev.index);
+    return 0;
+}
+
+char *sl_cli_default_in(const char *path, const char *dir, const char *name) {
+    if (path) return strdup(path);
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}

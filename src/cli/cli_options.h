@@ -1,0 +1,136 @@
+/* Table-driven options for the commands: one declaration per option gives its name, its argument, its
+ * help line, where the value goes, the range a number must lie in, and the step parameter it sets. The
+ * parser (getopt_long underneath, with the common options of cli_common.h and -h/--help added) checks
+ * every value and names the option in its error; the help printer writes the option list from the same
+ * table, so the help, the checks and the parameters cannot drift apart.
+ *
+ *   static const char *out = NULL;  long long epochs = 10;  double lr = 3e-4;
+ *   const sl_cli_opt opts[] = {
+ *       SL_CLI_OPT_OUTPUT(&out, "DIR", "the adapter directory to write (required)"),
+ *       SL_CLI_OPT_EPOCHS(&epochs, "(10)"),
+ *       SL_CLI_OPT_LR(&lr, "peak learning rate (3e-4)"),
+ *       {0},
+ *   };
+ *   const sl_cli_command cmd = {"train", TRAIN_HEADER, opts, 24, NULL};
+ *   int rc = sl_cli_parse(&cmd, argc, argv, &common, &first_arg);
+ *   if (rc != SL_CLI_GO_ON) return rc;         // 0 after --help, 2 on a usage error (message printed)
+ *   sl_cli_params(opts, params);                // every option with .param, with its value or default
+ *
+ * The shared options (SL_CLI_OPT_* below) are declared once here so that train, pretrain, init-model,
+ * predict, evaluate and run accept the same names with the same ranges and messages. Not thread-safe
+ * (getopt_long's globals). */
+#ifndef SEQLORA_CLI_CLI_OPTIONS_H
+#define SEQLORA_CLI_CLI_OPTIONS_H
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "cli_common.h"
+
+/* A repeatable string option (--fasta A --fasta B): the values in order, at most `max`. */
+typedef struct sl_cli_list {
+    const char **v;
+    int n, max;
+} sl_cli_list;
+
+enum {
+    SL_CLI_LO_OPEN = 1,   /* a real must be > lo (else >= lo) */
+    SL_CLI_HI_OPEN = 2,   /* a real must be < hi (else <= hi) */
+    SL_CLI_OMIT_ZERO = 4, /* leave the parameter out when the value is 0 */
+};
+
+/* One option. Exactly one of str/list/num/real/flag is set: it says the kind and receives the value (its
+ * initial value is the default). A table ends with an entry whose name is NULL. */
+typedef struct sl_cli_opt {
+    const char *name;     /* long name without "--" */
+    int short_name;       /* one-letter alias ('o'), or 0 */
+    const char *arg;      /* the argument in the help ("DIR"); NULL for a flag */
+    const char *help;     /* the description; "\n" continues it on a new line under the description */
+    const char **str;     /* a string, as given */
+    sl_cli_list *list;    /* a repeatable string */
+    long long *num;       /* an integer in [imin, imax] */
+    double *real;         /* a finite number in lo..hi (ends open or closed by flags) */
+    int *flag;            /* set to 1 when given */
+    long long imin, imax; /* range of num */
+    double lo, hi;        /* range of real (use INFINITY for no upper bound) */
+    unsigned flags;       /* SL_CLI_* */
+    const char *param;    /* the step parameter set by sl_cli_params, or NULL */
+} sl_cli_opt;
+
+/* A command: its help is `header`, "options:\n", the option list (descriptions at column `width` + 2),
+ * a blank line, `footer` (when not NULL) and SL_CLI_COMMON_HELP. */
+typedef struct sl_cli_command {
+    const char *name;   /* as in messages: "train" */
+    const char *header; /* usage line(s) and description, ending with a blank line */
+    const sl_cli_opt *opts;
+    int width;          /* width of the option column */
+    const char *footer; /* text after the list (e.g. what goes to stdout), ending with a blank line */
+} sl_cli_command;
+
+#define SL_CLI_GO_ON (-1)
+
+/* Parse argv[1..] (argv[0] is the command name): every option of cmd->opts, the common options into
+ * `common`, -h/--help. Returns SL_CLI_GO_ON with *first_arg = the index of the first positional argument,
+ * or the exit status to return now: 0 after printing the help on stdout, 2 after a usage error (an unknown
+ * option: getopt's message and the help on stderr; a bad value: "seqlora: error: --lr: expected a number
+ * in (0, 10), got 'x'"). Values of the same option given twice: the last wins (lists append). */
+int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common *common, int *first_arg);
+
+/* Print the help of `cmd` (see sl_cli_command). */
+void sl_cli_help(const sl_cli_command *cmd, FILE *out);
+
+/* Put every option of `opts` that has .param into `params`: integers as JSON integers, reals as reals,
+ * flags as booleans, strings when set (an unset string is left out), SL_CLI_OMIT_ZERO numbers when not 0.
+ * Returns 0, or SL_ENOMEM. */
+int sl_cli_params(const sl_cli_opt *opts, json_t *params, sl_err *err);
+
+/* Check one value of `o` and store it: 0, or SL_EUSAGE with err naming the option and the range. */
+int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err);
+
+/* --device/--precision for a run on the model in `model_dir` (NULL: no family check): resolve them
+ * (sl_nn_device_select), log its note unless c->quiet, and for a CUDA device put "device": "cuda" and
+ * "precision" into `params` (only a CUDA run carries them in its action key, docs/gpu.md) and select
+ * that GPU for the steps. Errors: SL_EUSAGE naming the option, as sl_nn_device_select. */
+int sl_cli_device_params(const char *device, const char *precision, const char *model_dir,
+                         const sl_cli_common *c, json_t *params, sl_err *err);
+
+/* "<dir>/<name>" when `path` is NULL, else a copy of path; malloc'd (NULL when out of memory). For the
+ * outputs that default to a file inside the output folder (metrics.jsonl). */
+char *sl_cli_default_in(const char *path, const char *dir, const char *name);
+
+/* ---- the shared options: same name, argument, range and parameter in every command ---------------- */
+
+#define SL_CLI_INT_OPT(nm, ar, h, dest, mn, mx, pr)                                                          \
+    { .name = nm, .arg = ar, .help = h, .num = dest, .imin = mn, .imax = mx, .param = pr }
+#define SL_CLI_REAL_OPT(nm, ar, h, dest, l, u, fl, pr)                                                       \
+    { .name = nm, .arg = ar, .help = h, .real = dest, .lo = l, .hi = u, .flags = fl, .param = pr }
+
+#define SL_CLI_OPT_OUTPUT(dest, ar, h)                                                                       \
+    { .name = "output", .short_name = 'o', .arg = ar, .help = h, .str = dest }
+#define SL_CLI_OPT_BASE(dest, h)                                                                             \
+    { .name = "base", .arg = "DIR", .help = h, .str = dest }
+#define SL_CLI_OPT_METRICS(dest, h)                                                                          \
+    { .name = "metrics", .arg = "FILE", .help = h, .str = dest }
+#define SL_CLI_OPT_DEVICE(dest, h)                                                                           \
+    { .name = "device", .arg = "D", .help = h, .str = dest }
+#define SL_CLI_OPT_PRECISION(dest, h)                                                                        \
+    { .name = "precision", .arg = "P", .help = h, .str = dest }
+#define SL_CLI_OPT_SEED(dest, ar, h) SL_CLI_INT_OPT("seed", ar, h, dest, 0, 1LL << 62, "seed")
+#define SL_CLI_OPT_EPOCHS(dest, h) SL_CLI_INT_OPT("epochs", "N", h, dest, 1, 100000, "epochs")
+#define SL_CLI_OPT_BATCH_SIZE(dest, h) SL_CLI_INT_OPT("batch-size", "N", h, dest, 1, 65536, "batch_size")
+#define SL_CLI_OPT_WARMUP(dest, h) SL_CLI_INT_OPT("warmup-steps", "N", h, dest, 0, 1LL << 40, "warmup_steps")
+#define SL_CLI_OPT_CHECKPOINT(dest, h, fl)                                                                   \
+    {                                                                                                        \
+        .name = "checkpoint-every", .arg = "N", .help = h, .num = dest, .imin = 0, .imax = 1LL << 40,        \
+        .flags = fl, .param = "checkpoint_every"                                                             \
+    }
+#define SL_CLI_OPT_LR(dest, h)                                                                               \
+    SL_CLI_REAL_OPT("lr", "LR", h, dest, 0, 10, SL_CLI_LO_OPEN | SL_CLI_HI_OPEN, "lr")
+#define SL_CLI_OPT_WEIGHT_DECAY(dest, h)                                                                     \
+    SL_CLI_REAL_OPT("weight-decay", "W", h, dest, 0, 10, SL_CLI_HI_OPEN, "weight_decay")
+#define SL_CLI_OPT_MAX_GRAD_NORM(dest, h)                                                                    \
+    SL_CLI_REAL_OPT("max-grad-norm", "N", h, dest, 0, INFINITY, 0, "max_grad_norm")
+#define SL_CLI_OPT_KMER(nm, dest, h) SL_CLI_INT_OPT(nm, "K", h, dest, 3, 8, "kmer")
+
+#endif
