@@ -5,10 +5,10 @@
 # pinned by the process that fetched it. Required: no process fails for any reason other than a gc'd
 # unpinned artifact, every pinned artifact is whole at the end, the store invariants hold, verify is clean.
 #
-# Known issue (docs/reliability.md): `store pin` takes no store lock and does not re-check the blob, so a pin
-# that lands while a concurrent gc is deleting its (then unreferenced) blob exits 0 and leaves a pin without
-# its blob. STRICT_PIN=1 (the DISABLED ctest reliability_pin_gc_race) fails on it; by default such cases
-# are counted and reported as "pin races", not failures.
+# Pin vs gc (fixed in b6a6e8b, docs/reliability.md): `store pin` once took no store lock, so a pin landing
+# while gc deleted its blob exited 0 and left a pin without its blob. STRICT_PIN=1 (ctest
+# reliability_pin_gc_race, bench/reliability/soak.sh, the report's --long) fails on such a pin; by default
+# they are only counted and reported as "pin races".
 . "$(dirname "$0")/common.sh"
 : "${STORE_DRIVER:?}"
 P=${CONC_PROCS:-8}
