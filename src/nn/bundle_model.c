@@ -56,8 +56,8 @@ static int check_family(const char *bundle, const json_t *base, const char *dir,
     if (rc) return sl_err_prefix(err, "%s: the base model: ", bundle);
     if (strcmp(want, have))
         return sl_err_set(err, SL_EDATA,
-                          "%s is a %s model, but %s was trained on a %s base (give the base model it was "
-                          "trained on)",
+                          "%s is a model of family '%s', but %s was trained on a base of family '%s' "
+                          "(give the base model it was trained on)",
                           dir, have, bundle, want);
     return 0;
 }

@@ -1,13 +1,16 @@
-/* Folding LoRA into the base weights and writing a plain Hugging Face checkpoint (see merge.h). */
+/* Folding LoRA into the base weights and writing a plain Hugging Face checkpoint (see merge.h): from the
+ * loaded BERT engine, or from the files for any family. */
 #include "merge.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bert_impl.h"
 #include "safetensors.h"
+#include "torch_pickle.h"
 #include "util/fs.h"
 #include "util/json.h"
 
@@ -57,7 +60,9 @@ static float *merged_weight(const float *W, const float *A, const float *B, int 
     return w;
 }
 
-static int write_config(const sl_nn_bert *m, const char *base_dir, const char *out_dir, sl_err *err) {
+/* config.json of `base_dir` with the head (labels, problem type) and the architecture replaced. */
+static int write_config(const char *const *labels, int n_labels, sl_nn_problem problem, const char *arch,
+                        const char *base_dir, const char *out_dir, sl_err *err) {
     char *src = sl_fs_join(base_dir, "config.json"), *dst = sl_fs_join(out_dir, "config.json");
     json_t *c = src ? sl_json_load_file(src, err) : NULL;
     int rc = 0;
@@ -70,23 +75,39 @@ static int write_config(const sl_nn_bert *m, const char *base_dir, const char *o
         goto out;
     }
     json_t *id2 = json_object(), *l2id = json_object();
-    for (int i = 0; i < m->cfg.num_labels; i++) {
+    for (int i = 0; i < n_labels; i++) {
         char k[16];
         snprintf(k, sizeof k, "%d", i);
-        json_object_set_new(id2, k, json_string(m->cfg.labels[i]));
-        json_object_set_new(l2id, m->cfg.labels[i], json_integer(i));
+        json_object_set_new(id2, k, json_string(labels[i]));
+        json_object_set_new(l2id, labels[i], json_integer(i));
     }
     json_object_del(c, "num_labels");
     json_object_set_new(c, "id2label", id2);
     json_object_set_new(c, "label2id", l2id);
-    json_object_set_new(c, "problem_type", json_string(sl_nn_problem_name(m->cfg.problem)));
-    json_object_set_new(c, "architectures", json_pack("[s]", "BertForSequenceClassification"));
+    json_object_set_new(c, "problem_type", json_string(sl_nn_problem_name(problem)));
+    json_object_set_new(c, "architectures", json_pack("[s]", arch));
     json_object_set_new(c, "torch_dtype", json_string("float32"));
     rc = sl_json_write_file(dst, c, 1, err);
 out:
     json_decref(c);
     free(src);
     free(dst);
+    return rc;
+}
+
+/* Copy the tokenizer files of `tokenizer_dir` that exist into `out_dir`. */
+static int copy_tokenizer(const char *tokenizer_dir, const char *out_dir, sl_err *err) {
+    int rc = 0;
+    for (int i = 0; !rc && sl_nn_tokenizer_files[i]; i++) {
+        char *src = sl_fs_join(tokenizer_dir, sl_nn_tokenizer_files[i]),
+             *dst = sl_fs_join(out_dir, sl_nn_tokenizer_files[i]);
+        if (!src || !dst)
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        else if (sl_fs_is_file(src))
+            rc = sl_fs_copy_atomic(src, dst, err);
+        free(src);
+        free(dst);
+    }
     return rc;
 }
 
@@ -154,23 +175,199 @@ int sl_nn_merge_write(const sl_nn_bert *m, const char *base_dir, const char *tok
     static const char *const meta[] = {"format", "pt", NULL};
     rc = sl_nn_st_write(st, l.t, l.n, meta, err);
     free(st);
-    if (rc || (rc = write_config(m, base_dir, out_dir, err))) goto out;
-    for (int i = 0; sl_nn_tokenizer_files[i]; i++) {
-        char *src = sl_fs_join(tokenizer_dir, sl_nn_tokenizer_files[i]),
-             *dst = sl_fs_join(out_dir, sl_nn_tokenizer_files[i]);
-        if (!src || !dst)
-            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-        else if (sl_fs_is_file(src))
-            rc = sl_fs_copy_atomic(src, dst, err);
-        free(src);
-        free(dst);
-        if (rc) goto out;
-    }
+    if (rc ||
+        (rc = write_config((const char *const *)c->labels, c->num_labels, c->problem,
+                           "BertForSequenceClassification", base_dir, out_dir, err)) ||
+        (rc = copy_tokenizer(tokenizer_dir, out_dir, err)))
+        goto out;
 out:
     for (size_t i = 0; i < l.n_owned; i++) free(l.owned[i]);
     free(l.owned);
     free(l.t);
     free(l.shape);
     free(l.name);
+    return rc;
+}
+
+/* ---- any family, from the files: base checkpoint + adapter_model.safetensors ------------------------- */
+
+#define ADAPTER_PREFIX "base_model.model."
+
+typedef struct {
+    char module[200]; /* e.g. "esm.encoder.layer.0.attention.self.query" */
+    const sl_nn_st_tensor *a, *b;
+    int used;
+} lora_pair;
+
+/* `name` with the model prefix ("esm." / "bert.") added when the checkpoint stores it without (the
+ * engines accept both), unless it is the head's ("classifier."). */
+static void canonical(const char *name, const char *prefix, char *out, size_t len) {
+    if (!strncmp(name, prefix, strlen(prefix)) || !strncmp(name, "classifier.", 11))
+        snprintf(out, len, "%s", name);
+    else
+        snprintf(out, len, "%s%s", prefix, name);
+}
+
+int sl_nn_merge_write_files(const char *base_dir, const char *adapter_dir, const sl_nn_lora_spec *spec,
+                            const char *family, const char *const *labels, int n_labels,
+                            sl_nn_problem problem, const char *tokenizer_dir, const char *out_dir,
+                            sl_err *err) {
+    const int esm = !strcmp(family, "esm");
+    const char *prefix = esm ? "esm." : "bert.";
+    const float scaling =
+        spec->use_rslora ? spec->alpha / sqrtf((float)spec->r) : spec->alpha / (float)spec->r;
+    sl_nn_st_file *base = NULL, *ad = NULL;
+    lora_pair *pairs = NULL;
+    size_t n_pairs = 0;
+    tlist l = {0};
+    char *path = NULL;
+    int rc;
+    if ((rc = sl_nn_model_weights_open(base_dir, &base, err))) return rc;
+    if (!(path = sl_fs_join(adapter_dir, "adapter_model.safetensors"))) goto nomem;
+    if ((rc = sl_nn_st_open(path, &ad, err))) goto out;
+    size_t n_ad = sl_nn_st_count(ad), n_base = sl_nn_st_count(base);
+    if (!(pairs = calloc(n_ad + 1, sizeof *pairs)) ||
+        !(l.owned = calloc(n_base + 2 * n_ad + 1, sizeof(float *))))
+        goto nomem;
+    /* the adapter: LoRA pairs by module, every other tensor replaces (or adds) the base's */
+    for (size_t i = 0; i < n_ad; i++) {
+        const sl_nn_st_tensor *t = sl_nn_st_tensor_at(ad, i);
+        if (strncmp(t->name, ADAPTER_PREFIX, strlen(ADAPTER_PREFIX))) {
+            rc = sl_err_set(err, SL_EDATA, "%s: tensor %s: expected a name starting with '%s'", path, t->name,
+                            ADAPTER_PREFIX);
+            goto out;
+        }
+        const char *k = t->name + strlen(ADAPTER_PREFIX), *lo = strstr(k, ".lora_");
+        if (!lo) continue;
+        int is_a = !strcmp(lo, ".lora_A.weight"), is_b = !strcmp(lo, ".lora_B.weight");
+        if ((!is_a && !is_b) || t->ndim != 2 || (size_t)(lo - k) >= sizeof pairs[0].module) {
+            rc = sl_err_set(err, SL_EDATA,
+                            "%s: tensor %s: only LoRA A/B matrices of Linear layers can be merged", path,
+                            t->name);
+            goto out;
+        }
+        size_t j = 0;
+        while (j < n_pairs &&
+               (strlen(pairs[j].module) != (size_t)(lo - k) || strncmp(pairs[j].module, k, (size_t)(lo - k))))
+            j++;
+        if (j == n_pairs) snprintf(pairs[n_pairs++].module, sizeof pairs[0].module, "%.*s", (int)(lo - k), k);
+        if (is_a)
+            pairs[j].a = t;
+        else
+            pairs[j].b = t;
+    }
+    for (size_t j = 0; j < n_pairs; j++)
+        if (!pairs[j].a || !pairs[j].b || pairs[j].a->shape[0] != spec->r ||
+            pairs[j].b->shape[1] != spec->r) {
+            rc = sl_err_set(err, SL_EDATA, "%s: module %s: expected lora_A [%d, in] and lora_B [out, %d]",
+                            path, pairs[j].module, spec->r, spec->r);
+            goto out;
+        }
+    /* the base, merged */
+    for (size_t i = 0; i < n_base; i++) {
+        const sl_nn_st_tensor *t = sl_nn_st_tensor_at(base, i);
+        char name[256], key[300];
+        canonical(t->name, prefix, name, sizeof name);
+        /* a masked-LM head is no part of a classifier */
+        if (!strncmp(t->name, "lm_head.", 8) || !strncmp(t->name, "cls.", 4)) continue;
+        snprintf(key, sizeof key, ADAPTER_PREFIX "%s", name);
+        if (sl_nn_st_find(ad, key)) continue; /* trained copy from the adapter (modules_to_save) */
+        if (t->ndim > 2) {
+            rc = sl_err_set(err, SL_EDATA, "%s: tensor %s has %d dimensions (a merge writes up to 2)",
+                            base_dir, t->name, t->ndim);
+            goto out;
+        }
+        lora_pair *pr = NULL;
+        size_t nl = strlen(name);
+        for (size_t j = 0; j < n_pairs && !pr; j++)
+            if (nl == strlen(pairs[j].module) + 7 && !strncmp(name, pairs[j].module, nl - 7) &&
+                !strcmp(name + nl - 7, ".weight"))
+                pr = &pairs[j];
+        int64_t d0 = t->ndim ? t->shape[0] : 1, d1 = t->ndim == 2 ? t->shape[1] : 0;
+        if (t->dtype != SL_NN_ST_F32 && t->dtype != SL_NN_ST_F16 && t->dtype != SL_NN_ST_BF16) {
+            if (pr) {
+                rc = sl_err_set(err, SL_EDATA, "%s: tensor %s: LoRA on a %s weight", base_dir, t->name,
+                                sl_nn_st_dtype_name(t->dtype));
+                goto out;
+            }
+            continue; /* integer buffers (position_ids ...): transformers rebuilds them */
+        }
+        float *w = malloc(t->numel * sizeof(float) + 1);
+        if (!w) goto nomem;
+        l.owned[l.n_owned++] = w;
+        if ((rc = sl_nn_st_tensor_to_f32(base, t, w, t->numel, err))) goto out;
+        if (pr) {
+            const int64_t r = spec->r, in = pr->a->shape[1], o = pr->b->shape[0];
+            if (t->ndim != 2 || d0 != o || d1 != in) {
+                rc = sl_err_set(err, SL_EDATA,
+                                "%s: tensor %s has shape [%lld, %lld] but the adapter's LoRA on it is [%lld, "
+                                "%lld]",
+                                base_dir, t->name, (long long)d0, (long long)d1, (long long)o, (long long)in);
+                goto out;
+            }
+            float *A = malloc((size_t)(r * in) * sizeof(float)), *B = malloc((size_t)(o * r) * sizeof(float));
+            float *mw = NULL;
+            if (A && B && !(rc = sl_nn_st_tensor_to_f32(ad, pr->a, A, (size_t)(r * in), err)) &&
+                !(rc = sl_nn_st_tensor_to_f32(ad, pr->b, B, (size_t)(o * r), err)))
+                mw = merged_weight(w, A, B, (int)o, (int)in, (int)r, scaling);
+            free(A);
+            free(B);
+            if (rc) goto out;
+            if (!mw) goto nomem;
+            l.owned[l.n_owned++] = mw;
+            w = mw;
+            pr->used = 1;
+        }
+        if ((rc = add(&l, name, w, d0, d1, err))) goto out;
+    }
+    for (size_t j = 0; j < n_pairs; j++)
+        if (!pairs[j].used) {
+            rc = sl_err_set(err, SL_EDATA,
+                            "%s: the adapter adapts %s, which the base model in %s has no weight of", path,
+                            pairs[j].module, base_dir);
+            goto out;
+        }
+    /* the adapter's trained modules (classifier, pooler, biases) */
+    for (size_t i = 0; i < n_ad; i++) {
+        const sl_nn_st_tensor *t = sl_nn_st_tensor_at(ad, i);
+        const char *k = t->name + strlen(ADAPTER_PREFIX);
+        if (strstr(k, ".lora_")) continue;
+        if (t->ndim < 1 || t->ndim > 2) {
+            rc = sl_err_set(err, SL_EDATA, "%s: tensor %s: expected 1 or 2 dimensions", path, t->name);
+            goto out;
+        }
+        float *w = malloc(t->numel * sizeof(float) + 1);
+        if (!w) goto nomem;
+        l.owned[l.n_owned++] = w;
+        if ((rc = sl_nn_st_tensor_to_f32(ad, t, w, t->numel, err)) ||
+            (rc = add(&l, k, w, t->shape[0], t->ndim == 2 ? t->shape[1] : 0, err)))
+            goto out;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        l.t[i].name = l.name[i];
+        l.t[i].shape = l.shape[i];
+    }
+    free(path);
+    if (!(path = sl_fs_join(out_dir, "model.safetensors"))) goto nomem;
+    static const char *const meta[] = {"format", "pt", NULL};
+    if ((rc = sl_nn_st_write(path, l.t, l.n, meta, err)) ||
+        (rc = write_config(labels, n_labels, problem,
+                           esm ? "EsmForSequenceClassification" : "BertForSequenceClassification", base_dir,
+                           out_dir, err)) ||
+        (rc = copy_tokenizer(tokenizer_dir, out_dir, err)))
+        goto out;
+    goto out;
+nomem:
+    rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+out:
+    for (size_t i = 0; i < l.n_owned; i++) free(l.owned[i]);
+    free(l.owned);
+    free(l.t);
+    free(l.shape);
+    free(l.name);
+    free(pairs);
+    free(path);
+    sl_nn_st_close(ad);
+    sl_nn_st_close(base);
     return rc;
 }

@@ -20,6 +20,25 @@
 int sl_nn_merge_write(const sl_nn_bert *m, const char *base_dir, const char *tokenizer_dir,
                       const char *out_dir, sl_err *err);
 
+/* The same for any family, from the files: the base checkpoint of `base_dir` (model.safetensors,
+ * pytorch_model.bin or shards, any float dtype) and `adapter_dir`/adapter_model.safetensors (PEFT key names
+ * "base_model.model.<module>.lora_A.weight" ...):
+ *   every float base tensor is written as F32 under its name with the model prefix ("esm." for family
+ *   "esm", "bert." for "dnabert2" / "bert") added when the checkpoint lacks it; integer buffers and a
+ *   masked-LM head (lm_head.*, cls.*) are dropped; an adapted Linear weight becomes W + scaling * B A
+ *   (scaling from `spec`: alpha/r, or alpha/sqrt(r) with use_rslora);
+ *   every other adapter tensor (modules_to_save: classifier, pooler; trained biases) replaces or adds the
+ *   base's tensor of that name.
+ * config.json is the base's with the head (`labels`, `problem`) and architectures
+ * (EsmForSequenceClassification / BertForSequenceClassification) set; other fields (auto_map, model_type)
+ * are kept, so the family is detected as before. What PEFT's merge_and_unload() + save_pretrained() give.
+ * Errors (SL_EDATA naming the file and tensor): a LoRA module the base has no weight of, shapes that
+ * disagree, LoRA tensors other than Linear A/B (embeddings, DoRA), tensors of more than 2 dimensions. */
+int sl_nn_merge_write_files(const char *base_dir, const char *adapter_dir, const sl_nn_lora_spec *spec,
+                            const char *family, const char *const *labels, int n_labels,
+                            sl_nn_problem problem, const char *tokenizer_dir, const char *out_dir,
+                            sl_err *err);
+
 /* The tokenizer file names copied above, NULL-terminated. */
 extern const char *const sl_nn_tokenizer_files[];
 

@@ -398,6 +398,19 @@ static int base_files(const char *base, char ***names, size_t *n, sl_err *err) {
     return rc;
 }
 
+/* The merged checkpoint into `dir`: from the BERT engine, or from the files for the other families. */
+static int merge(const sl_nn_infer *s, const char *base, const char *adapter, const char *dir, sl_err *err) {
+    if (sl_nn_infer_model(s)) return sl_nn_merge_write(sl_nn_infer_model(s), base, base, dir, err);
+    const int C = sl_nn_infer_num_outputs(s);
+    const char **labels = calloc((size_t)C + 1, sizeof(char *));
+    if (!labels) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    for (int i = 0; i < C; i++) labels[i] = sl_nn_infer_label(s, i);
+    int rc = sl_nn_merge_write_files(base, adapter, sl_nn_infer_spec(s), sl_nn_infer_family(s), labels, C,
+                                     sl_nn_infer_problem(s), base, dir, err);
+    free(labels);
+    return rc;
+}
+
 /* ---- the step ---------------------------------------------------------------------------------- */
 
 static int write_text(const char *dir, const char *name, const char *text, char **path, sl_err *err) {
@@ -444,13 +457,6 @@ static int run_package(const sl_step_ctx *ctx) {
                            .max_batch = 1,
                            .threads = ctx->threads};
     if ((rc = sl_nn_infer_open(&io, &s, err))) goto out;
-    if (merged && !sl_nn_infer_model(s)) {
-        rc = sl_err_set(err, SL_EUSAGE,
-                        "package: merged weights are written for BERT-family bases only; %s is a %s base "
-                        "(package it without merged: the adapter is applied at load time)",
-                        base, sl_nn_infer_family(s));
-        goto out;
-    }
     const int C = sl_nn_infer_num_outputs(s);
     sl_nn_problem prob = sl_nn_infer_problem(s);
     if (prob == SL_NN_SINGLE_LABEL && C == 2 && !positive) positive = sl_nn_infer_label(s, 1);
@@ -549,8 +555,7 @@ static int run_package(const sl_step_ctx *ctx) {
     if (merged) {
         free(p);
         if (!(p = sl_fs_join(stage, "merged"))) goto nomem;
-        if ((rc = sl_fs_mkdirs(p, err)) ||
-            (rc = sl_nn_merge_write(sl_nn_infer_model(s), base, base, p, err)) ||
+        if ((rc = sl_fs_mkdirs(p, err)) || (rc = merge(s, base, adapter, p, err)) ||
             (rc = add_dir(&l, p, "merged", err)))
             goto out;
         json_object_set_new(meta, "merged", json_string("merged"));

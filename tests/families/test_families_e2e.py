@@ -12,8 +12,11 @@ Checks, per family:
     window tokenized by the family's own tokenizer on the upper-cased bases and the probabilities averaged: equal
     to the reference doing the same within 1e-5; the window count is reported;
   - a window larger than what max_length tokens are certain to hold is refused;
+  - `package --merged`: merged/ loaded as a plain model (EsmForSequenceClassification.from_pretrained; D2Ref with
+    load_state_dict(strict=True)) gives PEFT's merge_and_unload() logits within 1e-5, and `score` on the merged
+    weights equals the reference within 1e-5;
 Across families: a bundle given a base of the other family -> a clear error naming both families, nothing written;
-`package --merged` of a DNABERT-2 base -> refused naming the family. Exits 1 on any failure."""
+`package --kmer 6` with a BPE base -> refused. Exits 1 on any failure."""
 import http.client
 import json
 import os
@@ -91,10 +94,31 @@ class D2Reference:
             return torch.softmax(self.model(input_ids=ids, attention_mask=mask).logits.double(), -1).numpy()
 
 
+class PlainD2(D2Reference):
+    def __init__(self, model, tok):
+        self.model, self.tok = model, tok
+
+
+def d2_load_plain(d, tok):
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    m = D2Ref(cfg["vocab_size"], 32, 2, 4, 48, len(cfg["id2label"]), cfg["problem_type"])
+    m.load_state_dict(load_file(os.path.join(d, "model.safetensors")), strict=True)
+    return PlainD2(m.eval(), tok)
+
+
+D2Reference.load_plain = staticmethod(d2_load_plain)
+
+
 class NTReference:
     def __init__(self, base, adapter, tok):
         self.model = PeftModel.from_pretrained(EsmForSequenceClassification.from_pretrained(base), adapter).eval()
         self.tok = tok
+
+    @staticmethod
+    def load_plain(d, tok):
+        r = NTReference.__new__(NTReference)
+        r.model, r.tok = EsmForSequenceClassification.from_pretrained(d).eval(), tok
+        return r
 
     def probs(self, texts):
         enc = self.tok(texts, padding=True, return_tensors="pt")
@@ -248,6 +272,35 @@ def family(name, fam, kind, make, Ref, targets, embed):
               f"one windowed as the reference")
     rc = srv.stop()
     check(rc == 0, f"{name}: serve exits 0 on SIGTERM (exit {rc})")
+
+    # --merged: the checkpoint equals PEFT's merge_and_unload(), loads in the Python model, and scores as before
+    mb = os.path.join(TMP, name + "_merged.tar.gz")
+    r = seqlora(["package", "--base", base, "--adapter", adapter, "--merged", "-o", mb])
+    check(r.returncode == 0, f"{name}: package --merged exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-800:]))
+    if r.returncode == 0:
+        mdir = os.path.join(TMP, name + "_merged")
+        with tarfile.open(mb) as t:
+            t.extractall(mdir, members=[m for m in t.getmembers() if m.name.startswith("merged/")])
+        mdir = os.path.join(mdir, "merged")
+        mw, bw = load_file(os.path.join(mdir, "model.safetensors")), load_file(os.path.join(base, "model.safetensors"))
+        k = next(k for k in sorted(mw) if k.endswith(("Wqkv.weight", "query.weight")))
+        delta = float((mw[k] - bw[k]).abs().max())
+        check(delta > 1e-6, f"{name}: merged/{k} differs from the base's by the LoRA delta (max {delta:.2e})")
+        texts = [s.upper() for s in short]
+        merged_ref = Ref(base, adapter, tok)
+        merged_ref.model = merged_ref.model.merge_and_unload().eval()
+        want = merged_ref.probs(texts)
+        got = Ref.load_plain(mdir, tok).probs(texts)
+        d = float(np.max(np.abs(got - want)))
+        check(d < 1e-5, f"{name}: merged/ loaded as a plain model == PEFT merge_and_unload(): max|diff| {d:.2e} < 1e-5")
+        out = os.path.join(TMP, name + "_merged_scores.tsv")
+        r = seqlora(["score", "--model", mb, "--input", evl, "-o", out] + extra)
+        ok = r.returncode == 0
+        if ok:
+            got = np.array([[float(x) for x in row[2:4]] for row in read_tsv(out)[1]])
+            d = float(np.max(np.abs(got - theirs)))
+        check(ok and d < 1e-5, f"{name}: score with the merged weights vs the reference (adapter unmerged): "
+                               f"max|diff| {d if ok else float('nan'):.2e} < 1e-5" + ("" if ok else ": " + r.stderr[-500:]))
     return base, adapter, bundle
 
 
@@ -261,10 +314,7 @@ if d2 and nt:
                  "-o", out])
     check(r.returncode != 0 and "dnabert2" in r.stderr and "esm" in r.stderr and not os.path.exists(out),
           f"an NT bundle given a DNABERT-2 base is refused naming both families: {r.stderr.strip()[-300:]}")
-    out = os.path.join(TMP, "merged.tar.gz")
-    r = seqlora(["package", "--base", d2[0], "--adapter", d2[1], "--merged", "-o", out])
-    check(r.returncode != 0 and "dnabert2" in r.stderr and not os.path.exists(out),
-          f"package --merged of a DNABERT-2 base refused naming the family: {r.stderr.strip()[-300:]}")
+    out = os.path.join(TMP, "kmer.tar.gz")
     r = seqlora(["package", "--base", d2[0], "--adapter", d2[1], "--kmer", "6", "-o", out])
     check(r.returncode != 0 and "bpe" in r.stderr and not os.path.exists(out),
           f"package --kmer 6 of a BPE (DNABERT-2) base refused: {r.stderr.strip()[-300:]}")
