@@ -358,6 +358,56 @@ static void verdict(const char *what, const char *prec, double v, double tol) {
         }                                                                                                    \
     } while (0)
 
+/* The device state is the arena and the AdamW moments: 6 steps in one model must equal 3 steps, the state
+ * copied to the host (get_train), a new model created from it (set_train), and 3 more steps, byte for
+ * byte. No clipping (its norm sums with double atomics, whose order a GPU does not fix); dropout on. */
+static void resume_check(const sl_cuda_desc *d, const int32_t *ids, const int32_t *mask, int B, int T,
+                         const float *labels, const double *hp, const float *tp0, size_t n) {
+    float *st[2][3]; /* [run][params, m, v] */
+    float *zeros = calloc(n, sizeof(float));
+    int rc = 0;
+    sl_err err = {0};
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 3; i++) st[r][i] = calloc(n, sizeof(float));
+    for (int run = 0; run < 2 && !rc; run++) {
+        sl_cuda_model *m = NULL;
+        rc = api->create(d, 0, &m, &err);
+        rc = rc || api->set_train(m, tp0, zeros, zeros, zeros, &err);
+        for (int s = 0; s < 6 && !rc; s++) {
+            if (run == 1 && s == 3) { /* "resume": state to the host, a fresh model from it */
+                rc = rc || api->get_train(m, st[1][0], NULL, st[1][1], st[1][2], &err);
+                api->destroy(m);
+                m = NULL;
+                rc = rc || api->create(d, 0, &m, &err);
+                rc = rc || api->set_train(m, st[1][0], zeros, st[1][1], st[1][2], &err);
+            }
+            float loss;
+            double norm;
+            int finite;
+            rc = rc || api->zero_grad(m, &err);
+            rc = rc || api->forward(m, ids, mask, B, T, labels, 1, (uint64_t)hp[3], (uint64_t)s, &loss, &err);
+            rc = rc || api->backward(m, 1.0f, &err);
+            rc = rc || api->clip_grad_norm(m, 0.0, &norm, &finite, &err);
+            rc = rc || api->adamw(m, hp[0], 0.9, 0.999, 1e-8, hp[1], s + 1, &err);
+        }
+        rc = rc || api->get_train(m, st[run][0], NULL, st[run][1], st[run][2], &err);
+        if (m) api->destroy(m);
+    }
+    if (rc) {
+        printf("FAIL fp32  resume: %s\n", err.msg);
+        failures++;
+    } else {
+        int same = 1;
+        for (int i = 0; i < 3; i++) same &= !memcmp(st[0][i], st[1][i], n * sizeof(float));
+        printf("%-4s fp32  %-34s %s\n", same ? "PASS" : "FAIL", "resume after 3 of 6 steps",
+               same ? "parameters and AdamW moments byte-identical" : "differs");
+        if (!same) failures++;
+    }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < 3; i++) free(st[r][i]);
+    free(zeros);
+}
+
 static int cmd_check(const char *path) {
     ref_file rf;
     char msg[512];
@@ -390,6 +440,23 @@ static int cmd_check(const char *path) {
                       .max_batch = dims[9],
                       .max_len = dims[10],
                       .training = 1};
+    /* the family (ABI 2): absent = BERT, whose records are all required */
+    const int32_t *fam = ref_get(&rf, "family", REF_I32, 7, NULL);
+    if (fam) {
+        d.family = fam[0];
+        d.rotary = fam[1];
+        d.token_dropout = fam[2];
+        d.mask_token_id = fam[3];
+        d.pad_token_id = fam[4];
+        d.emb_ln_before = fam[5];
+        d.gated_ffn = fam[6];
+        d.after_w = ref_get(&rf, "after_w", REF_F32, 0, NULL);
+        d.after_b = ref_get(&rf, "after_b", REF_F32, 0, NULL);
+        d.rot_cos = ref_get(&rf, "rot_cos", REF_F32, 0, NULL);
+        d.rot_sin = ref_get(&rf, "rot_sin", REF_F32, 0, NULL);
+        d.alibi_slopes = ref_get(&rf, "alibi_slopes", REF_F32, 0, NULL);
+    }
+    const int bert = d.family == SL_CUDA_FAMILY_BERT;
     d.word = ref_get(&rf, "word", REF_F32, 0, NULL);
     d.pos = ref_get(&rf, "pos", REF_F32, 0, NULL);
     d.type = ref_get(&rf, "type", REF_F32, 0, NULL);
@@ -400,7 +467,10 @@ static int cmd_check(const char *path) {
     for (int l = 0; l < L; l++)
         for (int k = 0; k < SL_CUDA_LAYER_PTRS; k++) {
             snprintf(name, sizeof name, "layer.%d.%d", l, k);
-            NEED(lp[l * SL_CUDA_LAYER_PTRS + k] = ref_get(&rf, name, REF_F32, 0, NULL));
+            lp[l * SL_CUDA_LAYER_PTRS + k] = ref_get(&rf, name, REF_F32, 0, NULL);
+            /* other families: a bias-free Linear or a module the family lacks has no record (the module
+             * rejects a missing weight or LayerNorm when the model is created) */
+            if (bert) NEED(lp[l * SL_CUDA_LAYER_PTRS + k]);
         }
     d.layer = lp;
     d.lora_a_off = ref_get(&rf, "lora_a_off", REF_I64, (uint64_t)L * 6, NULL);
@@ -409,7 +479,8 @@ static int cmd_check(const char *path) {
     uint64_t nt = 0, n = 0;
     const int64_t *ts = ref_get(&rf, "tensor_sizes", REF_I64, 0, &nt);
     const float *tp0 = ref_get(&rf, "tparams0", REF_F32, 0, &n);
-    NEED(d.word && d.pos && d.type && d.emb_ln_w && d.emb_ln_b && d.lora_a_off && d.lora_b_off);
+    NEED(d.word && d.lora_a_off && d.lora_b_off);
+    if (bert) NEED(d.pos && d.type && d.emb_ln_w && d.emb_ln_b);
     NEED(head && ts && tp0);
     d.cls_w_off = head[0];
     d.cls_b_off = head[1];
@@ -551,6 +622,7 @@ static int cmd_check(const char *path) {
         if (m) api->destroy(m);
         m = NULL;
         d.training = 1;
+        if (prec == SL_CUDA_FP32) resume_check(&d, ids, mask, B, T, labels, hp, tp0, n);
     }
     free(logits);
     free(grads);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "bert_impl.h"
+#include "dnabert2_impl.h"
+#include "esm_impl.h"
 #include "model.h"
 #include "util/fs.h"
 
@@ -253,17 +255,52 @@ const char *sl_nn_backends_describe(char *buf, size_t n) {
 
 /* ---- the model description ---- */
 
-int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
+/* The three arrays of a description of L layers and n_params trainable tensors; LoRA offsets all -1. */
+static int desc_alloc(sl_nn_cuda_desc *out, size_t L, size_t n_params, sl_err *err) {
     memset(out, 0, sizeof *out);
-    const sl_nn_bert_config *c = &m->cfg;
-    const size_t L = (size_t)c->layers;
     out->layer_ptrs = calloc(L * SL_CUDA_LAYER_PTRS + 1, sizeof *out->layer_ptrs);
     out->offs = calloc(2 * L * SL_NN_NMOD + 1, sizeof *out->offs);
-    out->sizes = calloc(m->n_params + 1, sizeof *out->sizes);
+    out->sizes = calloc(n_params + 1, sizeof *out->sizes);
     if (!out->layer_ptrs || !out->offs || !out->sizes) {
         sl_nn_cuda_desc_free(out);
         return sl_err_set(err, SL_ENOMEM, "out of memory for the CUDA model description");
     }
+    for (size_t i = 0; i < 2 * L * SL_NN_NMOD; i++) out->offs[i] = -1;
+    out->d.layer = out->layer_ptrs;
+    out->d.lora_a_off = out->offs;
+    out->d.lora_b_off = out->offs + L * SL_NN_NMOD;
+    return 0;
+}
+
+/* The clip norm walks the arena as consecutive tensors: the params table must tile it in order. */
+static int desc_tensors(sl_nn_cuda_desc *out, const sl_nn_param *params, size_t n_params, sl_err *err) {
+    size_t off = 0;
+    for (size_t i = 0; i < n_params; i++) {
+        if (params[i].offset != off) {
+            sl_nn_cuda_desc_free(out);
+            return sl_err_set(err, SL_EINTERNAL, "trainable tensor %s is not at arena offset %zu",
+                              params[i].name, off);
+        }
+        out->sizes[i] = params[i].numel;
+        off += params[i].numel;
+    }
+    out->d.tensor_sizes = out->sizes;
+    out->d.n_tensors = n_params;
+    return 0;
+}
+
+/* LoRA offsets of module k of layer l (L layers), from its A/B pointers into the arena `tp`. */
+static void desc_lora(sl_nn_cuda_desc *out, size_t L, size_t l, int k, const float *a, const float *b,
+                      const float *tp) {
+    out->offs[l * SL_NN_NMOD + (size_t)k] = a ? a - tp : -1;
+    out->offs[(L + l) * SL_NN_NMOD + (size_t)k] = b ? b - tp : -1;
+}
+
+int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
+    const sl_nn_bert_config *c = &m->cfg;
+    const size_t L = (size_t)c->layers;
+    int rc = desc_alloc(out, L, m->n_params, err);
+    if (rc) return rc;
     sl_cuda_desc *d = &out->d;
     d->vocab = c->vocab_size;
     d->hidden = c->hidden;
@@ -295,17 +332,13 @@ int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_des
         for (int k = 0; k < SL_NN_NMOD; k++) {
             p[k] = lw->w[k];
             p[SL_NN_NMOD + k] = lw->b[k];
-            out->offs[l * SL_NN_NMOD + k] = lw->lora_a[k] ? lw->lora_a[k] - m->tparams : -1;
-            out->offs[(L + l) * SL_NN_NMOD + k] = lw->lora_b[k] ? lw->lora_b[k] - m->tparams : -1;
+            desc_lora(out, L, l, k, lw->lora_a[k], lw->lora_b[k], m->tparams);
         }
         p[12] = lw->ln1_w;
         p[13] = lw->ln1_b;
         p[14] = lw->ln2_w;
         p[15] = lw->ln2_b;
     }
-    d->layer = out->layer_ptrs;
-    d->lora_a_off = out->offs;
-    d->lora_b_off = out->offs + L * SL_NN_NMOD;
     d->tparams = m->tparams;
     d->n_train = m->n_train;
     d->cls_w_off = m->cls_w - m->tparams;
@@ -315,20 +348,139 @@ int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_des
     d->pool_b_off = pool_trained ? m->pool_b - m->tparams : -1;
     d->pool_w = pool_trained ? NULL : m->pool_w;
     d->pool_b = pool_trained ? NULL : m->pool_b;
-    /* the clip norm walks the arena as consecutive tensors: the params table must tile it in order */
-    size_t off = 0;
-    for (size_t i = 0; i < m->n_params; i++) {
-        if (m->params[i].offset != off) {
-            sl_nn_cuda_desc_free(out);
-            return sl_err_set(err, SL_EINTERNAL, "trainable tensor %s is not at arena offset %zu",
-                              m->params[i].name, off);
+    d->family = SL_CUDA_FAMILY_BERT;
+    return desc_tensors(out, m->params, m->n_params, err);
+}
+
+int sl_nn_cuda_desc_from_esm(const sl_nn_esm *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
+    const sl_nn_esm_config *c = &m->cfg;
+    const sl_nn_bert_config *b = &c->b;
+    const size_t L = (size_t)b->layers;
+    int rc = desc_alloc(out, L, m->n_params, err);
+    if (rc) return rc;
+    sl_cuda_desc *d = &out->d;
+    d->family = SL_CUDA_FAMILY_ESM;
+    d->vocab = b->vocab_size;
+    d->hidden = b->hidden;
+    d->layers = b->layers;
+    d->heads = b->heads;
+    d->inter = b->intermediate;
+    /* rotary models have no position table: the capacity is the only bound */
+    d->max_pos = c->rotary && m->max_len > b->max_position ? m->max_len : b->max_position;
+    d->num_labels = b->num_labels;
+    d->problem = (int)b->problem;
+    d->ln_eps = b->ln_eps;
+    d->hidden_dropout = b->hidden_dropout;
+    d->attn_dropout = b->attn_dropout;
+    d->cls_dropout = 0; /* EsmClassificationHead's dropouts use hidden_dropout_prob, refused in training */
+    d->lora_r = m->spec.r;
+    d->lora_scaling = m->scaling;
+    d->lora_dropout = m->spec.dropout;
+    d->max_batch = m->max_batch;
+    d->max_len = m->max_len;
+    d->precision = precision;
+    d->training = m->training;
+    d->word = m->word;
+    d->pos = c->rotary ? NULL : m->pos;
+    d->emb_ln_w = c->emb_ln_before ? m->emb_ln_w : NULL;
+    d->emb_ln_b = c->emb_ln_before ? m->emb_ln_b : NULL;
+    for (size_t l = 0; l < L; l++) {
+        const sl_nn_esm_layer *lw = &m->layer[l];
+        const float **p = out->layer_ptrs + l * SL_CUDA_LAYER_PTRS;
+        for (int k = 0; k < SL_NN_NMOD; k++) {
+            p[k] = lw->w[k];
+            p[SL_NN_NMOD + k] = lw->b[k];
+            desc_lora(out, L, l, k, lw->lora_a[k], lw->lora_b[k], m->tparams);
         }
-        out->sizes[i] = m->params[i].numel;
-        off += m->params[i].numel;
+        p[12] = lw->ln1_w;
+        p[13] = lw->ln1_b;
+        p[14] = lw->ln2_w;
+        p[15] = lw->ln2_b;
     }
-    d->tensor_sizes = out->sizes;
-    d->n_tensors = m->n_params;
-    return 0;
+    d->tparams = m->tparams;
+    d->n_train = m->n_train;
+    d->cls_w_off = m->co_w - m->tparams; /* classifier.out_proj */
+    d->cls_b_off = m->co_b - m->tparams;
+    d->pool_w_off = m->cd_w - m->tparams; /* classifier.dense: the trained "pooler" (dense + tanh) */
+    d->pool_b_off = m->cd_b - m->tparams;
+    d->rotary = c->rotary;
+    d->token_dropout = c->token_dropout;
+    d->mask_token_id = c->mask_token_id;
+    d->pad_token_id = b->pad_token_id;
+    d->emb_ln_before = c->emb_ln_before;
+    d->gated_ffn = c->gated_ffn;
+    d->after_w = m->after_w;
+    d->after_b = m->after_b;
+    d->rot_cos = c->rotary ? m->cos_t : NULL;
+    d->rot_sin = c->rotary ? m->sin_t : NULL;
+    return desc_tensors(out, m->params, m->n_params, err);
+}
+
+int sl_nn_cuda_desc_from_dnabert2(const sl_nn_dnabert2 *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
+    const sl_nn_bert_config *c = &m->cfg;
+    const size_t L = (size_t)c->layers;
+    int rc = desc_alloc(out, L, m->n_params, err);
+    if (rc) return rc;
+    sl_cuda_desc *d = &out->d;
+    d->family = SL_CUDA_FAMILY_DNABERT2;
+    d->vocab = c->vocab_size;
+    d->hidden = c->hidden;
+    d->layers = c->layers;
+    d->heads = c->heads;
+    d->inter = c->intermediate;
+    d->max_pos = m->max_len > c->max_position ? m->max_len : c->max_position; /* ALiBi: no table */
+    d->num_labels = c->num_labels;
+    d->problem = (int)c->problem;
+    d->ln_eps = c->ln_eps;
+    d->hidden_dropout = c->hidden_dropout;
+    d->attn_dropout = c->attn_dropout;
+    d->cls_dropout = c->classifier_dropout;
+    d->lora_r = m->spec.r;
+    d->lora_scaling = m->scaling;
+    d->lora_dropout = m->spec.dropout;
+    d->max_batch = m->max_batch;
+    d->max_len = m->max_len;
+    d->precision = precision;
+    d->training = m->training;
+    d->word = m->word;
+    d->type = m->type; /* token type 0 */
+    d->emb_ln_w = m->emb_ln_w;
+    d->emb_ln_b = m->emb_ln_b;
+    for (size_t l = 0; l < L; l++) {
+        const sl_nn_d2_layer *lw = &m->layer[l];
+        const float **p = out->layer_ptrs + l * SL_CUDA_LAYER_PTRS;
+        for (int k = 0; k < SL_NN_D2_NMOD; k++) {
+            p[k] = lw->w[k];
+            p[SL_NN_NMOD + k] = lw->b[k];
+            desc_lora(out, L, l, k, lw->lora_a[k], lw->lora_b[k], m->tparams);
+        }
+        p[12] = lw->ln1_w;
+        p[13] = lw->ln1_b;
+        p[14] = lw->ln2_w;
+        p[15] = lw->ln2_b;
+    }
+    d->tparams = m->tparams;
+    d->n_train = m->n_train;
+    d->cls_w_off = m->cls_w - m->tparams;
+    d->cls_b_off = m->cls_b - m->tparams;
+    const int pool_trained = m->spec.train_pooler;
+    d->pool_w_off = pool_trained ? m->pool_w - m->tparams : -1;
+    d->pool_b_off = pool_trained ? m->pool_b - m->tparams : -1;
+    d->pool_w = pool_trained ? NULL : m->pool_w;
+    d->pool_b = pool_trained ? NULL : m->pool_b;
+    d->alibi_slopes = m->slopes;
+    return desc_tensors(out, m->params, m->n_params, err);
+}
+
+int sl_nn_cuda_desc_from_model(sl_nn_model *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
+    switch (sl_nn_model_get_family(m)) {
+        case SL_NN_FAMILY_ESM:
+            return sl_nn_cuda_desc_from_esm(sl_nn_model_esm(m), precision, out, err);
+        case SL_NN_FAMILY_DNABERT2:
+            return sl_nn_cuda_desc_from_dnabert2(sl_nn_model_dnabert2(m), precision, out, err);
+        default:
+            return sl_nn_cuda_desc_from_bert(sl_nn_model_bert(m), precision, out, err);
+    }
 }
 
 void sl_nn_cuda_desc_free(sl_nn_cuda_desc *d) {
@@ -342,25 +494,62 @@ void sl_nn_cuda_desc_free(sl_nn_cuda_desc *d) {
 
 /* ---- a CPU-engine model on a CUDA device ---- */
 
-int sl_nn_cuda_bert_create(const sl_nn_bert *m, int device, int precision, sl_nn_cuda_bert **out,
-                           sl_err *err) {
+/* The wrapper around a filled description (owned by the wrapper from here on, also on failure). */
+static int wrapper_create(sl_nn_cuda_desc *desc, int device, int precision, sl_nn_cuda_bert **out,
+                          sl_err *err) {
     *out = NULL;
     char why[1024] = "";
     const sl_cuda_api *api = sl_nn_cuda_api(why, sizeof why);
-    if (!api) return sl_err_set(err, SL_EUSAGE, "CUDA backend: %s", why);
-    sl_nn_cuda_bert *cb = calloc(1, sizeof *cb);
-    if (!cb) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_nn_cuda_bert *cb = api ? calloc(1, sizeof *cb) : NULL;
+    if (!cb) {
+        sl_nn_cuda_desc_free(desc);
+        return api ? sl_err_set(err, SL_ENOMEM, "out of memory")
+                   : sl_err_set(err, SL_EUSAGE, "CUDA backend: %s", why);
+    }
     cb->api = api;
     cb->precision = precision;
+    cb->desc = *desc;
     sl_nn_loss_scaler_init(&cb->scaler, 65536.0f, 2000);
-    int rc = sl_nn_cuda_desc_from_bert(m, precision, &cb->desc, err);
-    if (!rc) rc = api->create(&cb->desc.d, device, &cb->dev, err);
+    int rc = api->create(&cb->desc.d, device, &cb->dev, err);
     if (rc) {
         sl_nn_cuda_bert_free(cb);
         return rc;
     }
     *out = cb;
     return 0;
+}
+
+int sl_nn_cuda_model_create(sl_nn_model *m, int device, int precision, sl_nn_cuda_bert **out, sl_err *err) {
+    *out = NULL;
+    sl_nn_cuda_desc desc;
+    int rc = sl_nn_cuda_desc_from_model(m, precision, &desc, err);
+    return rc ? rc : wrapper_create(&desc, device, precision, out, err);
+}
+
+int sl_nn_cuda_model_to_host(sl_nn_cuda_bert *cb, sl_nn_model *m, sl_nn_adamw *opt, sl_err *err) {
+    const size_t n = sl_nn_model_n_train(m);
+    if (n != cb->desc.d.n_train || (opt && opt->n != n))
+        return sl_err_set(err, SL_EINTERNAL, "arena of %zu floats (optimizer %zu) for a device arena of %zu",
+                          n, opt ? opt->n : n, cb->desc.d.n_train);
+    return cb->api->get_train(cb->dev, sl_nn_model_train_params(m), NULL, opt ? opt->m : NULL,
+                              opt ? opt->v : NULL, err);
+}
+
+int sl_nn_cuda_model_from_host(sl_nn_cuda_bert *cb, sl_nn_model *m, const sl_nn_adamw *opt, sl_err *err) {
+    const size_t n = sl_nn_model_n_train(m);
+    if (n != cb->desc.d.n_train || (opt && opt->n != n))
+        return sl_err_set(err, SL_EINTERNAL, "arena of %zu floats (optimizer %zu) for a device arena of %zu",
+                          n, opt ? opt->n : n, cb->desc.d.n_train);
+    return cb->api->set_train(cb->dev, sl_nn_model_train_params(m), NULL, opt ? opt->m : NULL,
+                              opt ? opt->v : NULL, err);
+}
+
+int sl_nn_cuda_bert_create(const sl_nn_bert *m, int device, int precision, sl_nn_cuda_bert **out,
+                           sl_err *err) {
+    *out = NULL;
+    sl_nn_cuda_desc desc;
+    int rc = sl_nn_cuda_desc_from_bert(m, precision, &desc, err);
+    return rc ? rc : wrapper_create(&desc, device, precision, out, err);
 }
 
 void sl_nn_cuda_bert_free(sl_nn_cuda_bert *cb) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "bert.h"
+#include "model.h"
 #include "optim.h"
 #include "cuda/sl_cuda.h"
 #include "util/error.h"
@@ -74,6 +75,16 @@ typedef struct sl_nn_cuda_desc {
     size_t *sizes;
 } sl_nn_cuda_desc;
 int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_desc *out, sl_err *err);
+/* The same for the ESM engine (esm_impl.h) and the DNABERT-2 engine (dnabert2_impl.h): family
+ * SL_CUDA_FAMILY_ESM / _DNABERT2, the arena and its offsets as those engines lay them out (ESM:
+ * classifier.dense in the pooler slots, classifier.out_proj in the classifier's). */
+struct sl_nn_esm;
+struct sl_nn_dnabert2;
+int sl_nn_cuda_desc_from_esm(const struct sl_nn_esm *m, int precision, sl_nn_cuda_desc *out, sl_err *err);
+int sl_nn_cuda_desc_from_dnabert2(const struct sl_nn_dnabert2 *m, int precision, sl_nn_cuda_desc *out,
+                                  sl_err *err);
+/* By the family of `m` (model.h). */
+int sl_nn_cuda_desc_from_model(sl_nn_model *m, int precision, sl_nn_cuda_desc *out, sl_err *err);
 void sl_nn_cuda_desc_free(sl_nn_cuda_desc *d);
 
 /* Dynamic loss scaling for fp16 (as torch.cuda.amp.GradScaler: start 2^16, halve on a non-finite
@@ -109,6 +120,14 @@ typedef struct sl_nn_cuda_bert {
 int sl_nn_cuda_bert_create(const sl_nn_bert *m, int device, int precision, sl_nn_cuda_bert **out,
                            sl_err *err);
 void sl_nn_cuda_bert_free(sl_nn_cuda_bert *cb);
+/* Any family (model.h): as sl_nn_cuda_bert_create for the model behind `m` (BERT, ESM / NT, DNABERT-2);
+ * the other sl_nn_cuda_bert_* calls then work unchanged. `m` must outlive *out. */
+int sl_nn_cuda_model_create(sl_nn_model *m, int device, int precision, sl_nn_cuda_bert **out, sl_err *err);
+/* As sl_nn_cuda_bert_to_host / _from_host for any family: the device arena (and AdamW moments when opt is
+ * not NULL) to / from sl_nn_model_train_params(m). SL_EINTERNAL when the sizes differ. */
+int sl_nn_cuda_model_to_host(sl_nn_cuda_bert *cb, sl_nn_model *m, struct sl_nn_adamw *opt, sl_err *err);
+int sl_nn_cuda_model_from_host(sl_nn_cuda_bert *cb, sl_nn_model *m, const struct sl_nn_adamw *opt,
+                               sl_err *err);
 /* As sl_nn_bert_forward / sl_nn_bert_backward / sl_nn_bert_zero_grad (fp16: the backward multiplies
  * loss_scale by the dynamic loss scale). */
 int sl_nn_cuda_bert_forward(sl_nn_cuda_bert *cb, const int32_t *ids, const int32_t *mask, int B, int T,

@@ -113,6 +113,12 @@ sl_nn_family sl_nn_model_get_family(const sl_nn_model *m) {
 sl_nn_bert *sl_nn_model_bert(sl_nn_model *m) {
     return m->family == SL_NN_FAMILY_BERT ? m->bert : NULL;
 }
+struct sl_nn_esm *sl_nn_model_esm(sl_nn_model *m) {
+    return m->family == SL_NN_FAMILY_ESM ? m->esm : NULL;
+}
+struct sl_nn_dnabert2 *sl_nn_model_dnabert2(sl_nn_model *m) {
+    return m->family == SL_NN_FAMILY_DNABERT2 ? m->d2 : NULL;
+}
 const sl_nn_bert_config *sl_nn_model_get_config(const sl_nn_model *m) {
     return m->esm  ? &sl_nn_esm_get_config(m->esm)->b
            : m->d2 ? sl_nn_dnabert2_get_config(m->d2)

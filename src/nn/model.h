@@ -40,6 +40,10 @@ sl_nn_family sl_nn_model_get_family(const sl_nn_model *m);
 /* The BERT engine model behind `m` (for the CUDA backend, which runs that engine's layout), or NULL for
  * the other families. Owned by `m`. */
 sl_nn_bert *sl_nn_model_bert(sl_nn_model *m);
+/* The ESM / DNABERT-2 engine model behind `m` (for the CUDA backend's description of those layouts), or NULL
+ * for the other families. Owned by `m`. */
+struct sl_nn_esm *sl_nn_model_esm(sl_nn_model *m);
+struct sl_nn_dnabert2 *sl_nn_model_dnabert2(sl_nn_model *m);
 const sl_nn_bert_config *sl_nn_model_get_config(const sl_nn_model *m);
 const sl_nn_lora_spec *sl_nn_model_get_spec(const sl_nn_model *m);
 float *sl_nn_model_train_params(sl_nn_model *m);

@@ -54,4 +54,48 @@ SL_CUDA_FN float sl_cuda_gelu_grad(float x) {
     return cdf + x * pdf;
 }
 
+/* ---- the ESM / DNABERT-2 element functions (src/nn/kernels_extra.c, in the same float arithmetic) ---- */
+
+SL_CUDA_FN float sl_cuda_sigmoid(float x) {
+    return 1.0f / (1.0f + expf(-x));
+}
+
+/* SwiGLU (NT v2): silu(a) * g. */
+SL_CUDA_FN float sl_cuda_swiglu(float a, float g) {
+    return a * sl_cuda_sigmoid(a) * g;
+}
+
+/* Its gradients: *da, *dg from dy. */
+SL_CUDA_FN void sl_cuda_swiglu_grad(float a, float g, float dy, float *da, float *dg) {
+    float s = sl_cuda_sigmoid(a), silu = a * s;
+    *dg = dy * silu;
+    *da = dy * g * s * (1.0f + a * (1.0f - s));
+}
+
+/* GeGLU (DNABERT-2's gated MLP): gelu_erf(a) * g. */
+SL_CUDA_FN float sl_cuda_geglu(float a, float g) {
+    return 0.5f * a * (1.0f + erff(a * 0.70710678118654752440f)) * g;
+}
+
+SL_CUDA_FN void sl_cuda_geglu_grad(float a, float g, float dy, float *da, float *dg) {
+    float cdf = 0.5f * (1.0f + erff(a * 0.70710678118654752440f));
+    float pdf = expf(-0.5f * a * a) * 0.3989422804014327f;
+    *dg = dy * a * cdf;
+    *da = dy * g * (cdf + a * pdf);
+}
+
+/* Rotary embedding of the pair (x1 = r[i], x2 = r[i + d/2]) with cos/sin c1, s1 (index i) and c2, s2
+ * (index i + d/2): forward [x1 c1 - x2 s1, x2 c2 + x1 s2]; inverse (its transpose) with the signs flipped. */
+SL_CUDA_FN void sl_cuda_rotary_pair(float *r1, float *r2, float c1, float s1, float c2, float s2,
+                                    int inverse) {
+    const float sg = inverse ? -1.0f : 1.0f, x1 = *r1, x2 = *r2;
+    *r1 = x1 * c1 - sg * x2 * s1;
+    *r2 = x2 * c2 + sg * x1 * s2;
+}
+
+/* The ALiBi bias of head slope `slope` between query i and key j: slope * -|i - j| in float. */
+SL_CUDA_FN float sl_cuda_alibi(float slope, int i, int j) {
+    return slope * -(float)(i > j ? i - j : j - i);
+}
+
 #endif

@@ -64,7 +64,70 @@ __global__ void k_embed(float *x, const int32_t *ids, const float *word, const f
     GRID_STRIDE(i, n) {
         size_t row = i / H;
         int j = (int)(i % H), t = (int)(row % T);
-        x[i] = word[(size_t)ids[row] * H + j] + pos[(size_t)t * H + j] + type[j];
+        x[i] = pos ? word[(size_t)ids[row] * H + j] + pos[(size_t)t * H + j] + type[j]
+                   : word[(size_t)ids[row] * H + j] + type[j];
+    }
+}
+
+__global__ void k_embed_esm(float *x, const int32_t *ids, const float *word, const float *pos,
+                            const int32_t *pos_ids, const float *row_div, int mask_id, size_t n, int T,
+                            int H) {
+    GRID_STRIDE(i, n) {
+        size_t row = i / H;
+        int j = (int)(i % H);
+        const int id = ids[row];
+        float v = word[(size_t)id * H + j];
+        if (row_div) v = id == mask_id ? 0.0f : v * 0.88f / row_div[row / T];
+        if (pos) v += pos[(size_t)pos_ids[row] * H + j];
+        x[i] = v;
+    }
+}
+
+__global__ void k_zero_rows(float *x, const int32_t *mask, size_t n, int H) {
+    GRID_STRIDE(i, n) if (!mask[i / H]) x[i] = 0.0f;
+}
+
+/* one thread per (row, head, i < d/2) */
+__global__ void k_rotary(float *x, const float *cos_t, const float *sin_t, size_t n, int T, int nh, int d,
+                         int ld, int inverse) {
+    const int h2 = d / 2;
+    GRID_STRIDE(e, n) {
+        const size_t row = e / ((size_t)nh * h2);
+        const int hd = (int)(e / h2 % nh), i = (int)(e % h2), t = (int)(row % T);
+        float *r = x + row * ld + (size_t)hd * d;
+        const float *c = cos_t + (size_t)t * d, *sn = sin_t + (size_t)t * d;
+        sl_cuda_rotary_pair(&r[i], &r[i + h2], c[i], sn[i], c[i + h2], sn[i + h2], inverse);
+    }
+}
+
+__global__ void k_alibi_add(float *P, const float *slopes, size_t n, int heads, int T) {
+    GRID_STRIDE(e, n) {
+        const int j = (int)(e % T), i = (int)(e / T % T), h = (int)(e / ((size_t)T * T) % heads);
+        P[e] += sl_cuda_alibi(slopes[h], i, j);
+    }
+}
+
+__global__ void k_glu(float *y, const float *x, size_t n, int ni, int kind) {
+    GRID_STRIDE(e, n) {
+        const size_t row = e / ni;
+        const int j = (int)(e % ni);
+        const float a = x[row * 2 * ni + j], g = x[row * 2 * ni + ni + j];
+        y[e] = kind == SL_CUDA_GLU_GE ? sl_cuda_geglu(a, g) : sl_cuda_swiglu(a, g);
+    }
+}
+
+__global__ void k_glu_bwd(float *dx, const float *dy, const float *x, size_t n, int ni, int kind) {
+    GRID_STRIDE(e, n) {
+        const size_t row = e / ni;
+        const int j = (int)(e % ni);
+        const float a = x[row * 2 * ni + j], g = x[row * 2 * ni + ni + j];
+        float da, dg;
+        if (kind == SL_CUDA_GLU_GE)
+            sl_cuda_geglu_grad(a, g, dy[e], &da, &dg);
+        else
+            sl_cuda_swiglu_grad(a, g, dy[e], &da, &dg);
+        dx[row * 2 * ni + j] = da;
+        dx[row * 2 * ni + ni + j] = dg;
     }
 }
 
@@ -493,4 +556,38 @@ int sl_cuda_sumsq(double *acc, const float *x, size_t n, cudaStream_t s, sl_err 
 int sl_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, sl_cuda_adamw_k k, cudaStream_t s,
                   sl_err *err) {
     LAUNCH1(k_adamw, n, p, g, m, v, n, k);
+}
+
+int sl_cuda_embed_esm(float *x, const int32_t *ids, const float *word, const float *pos,
+                      const int32_t *pos_ids, const float *row_div, int mask_id, int N, int T, int H,
+                      cudaStream_t s, sl_err *err) {
+    size_t n = (size_t)N * H;
+    LAUNCH1(k_embed_esm, n, x, ids, word, pos, pos_ids, row_div, mask_id, n, T, H);
+}
+
+int sl_cuda_zero_rows(float *x, const int32_t *mask, int N, int H, cudaStream_t s, sl_err *err) {
+    size_t n = (size_t)N * H;
+    LAUNCH1(k_zero_rows, n, x, mask, n, H);
+}
+
+int sl_cuda_rotary(float *x, const float *cos_t, const float *sin_t, int N, int T, int nh, int d, int ld,
+                   int inverse, cudaStream_t s, sl_err *err) {
+    size_t n = (size_t)N * nh * (d / 2);
+    LAUNCH1(k_rotary, n, x, cos_t, sin_t, n, T, nh, d, ld, inverse);
+}
+
+int sl_cuda_alibi_add(float *P, const float *slopes, int B, int heads, int T, cudaStream_t s, sl_err *err) {
+    size_t n = (size_t)B * heads * T * T;
+    LAUNCH1(k_alibi_add, n, P, slopes, n, heads, T);
+}
+
+int sl_cuda_glu(float *y, const float *x, int N, int ni, int kind, cudaStream_t s, sl_err *err) {
+    size_t n = (size_t)N * ni;
+    LAUNCH1(k_glu, n, y, x, n, ni, kind);
+}
+
+int sl_cuda_glu_bwd(float *dx, const float *dy, const float *x, int N, int ni, int kind, cudaStream_t s,
+                    sl_err *err) {
+    size_t n = (size_t)N * ni;
+    LAUNCH1(k_glu_bwd, n, dx, dy, x, n, ni, kind);
 }

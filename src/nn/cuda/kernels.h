@@ -19,7 +19,8 @@ extern "C" {
 #include "util/error.h"
 #endif
 
-/* x[row, j] = word[ids[row], j] + pos[row % T, j] + type[j] for N rows of width H. */
+/* x[row, j] = word[ids[row], j] + pos[row % T, j] + type[j] for N rows of width H; pos NULL: no position
+ * term (DNABERT-2). */
 int sl_cuda_embed(float *x, const int32_t *ids, const float *word, const float *pos, const float *type, int N,
                   int T, int H, cudaStream_t s, sl_err *err);
 /* Embedding gradient: gword[ids[row], j] += dx[row, j] (atomic scatter; order-dependent in the last bit). */
@@ -81,5 +82,28 @@ typedef struct sl_cuda_adamw_k {
 } sl_cuda_adamw_k;
 int sl_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, sl_cuda_adamw_k k, cudaStream_t s,
                   sl_err *err);
+
+/* ---- ESM / Nucleotide Transformer and DNABERT-2 (src/nn/esm_forward.c, dnabert2_pass.c) ---- */
+
+/* ESM embeddings of N rows of width H (T per sequence): x[row] = w + (pos ? pos[pos_ids[row]] : 0) with
+ * w = word[ids[row]], or with token dropout (row_div != NULL) w = 0 for ids[row] == mask_id, else
+ * word[ids[row]] * 0.88f / row_div[row / T]. */
+int sl_cuda_embed_esm(float *x, const int32_t *ids, const float *word, const float *pos,
+                      const int32_t *pos_ids, const float *row_div, int mask_id, int N, int T, int H,
+                      cudaStream_t s, sl_err *err);
+/* x[row, :] = 0 for the rows with mask[row] == 0. */
+int sl_cuda_zero_rows(float *x, const int32_t *mask, int N, int H, cudaStream_t s, sl_err *err);
+/* Rotary position embedding in place on N = B*T rows (row stride ld) of nh heads of size d (head h at
+ * column h*d), position row % T, tables cos_t/sin_t [>= T, d]; inverse = 1: the transpose (backward). */
+int sl_cuda_rotary(float *x, const float *cos_t, const float *sin_t, int N, int T, int nh, int d, int ld,
+                   int inverse, cudaStream_t s, sl_err *err);
+/* P[b, h, i, j] += slopes[h] * -|i - j| (ALiBi) for P [B, heads, T, T]. */
+int sl_cuda_alibi_add(float *P, const float *slopes, int B, int heads, int T, cudaStream_t s, sl_err *err);
+/* Gated units: y[n, j] = act(x[n, j]) * x[n, ni + j] for x [N, 2ni], y [N, ni]; kind SL_CUDA_GLU_SWI
+ * (silu, NT v2) or SL_CUDA_GLU_GE (exact-erf gelu, DNABERT-2). The backward assigns dx [N, 2ni]. */
+enum { SL_CUDA_GLU_SWI = 0, SL_CUDA_GLU_GE = 1 };
+int sl_cuda_glu(float *y, const float *x, int N, int ni, int kind, cudaStream_t s, sl_err *err);
+int sl_cuda_glu_bwd(float *dx, const float *dy, const float *x, int N, int ni, int kind, cudaStream_t s,
+                    sl_err *err);
 
 #endif

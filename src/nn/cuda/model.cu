@@ -1,7 +1,10 @@
-/* The BERT LoRA model on one CUDA device: one device allocation carved into weights, activations, scratch,
+/* The LoRA model on one CUDA device: one device allocation carved into weights, activations, scratch,
  * the trainable arena with its gradients and AdamW moments, and the cuBLAS workspace; forward, backward
- * and the optimizer step with the CPU engine's semantics (src/nn/bert_forward.c, bert_backward.c,
- * optim.c), step for step, so that every intermediate can be compared.
+ * and the optimizer step with the CPU engine's semantics, step for step, so that every intermediate can be
+ * compared: BERT (src/nn/bert_forward.c, bert_backward.c), ESM / Nucleotide Transformer (esm_forward.c,
+ * esm_backward.c: pre-LN, rotary or absolute positions, token-dropout scaling, SwiGLU, the final
+ * LayerNorm and EsmClassificationHead) and DNABERT-2 (dnabert2_pass.c: fused Wqkv, ALiBi, GeGLU, post-LN),
+ * and optim.c for the step.
  *
  * Precision: fp32 runs every GEMM in true fp32 (no TF32). bf16/fp16 keep the frozen Linear weights in
  * bf16/fp16 only (no fp32 copy) and cast each GEMM's activation operand to the same type (fp32
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "check.h"
@@ -33,9 +37,15 @@ struct Acts {
     uint64_t *keep;
 };
 
+/* Per-layer activations by family (names are BERT's):
+ *   BERT: h1 = LN1 output, ln1_in / ln2_in = the post-LN inputs, inter / gel = intermediate before/after
+ * GELU; ESM:  h1 = LN_attn(x) (ln1 stats), ln1_in = a (attention residual), ln2_in = LN_ffn(a) (ln2 stats),
+ *         inter [N, I or 2I] before the activation, gel [N, I] after it;
+ *   DNABERT-2: q = Wqkv output [N, 3H] (k = q + H, v = q + 2H, row stride 3H), inter [N, 2I] (gated_layers),
+ *         gel = GeGLU output after dropout [N, I]; otherwise as BERT. */
 struct Layer {
-    void *w[NMOD]; /* fp32, bf16 or fp16 */
-    float *b[NMOD], *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+    void *w[NMOD]; /* fp32, bf16 or fp16; NULL past the family's module count */
+    float *b[NMOD], *ln1_w, *ln1_b, *ln2_w, *ln2_b; /* b[k] NULL: a bias-free Linear */
     float *la[NMOD], *lb[NMOD], *gla[NMOD], *glb[NMOD];
 };
 
@@ -54,6 +64,7 @@ struct sl_cuda_model {
     sl_cuda_mem mem{};
     /* weights */
     float *word, *pos, *type, *eln_w, *eln_b, *pool_w, *pool_b, *cls_w, *cls_b;
+    float *after_w = nullptr, *after_b = nullptr, *rot_cos = nullptr, *rot_sin = nullptr, *slopes = nullptr;
     float *gpool_w, *gpool_b, *gcls_w, *gcls_b;
     std::vector<Layer> L;
     float *tparams, *tgrads, *adam_m, *adam_v;
@@ -61,14 +72,19 @@ struct sl_cuda_model {
     std::vector<Acts> A;
     std::vector<float *> hs;
     float *pooled, *pooled_drop, *logits, *dlogits, *labels;
+    float *fin = nullptr, *fin_mean = nullptr, *fin_rstd = nullptr, *row_div = nullptr; /* ESM */
+    int32_t *pos_ids = nullptr;                                                         /* ESM absolute */
+    std::vector<int32_t> h_pos_ids;
+    std::vector<float> h_row_div;
     double *loss_part, *sumsq;
     int32_t *ids, *mask;
     /* scratch */
     void *xh;
-    float *xd, *Pd, *dP, *dh, *dh2, *dq, *dk, *dv, *dctx, *dtmp, *dI, *du, *dwide;
+    float *xd, *Pd, *dP, *dh, *dh2, *dq, *dk, *dv, *dctx, *dtmp, *dI, *du, *dwide, *dg = nullptr;
     void *ws;
     /* last forward */
     int B = 0, T = 0, drop_on = 0, have_labels = 0;
+    int qkv_ld = 0; /* row stride of q, k, v and their gradients: H, or 3H (DNABERT-2's fused Wqkv) */
     uint64_t seed = 0, micro = 0;
     cudaDataType_t wtype = CUDA_R_32F;
     cublasComputeType_t attn_ct = CUBLAS_COMPUTE_32F;
@@ -97,6 +113,35 @@ size_t wbytes(int precision) {
     return precision == SL_CUDA_FP32 ? 4 : 2;
 }
 
+/* Module count and Linear shapes of the family (sl_nn_esm_mod_in/out, sl_nn_d2_mod_in/out). */
+int nmods(const sl_cuda_desc &d) {
+    return d.family == SL_CUDA_FAMILY_DNABERT2 ? 4 : NMOD;
+}
+size_t mod_in(const sl_cuda_desc &d, int k) {
+    const size_t H = d.hidden, I = d.inter;
+    if (d.family == SL_CUDA_FAMILY_DNABERT2) return k == 3 ? I : H;
+    return k == MOD_O ? I : H;
+}
+size_t mod_out(const sl_cuda_desc &d, int k) {
+    const size_t H = d.hidden, I = d.inter;
+    if (d.family == SL_CUDA_FAMILY_DNABERT2) return k == 0 ? 3 * H : k == 2 ? 2 * I : H;
+    if (d.family == SL_CUDA_FAMILY_ESM && k == MOD_I && d.gated_ffn) return 2 * I;
+    return k == MOD_I ? I : H;
+}
+/* Width of the feed-forward's first output (before the activation). */
+size_t ffn_width(const sl_cuda_desc &d) {
+    return mod_out(d, d.family == SL_CUDA_FAMILY_DNABERT2 ? 2 : MOD_I);
+}
+bool has_pos(const sl_cuda_desc &d) {
+    return d.family == SL_CUDA_FAMILY_BERT || (d.family == SL_CUDA_FAMILY_ESM && !d.rotary);
+}
+bool has_emb_ln(const sl_cuda_desc &d) {
+    return d.family != SL_CUDA_FAMILY_ESM || d.emb_ln_before;
+}
+bool glu(const sl_cuda_desc &d) {
+    return d.family == SL_CUDA_FAMILY_DNABERT2 || (d.family == SL_CUDA_FAMILY_ESM && d.gated_ffn);
+}
+
 void carve(sl_cuda_model *m, char *base) {
     const sl_cuda_desc &d = m->d;
     sl_cuda_mem &mem = m->mem;
@@ -104,21 +149,32 @@ void carve(sl_cuda_model *m, char *base) {
     Carver c{base, 0, &mem.weights};
     const size_t H = d.hidden, I = d.inter, N = (size_t)d.max_batch * d.max_len, r = d.lora_r;
     const size_t W = H > I ? H : I, nh = d.heads, PP = (size_t)d.max_batch * nh * d.max_len * d.max_len;
+    const size_t IW = ffn_width(d), QW = d.family == SL_CUDA_FAMILY_DNABERT2 ? 3 * H : H;
+    size_t WX = W; /* the widest Linear operand (bf16/fp16 casts) */
+    for (int k = 0; k < nmods(d); k++) WX = std::max(WX, std::max(mod_in(d, k), mod_out(d, k)));
     const size_t C = d.num_labels, Bm = d.max_batch;
     const int train = d.training;
     const size_t ws = wbytes(d.precision);
     m->word = c.f((size_t)d.vocab * H);
-    m->pos = c.f((size_t)d.max_pos * H);
-    m->type = c.f(H);
-    m->eln_w = c.f(H);
-    m->eln_b = c.f(H);
+    m->pos = has_pos(d) ? c.f((size_t)d.max_pos * H) : nullptr;
+    m->type = d.family != SL_CUDA_FAMILY_ESM ? c.f(H) : nullptr;
+    m->eln_w = has_emb_ln(d) ? c.f(H) : nullptr;
+    m->eln_b = has_emb_ln(d) ? c.f(H) : nullptr;
+    if (d.family == SL_CUDA_FAMILY_ESM) {
+        m->after_w = c.f(H);
+        m->after_b = c.f(H);
+        if (d.rotary) {
+            m->rot_cos = c.f((size_t)d.max_len * (H / nh));
+            m->rot_sin = c.f((size_t)d.max_len * (H / nh));
+        }
+    }
+    if (d.family == SL_CUDA_FAMILY_DNABERT2) m->slopes = c.f(nh);
     m->L.assign(d.layers, Layer{});
     for (int l = 0; l < d.layers; l++) {
         Layer &y = m->L[l];
-        for (int k = 0; k < NMOD; k++) {
-            size_t in = k == MOD_O ? I : H, out = k == MOD_I ? I : H;
-            y.w[k] = c.take(in * out * ws);
-            y.b[k] = c.f(out);
+        for (int k = 0; k < nmods(d); k++) {
+            y.w[k] = c.take(mod_in(d, k) * mod_out(d, k) * ws);
+            y.b[k] = c.f(mod_out(d, k));
         }
         y.ln1_w = c.f(H);
         y.ln1_b = c.f(H);
@@ -163,16 +219,21 @@ void carve(sl_cuda_model *m, char *base) {
     m->A.assign(d.layers, Acts{});
     for (int l = 0; l < nsets; l++) {
         Acts &a = m->A[l];
-        a.q = c.f(N * H);
-        a.k = c.f(N * H);
-        a.v = c.f(N * H);
+        a.q = c.f(N * QW);
+        if (d.family == SL_CUDA_FAMILY_DNABERT2) {
+            a.k = a.q ? a.q + H : nullptr;
+            a.v = a.q ? a.q + 2 * H : nullptr;
+        } else {
+            a.k = c.f(N * H);
+            a.v = c.f(N * H);
+        }
         a.P = c.f(PP);
         a.ctx = c.f(N * H);
         a.ln1_in = c.f(N * H);
         a.ln1_mean = c.f(N);
         a.ln1_rstd = c.f(N);
         a.h1 = c.f(N * H);
-        a.inter = c.f(N * I);
+        a.inter = c.f(N * IW);
         a.gel = c.f(N * I);
         a.ln2_in = c.f(N * H);
         a.ln2_mean = c.f(N);
@@ -195,21 +256,34 @@ void carve(sl_cuda_model *m, char *base) {
     m->loss_part = (double *)c.take(Bm * C * sizeof(double));
     m->ids = (int32_t *)c.take(N * sizeof(int32_t));
     m->mask = (int32_t *)c.take(N * sizeof(int32_t));
+    if (d.family == SL_CUDA_FAMILY_ESM) {
+        m->fin = c.f(N * H);
+        m->fin_mean = c.f(N);
+        m->fin_rstd = c.f(N);
+        if (!d.rotary) m->pos_ids = (int32_t *)c.take(N * sizeof(int32_t));
+        if (d.token_dropout) m->row_div = c.f(Bm);
+    }
     /* scratch */
     c.bucket = &mem.scratch;
-    m->xh = d.precision != SL_CUDA_FP32 ? c.take(N * W * 2) : nullptr;
+    m->xh = d.precision != SL_CUDA_FP32 ? c.take(N * WX * 2) : nullptr;
     m->xd = c.f(N * W);
     m->Pd = c.f(PP);
     if (train) {
         m->dP = c.f(PP);
         m->dh = c.f(N * H);
         m->dh2 = c.f(N * H);
-        m->dq = c.f(N * H);
-        m->dk = c.f(N * H);
-        m->dv = c.f(N * H);
+        m->dq = c.f(N * QW);
+        if (d.family == SL_CUDA_FAMILY_DNABERT2) {
+            m->dk = m->dq ? m->dq + H : nullptr;
+            m->dv = m->dq ? m->dq + 2 * H : nullptr;
+        } else {
+            m->dk = c.f(N * H);
+            m->dv = c.f(N * H);
+        }
         m->dctx = c.f(N * H);
         m->dtmp = c.f(N * H);
-        m->dI = c.f(N * I);
+        m->dI = c.f(N * IW);
+        if (glu(d)) m->dg = c.f(N * I);
         m->du = c.f(N * (r ? r : 1));
         m->dwide = c.f(N * W);
     }
@@ -221,9 +295,11 @@ void carve(sl_cuda_model *m, char *base) {
 int check_desc(const sl_cuda_desc *d, sl_err *err) {
     if (d->hidden <= 0 || d->heads <= 0 || d->hidden % d->heads || d->layers < 0 || d->inter <= 0 ||
         d->vocab <= 0 || d->max_pos <= 0 || d->num_labels <= 0 || d->max_batch <= 0 || d->max_len <= 0 ||
-        d->max_len > d->max_pos || d->lora_r < 0 || d->problem < 0 || d->problem > 2 ||
+        (has_pos(*d) && d->max_len > d->max_pos) || d->lora_r < 0 || d->problem < 0 || d->problem > 2 ||
         d->precision < SL_CUDA_FP32 || d->precision > SL_CUDA_FP16 || d->cls_w_off < 0 || d->cls_b_off < 0 ||
-        (d->layers > 0 && (!d->lora_a_off || !d->lora_b_off)))
+        (d->layers > 0 && (!d->lora_a_off || !d->lora_b_off)) || d->family < SL_CUDA_FAMILY_BERT ||
+        d->family > SL_CUDA_FAMILY_DNABERT2 ||
+        (d->family == SL_CUDA_FAMILY_ESM && d->rotary && (d->hidden / d->heads) % 2))
         return sl_err_set(err, SL_EUSAGE, "invalid CUDA model description");
     return 0;
 }
@@ -293,7 +369,7 @@ int linear_lora(sl_cuda_model *m, int l, int k, float *y, const float *x, int N,
                 sl_err *err) {
     const Layer &w = m->L[l];
     SL_TRY(base_fwd(m, y, x, w.w[k], N, in, out, err));
-    SL_TRY(sl_cuda_bias(y, w.b[k], N, out, 0, m->s, err));
+    if (w.b[k]) SL_TRY(sl_cuda_bias(y, w.b[k], N, out, 0, m->s, err));
     if (!w.la[k]) return 0;
     const int r = m->d.lora_r;
     const float *xin = x;
@@ -351,12 +427,19 @@ int attn_gemm(sl_cuda_model *m, int ta, int tb, int M, int Nn, int K, float alph
     return 0;
 }
 
+/* The score scale: ESM's query is scaled (and rotated) before the attention, the others scale here. */
+float attn_scale(const sl_cuda_model *m) {
+    return m->d.family == SL_CUDA_FAMILY_ESM ? 1.0f : 1.0f / sqrtf((float)(m->d.hidden / m->d.heads));
+}
+
+/* q, k, v (row stride qkv_ld) -> P (+ ALiBi for DNABERT-2), dropout, ctx [N, H]. */
 int attention(sl_cuda_model *m, int l, const Acts &a, sl_err *err) {
-    const int T = m->T, H = m->d.hidden, nh = m->d.heads, dd = H / nh;
-    const long long TH = (long long)T * H, TT = (long long)T * T;
-    const float scale = 1.0f / sqrtf((float)dd);
+    const int T = m->T, H = m->d.hidden, nh = m->d.heads, dd = H / nh, ld = m->qkv_ld;
+    const long long TH = (long long)T * H, TL = (long long)T * ld, TT = (long long)T * T;
+    const float scale = attn_scale(m);
     const float pdrop = m->drop_on ? m->d.attn_dropout : 0.0f;
-    SL_TRY(attn_gemm(m, 0, 1, T, T, dd, scale, a.q, H, dd, TH, a.k, H, dd, TH, a.P, T, TT, nh * TT, err));
+    SL_TRY(attn_gemm(m, 0, 1, T, T, dd, scale, a.q, ld, dd, TL, a.k, ld, dd, TL, a.P, T, TT, nh * TT, err));
+    if (m->slopes) SL_TRY(sl_cuda_alibi_add(a.P, m->slopes, m->B, nh, T, m->s, err));
     const float *Pd = a.P;
     const size_t tasks = (size_t)m->B * nh;
     const uint64_t hi = hi_of(m, l, DROP_ATTN);
@@ -372,14 +455,14 @@ int attention(sl_cuda_model *m, int l, const Acts &a, sl_err *err) {
             Pd = m->Pd;
         }
     }
-    return attn_gemm(m, 0, 0, T, dd, T, 1.0f, Pd, T, TT, nh * TT, a.v, H, dd, TH, a.ctx, H, dd, TH, err);
+    return attn_gemm(m, 0, 0, T, dd, T, 1.0f, Pd, T, TT, nh * TT, a.v, ld, dd, TL, a.ctx, H, dd, TH, err);
 }
 
 int attention_bwd(sl_cuda_model *m, int l, const Acts &a, sl_err *err) {
     (void)l;
-    const int T = m->T, H = m->d.hidden, nh = m->d.heads, dd = H / nh;
-    const long long TH = (long long)T * H, TT = (long long)T * T;
-    const float scale = 1.0f / sqrtf((float)dd);
+    const int T = m->T, H = m->d.hidden, nh = m->d.heads, dd = H / nh, ld = m->qkv_ld;
+    const long long TH = (long long)T * H, TL = (long long)T * ld, TT = (long long)T * T;
+    const float scale = attn_scale(m);
     const float pdrop = m->drop_on ? m->d.attn_dropout : 0.0f;
     const size_t tasks = (size_t)m->B * nh;
     const float dscale = pdrop > 0 ? 1.0f / (1.0f - pdrop) : 1.0f;
@@ -389,14 +472,17 @@ int attention_bwd(sl_cuda_model *m, int l, const Acts &a, sl_err *err) {
         Pd = m->Pd;
     }
     SL_TRY(
-        attn_gemm(m, 0, 1, T, T, dd, 1.0f, m->dctx, H, dd, TH, a.v, H, dd, TH, m->dP, T, TT, nh * TT, err));
-    SL_TRY(attn_gemm(m, 1, 0, T, dd, T, 1.0f, Pd, T, TT, nh * TT, m->dctx, H, dd, TH, m->dv, H, dd, TH, err));
+        attn_gemm(m, 0, 1, T, T, dd, 1.0f, m->dctx, H, dd, TH, a.v, ld, dd, TL, m->dP, T, TT, nh * TT, err));
+    SL_TRY(
+        attn_gemm(m, 1, 0, T, dd, T, 1.0f, Pd, T, TT, nh * TT, m->dctx, H, dd, TH, m->dv, ld, dd, TL, err));
     if (pdrop > 0)
         SL_TRY(sl_cuda_softmax_bwd_drop(m->dP, a.P, a.keep, dscale, tasks * T, T, m->s, err));
     else
         SL_TRY(sl_cuda_softmax_bwd(m->dP, a.P, tasks * T, T, m->s, err));
-    SL_TRY(attn_gemm(m, 0, 0, T, dd, T, scale, m->dP, T, TT, nh * TT, a.k, H, dd, TH, m->dq, H, dd, TH, err));
-    return attn_gemm(m, 1, 0, T, dd, T, scale, m->dP, T, TT, nh * TT, a.q, H, dd, TH, m->dk, H, dd, TH, err);
+    SL_TRY(
+        attn_gemm(m, 0, 0, T, dd, T, scale, m->dP, T, TT, nh * TT, a.k, ld, dd, TL, m->dq, ld, dd, TL, err));
+    return attn_gemm(m, 1, 0, T, dd, T, scale, m->dP, T, TT, nh * TT, a.q, ld, dd, TL, m->dk, ld, dd, TL,
+                     err);
 }
 
 int note_peak(sl_cuda_model *m, sl_err *err) {
@@ -445,22 +531,36 @@ int create(const sl_cuda_desc *d, int dev, sl_cuda_model *m, sl_err *err) {
     SL_CU(cudaMalloc((void **)&m->arena, total));
     carve(m, m->arena);
     SL_CUBLAS(cublasSetWorkspace(m->h, m->ws, kWorkspace));
-    const size_t H = d->hidden, I = d->inter;
+    const size_t H = d->hidden, dh = H / d->heads;
+    m->qkv_ld = d->family == SL_CUDA_FAMILY_DNABERT2 ? 3 * d->hidden : d->hidden;
     SL_TRY(upload_f(m->word, d->word, (size_t)d->vocab * H, "word embeddings", err));
-    SL_TRY(upload_f(m->pos, d->pos, (size_t)d->max_pos * H, "position embeddings", err));
-    SL_TRY(upload_f(m->type, d->type, H, "token type embeddings", err));
-    SL_TRY(upload_f(m->eln_w, d->emb_ln_w, H, "embedding LayerNorm", err));
-    SL_TRY(upload_f(m->eln_b, d->emb_ln_b, H, "embedding LayerNorm", err));
+    if (m->pos) SL_TRY(upload_f(m->pos, d->pos, (size_t)d->max_pos * H, "position embeddings", err));
+    if (m->type) SL_TRY(upload_f(m->type, d->type, H, "token type embeddings", err));
+    if (m->eln_w) SL_TRY(upload_f(m->eln_w, d->emb_ln_w, H, "embedding LayerNorm", err));
+    if (m->eln_b) SL_TRY(upload_f(m->eln_b, d->emb_ln_b, H, "embedding LayerNorm", err));
+    if (m->after_w) SL_TRY(upload_f(m->after_w, d->after_w, H, "emb_layer_norm_after", err));
+    if (m->after_b) SL_TRY(upload_f(m->after_b, d->after_b, H, "emb_layer_norm_after", err));
+    if (m->rot_cos)
+        SL_TRY(upload_f(m->rot_cos, d->rot_cos, (size_t)d->max_len * dh, "rotary cos table", err));
+    if (m->rot_sin)
+        SL_TRY(upload_f(m->rot_sin, d->rot_sin, (size_t)d->max_len * dh, "rotary sin table", err));
+    if (m->slopes) SL_TRY(upload_f(m->slopes, d->alibi_slopes, (size_t)d->heads, "ALiBi slopes", err));
+    size_t wmax = 0;
+    for (int k = 0; k < nmods(*d); k++) wmax = std::max(wmax, mod_in(*d, k) * mod_out(*d, k));
     float *stage = nullptr;
-    if (d->precision != SL_CUDA_FP32) SL_CU(cudaMalloc((void **)&stage, H * I * sizeof(float)));
+    if (d->precision != SL_CUDA_FP32) SL_CU(cudaMalloc((void **)&stage, wmax * sizeof(float)));
     int rc = 0;
     for (int l = 0; l < d->layers && !rc; l++) {
         const float *const *p = d->layer + (size_t)l * SL_CUDA_LAYER_PTRS;
         Layer &y = m->L[l];
-        for (int k = 0; k < NMOD && !rc; k++) {
-            size_t in = k == MOD_O ? I : H, out = k == MOD_I ? I : H;
+        for (int k = 0; k < nmods(*d) && !rc; k++) {
+            size_t in = mod_in(*d, k), out = mod_out(*d, k);
             rc = upload_w(m, y.w[k], p[k], in * out, stage, err);
-            if (!rc) rc = upload_f(y.b[k], p[NMOD + k], out, "Linear bias", err);
+            if (rc) break;
+            if (p[NMOD + k])
+                rc = upload_f(y.b[k], p[NMOD + k], out, "Linear bias", err);
+            else
+                y.b[k] = nullptr; /* bias-free (NT v2 feed-forward, DNABERT-2 gated_layers) */
         }
         if (!rc) rc = upload_f(y.ln1_w, p[12], H, "LayerNorm", err);
         if (!rc) rc = upload_f(y.ln1_b, p[13], H, "LayerNorm", err);
@@ -480,12 +580,242 @@ int create(const sl_cuda_desc *d, int dev, sl_cuda_model *m, sl_err *err) {
         SL_CU(cudaMemset(m->adam_v, 0, d->n_train * sizeof(float)));
     }
     m->d.word = m->d.pos = m->d.type = m->d.emb_ln_w = m->d.emb_ln_b = m->d.pool_w = m->d.pool_b =
-        m->d.tparams = nullptr;
+        m->d.tparams = m->d.after_w = m->d.after_b = m->d.rot_cos = m->d.rot_sin = m->d.alibi_slopes =
+            nullptr;
     m->d.layer = nullptr;
     m->d.lora_a_off = m->d.lora_b_off = nullptr;
     m->d.tensor_sizes = nullptr;
     SL_CU(cudaDeviceSynchronize());
     return note_peak(m, err);
+}
+
+/* ---- forward, per family ---- */
+
+/* The embeddings into hs[0] (ids and mask already on the device; host copies for ESM's positions). */
+int embeddings(sl_cuda_model *m, const int32_t *ids, const int32_t *mask, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int B = m->B, T = m->T, H = d.hidden, N = B * T;
+    const size_t NH = (size_t)N * H;
+    float *x = m->hs[0];
+    if (d.family == SL_CUDA_FAMILY_ESM) {
+        /* the per-row token-dropout divisor and the pad-aware position ids, as esm_forward.c */
+        m->h_pos_ids.assign((size_t)N, 0);
+        m->h_row_div.assign((size_t)B, 1.0f);
+        for (int b = 0; b < B; b++) {
+            const int32_t *id = ids + (size_t)b * T, *mk = mask + (size_t)b * T;
+            int nmask = 0, src = 0, pos = 0;
+            for (int t = 0; t < T; t++) nmask += id[t] == d.mask_token_id, src += mk[t] != 0;
+            m->h_row_div[b] = 1.0f - (float)nmask / (float)src;
+            for (int t = 0; t < T; t++) {
+                int pid = d.pad_token_id;
+                if (id[t] != d.pad_token_id) pid = ++pos + d.pad_token_id;
+                if (!d.rotary && pid >= d.max_pos)
+                    return sl_err_set(err, SL_EDATA,
+                                      "position %d of row %d exceeds max_position_embeddings %d", pid, b,
+                                      d.max_pos);
+                m->h_pos_ids[(size_t)b * T + t] = pid;
+            }
+        }
+        if (m->pos_ids)
+            SL_CU(cudaMemcpyAsync(m->pos_ids, m->h_pos_ids.data(), (size_t)N * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice, m->s));
+        if (m->row_div)
+            SL_CU(cudaMemcpyAsync(m->row_div, m->h_row_div.data(), (size_t)B * sizeof(float),
+                                  cudaMemcpyHostToDevice, m->s));
+        SL_TRY(sl_cuda_embed_esm(x, m->ids, m->word, m->pos_ids ? m->pos : nullptr, m->pos_ids, m->row_div,
+                                 d.mask_token_id, N, T, H, m->s, err));
+        if (d.emb_ln_before)
+            SL_TRY(sl_cuda_layernorm(x, nullptr, nullptr, x, m->eln_w, m->eln_b, N, H, d.ln_eps, m->s, err));
+        SL_TRY(sl_cuda_zero_rows(x, m->mask, N, H, m->s, err));
+        SL_CU(cudaStreamSynchronize(m->s)); /* the host vectors are reused by the next forward */
+        return 0;
+    }
+    SL_TRY(sl_cuda_embed(x, m->ids, m->word, m->pos, m->type, N, T, H, m->s, err));
+    SL_TRY(sl_cuda_layernorm(x, nullptr, nullptr, x, m->eln_w, m->eln_b, N, H, d.ln_eps, m->s, err));
+    if (m->drop_on)
+        SL_TRY(sl_cuda_dropout(x, x, NH, d.hidden_dropout, m->seed, hi_of(m, -1, DROP_EMB), 0, m->s, err));
+    return 0;
+}
+
+/* BERT (post-LN): bert_forward.c. */
+int layer_bert(sl_cuda_model *m, int l, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int H = d.hidden, NI = d.inter, N = m->B * m->T;
+    const size_t NH = (size_t)N * H;
+    const Acts &a = m->A[l];
+    const float *xin = m->hs[l];
+    float *out = m->hs[l + 1];
+    SL_TRY(linear_lora(m, l, MOD_Q, a.q, xin, N, H, H, a.u[MOD_Q], err));
+    SL_TRY(linear_lora(m, l, MOD_K, a.k, xin, N, H, H, a.u[MOD_K], err));
+    SL_TRY(linear_lora(m, l, MOD_V, a.v, xin, N, H, H, a.u[MOD_V], err));
+    SL_TRY(attention(m, l, a, err));
+    SL_TRY(linear_lora(m, l, MOD_AO, a.ln1_in, a.ctx, N, H, H, a.u[MOD_AO], err));
+    if (m->drop_on)
+        SL_TRY(sl_cuda_dropout(a.ln1_in, a.ln1_in, NH, d.hidden_dropout, m->seed, hi_of(m, l, DROP_AO), 0,
+                               m->s, err));
+    SL_TRY(sl_cuda_add(a.ln1_in, xin, NH, m->s, err));
+    SL_TRY(sl_cuda_layernorm(a.h1, a.ln1_mean, a.ln1_rstd, a.ln1_in, m->L[l].ln1_w, m->L[l].ln1_b, N, H,
+                             d.ln_eps, m->s, err));
+    SL_TRY(linear_lora(m, l, MOD_I, a.inter, a.h1, N, H, NI, a.u[MOD_I], err));
+    SL_TRY(sl_cuda_gelu_fwd(a.gel, a.inter, (size_t)N * NI, m->s, err));
+    SL_TRY(linear_lora(m, l, MOD_O, a.ln2_in, a.gel, N, NI, H, a.u[MOD_O], err));
+    if (m->drop_on)
+        SL_TRY(sl_cuda_dropout(a.ln2_in, a.ln2_in, NH, d.hidden_dropout, m->seed, hi_of(m, l, DROP_OUT), 0,
+                               m->s, err));
+    SL_TRY(sl_cuda_add(a.ln2_in, a.h1, NH, m->s, err));
+    return sl_cuda_layernorm(out, a.ln2_mean, a.ln2_rstd, a.ln2_in, m->L[l].ln2_w, m->L[l].ln2_b, N, H,
+                             d.ln_eps, m->s, err);
+}
+
+/* ESM / Nucleotide Transformer (pre-LN): esm_forward.c. */
+int layer_esm(sl_cuda_model *m, int l, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int H = d.hidden, NI = d.inter, N = m->B * m->T, nh = d.heads, dd = H / nh;
+    const int IW = (int)ffn_width(d);
+    const size_t NH = (size_t)N * H;
+    const Acts &a = m->A[l];
+    const Layer &w = m->L[l];
+    const float *x = m->hs[l];
+    float *out = m->hs[l + 1];
+    SL_TRY(sl_cuda_layernorm(a.h1, a.ln1_mean, a.ln1_rstd, x, w.ln1_w, w.ln1_b, N, H, d.ln_eps, m->s, err));
+    SL_TRY(linear_lora(m, l, MOD_Q, a.q, a.h1, N, H, H, a.u[MOD_Q], err));
+    SL_TRY(linear_lora(m, l, MOD_K, a.k, a.h1, N, H, H, a.u[MOD_K], err));
+    SL_TRY(linear_lora(m, l, MOD_V, a.v, a.h1, N, H, H, a.u[MOD_V], err));
+    SL_TRY(sl_cuda_scale(a.q, 1.0f / sqrtf((float)dd), NH, m->s, err));
+    if (d.rotary) {
+        SL_TRY(sl_cuda_rotary(a.q, m->rot_cos, m->rot_sin, N, m->T, nh, dd, H, 0, m->s, err));
+        SL_TRY(sl_cuda_rotary(a.k, m->rot_cos, m->rot_sin, N, m->T, nh, dd, H, 0, m->s, err));
+    }
+    SL_TRY(attention(m, l, a, err));
+    SL_TRY(linear_lora(m, l, MOD_AO, a.ln1_in, a.ctx, N, H, H, a.u[MOD_AO], err));
+    SL_TRY(sl_cuda_add(a.ln1_in, x, NH, m->s, err));
+    SL_TRY(sl_cuda_layernorm(a.ln2_in, a.ln2_mean, a.ln2_rstd, a.ln1_in, w.ln2_w, w.ln2_b, N, H, d.ln_eps,
+                             m->s, err));
+    SL_TRY(linear_lora(m, l, MOD_I, a.inter, a.ln2_in, N, H, IW, a.u[MOD_I], err));
+    if (d.gated_ffn)
+        SL_TRY(sl_cuda_glu(a.gel, a.inter, N, NI, SL_CUDA_GLU_SWI, m->s, err));
+    else
+        SL_TRY(sl_cuda_gelu_fwd(a.gel, a.inter, (size_t)N * NI, m->s, err));
+    SL_TRY(linear_lora(m, l, MOD_O, out, a.gel, N, NI, H, a.u[MOD_O], err));
+    return sl_cuda_add(out, a.ln1_in, NH, m->s, err);
+}
+
+/* DNABERT-2 (post-LN, fused Wqkv, ALiBi, GeGLU): dnabert2_pass.c. Module k: 0 Wqkv, 1 attention.output.dense,
+ * 2 gated_layers, 3 wo. */
+int layer_d2(sl_cuda_model *m, int l, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int H = d.hidden, NI = d.inter, N = m->B * m->T;
+    const size_t NH = (size_t)N * H;
+    const Acts &a = m->A[l];
+    const Layer &w = m->L[l];
+    const float *xin = m->hs[l];
+    float *out = m->hs[l + 1];
+    SL_TRY(linear_lora(m, l, 0, a.q, xin, N, H, 3 * H, a.u[0], err));
+    SL_TRY(attention(m, l, a, err));
+    SL_TRY(linear_lora(m, l, 1, a.ln1_in, a.ctx, N, H, H, a.u[1], err));
+    if (m->drop_on)
+        SL_TRY(sl_cuda_dropout(a.ln1_in, a.ln1_in, NH, d.hidden_dropout, m->seed, hi_of(m, l, DROP_AO), 0,
+                               m->s, err));
+    SL_TRY(sl_cuda_add(a.ln1_in, xin, NH, m->s, err));
+    SL_TRY(sl_cuda_layernorm(a.h1, a.ln1_mean, a.ln1_rstd, a.ln1_in, w.ln1_w, w.ln1_b, N, H, d.ln_eps, m->s,
+                             err));
+    SL_TRY(linear_lora(m, l, 2, a.inter, a.h1, N, H, 2 * NI, a.u[2], err));
+    SL_TRY(sl_cuda_glu(a.gel, a.inter, N, NI, SL_CUDA_GLU_GE, m->s, err));
+    if (m->drop_on) /* bert_layers.py: dropout before wo */
+        SL_TRY(sl_cuda_dropout(a.gel, a.gel, (size_t)N * NI, d.hidden_dropout, m->seed, hi_of(m, l, DROP_OUT),
+                               0, m->s, err));
+    SL_TRY(linear_lora(m, l, 3, a.ln2_in, a.gel, N, NI, H, a.u[3], err));
+    SL_TRY(sl_cuda_add(a.ln2_in, a.h1, NH, m->s, err));
+    return sl_cuda_layernorm(out, a.ln2_mean, a.ln2_rstd, a.ln2_in, w.ln2_w, w.ln2_b, N, H, d.ln_eps, m->s,
+                             err);
+}
+
+/* ---- backward, per family (dh holds d(output of layer l) on entry; dh/dh2 swap roles) ---- */
+
+int layer_bert_bwd(sl_cuda_model *m, int l, int need_dx, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int H = d.hidden, NI = d.inter, N = m->B * m->T;
+    const size_t NH = (size_t)N * H;
+    const Acts &a = m->A[l];
+    const Layer &lw = m->L[l];
+    const float *xin = m->hs[l];
+    float *dz = m->dtmp, *dout = m->dk, *dao = m->dq;
+    SL_TRY(sl_cuda_layernorm_bwd(dz, m->dh, a.ln2_in, a.ln2_mean, a.ln2_rstd, lw.ln2_w, N, H, 0, m->s, err));
+    SL_TRY(sl_cuda_dropout(dout, dz, NH, m->drop_on ? d.hidden_dropout : 0.0f, m->seed, hi_of(m, l, DROP_OUT),
+                           0, m->s, err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_O, m->dI, 0, dout, a.gel, N, NI, H, a.u[MOD_O], err));
+    SL_TRY(sl_cuda_gelu_bwd(m->dI, m->dI, a.inter, (size_t)N * NI, m->s, err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_I, dz, 1, m->dI, a.h1, N, H, NI, a.u[MOD_I], err));
+    SL_TRY(sl_cuda_layernorm_bwd(m->dh2, dz, a.ln1_in, a.ln1_mean, a.ln1_rstd, lw.ln1_w, N, H, 0, m->s, err));
+    SL_TRY(sl_cuda_dropout(dao, m->dh2, NH, m->drop_on ? d.hidden_dropout : 0.0f, m->seed,
+                           hi_of(m, l, DROP_AO), 0, m->s, err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_AO, m->dctx, 0, dao, a.ctx, N, H, H, a.u[MOD_AO], err));
+    SL_TRY(attention_bwd(m, l, a, err));
+    float *dx = need_dx ? m->dh2 : nullptr;
+    SL_TRY(linear_lora_bwd(m, l, MOD_Q, dx, 1, m->dq, xin, N, H, H, a.u[MOD_Q], err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_K, dx, 1, m->dk, xin, N, H, H, a.u[MOD_K], err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_V, dx, 1, m->dv, xin, N, H, H, a.u[MOD_V], err));
+    std::swap(m->dh, m->dh2);
+    return 0;
+}
+
+/* esm_backward.c: dh is accumulated in place (the residual stream), dh2 is the LN_attn input gradient. */
+int layer_esm_bwd(sl_cuda_model *m, int l, int need_dx, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int H = d.hidden, NI = d.inter, N = m->B * m->T, nh = d.heads, dd = H / nh;
+    const int IW = (int)ffn_width(d);
+    const Acts &a = m->A[l];
+    const Layer &lw = m->L[l];
+    float *dgl = d.gated_ffn ? m->dg : m->dI;
+    SL_TRY(linear_lora_bwd(m, l, MOD_O, dgl, 0, m->dh, a.gel, N, NI, H, a.u[MOD_O], err));
+    if (d.gated_ffn)
+        SL_TRY(sl_cuda_glu_bwd(m->dI, m->dg, a.inter, N, NI, SL_CUDA_GLU_SWI, m->s, err));
+    else
+        SL_TRY(sl_cuda_gelu_bwd(m->dI, m->dI, a.inter, (size_t)N * NI, m->s, err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_I, m->dtmp, 0, m->dI, a.ln2_in, N, H, IW, a.u[MOD_I], err));
+    SL_TRY(sl_cuda_layernorm_bwd(m->dh, m->dtmp, a.ln1_in, a.ln2_mean, a.ln2_rstd, lw.ln2_w, N, H, 1, m->s,
+                                 err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_AO, m->dctx, 0, m->dh, a.ctx, N, H, H, a.u[MOD_AO], err));
+    SL_TRY(attention_bwd(m, l, a, err));
+    if (d.rotary) {
+        SL_TRY(sl_cuda_rotary(m->dq, m->rot_cos, m->rot_sin, N, m->T, nh, dd, H, 1, m->s, err));
+        SL_TRY(sl_cuda_rotary(m->dk, m->rot_cos, m->rot_sin, N, m->T, nh, dd, H, 1, m->s, err));
+    }
+    SL_TRY(sl_cuda_scale(m->dq, 1.0f / sqrtf((float)dd), (size_t)N * H, m->s, err));
+    float *dxl = need_dx ? m->dh2 : nullptr;
+    SL_TRY(linear_lora_bwd(m, l, MOD_Q, dxl, 0, m->dq, a.h1, N, H, H, a.u[MOD_Q], err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_K, dxl, 1, m->dk, a.h1, N, H, H, a.u[MOD_K], err));
+    SL_TRY(linear_lora_bwd(m, l, MOD_V, dxl, 1, m->dv, a.h1, N, H, H, a.u[MOD_V], err));
+    if (need_dx)
+        SL_TRY(sl_cuda_layernorm_bwd(m->dh, m->dh2, m->hs[l], a.ln1_mean, a.ln1_rstd, lw.ln1_w, N, H, 1, m->s,
+                                     err));
+    return 0;
+}
+
+/* dnabert2_pass.c's backward. */
+int layer_d2_bwd(sl_cuda_model *m, int l, int need_dx, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int H = d.hidden, NI = d.inter, N = m->B * m->T;
+    const size_t NH = (size_t)N * H;
+    const Acts &a = m->A[l];
+    const Layer &lw = m->L[l];
+    float *dz = m->dtmp;
+    SL_TRY(sl_cuda_layernorm_bwd(dz, m->dh, a.ln2_in, a.ln2_mean, a.ln2_rstd, lw.ln2_w, N, H, 0, m->s, err));
+    SL_TRY(linear_lora_bwd(m, l, 3, m->dg, 0, dz, a.gel, N, NI, H, a.u[3], err));
+    if (m->drop_on)
+        SL_TRY(sl_cuda_dropout(m->dg, m->dg, (size_t)N * NI, d.hidden_dropout, m->seed, hi_of(m, l, DROP_OUT),
+                               0, m->s, err));
+    SL_TRY(sl_cuda_glu_bwd(m->dI, m->dg, a.inter, N, NI, SL_CUDA_GLU_GE, m->s, err));
+    SL_TRY(linear_lora_bwd(m, l, 2, dz, 1, m->dI, a.h1, N, H, 2 * NI, a.u[2], err));
+    SL_TRY(sl_cuda_layernorm_bwd(m->dh2, dz, a.ln1_in, a.ln1_mean, a.ln1_rstd, lw.ln1_w, N, H, 0, m->s, err));
+    SL_TRY(sl_cuda_dropout(dz, m->dh2, NH, m->drop_on ? d.hidden_dropout : 0.0f, m->seed,
+                           hi_of(m, l, DROP_AO), 0, m->s, err));
+    SL_TRY(linear_lora_bwd(m, l, 1, m->dctx, 0, dz, a.ctx, N, H, H, a.u[1], err));
+    SL_TRY(attention_bwd(m, l, a, err));
+    SL_TRY(
+        linear_lora_bwd(m, l, 0, need_dx ? m->dh2 : nullptr, 1, m->dq, m->hs[l], N, H, 3 * H, a.u[0], err));
+    std::swap(m->dh, m->dh2);
+    return 0;
 }
 
 } // namespace
@@ -529,7 +859,7 @@ int sl_cuda_model_forward(sl_cuda_model *m, const int32_t *ids, const int32_t *m
     if (B < 1 || B > d.max_batch || T < 1 || T > d.max_len)
         return sl_err_set(err, SL_EINTERNAL, "batch %dx%d exceeds the allocated %dx%d", B, T, d.max_batch,
                           d.max_len);
-    const int H = d.hidden, NI = d.inter, N = B * T, C = d.num_labels;
+    const int H = d.hidden, N = B * T, C = d.num_labels;
     for (int i = 0; i < N; i++)
         if (ids[i] < 0 || ids[i] >= d.vocab)
             return sl_err_set(err, SL_EDATA, "token id %d out of range (vocab_size %d)", ids[i], d.vocab);
@@ -542,6 +872,17 @@ int sl_cuda_model_forward(sl_cuda_model *m, const int32_t *ids, const int32_t *m
             if (d.problem == 0 && (labels[i] < 0 || labels[i] >= C || labels[i] != (int)labels[i]))
                 return sl_err_set(err, SL_EDATA, "class index %g out of range 0..%d", labels[i], C - 1);
         }
+    if (drop_on && d.family == SL_CUDA_FAMILY_ESM && (d.hidden_dropout > 0 || d.attn_dropout > 0))
+        return sl_err_set(
+            err, SL_EUSAGE,
+            "training an ESM model with hidden_dropout_prob %g / attention_probs_dropout_prob %g "
+            "is not implemented (ESM-2 and Nucleotide Transformer checkpoints use 0)",
+            (double)d.hidden_dropout, (double)d.attn_dropout);
+    if (drop_on && d.family == SL_CUDA_FAMILY_DNABERT2 && d.attn_dropout > 0)
+        return sl_err_set(err, SL_EUSAGE,
+                          "training DNABERT-2 with attention_probs_dropout_prob %g is not implemented (the "
+                          "published model uses 0)",
+                          (double)d.attn_dropout);
     SL_CU(cudaSetDevice(m->dev));
     m->B = B;
     m->T = T;
@@ -552,40 +893,15 @@ int sl_cuda_model_forward(sl_cuda_model *m, const int32_t *ids, const int32_t *m
     SL_CU(cudaMemcpyAsync(m->ids, ids, (size_t)N * sizeof(int32_t), cudaMemcpyHostToDevice, m->s));
     SL_CU(cudaMemcpyAsync(m->mask, mask, (size_t)N * sizeof(int32_t), cudaMemcpyHostToDevice, m->s));
     if (labels) SL_CU(cudaMemcpyAsync(m->labels, labels, nl * sizeof(float), cudaMemcpyHostToDevice, m->s));
-    const size_t NH = (size_t)N * H;
-    /* embeddings */
-    float *x = m->hs[0];
-    SL_TRY(sl_cuda_embed(x, m->ids, m->word, m->pos, m->type, N, T, H, m->s, err));
-    SL_TRY(sl_cuda_layernorm(x, nullptr, nullptr, x, m->eln_w, m->eln_b, N, H, d.ln_eps, m->s, err));
-    if (drop_on)
-        SL_TRY(sl_cuda_dropout(x, x, NH, d.hidden_dropout, seed, hi_of(m, -1, DROP_EMB), 0, m->s, err));
-    /* encoder */
-    for (int l = 0; l < d.layers; l++) {
-        const Acts &a = m->A[l];
-        const float *xin = m->hs[l];
-        float *out = m->hs[l + 1];
-        SL_TRY(linear_lora(m, l, MOD_Q, a.q, xin, N, H, H, a.u[MOD_Q], err));
-        SL_TRY(linear_lora(m, l, MOD_K, a.k, xin, N, H, H, a.u[MOD_K], err));
-        SL_TRY(linear_lora(m, l, MOD_V, a.v, xin, N, H, H, a.u[MOD_V], err));
-        SL_TRY(attention(m, l, a, err));
-        SL_TRY(linear_lora(m, l, MOD_AO, a.ln1_in, a.ctx, N, H, H, a.u[MOD_AO], err));
-        if (drop_on)
-            SL_TRY(sl_cuda_dropout(a.ln1_in, a.ln1_in, NH, d.hidden_dropout, seed, hi_of(m, l, DROP_AO), 0,
-                                   m->s, err));
-        SL_TRY(sl_cuda_add(a.ln1_in, xin, NH, m->s, err));
-        SL_TRY(sl_cuda_layernorm(a.h1, a.ln1_mean, a.ln1_rstd, a.ln1_in, m->L[l].ln1_w, m->L[l].ln1_b, N, H,
-                                 d.ln_eps, m->s, err));
-        SL_TRY(linear_lora(m, l, MOD_I, a.inter, a.h1, N, H, NI, a.u[MOD_I], err));
-        SL_TRY(sl_cuda_gelu_fwd(a.gel, a.inter, (size_t)N * NI, m->s, err));
-        SL_TRY(linear_lora(m, l, MOD_O, a.ln2_in, a.gel, N, NI, H, a.u[MOD_O], err));
-        if (drop_on)
-            SL_TRY(sl_cuda_dropout(a.ln2_in, a.ln2_in, NH, d.hidden_dropout, seed, hi_of(m, l, DROP_OUT), 0,
-                                   m->s, err));
-        SL_TRY(sl_cuda_add(a.ln2_in, a.h1, NH, m->s, err));
-        SL_TRY(sl_cuda_layernorm(out, a.ln2_mean, a.ln2_rstd, a.ln2_in, m->L[l].ln2_w, m->L[l].ln2_b, N, H,
-                                 d.ln_eps, m->s, err));
-    }
-    const float *last = m->hs[d.layers];
+    SL_TRY(embeddings(m, ids, mask, err));
+    for (int l = 0; l < d.layers; l++)
+        SL_TRY(d.family == SL_CUDA_FAMILY_ESM        ? layer_esm(m, l, err)
+               : d.family == SL_CUDA_FAMILY_DNABERT2 ? layer_d2(m, l, err)
+                                                     : layer_bert(m, l, err));
+    if (d.family == SL_CUDA_FAMILY_ESM) /* emb_layer_norm_after; the head reads its first token */
+        SL_TRY(sl_cuda_layernorm(m->fin, m->fin_mean, m->fin_rstd, m->hs[d.layers], m->after_w, m->after_b, N,
+                                 H, d.ln_eps, m->s, err));
+    const float *last = d.family == SL_CUDA_FAMILY_ESM ? m->fin : m->hs[d.layers];
     SL_TRY(sgemm(m, 0, 1, B, H, H, 1.0f, last, T * H, m->pool_w, H, 0.0f, m->pooled, H, err));
     SL_TRY(sl_cuda_bias(m->pooled, m->pool_b, B, H, 1, m->s, err));
     SL_TRY(sl_cuda_dropout(m->pooled_drop, m->pooled, (size_t)B * H, drop_on ? d.cls_dropout : 0.0f, seed,
@@ -612,7 +928,7 @@ int sl_cuda_model_backward(sl_cuda_model *m, float loss_scale, sl_err *err) {
         return sl_err_set(err, SL_EINTERNAL,
                           "backward needs a training model and a forward pass with labels");
     SL_CU(cudaSetDevice(m->dev));
-    const int B = m->B, T = m->T, H = d.hidden, NI = d.inter, C = d.num_labels, N = B * T;
+    const int B = m->B, T = m->T, H = d.hidden, C = d.num_labels, N = B * T;
     const size_t NH = (size_t)N * H;
     float *dpd = m->dtmp;
     SL_TRY(sl_cuda_scale(m->dlogits, loss_scale, (size_t)B * C, m->s, err));
@@ -623,7 +939,7 @@ int sl_cuda_model_backward(sl_cuda_model *m, float loss_scale, sl_err *err) {
         SL_TRY(sl_cuda_dropout(dpd, dpd, (size_t)B * H, d.cls_dropout, m->seed, hi_of(m, -1, DROP_CLS), 0,
                                m->s, err));
     SL_TRY(sl_cuda_tanh_bwd(dpd, m->pooled, (size_t)B * H, m->s, err));
-    const float *last = m->hs[d.layers];
+    const float *last = d.family == SL_CUDA_FAMILY_ESM ? m->fin : m->hs[d.layers];
     if (m->gpool_w) {
         SL_TRY(sgemm(m, 1, 0, H, H, B, 1.0f, dpd, H, last, T * H, 1.0f, m->gpool_w, H, err));
         SL_TRY(sl_cuda_colsum_add(m->gpool_b, dpd, B, H, H, m->s, err));
@@ -637,33 +953,15 @@ int sl_cuda_model_backward(sl_cuda_model *m, float loss_scale, sl_err *err) {
                 lowest = l;
                 break;
             }
-    for (int l = d.layers - 1; l >= lowest; l--) {
-        const Acts &a = m->A[l];
-        const Layer &lw = m->L[l];
-        const float *xin = m->hs[l];
-        const int need_dx = l > lowest;
-        float *dz = m->dtmp, *dout = m->dk, *dao = m->dq;
-        SL_TRY(
-            sl_cuda_layernorm_bwd(dz, m->dh, a.ln2_in, a.ln2_mean, a.ln2_rstd, lw.ln2_w, N, H, 0, m->s, err));
-        SL_TRY(sl_cuda_dropout(dout, dz, NH, m->drop_on ? d.hidden_dropout : 0.0f, m->seed,
-                               hi_of(m, l, DROP_OUT), 0, m->s, err));
-        SL_TRY(linear_lora_bwd(m, l, MOD_O, m->dI, 0, dout, a.gel, N, NI, H, a.u[MOD_O], err));
-        SL_TRY(sl_cuda_gelu_bwd(m->dI, m->dI, a.inter, (size_t)N * NI, m->s, err));
-        SL_TRY(linear_lora_bwd(m, l, MOD_I, dz, 1, m->dI, a.h1, N, H, NI, a.u[MOD_I], err));
-        SL_TRY(sl_cuda_layernorm_bwd(m->dh2, dz, a.ln1_in, a.ln1_mean, a.ln1_rstd, lw.ln1_w, N, H, 0, m->s,
-                                     err));
-        SL_TRY(sl_cuda_dropout(dao, m->dh2, NH, m->drop_on ? d.hidden_dropout : 0.0f, m->seed,
-                               hi_of(m, l, DROP_AO), 0, m->s, err));
-        SL_TRY(linear_lora_bwd(m, l, MOD_AO, m->dctx, 0, dao, a.ctx, N, H, H, a.u[MOD_AO], err));
-        SL_TRY(attention_bwd(m, l, a, err));
-        float *dx = need_dx ? m->dh2 : nullptr;
-        SL_TRY(linear_lora_bwd(m, l, MOD_Q, dx, 1, m->dq, xin, N, H, H, a.u[MOD_Q], err));
-        SL_TRY(linear_lora_bwd(m, l, MOD_K, dx, 1, m->dk, xin, N, H, H, a.u[MOD_K], err));
-        SL_TRY(linear_lora_bwd(m, l, MOD_V, dx, 1, m->dv, xin, N, H, H, a.u[MOD_V], err));
-        float *t = m->dh;
-        m->dh = m->dh2;
-        m->dh2 = t;
+    if (d.family == SL_CUDA_FAMILY_ESM && lowest < d.layers) { /* through emb_layer_norm_after */
+        SL_TRY(sl_cuda_layernorm_bwd(m->dh2, m->dh, m->hs[d.layers], m->fin_mean, m->fin_rstd, m->after_w, N,
+                                     H, 0, m->s, err));
+        std::swap(m->dh, m->dh2);
     }
+    for (int l = d.layers - 1; l >= lowest; l--)
+        SL_TRY(d.family == SL_CUDA_FAMILY_ESM        ? layer_esm_bwd(m, l, l > lowest, err)
+               : d.family == SL_CUDA_FAMILY_DNABERT2 ? layer_d2_bwd(m, l, l > lowest, err)
+                                                     : layer_bert_bwd(m, l, l > lowest, err));
     return note_peak(m, err);
 }
 

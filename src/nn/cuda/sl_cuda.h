@@ -30,13 +30,19 @@ extern "C" {
 extern "C" {
 #endif
 
-#define SL_CUDA_ABI 1
+#define SL_CUDA_ABI 2
 
 /* GEMM precision of the frozen base (the trainable tensors and AdamW state are always fp32). */
 enum { SL_CUDA_FP32 = 0, SL_CUDA_BF16 = 1, SL_CUDA_FP16 = 2 };
 
-/* Pointers per encoder layer in sl_cuda_desc.layer: w[6] (module order of SL_NN_MOD_*), b[6], then
- * ln1_w, ln1_b, ln2_w, ln2_b. */
+/* Model families (sl_cuda_desc.family): the layer math of src/nn/bert_forward.c (BERT), esm_forward.c (ESM-2,
+ * Nucleotide Transformer v1/v2) and dnabert2_pass.c (DNABERT-2 / MosaicBERT). */
+enum { SL_CUDA_FAMILY_BERT = 0, SL_CUDA_FAMILY_ESM = 1, SL_CUDA_FAMILY_DNABERT2 = 2 };
+
+/* Pointers per encoder layer in sl_cuda_desc.layer: w[6], b[6] (the family's module order: SL_NN_MOD_* for
+ * BERT and ESM; SL_NN_D2_* for DNABERT-2: Wqkv, attention.output.dense, gated_layers, wo, then two NULL
+ * slots), then ln1_w, ln1_b, ln2_w, ln2_b (ESM: attention.LayerNorm and the pre-FFN LayerNorm; DNABERT-2:
+ * attention.output.LayerNorm and mlp.layernorm). A NULL bias is a bias-free Linear. */
 enum { SL_CUDA_LAYER_PTRS = 16 };
 
 typedef struct sl_cuda_desc {
@@ -60,6 +66,19 @@ typedef struct sl_cuda_desc {
     int64_t cls_w_off, cls_b_off, pool_w_off, pool_b_off;
     const size_t *tensor_sizes; /* the arena as consecutive tensors (for the per-tensor clip norm) */
     size_t n_tensors;
+    /* ---- ABI 2: the family and what it adds; all zero / NULL for BERT ---- */
+    int family; /* SL_CUDA_FAMILY_* */
+    /* ESM: rotary (tables rot_cos/rot_sin [max_len, head_dim] of the CPU engine) or absolute pad-aware
+     * positions (pos [max_pos, hidden]); token dropout with mask_token_id; pad_token_id; emb_ln_before
+     * (emb_ln_w/_b, else NULL); gated_ffn (SwiGLU, intermediate.dense [2 inter, hidden]); the final
+     * emb_layer_norm_after (after_w/_b). type is NULL. The EsmClassificationHead maps onto the pooler
+     * slots (classifier.dense = a trained pooler, pool_*_off) and cls_* (classifier.out_proj); cls_dropout
+     * 0. Dropout of the base (hidden/attention) is refused in training, as the CPU engine does. */
+    int rotary, token_dropout, mask_token_id, pad_token_id, emb_ln_before, gated_ffn;
+    const float *after_w, *after_b, *rot_cos, *rot_sin;
+    /* DNABERT-2: ALiBi slopes [heads] (the CPU engine's); pos is NULL, type is token_type row 0.
+     * Attention dropout is refused in training. */
+    const float *alibi_slopes;
 } sl_cuda_desc;
 
 typedef struct sl_cuda_model sl_cuda_model;

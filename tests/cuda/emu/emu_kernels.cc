@@ -14,7 +14,8 @@ int sl_cuda_embed(float *x, const int32_t *ids, const float *word, const float *
     for (size_t i = 0; i < (size_t)N * H; i++) {
         size_t row = i / H;
         int j = (int)(i % H), t = (int)(row % T);
-        x[i] = word[(size_t)ids[row] * H + j] + pos[(size_t)t * H + j] + type[j];
+        x[i] = pos ? word[(size_t)ids[row] * H + j] + pos[(size_t)t * H + j] + type[j]
+                   : word[(size_t)ids[row] * H + j] + type[j];
     }
     return 0;
 }
@@ -242,5 +243,72 @@ int sl_cuda_adamw(float *params, const float *grads, float *mm, float *vv, size_
         mm[i] = m;
         vv[i] = v;
     }
+    return 0;
+}
+
+int sl_cuda_embed_esm(float *x, const int32_t *ids, const float *word, const float *pos,
+                      const int32_t *pos_ids, const float *row_div, int mask_id, int N, int T, int H,
+                      cudaStream_t, sl_err *) {
+    for (size_t i = 0; i < (size_t)N * H; i++) {
+        size_t row = i / H;
+        int j = (int)(i % H);
+        const int id = ids[row];
+        float v = word[(size_t)id * H + j];
+        if (row_div) v = id == mask_id ? 0.0f : v * 0.88f / row_div[row / T];
+        if (pos) v += pos[(size_t)pos_ids[row] * H + j];
+        x[i] = v;
+    }
+    return 0;
+}
+
+int sl_cuda_zero_rows(float *x, const int32_t *mask, int N, int H, cudaStream_t, sl_err *) {
+    for (size_t i = 0; i < (size_t)N * H; i++)
+        if (!mask[i / H]) x[i] = 0.0f;
+    return 0;
+}
+
+int sl_cuda_rotary(float *x, const float *cos_t, const float *sin_t, int N, int T, int nh, int d, int ld,
+                   int inverse, cudaStream_t, sl_err *) {
+    const int h2 = d / 2;
+    for (int row = 0; row < N; row++) {
+        const float *c = cos_t + (size_t)(row % T) * d, *sn = sin_t + (size_t)(row % T) * d;
+        for (int hd = 0; hd < nh; hd++) {
+            float *r = x + (size_t)row * ld + (size_t)hd * d;
+            for (int i = 0; i < h2; i++)
+                sl_cuda_rotary_pair(&r[i], &r[i + h2], c[i], sn[i], c[i + h2], sn[i + h2], inverse);
+        }
+    }
+    return 0;
+}
+
+int sl_cuda_alibi_add(float *P, const float *slopes, int B, int heads, int T, cudaStream_t, sl_err *) {
+    for (size_t bh = 0; bh < (size_t)B * heads; bh++)
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++) P[(bh * T + i) * T + j] += sl_cuda_alibi(slopes[bh % heads], i, j);
+    return 0;
+}
+
+int sl_cuda_glu(float *y, const float *x, int N, int ni, int kind, cudaStream_t, sl_err *) {
+    for (size_t row = 0; row < (size_t)N; row++)
+        for (int j = 0; j < ni; j++) {
+            const float a = x[row * 2 * ni + j], g = x[row * 2 * ni + ni + j];
+            y[row * ni + j] = kind == SL_CUDA_GLU_GE ? sl_cuda_geglu(a, g) : sl_cuda_swiglu(a, g);
+        }
+    return 0;
+}
+
+int sl_cuda_glu_bwd(float *dx, const float *dy, const float *x, int N, int ni, int kind, cudaStream_t,
+                    sl_err *) {
+    for (size_t row = 0; row < (size_t)N; row++)
+        for (int j = 0; j < ni; j++) {
+            const float a = x[row * 2 * ni + j], g = x[row * 2 * ni + ni + j];
+            float da, dg;
+            if (kind == SL_CUDA_GLU_GE)
+                sl_cuda_geglu_grad(a, g, dy[row * ni + j], &da, &dg);
+            else
+                sl_cuda_swiglu_grad(a, g, dy[row * ni + j], &da, &dg);
+            dx[row * 2 * ni + j] = da;
+            dx[row * 2 * ni + ni + j] = dg;
+        }
     return 0;
 }
