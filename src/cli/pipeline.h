@@ -104,7 +104,8 @@ int sl_pipeline_build(const json_t *config, const char *outdir, sl_pipeline *p, 
 void sl_pipeline_free(sl_pipeline *p);
 
 /* Plan: for every stage whose inputs are known, its key and whether it is cached (state 1 or 2; 0 when an
- * earlier stage must run first). Adds input files to the store (see sl_runner_plan), runs nothing. */
+ * earlier stage must run first; never cached with opts->no_cache). Adds input files to the store (see
+ * sl_runner_plan), runs nothing. */
 int sl_pipeline_plan(sl_pipeline *p, const sl_run_opts *opts, sl_err *err);
 
 /* Run every stage in order (each cached or run through sl_runner_run), printing one line per stage on

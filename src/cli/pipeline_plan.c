@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "pipeline.h"
-#include "runner_plan.h"
+#include "runner.h"
 #include "steps/step.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -442,7 +442,7 @@ int sl_pipeline_plan(sl_pipeline *p, const sl_run_opts *opts, sl_err *err) {
         }
         if (!known) continue;
         sl_run_plan plan;
-        rc = sl_runner_plan(step, s->params, in, s->n_in, opts->store_dir, &plan, err);
+        rc = sl_runner_plan(step, s->params, in, s->n_in, opts, &plan, err);
         if (rc) {
             rc = sl_err_prefix(err, "stage '%s'", s->label);
             break;

@@ -141,8 +141,9 @@ static int outputs_present(sl_store *s, const json_t *rec) {
     json_t *o;
     json_object_foreach(json_object_get(rec, "outputs"), name, o) {
         const char *d = json_string_value(json_object_get(o, "digest"));
-        if (!sl_store_blob_exists(s, d, NULL)) return 0;
-        if (!strcmp(json_string_value(json_object_get(o, "type")), "tree")) {
+        if (!d || !sl_store_blob_exists(s, d, NULL)) return 0;
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "tree")) {
             json_t *m = NULL;
             sl_err e;
             if (sl_store_tree_load(s, d, &m, &e)) return 0;
@@ -157,6 +158,32 @@ static int outputs_present(sl_store *s, const json_t *rec) {
         }
     }
     return 1;
+}
+
+/* The stored answer for `key`: *rec = its record when every output is present (a hit, a new reference),
+ * else NULL. Returns 1 when a record exists but cannot be used (damaged: said on stderr when `warn`; its
+ * outputs lost to gc or quarantine): the fresh record must replace it. */
+static int lookup(sl_store *s, const char *key, int warn, json_t **rec) {
+    sl_err e;
+    *rec = NULL;
+    int rc = sl_store_record_get(s, key, rec, &e);
+    if (rc == SL_EINTEGRITY) {
+        if (warn) fprintf(stderr, "seqlora: warning: %s; running the step again\n", e.msg);
+        json_decref(*rec);
+        *rec = NULL;
+        return 1;
+    }
+    if (rc) {
+        json_decref(*rec);
+        *rec = NULL;
+        return 0;
+    }
+    if (!outputs_present(s, *rec)) {
+        json_decref(*rec);
+        *rec = NULL;
+        return 1;
+    }
+    return 0;
 }
 
 static void quarantine_if_bad(sl_store *s, const char *hex) {
@@ -519,76 +546,96 @@ static int run_step(sl_store *s, const sl_step *step, const json_t *params, reso
     return rc;
 }
 
+/* An action prepared for running or planning: the store open under its shared gc lock, the inputs resolved
+ * (added to the store, digests by role) and the action key computed. sl_runner_run and sl_runner_plan both
+ * start here, so a plan's key and hit are the run's by construction. */
+typedef struct action {
+    sl_store *s;
+    int lock;
+    json_t *params, *keyin, *files;
+    resolved *res;
+    size_t n_res;
+    char key[65];
+} action;
+
+static void action_close(action *a) {
+    for (size_t i = 0; a->res && i < a->n_res; i++) free(a->res[i].path);
+    free(a->res);
+    json_decref(a->keyin);
+    json_decref(a->files);
+    json_decref(a->params);
+    if (a->lock >= 0) sl_store_unlock(a->lock);
+    if (a->s) sl_store_close(a->s);
+    memset(a, 0, sizeof *a);
+    a->lock = -1;
+}
+
+static int action_open(action *a, const sl_step *step, const json_t *params_in, const sl_run_input *inputs,
+                       size_t n_inputs, const char *store_dir, sl_err *err) {
+    memset(a, 0, sizeof *a);
+    a->lock = -1;
+    if (params_in && !json_is_object(params_in))
+        return sl_err_set(err, SL_EUSAGE, "the parameters of step '%s' must be a JSON object", step->name);
+    int rc = sl_store_open(store_dir ? store_dir : sl_runner_default_store(), &a->s, err);
+    if (!rc) {
+        a->lock = sl_store_lock(a->s, 0, 3600, err);
+        if (a->lock < 0) rc = a->lock;
+    }
+    if (!rc) {
+        a->params = params_in ? json_deep_copy(params_in) : json_object();
+        a->res = calloc(n_inputs ? n_inputs : 1, sizeof *a->res);
+        a->n_res = n_inputs;
+        a->keyin = json_object();
+        a->files = json_array();
+        if (!a->params || !a->res || !a->keyin || !a->files) rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
+    if (!rc) rc = resolve_inputs(a->s, step, inputs, n_inputs, a->res, a->keyin, a->files, err);
+    if (!rc) rc = sl_store_action_key(step->name, step->version, a->params, a->keyin, a->key, err);
+    if (rc) action_close(a);
+    return rc;
+}
+
 int sl_runner_run(const sl_step *step, const json_t *params_in, const sl_run_input *inputs, size_t n_inputs,
                   const sl_run_output *outputs, size_t n_outputs, const sl_run_opts *opts,
                   sl_run_result *result, sl_err *err) {
     double t_start = now_s();
     memset(result, 0, sizeof *result);
     if (!step || !step->run) return sl_err_set(err, SL_EINTERNAL, "no step to run");
-    if (params_in && !json_is_object(params_in))
-        return sl_err_set(err, SL_EUSAGE, "the parameters of step '%s' must be a JSON object", step->name);
     for (size_t i = 0; i < n_outputs; i++)
         if (!outputs[i].name || !find_io(step->outputs, outputs[i].name))
             return sl_err_set(err, SL_EUSAGE, "step '%s' has no output '%s'", step->name,
                               outputs[i].name ? outputs[i].name : "(null)");
     sl_run_opts defaults = {0};
     if (!opts) opts = &defaults;
-    json_t *params = params_in ? json_deep_copy(params_in) : json_object();
-    const char *root = opts->store_dir ? opts->store_dir : sl_runner_default_store();
-    sl_store *s = NULL;
-    int rc = sl_store_open(root, &s, err);
-    if (rc) {
-        json_decref(params);
-        return rc;
-    }
-    int lock = sl_store_lock(s, 0, 3600, err);
-    if (lock < 0) {
-        sl_store_close(s);
-        json_decref(params);
-        return lock;
-    }
-    resolved *res = calloc(n_inputs ? n_inputs : 1, sizeof *res);
-    json_t *keyin = json_object(), *files = json_array(), *rec = NULL;
-    rc = res && keyin && files ? 0 : sl_err_set(err, SL_ENOMEM, "out of memory");
-    if (!rc) rc = resolve_inputs(s, step, inputs, n_inputs, res, keyin, files, err);
-    if (!rc) rc = sl_store_action_key(step->name, step->version, params, keyin, result->key, err);
+    action a;
+    int rc = action_open(&a, step, params_in, inputs, n_inputs, opts->store_dir, err);
+    if (rc) return rc;
+    sl_store *s = a.s;
+    memcpy(result->key, a.key, sizeof result->key);
+    json_t *rec = NULL;
     int replace = opts->no_cache;
-    if (!rc && !opts->no_cache) {
-        sl_err e2;
-        int grc = sl_store_record_get(s, result->key, &rec, &e2);
-        if (grc == SL_EINTEGRITY) {
-            fprintf(stderr, "seqlora: warning: %s; running the step again\n", e2.msg);
-            replace = 1;
-        } else if (!grc && !outputs_present(s, rec)) {
-            json_decref(rec);
-            rec = NULL;
-            replace = 1; /* outputs lost (gc, quarantine): the fresh record replaces the old one */
-        }
+    if (!opts->no_cache) {
+        replace = lookup(s, a.key, 1, &rec);
         if (rec) {
             result->cached = 1;
-            sl_store_record_touch(s, result->key);
+            sl_store_record_touch(s, a.key);
         }
     }
     int action_lock = -1;
-    if (!rc && !rec) {
+    if (!rec) {
         /* One process at a time runs a given action (they would share work/<key>/); a process that waited
          * usually finds the answer stored by the one it waited for. */
-        action_lock = lock_action(s, step, result->key, opts->quiet, err);
+        action_lock = lock_action(s, step, a.key, opts->quiet, err);
         if (action_lock < 0) rc = action_lock;
-        if (!rc && !opts->no_cache && !replace) {
-            sl_err e2;
-            if (sl_store_record_get(s, result->key, &rec, &e2) == 0 && outputs_present(s, rec)) {
-                result->cached = 1;
-            } else {
-                json_decref(rec);
-                rec = NULL;
-            }
+        if (!rc && !replace) {
+            lookup(s, a.key, 0, &rec);
+            result->cached = rec != NULL;
         }
     }
     if (!rc && !rec) {
         sl_run_opts o = *opts;
         o.no_cache = replace;
-        rc = run_step(s, step, params, res, n_inputs, result->key, &o, keyin, files, &rec, err);
+        rc = run_step(s, step, a.params, a.res, n_inputs, a.key, &o, a.keyin, a.files, &rec, err);
     }
     if (action_lock >= 0) close(action_lock);
     if (!rc) rc = materialise(s, step, rec, outputs, n_outputs, err);
@@ -602,7 +649,7 @@ int sl_runner_run(const sl_step *step, const json_t *params_in, const sl_run_inp
         sl_err_clear(err);
         sl_run_opts o = *opts;
         o.no_cache = 1;
-        rc = run_step(s, step, params, res, n_inputs, result->key, &o, keyin, files, &rec, err);
+        rc = run_step(s, step, a.params, a.res, n_inputs, a.key, &o, a.keyin, a.files, &rec, err);
         if (!rc) rc = materialise(s, step, rec, outputs, n_outputs, err);
     }
     result->seconds = now_s() - t_start;
@@ -616,12 +663,25 @@ int sl_runner_run(const sl_step *step, const json_t *params_in, const sl_run_inp
         result->record = rec;
     else
         json_decref(rec);
-    for (size_t i = 0; res && i < n_inputs; i++) free(res[i].path);
-    free(res);
-    json_decref(keyin);
-    json_decref(files);
-    json_decref(params);
-    sl_store_unlock(lock);
-    sl_store_close(s);
+    action_close(&a);
     return rc;
+}
+
+int sl_runner_plan(const sl_step *step, const json_t *params, const sl_run_input *inputs, size_t n_inputs,
+                   const sl_run_opts *opts, sl_run_plan *out, sl_err *err) {
+    memset(out, 0, sizeof *out);
+    if (!step) return sl_err_set(err, SL_EINTERNAL, "no step to plan");
+    action a;
+    int rc = action_open(&a, step, params, inputs, n_inputs, opts ? opts->store_dir : NULL, err);
+    if (rc) return rc;
+    memcpy(out->key, a.key, sizeof out->key);
+    if (!(opts && opts->no_cache)) lookup(a.s, a.key, 0, &out->record);
+    out->cached = out->record != NULL;
+    action_close(&a);
+    return 0;
+}
+
+const char *sl_runner_output_digest(const json_t *record, const char *name) {
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(record, "outputs"), name), "digest"));
 }

@@ -1,4 +1,4 @@
-/* Unit tests of the `seqlora run` internals (src/cli/pipeline*.c, runner_plan.c) that need no model:
+/* Unit tests of the `seqlora run` internals (src/cli/pipeline*.c) that need no model:
  * config validation messages and defaults, baseline tables (rank with ties, Laplace rates), the stage wiring
  * of both modes, and the init-model spec checks. The numbers expected here are worked out by hand from the
  * definitions in pipeline.h (ranks, smoothed rates), not copied from the program's output. */

@@ -9,7 +9,6 @@
 #include <zlib.h>
 
 #include "runner.h"
-#include "runner_plan.h"
 #include "store/store.h"
 #include "test.h"
 #include "test_steps.h"
@@ -375,8 +374,27 @@ static void test_runner(void) {
     free(root);
 }
 
-/* sl_runner_plan (src/cli/runner_plan.c, used by `seqlora run --dry-run`) must compute the same key as the
- * runner and see the same hits. */
+/* Plan, then run: what sl_runner_plan (`seqlora run --dry-run`) says, the run then does (the same key;
+ * planned cached exactly when the run answers from the store), in every state of the store: empty, after a
+ * run, with an output blob lost (the record stays, the run must redo the step), and under no_cache. */
+static void plan_then_run(const sl_step *step, const json_t *params, const sl_run_input *ins, size_t n,
+                          const sl_run_opts *opts, int want_cached, json_t **record) {
+    sl_err e;
+    sl_run_plan plan;
+    sl_run_result r;
+    CHECK(sl_runner_plan(step, params, ins, n, opts, &plan, &e) == 0);
+    CHECK(sl_runner_run(step, params, ins, n, NULL, 0, opts, &r, &e) == 0);
+    CHECK_EQ_STR(plan.key, r.key);
+    CHECK_EQ_INT(plan.cached, want_cached);
+    CHECK_EQ_INT(r.cached, plan.cached);
+    CHECK((plan.record != NULL) == plan.cached);
+    json_decref(plan.record);
+    if (record)
+        *record = r.record;
+    else
+        json_decref(r.record);
+}
+
 static void test_plan_agrees(void) {
     sl_err e;
     char *root = tpath("plan-store"), *a = tpath("plan/a.txt"), *b = tpath("plan/b.txt"),
@@ -387,25 +405,37 @@ static void test_plan_agrees(void) {
     write_file(mf, "weights");
     json_t *params = json_pack("{s:s, s:f}", "sep", ":", "x", 0.25);
     sl_run_input ins[] = {{"a", a}, {"a", b}, {"b", a}};
-    sl_run_plan plan;
-    CHECK(sl_runner_plan(&sl_test_concat_step, params, ins, 3, root, &plan, &e) == 0);
-    CHECK_EQ_INT(plan.cached, 0);
     sl_run_opts opts = {.store_dir = root, .threads = 1, .quiet = 1};
-    sl_run_result r;
-    CHECK(sl_runner_run(&sl_test_concat_step, params, ins, 3, NULL, 0, &opts, &r, &e) == 0);
-    CHECK_EQ_STR(plan.key, r.key);
-    json_decref(r.record);
-    CHECK(sl_runner_plan(&sl_test_concat_step, params, ins, 3, root, &plan, &e) == 0);
-    CHECK_EQ_INT(plan.cached, 1);
-    CHECK_EQ_STR(plan.key, r.key);
-    json_decref(plan.record);
+    json_t *rec = NULL;
+    plan_then_run(&sl_test_concat_step, params, ins, 3, &opts, 0, NULL); /* empty store: run */
+    plan_then_run(&sl_test_concat_step, params, ins, 3, &opts, 1, &rec); /* then cached */
+    /* an output blob lost (as after a quarantine): the record alone is not a hit */
+    sl_store *s = NULL;
+    CHECK(sl_store_open(root, &s, &e) == 0);
+    const char *d = sl_runner_output_digest(rec, "out.txt");
+    CHECK(d != NULL);
+    char *bp = s && d ? sl_store_blob_path(s, d) : NULL;
+    CHECK(bp && unlink(bp) == 0);
+    free(bp);
+    sl_store_close(s);
+    json_decref(rec);
+    plan_then_run(&sl_test_concat_step, params, ins, 3, &opts, 0, NULL);
+    plan_then_run(&sl_test_concat_step, params, ins, 3, &opts, 1, NULL);
+    sl_run_opts no_cache = opts;
+    no_cache.no_cache = 1;
+    plan_then_run(&sl_test_concat_step, params, ins, 3, &no_cache, 0, NULL);
+    /* a folder input, and sha256: references to what the store holds */
     sl_run_input tin[] = {{"model", m}};
     json_t *empty = json_object();
-    CHECK(sl_runner_run(&sl_test_tree_step, empty, tin, 1, NULL, 0, &opts, &r, &e) == 0);
-    CHECK(sl_runner_plan(&sl_test_tree_step, empty, tin, 1, root, &plan, &e) == 0);
-    CHECK(plan.cached == 1 && !strcmp(plan.key, r.key));
-    json_decref(plan.record);
-    json_decref(r.record);
+    plan_then_run(&sl_test_tree_step, empty, tin, 1, &opts, 0, &rec);
+    json_decref(rec);
+    plan_then_run(&sl_test_tree_step, empty, tin, 1, &opts, 1, NULL);
+    char hex[65], ref[80];
+    CHECK(sl_store_open(root, &s, &e) == 0 && sl_store_put_file(s, a, hex, NULL, &e) == 0);
+    sl_store_close(s);
+    snprintf(ref, sizeof ref, "sha256:%s", hex);
+    sl_run_input rins[] = {{"a", ref}, {"a", b}, {"b", a}};
+    plan_then_run(&sl_test_concat_step, params, rins, 3, &opts, 1, NULL); /* the same key as by path */
     json_decref(empty);
     json_decref(params);
     free(root);
