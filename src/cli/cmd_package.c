@@ -15,7 +15,8 @@ static void usage(FILE *out) {
         "evaluation report (metrics.json with bootstrap CIs + SVG plots), a Markdown model card, RO-Crate\n"
         "provenance and a SHA256SUMS list checked on load. The tar.gz bytes depend only on the inputs.\n\n"
         "options:\n"
-        "  --base DIR             base model directory (config.json, model.safetensors, tokenizer files)\n"
+        "  --base DIR             base model directory (config.json, weights, tokenizer files) of any\n"
+        "                         family: BERT/DNABERT, ESM-2 / Nucleotide Transformer, DNABERT-2\n"
         "  --adapter DIR          the PEFT adapter (from `seqlora train` or PEFT)\n"
         "  --report DIR           the REPORT_DIR of `seqlora evaluate` (metrics.json + plots)\n"
         "  --metrics FILE         a metrics.json alone (when there is no report directory)\n"
@@ -28,8 +29,8 @@ static void usage(FILE *out) {
         "  --positive-class NAME  the positive class (default: the second class)\n"
         "  --base-name NAME       the base model's name for the card (default: the adapter's\n"
         "                         base_model_name_or_path)\n"
-        "  --kmer K               k of the k-mer tokenisation (default: detected from the vocabulary; -1 "
-        "none)\n"
+        "  --kmer K               k of the k-mer tokenisation (default: detected from a WordPiece k-mer\n"
+        "                         vocabulary; -1 none). NT and DNABERT-2 tokenizers take raw DNA\n"
         "  --window N, --stride N windowing of long sequences in bases (default: a full window, half of it)\n"
         "  -o, --output FILE      the bundle (required)\n\n" SL_CLI_COMMON_HELP);
 }

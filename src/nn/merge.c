@@ -37,6 +37,9 @@ static int add(tlist *l, const char *name, const float *data, int64_t d0, int64_
         if (!t || !sh || !nm) return sl_err_set(err, SL_ENOMEM, "out of memory");
         l->cap = nc;
     }
+    if (strlen(name) >= sizeof(l->name[0]))
+        return sl_err_set(err, SL_EDATA, "tensor name %s is longer than %zu bytes", name,
+                          sizeof(l->name[0]) - 1);
     snprintf(l->name[l->n], sizeof(l->name[0]), "%s", name);
     l->shape[l->n][0] = d0;
     l->shape[l->n][1] = d1;
@@ -111,6 +114,32 @@ static int copy_tokenizer(const char *tokenizer_dir, const char *out_dir, sl_err
     return rc;
 }
 
+static void tlist_free(tlist *l) {
+    for (size_t i = 0; i < l->n_owned; i++) free(l->owned[i]);
+    free(l->owned);
+    free(l->t);
+    free(l->shape);
+    free(l->name);
+}
+
+/* out_dir/model.safetensors from the list, config.json and the tokenizer files. */
+static int write_checkpoint(tlist *l, const char *const *labels, int n_labels, sl_nn_problem problem,
+                            const char *arch, const char *base_dir, const char *tokenizer_dir,
+                            const char *out_dir, sl_err *err) {
+    for (size_t i = 0; i < l->n; i++) {
+        l->t[i].name = l->name[i];
+        l->t[i].shape = l->shape[i];
+    }
+    char *st = sl_fs_join(out_dir, "model.safetensors");
+    if (!st) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    static const char *const meta[] = {"format", "pt", NULL};
+    int rc = sl_nn_st_write(st, l->t, l->n, meta, err);
+    free(st);
+    if (!rc) rc = write_config(labels, n_labels, problem, arch, base_dir, out_dir, err);
+    if (!rc) rc = copy_tokenizer(tokenizer_dir, out_dir, err);
+    return rc;
+}
+
 int sl_nn_merge_write(const sl_nn_bert *m, const char *base_dir, const char *tokenizer_dir,
                       const char *out_dir, sl_err *err) {
     const sl_nn_bert_config *c = &m->cfg;
@@ -163,29 +192,10 @@ int sl_nn_merge_write(const sl_nn_bert *m, const char *base_dir, const char *tok
     ADD("classifier.weight", m->cls_w, c->num_labels, H);
     ADD("classifier.bias", m->cls_b, c->num_labels, 0);
 #undef ADD
-    for (size_t i = 0; i < l.n; i++) {
-        l.t[i].name = l.name[i];
-        l.t[i].shape = l.shape[i];
-    }
-    char *st = sl_fs_join(out_dir, "model.safetensors");
-    if (!st) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-        goto out;
-    }
-    static const char *const meta[] = {"format", "pt", NULL};
-    rc = sl_nn_st_write(st, l.t, l.n, meta, err);
-    free(st);
-    if (rc ||
-        (rc = write_config((const char *const *)c->labels, c->num_labels, c->problem,
-                           "BertForSequenceClassification", base_dir, out_dir, err)) ||
-        (rc = copy_tokenizer(tokenizer_dir, out_dir, err)))
-        goto out;
+    rc = write_checkpoint(&l, (const char *const *)c->labels, c->num_labels, c->problem,
+                          "BertForSequenceClassification", base_dir, tokenizer_dir, out_dir, err);
 out:
-    for (size_t i = 0; i < l.n_owned; i++) free(l.owned[i]);
-    free(l.owned);
-    free(l.t);
-    free(l.shape);
-    free(l.name);
+    tlist_free(&l);
     return rc;
 }
 
@@ -343,28 +353,14 @@ int sl_nn_merge_write_files(const char *base_dir, const char *adapter_dir, const
             (rc = add(&l, k, w, t->shape[0], t->ndim == 2 ? t->shape[1] : 0, err)))
             goto out;
     }
-    for (size_t i = 0; i < l.n; i++) {
-        l.t[i].name = l.name[i];
-        l.t[i].shape = l.shape[i];
-    }
-    free(path);
-    if (!(path = sl_fs_join(out_dir, "model.safetensors"))) goto nomem;
-    static const char *const meta[] = {"format", "pt", NULL};
-    if ((rc = sl_nn_st_write(path, l.t, l.n, meta, err)) ||
-        (rc = write_config(labels, n_labels, problem,
-                           esm ? "EsmForSequenceClassification" : "BertForSequenceClassification", base_dir,
-                           out_dir, err)) ||
-        (rc = copy_tokenizer(tokenizer_dir, out_dir, err)))
-        goto out;
+    rc = write_checkpoint(&l, labels, n_labels, problem,
+                          esm ? "EsmForSequenceClassification" : "BertForSequenceClassification", base_dir,
+                          tokenizer_dir, out_dir, err);
     goto out;
 nomem:
     rc = sl_err_set(err, SL_ENOMEM, "out of memory");
 out:
-    for (size_t i = 0; i < l.n_owned; i++) free(l.owned[i]);
-    free(l.owned);
-    free(l.t);
-    free(l.shape);
-    free(l.name);
+    tlist_free(&l);
     free(pairs);
     free(path);
     sl_nn_st_close(ad);
