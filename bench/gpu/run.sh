@@ -7,9 +7,9 @@
 #
 # Needs: nvcc (+ cuBLAS), a C compiler, python3 with torch/transformers/peft for the peer side. Nothing
 # else of seqlora's dependencies (htslib, jansson, OpenBLAS ...): the module is built straight from
-# src/nn/cuda, the driver (bench/gpu/cuda_bench.c) is plain C + dlopen, the CPU reference is the committed
-# tests/data/cuda/ref_small.bin (written by the CPU engine, tests/cuda/refgen.c; ctest
-# cuda_reference_current keeps it current).
+# src/nn/cuda, the driver (bench/gpu/cuda_bench.c) is plain C + dlopen, the CPU references are the committed
+# tests/data/cuda/ref_*.bin (written by the CPU engines, tests/cuda/refgen.c; ctest
+# cuda_reference_current_* keeps them current).
 # Environment: SEQLORA_GPU_ARCH (e.g. 90; default: read from nvidia-smi, else 90), SEQLORA_BENCH_STEPS.
 set -uo pipefail # no -e: a failing part must not hide the others
 out=${1:?usage: bench/gpu/run.sh OUTDIR}
@@ -72,12 +72,16 @@ if [ "$b2" = 0 ]; then
   log "kernel tests rc=$?"
 fi
 
-# 3. parity with the CPU engine, two references (a: single-label, LoRA on all six kinds, trained pooler;
-#    b: multi-label, query+value, frozen pooler, odd length): fp32 (1e-4), bf16/fp16 (2e-2), 50-step curves
+# 3. parity with the CPU engine, five references: BERT a (single-label, LoRA on all six kinds, trained
+#    pooler) and b (multi-label, query+value, frozen pooler, odd length); esm (Nucleotide Transformer v2:
+#    rotary, token dropout, SwiGLU), esm1 (ESM-1b / NT v1: absolute positions, GELU), d2 (DNABERT-2: Wqkv,
+#    ALiBi, GeGLU, hidden dropout): fp32 logits/loss/grads (1e-4), bf16/fp16 (2e-2), 50-step curves, the
+#    inference model, and (fp32) a resume after 3 of 6 steps byte-identical
 if [ "$b1" = 0 ] && [ "$b3" = 0 ]; then
   log "parity check"
   : >"$out/check.log"
-  for ref in tests/data/cuda/ref_small.bin tests/data/cuda/ref_small_b.bin; do
+  for ref in tests/data/cuda/ref_small.bin tests/data/cuda/ref_small_b.bin tests/data/cuda/ref_esm.bin \
+    tests/data/cuda/ref_esm1.bin tests/data/cuda/ref_d2.bin; do
     echo "== $ref" >>"$out/check.log"
     timeout 150 "$build/cuda_bench" "$mod" check "$ref" >>"$out/check.log" 2>&1
     log "parity check $ref rc=$?"

@@ -85,10 +85,17 @@ static void test_gelu_matches_cpu_engine(void) {
     }
     sl_nn_k_gelu(y, x, N);
     sl_nn_k_gelu_bwd(g, one, x, N);
-    int bad = 0;
-    for (int i = 0; i < N; i++)
-        if (sl_cuda_gelu(x[i]) != y[i] || sl_cuda_gelu_grad(x[i]) != g[i]) bad++;
-    CHECK_EQ_INT(bad, 0);
+    /* the CPU engine evaluates Phi in double (src/nn/gelu.c, correctly rounded nearly everywhere); the
+     * kernels' float erff form agrees within a few float ulps, far below the parity tolerances (1e-4) */
+    double dy = 0, dg = 0;
+    for (int i = 0; i < N; i++) {
+        double ey = fabs((double)sl_cuda_gelu(x[i]) - y[i]),
+               eg = fabs((double)sl_cuda_gelu_grad(x[i]) - g[i]);
+        if (!(ey <= dy)) dy = ey;
+        if (!(eg <= dg)) dg = eg;
+    }
+    printf("gelu vs the CPU engine: max |diff| %.3g (value), %.3g (derivative)\n", dy, dg);
+    CHECK(dy <= 2e-6 && dg <= 2e-6);
     /* and against the closed form in double, so that both are not wrong the same way (absolute error: the
      * float form loses relative accuracy in the far negative tail, where gelu is ~0) */
     double worst = 0;

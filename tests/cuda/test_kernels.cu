@@ -354,6 +354,127 @@ static void test_misc() {
     verdict("bias + tanh (pooler)", rel(host(dy, (size_t)N * W), rt), 1e-6);
 }
 
+/* The ESM / DNABERT-2 kernels against references written here in double from the published math
+ * (transformers modeling_esm.py, bert_layers.py), not from elem.h. */
+static void test_families() {
+    sl_err err{};
+    /* embeddings without positions (DNABERT-2) */
+    {
+        const int V = 30, T = 7, H = 24, N = 2 * T;
+        auto word = rnd((size_t)V * H, -1, 1), type = rnd(H, -1, 1);
+        std::vector<int32_t> ids(N);
+        for (auto &v : ids) v = (int32_t)sl_rng_below(&rng, V);
+        float *x = poisoned<float>((size_t)N * H);
+        ok_rc(sl_cuda_embed(x, dev(ids), dev(word), nullptr, dev(type), N, T, H, 0, &err), err);
+        std::vector<double> ref((size_t)N * H);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < H; j++) ref[i * H + j] = (double)word[ids[i] * H + j] + type[j];
+        verdict("embed without positions (DNABERT-2)", rel(host(x, (size_t)N * H), ref), 1e-7);
+    }
+    /* ESM embeddings: token dropout scaling, <mask> rows 0, pad-aware absolute positions; zero_rows */
+    {
+        const int V = 33, T = 9, H = 20, B = 3, N = B * T, P = 16, mask_id = 32;
+        auto word = rnd((size_t)V * H, -1, 1), pos = rnd((size_t)P * H, -1, 1);
+        std::vector<int32_t> ids(N), pid(N), mk(N);
+        std::vector<float> div(B);
+        for (int i = 0; i < N; i++) {
+            ids[i] = i % 5 == 2 ? mask_id : 2 + (int32_t)sl_rng_below(&rng, V - 3);
+            pid[i] = (int32_t)sl_rng_below(&rng, P);
+            mk[i] = i % T < T - 1 - i / T;
+        }
+        for (int b = 0; b < B; b++) div[b] = 0.5f + 0.1f * (float)b;
+        float *x = poisoned<float>((size_t)N * H);
+        int32_t *dpid = dev(pid), *dmk = dev(mk);
+        float *dword = dev(word), *dpos = dev(pos), *ddiv = dev(div);
+        ok_rc(sl_cuda_embed_esm(x, dev(ids), dword, dpos, dpid, ddiv, mask_id, N, T, H, 0, &err), err);
+        std::vector<double> ref((size_t)N * H), ref2((size_t)N * H);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < H; j++) {
+                double w = ids[i] == mask_id ? 0.0 : (double)word[ids[i] * H + j] * 0.88 / div[i / T];
+                ref[i * H + j] = w + pos[pid[i] * H + j];
+                ref2[i * H + j] = mk[i] ? ref[i * H + j] : 0.0;
+            }
+        verdict("ESM embeddings (token dropout, positions)", rel(host(x, (size_t)N * H), ref), 1e-6);
+        ok_rc(sl_cuda_zero_rows(x, dmk, N, H, 0, &err), err);
+        verdict("zero padding rows", rel(host(x, (size_t)N * H), ref2), 1e-6);
+        float *y = poisoned<float>((size_t)N * H);
+        ok_rc(sl_cuda_embed_esm(y, dev(ids), dword, nullptr, nullptr, nullptr, mask_id, N, T, H, 0, &err),
+              err);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < H; j++) ref[i * H + j] = word[ids[i] * H + j];
+        verdict("ESM embeddings (rotary model: word only)", rel(host(y, (size_t)N * H), ref), 1e-7);
+    }
+    /* rotary: forward, then the inverse restores the input; strided rows (ld > nh * d) */
+    {
+        const int T = 11, nh = 3, d = 8, ld = nh * d + 5, N = 2 * T;
+        auto x = rnd((size_t)N * ld, -1, 1);
+        std::vector<float> ct((size_t)T * d), st((size_t)T * d);
+        std::vector<double> ref(x.begin(), x.end());
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < d / 2; i++) {
+                double f = t / pow(10000.0, 2.0 * i / d);
+                ct[t * d + i] = ct[t * d + i + d / 2] = (float)cos(f);
+                st[t * d + i] = st[t * d + i + d / 2] = (float)sin(f);
+            }
+        for (int r = 0; r < N; r++)
+            for (int h = 0; h < nh; h++)
+                for (int i = 0; i < d / 2; i++) {
+                    const size_t o = (size_t)r * ld + h * d;
+                    const int t = r % T;
+                    double x1 = x[o + i], x2 = x[o + i + d / 2];
+                    ref[o + i] = x1 * ct[t * d + i] - x2 * st[t * d + i];
+                    ref[o + i + d / 2] = x2 * ct[t * d + i] + x1 * st[t * d + i];
+                }
+        float *dx = dev(x), *dct = dev(ct), *dst = dev(st);
+        ok_rc(sl_cuda_rotary(dx, dct, dst, N, T, nh, d, ld, 0, 0, &err), err);
+        verdict("rotary forward (strided rows)", rel(host(dx, (size_t)N * ld), ref), 1e-6);
+        ok_rc(sl_cuda_rotary(dx, dct, dst, N, T, nh, d, ld, 1, 0, &err), err);
+        std::vector<double> orig(x.begin(), x.end());
+        verdict("rotary inverse restores the input", rel(host(dx, (size_t)N * ld), orig), 1e-6);
+    }
+    /* ALiBi */
+    {
+        const int B = 2, nh = 6, T = 13;
+        const size_t n = (size_t)B * nh * T * T;
+        auto P = rnd(n, -2, 2), slopes = rnd(nh, 0.01f, 0.5f);
+        std::vector<double> ref(n);
+        for (size_t e = 0; e < n; e++) {
+            int j = (int)(e % T), i = (int)(e / T % T), h = (int)(e / ((size_t)T * T) % nh);
+            ref[e] = P[e] - (double)slopes[h] * fabs((double)(i - j));
+        }
+        float *dP = dev(P);
+        ok_rc(sl_cuda_alibi_add(dP, dev(slopes), B, nh, T, 0, &err), err);
+        verdict("ALiBi bias added", rel(host(dP, n), ref), 1e-6);
+    }
+    /* gated units: SwiGLU (NT v2), GeGLU (DNABERT-2), forward and backward */
+    for (int kind = 0; kind < 2; kind++) {
+        const int N = 17, ni = 45;
+        auto x = rnd((size_t)N * 2 * ni, -3, 3), dy = rnd((size_t)N * ni, -1, 1);
+        std::vector<double> ry((size_t)N * ni), rdx((size_t)N * 2 * ni);
+        for (int r = 0; r < N; r++)
+            for (int j = 0; j < ni; j++) {
+                double a = x[r * 2 * ni + j], g = x[r * 2 * ni + ni + j], act, dact;
+                if (kind == SL_CUDA_GLU_SWI) {
+                    double sg = 1 / (1 + exp(-a));
+                    act = a * sg;
+                    dact = sg * (1 + a * (1 - sg));
+                } else {
+                    double cdf = 0.5 * (1 + erf(a / sqrt(2.0)));
+                    act = a * cdf;
+                    dact = cdf + a * exp(-0.5 * a * a) / sqrt(2 * M_PI);
+                }
+                ry[r * ni + j] = act * g;
+                rdx[r * 2 * ni + j] = dy[r * ni + j] * g * dact;
+                rdx[r * 2 * ni + ni + j] = dy[r * ni + j] * act;
+            }
+        float *dxin = dev(x), *y = poisoned<float>((size_t)N * ni), *dx = poisoned<float>((size_t)N * 2 * ni);
+        ok_rc(sl_cuda_glu(y, dxin, N, ni, kind, 0, &err), err);
+        ok_rc(sl_cuda_glu_bwd(dx, dev(dy), dxin, N, ni, kind, 0, &err), err);
+        verdict(kind ? "GeGLU forward" : "SwiGLU forward", rel(host(y, (size_t)N * ni), ry), 1e-6);
+        verdict(kind ? "GeGLU backward" : "SwiGLU backward", rel(host(dx, (size_t)N * 2 * ni), rdx), 1e-6);
+    }
+}
+
 int main() {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
@@ -367,6 +488,7 @@ int main() {
     test_softmax();
     test_losses_small();
     test_misc();
+    test_families();
     cudaError_t e = cudaDeviceSynchronize();
     if (e != cudaSuccess) {
         printf("FAIL device error: %s\n", cudaGetErrorString(e));
