@@ -12,9 +12,11 @@
  *   - sequences longer than one window are cut into overlapping windows of `window` bases every `stride`
  *     bases (the last window is aligned to the end of the sequence so the tail is covered) and the
  *     per-window outputs are averaged (arithmetic mean of the probabilities);
- *   - batches of up to `max_batch` windows per forward pass; a window's numbers do not depend on the batch it
- *     is in (padding keys get probability 0), so results are deterministic and equal to `seqlora predict`
- *     for sequences that fit in one window.
+ *   - batches of up to `max_batch` windows per forward pass, padded to the longest window of the batch:
+ *     results are deterministic for a given list of inputs and equal to `seqlora predict` for sequences
+ *     that fit in one window given in the same order (both use batches of 16); another batch composition
+ *     changes the results by float rounding only (padding keys get probability 0, but the GEMM shapes
+ *     differ; measured up to ~1e-7).
  *
  * Outputs per sequence: C values, C = the number of classes: softmax probabilities (single-label), sigmoid
  * probabilities (multi-label), or the value (regression, C = 1).
