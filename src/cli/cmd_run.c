@@ -1,41 +1,29 @@
 /* seqlora run: the whole pipeline from one JSON config, each step cached (docs/run.md). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_common.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "pipeline.h"
 #include "util/fs.h"
 #include "util/json.h"
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: seqlora run [CONFIG.json] [--dry-run] [-o OUTDIR] [options]\n\n"
-            "Run a whole pipeline from one JSON config (docs/run.md, schema docs/config.schema.json).\n"
-            "Variant mode: kmerize -> split (test, then validation) -> base model -> train (LoRA) ->\n"
-            "evaluate -> package (base.pretrain: init model -> MLM pretrain on the reference -> train),\n"
-            "plus baselines (a score column such as CADD, a category column) evaluated\n"
-            "the same way. Sample mode: (sexcheck ->) clean -> clinical -> kmerize -> ... as above.\n"
-            "Every step is a cached step of the store: a second run is all cache hits, and a killed run\n"
-            "restarts where it stopped (training resumes from its checkpoint).\n"
-            "Without CONFIG, runs the embedded demo: BRCA1 saturation genome editing variants (Findlay et\n"
-            "al. 2018), LOF vs FUNC, test exons never seen in training, next to CADD and a consequence\n"
-            "baseline, on a small BERT MLM-pretrained first on the bundled 200 kb BRCA1 region (no\n"
-            "genome-wide pretrained model ships with seqlora).\n\n"
-            "options:\n"
-            "  -o, --output DIR   where the outputs go (default ./seqlora-run): data/, model/, report/,\n"
-            "                     baselines/, model.tar.gz, report.md, summary.json\n"
-            "  --dry-run          print the plan (each step cached or to run, with its key) and stop\n"
-            "  --print-config     print the effective config (defaults filled, paths absolute) and stop\n\n"
-            "stdout: the report.md path (--json: summary.json's content; --dry-run: the "
-            "plan).\n\n" SL_CLI_COMMON_HELP);
-}
-
-enum { OPT_DRY = 0x2401, OPT_PRINT };
+static const char header[] =
+    "usage: seqlora run [CONFIG.json] [--dry-run] [-o OUTDIR] [options]\n\n"
+    "Run a whole pipeline from one JSON config (docs/run.md, schema docs/config.schema.json).\n"
+    "Variant mode: kmerize -> split (test, then validation) -> base model -> train (LoRA) ->\n"
+    "evaluate -> package (base.pretrain: init model -> MLM pretrain on the reference -> train),\n"
+    "plus baselines (a score column such as CADD, a category column) evaluated\n"
+    "the same way. Sample mode: (sexcheck ->) clean -> clinical -> kmerize -> ... as above.\n"
+    "Every step is a cached step of the store: a second run is all cache hits, and a killed run\n"
+    "restarts where it stopped (training resumes from its checkpoint).\n"
+    "Without CONFIG, runs the embedded demo: BRCA1 saturation genome editing variants (Findlay et\n"
+    "al. 2018), LOF vs FUNC, test exons never seen in training, next to CADD and a consequence\n"
+    "baseline, on a small BERT MLM-pretrained first on the bundled 200 kb BRCA1 region (no\n"
+    "genome-wide pretrained model ships with seqlora).\n\n";
 
 static void print_plan(const sl_pipeline *p, FILE *out) {
     size_t width = 5;
@@ -70,48 +58,56 @@ static void print_plan(const sl_pipeline *p, FILE *out) {
     fprintf(out, "\n");
 }
 
+/* --device/--precision: the stages that run the model (train, the model's evaluation) run there. Resolved
+ * before anything is written; only a CUDA device changes their parameters (and so their keys), as for
+ * `seqlora train`. A base given as a folder is checked for a family the device can run. */
+static int device_params(const json_t *config, const char *device, const char *precision,
+                         const sl_cli_common *c, json_t **out, sl_err *err) {
+    const char *base = json_string_value(json_object_get(config, "base"));
+    if (base && !strncmp(base, "sha256:", 7)) base = NULL;
+    *out = json_object();
+    return *out ? sl_cli_device_params(device, precision, base, c, *out, err)
+                : sl_err_set(err, SL_ENOMEM, "out of memory");
+}
+
+static int apply_device(sl_pipeline *p, const json_t *dp, sl_err *err) {
+    size_t stages[2] = {p->i_train, p->i_eval_model};
+    for (size_t k = 0; json_object_size(dp) && k < 2; k++)
+        if (stages[k] != SIZE_MAX && json_object_update(p->stages[stages[k]].params, (json_t *)dp))
+            return sl_err_set(err, SL_ENOMEM, "out of memory");
+    return 0;
+}
+
 int sl_cmd_run(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'},
-        {"dry-run", no_argument, 0, OPT_DRY},
-        {"print-config", no_argument, 0, OPT_PRINT},
-        {"help", no_argument, 0, 'h'},
-        SL_CLI_COMMON_LONGOPTS,
-        {0, 0, 0, 0},
+    const char *outdir = "seqlora-run", *device = NULL, *precision = NULL;
+    int dry = 0, print = 0;
+    const sl_cli_opt opts[] = {
+        SL_CLI_OPT_OUTPUT(&outdir, "DIR",
+                          "where the outputs go (default ./seqlora-run): data/, model/, report/,\n"
+                          "baselines/, model.tar.gz, report.md, summary.json"),
+        {.name = "dry-run",
+         .help = "print the plan (each step cached or to run, with its key) and stop",
+         .flag = &dry},
+        {.name = "print-config",
+         .help = "print the effective config (defaults filled, paths absolute) and stop",
+         .flag = &print},
+        SL_CLI_OPT_DEVICE(&device, "where train and the model's evaluation run: auto (default: the first\n"
+                                   "GPU when one is usable, else the CPU with a note), cpu, cuda, cuda:N"),
+        SL_CLI_OPT_PRECISION(&precision, "fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)"),
+        {0},
     };
+    const sl_cli_command cmd = {"run", header, opts, 19,
+                                "stdout: the report.md path (--json: summary.json's content; --dry-run: the "
+                                "plan).\n\n"};
     sl_cli_common common;
     sl_cli_common_init(&common);
+    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    if (rc != SL_CLI_GO_ON) return rc;
     sl_err err;
     sl_err_clear(&err);
-    const char *outdir = "seqlora-run";
-    int dry = 0, print = 0, opt, rc;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-            case 'o':
-                outdir = optarg;
-                break;
-            case OPT_DRY:
-                dry = 1;
-                break;
-            case OPT_PRINT:
-                print = 1;
-                break;
-            case 'h':
-                usage(stdout);
-                return 0;
-            default:
-                rc = sl_cli_common_opt(&common, opt, optarg, &err);
-                if (rc < 0) return sl_cli_report(rc, &err);
-                if (rc == 0) {
-                    usage(stderr);
-                    return 2;
-                }
-        }
-    }
-    if (argc - optind > 1)
-        return sl_cli_usage_error("run: one config file at most, got '%s' too", argv[optind + 1]);
-    const char *config_path = optind < argc ? argv[optind] : NULL;
+    if (argc - first > 1)
+        return sl_cli_usage_error("run: one config file at most, got '%s' too", argv[first + 1]);
+    const char *config_path = first < argc ? argv[first] : NULL;
     json_t *config = NULL;
     rc = sl_pipeline_config_load(config_path, &config, &err);
     if (rc) return sl_cli_report(rc, &err);
@@ -122,6 +118,12 @@ int sl_cmd_run(int argc, char **argv) {
         json_decref(config);
         return 0;
     }
+    json_t *dp = NULL;
+    if ((rc = device_params(config, device, precision, &common, &dp, &err))) {
+        json_decref(dp);
+        json_decref(config);
+        return sl_cli_report(rc, &err);
+    }
     rc = sl_fs_mkdirs(outdir, &err);
     char *abs = rc ? NULL : realpath(outdir, NULL);
     if (!rc && !abs) rc = sl_err_errno(&err, SL_EIO, errno, "cannot resolve %s", outdir);
@@ -129,10 +131,12 @@ int sl_cmd_run(int argc, char **argv) {
     if (!rc) rc = sl_pipeline_build(config, abs, &p, &err);
     json_decref(config);
     free(abs);
+    if (!rc && (rc = apply_device(&p, dp, &err))) sl_pipeline_free(&p);
+    json_decref(dp);
     if (rc) return sl_cli_report(rc, &err);
-    sl_run_opts opts = {common.store, common.no_cache, sl_cli_threads(&common), common.quiet};
+    sl_run_opts ropts = {common.store, common.no_cache, sl_cli_threads(&common), common.quiet};
     if (dry) {
-        rc = sl_pipeline_plan(&p, &opts, &err);
+        rc = sl_pipeline_plan(&p, &ropts, &err);
         if (!rc) print_plan(&p, stdout);
         sl_pipeline_free(&p);
         return sl_cli_report(rc, &err);
@@ -141,7 +145,7 @@ int sl_cmd_run(int argc, char **argv) {
         const char *d = json_string_value(json_object_get(p.config, "description"));
         fprintf(stderr, "seqlora run%s%s\n", d && *d ? ": " : "", d ? d : "");
         fprintf(stderr, "store: %s, outputs: %s, threads: %d\n",
-                common.store ? common.store : sl_runner_default_store(), p.outdir, opts.threads);
+                common.store ? common.store : sl_runner_default_store(), p.outdir, ropts.threads);
         if (p.pretrained)
             fprintf(stderr,
                     "note: the base model is pretrained here (MLM on the reference sequence only): a small "
@@ -151,7 +155,7 @@ int sl_cmd_run(int argc, char **argv) {
                     "note: the base model is randomly initialised (no pretrained checkpoint given): a weak "
                     "baseline, not the real use\n");
     }
-    rc = sl_pipeline_run(&p, &opts, &err);
+    rc = sl_pipeline_run(&p, &ropts, &err);
     if (!rc) rc = sl_pipeline_report(&p, common.quiet ? NULL : stderr, &err);
     if (!rc) {
         char *md = sl_fs_join(p.outdir, common.json ? "summary.json" : "report.md");

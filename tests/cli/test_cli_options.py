@@ -3,7 +3,8 @@
 1. Every numeric option of train, pretrain, init-model and evaluate (and --threads) given junk, an empty
    string, a negative where negatives are invalid, values just outside its range, overflowing integers and
    reals (1e999), inf and nan: exit status 2, one "seqlora: error: --OPT: expected ..., got 'VALUE'" line,
-   and nothing written (neither the store nor the output path exists afterwards).
+   and nothing written (neither the store nor the output path exists afterwards); likewise a bad --device or
+   --precision for train and run, where the CPU gives the same plan (keys) as no --device.
 2. The range ends themselves are accepted: the command gets past option parsing (it then fails on the
    missing input files, with another message and status).
 3. --quiet: `seqlora train` and `seqlora pretrain` on a tiny model print nothing on stderr (the per-epoch
@@ -127,6 +128,23 @@ for args, want in ((["--device", "gpu0"], "--device"), (["--device", "cpu", "--p
                  "--store", os.path.join(TMP, "bad-store")] + args)
     check(r.returncode == 2 and want in r.stderr and not os.path.exists(os.path.join(TMP, "bad-store")),
           "train %s: exit 2 naming %s, nothing written (got %d: %r)" % (" ".join(args), want, r.returncode, r.stderr))
+# run --device/--precision: checked before anything is written; the CPU leaves the plan (keys) unchanged
+for args, want in ((["--device", "cuda"], "--device cuda"), (["--device", "gpu"], "--device"),
+                   (["--device", "cpu", "--precision", "bf16"], "--precision bf16")):
+    out, store = os.path.join(TMP, "run-out"), os.path.join(TMP, "run-store")
+    r = seqlora(["run", "--dry-run", "-o", out, "--store", store] + args)
+    check(r.returncode == 2 and want in r.stderr and not os.path.exists(out) and not os.path.exists(store),
+          "run %s: exit 2 naming %s, nothing written (got %d: %r)" % (" ".join(args), want, r.returncode, r.stderr))
+plans = []
+for args in ([], ["--device", "cpu"], ["--device", "auto", "--precision", "fp32"]):
+    r = seqlora(["run", "--dry-run", "-o", os.path.join(TMP, "run-out"), "--store", os.path.join(TMP, "run-store")]
+                + args)
+    check(r.returncode == 0 and "to run" in r.stdout, "run --dry-run %s: exit 0 (got %d: %r)"
+          % (" ".join(args), r.returncode, r.stderr[-500:]))
+    plans.append(r.stdout)
+check(plans[0] == plans[1] == plans[2], "run --dry-run: the same plan (keys) with no --device, cpu, and auto on a "
+      "machine without CUDA")
+
 print("ok   %d rejected values (exit 2, message, nothing written), %d accepted range ends" % (n_bad, n_good))
 
 # 3. --quiet
