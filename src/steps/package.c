@@ -235,12 +235,27 @@ static char *model_card(const json_t *meta, const json_t *metrics) {
        "\n- decision: positive class `%s` when its probability is above %g (\"High risk\"), else \"Low "
        "risk\"\n",
        pos ? pos : "-", json_number_value(json_object_get(task, "threshold")));
+    const json_t *tok = json_object_get(meta, "tokenizer");
+    const char *kind = json_string_value(json_object_get(tok, "kind"));
+    long long kmer = (long long)json_integer_value(json_object_get(tok, "kmer"));
+    char how[160];
+    if (kmer > 0)
+        snprintf(how, sizeof how, "tokenised as overlapping %lld-mers", kmer);
+    else if (kind && !strcmp(kind, "esm"))
+        snprintf(how, sizeof how,
+                 "the bases as they are, tokenised by the model's ESM tokenizer "
+                 "(non-overlapping 6-mers from the left, single-base fallback)");
+    else if (kind && !strcmp(kind, "bpe"))
+        snprintf(how, sizeof how, "the bases as they are, tokenised by the model's BPE tokenizer");
+    else
+        snprintf(how, sizeof how, "the bases as they are, one token per character");
     sb(&b,
-       "- input: DNA (A, C, G, T, N); tokenised as %lld-mers, at most %lld tokens per window; longer "
-       "sequences are "
-       "scored in windows of %lld bases every %lld bases and the probabilities averaged\n\n",
-       (long long)json_integer_value(json_object_get(json_object_get(meta, "tokenizer"), "kmer")),
-       (long long)json_integer_value(json_object_get(task, "max_length")),
+       "- base model family: %s\n- input: DNA (A, C, G, T, N; upper-cased); %s, at most %lld tokens per "
+       "window; longer sequences are scored in windows of %lld bases every %lld bases and the probabilities "
+       "averaged\n\n",
+       json_string_value(json_object_get(base, "family")) ? json_string_value(json_object_get(base, "family"))
+                                                          : "bert",
+       how, (long long)json_integer_value(json_object_get(task, "max_length")),
        (long long)json_integer_value(json_object_get(json_object_get(meta, "inference"), "window")),
        (long long)json_integer_value(json_object_get(json_object_get(meta, "inference"), "stride")));
     sb(&b, "## Data\n\nThe training and evaluation data are those of the `train` and `evaluate` actions "

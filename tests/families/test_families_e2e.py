@@ -192,7 +192,10 @@ def family(name, fam, kind, make, Ref, targets, embed):
         return None
     with tarfile.open(bundle) as t:
         meta = json.load(t.extractfile("bundle.json"))
+        card = t.extractfile("MODEL_CARD.md").read().decode()
         names = t.getnames()
+    check(f"base model family: {fam}" in card and f"model's {kind.upper()} tokenizer" in card and "-mers" not in
+          card.replace("6-mers from the left", ""), f"{name}: the model card names the family and the {kind} tokenizer")
     tfiles = meta["tokenizer"].get("files", [])
     check(meta["base"].get("family") == fam and meta["tokenizer"].get("kind") == kind and meta["tokenizer"]["kmer"] == 0
           and tfiles and all("tokenizer/" + f in names for f in tfiles),
