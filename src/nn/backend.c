@@ -289,19 +289,10 @@ static int desc_tensors(sl_nn_cuda_desc *out, const sl_nn_param *params, size_t 
     return 0;
 }
 
-/* LoRA offsets of module k of layer l (L layers), from its A/B pointers into the arena `tp`. */
-static void desc_lora(sl_nn_cuda_desc *out, size_t L, size_t l, int k, const float *a, const float *b,
-                      const float *tp) {
-    out->offs[l * SL_NN_NMOD + (size_t)k] = a ? a - tp : -1;
-    out->offs[(L + l) * SL_NN_NMOD + (size_t)k] = b ? b - tp : -1;
-}
-
-int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
-    const sl_nn_bert_config *c = &m->cfg;
-    const size_t L = (size_t)c->layers;
-    int rc = desc_alloc(out, L, m->n_params, err);
-    if (rc) return rc;
-    sl_cuda_desc *d = &out->d;
+/* The fields every family shares: the config's sizes and dropouts, LoRA, capacity, mode, the arena. */
+static void desc_fill(sl_cuda_desc *d, const sl_nn_bert_config *c, const sl_nn_lora_spec *spec, float scaling,
+                      int max_batch, int max_len, int training, int precision, const float *tparams,
+                      size_t n_train) {
     d->vocab = c->vocab_size;
     d->hidden = c->hidden;
     d->layers = c->layers;
@@ -314,95 +305,91 @@ int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_des
     d->hidden_dropout = c->hidden_dropout;
     d->attn_dropout = c->attn_dropout;
     d->cls_dropout = c->classifier_dropout;
-    d->lora_r = m->spec.r;
-    d->lora_scaling = m->scaling;
-    d->lora_dropout = m->spec.dropout;
-    d->max_batch = m->max_batch;
-    d->max_len = m->max_len;
+    d->lora_r = spec->r;
+    d->lora_scaling = scaling;
+    d->lora_dropout = spec->dropout;
+    d->max_batch = max_batch;
+    d->max_len = max_len;
     d->precision = precision;
-    d->training = m->training;
+    d->training = training;
+    d->tparams = tparams;
+    d->n_train = n_train;
+}
+
+/* Layer l's pointers (nmod Linears, then the two LayerNorms) and LoRA offsets. */
+static void desc_layer(sl_nn_cuda_desc *out, size_t l, int nmod, float *const *w, float *const *b,
+                       float *const *la, float *const *lb, const float *ln1_w, const float *ln1_b,
+                       const float *ln2_w, const float *ln2_b) {
+    const float **p = out->layer_ptrs + l * SL_CUDA_LAYER_PTRS;
+    const size_t L = (size_t)out->d.layers;
+    for (int k = 0; k < nmod; k++) {
+        p[k] = w[k];
+        p[SL_NN_NMOD + k] = b[k];
+        out->offs[l * SL_NN_NMOD + (size_t)k] = la[k] ? la[k] - out->d.tparams : -1;
+        out->offs[(L + l) * SL_NN_NMOD + (size_t)k] = lb[k] ? lb[k] - out->d.tparams : -1;
+    }
+    p[12] = ln1_w;
+    p[13] = ln1_b;
+    p[14] = ln2_w;
+    p[15] = ln2_b;
+}
+
+/* The BERT-style head: the classifier in the arena, the pooler trained (in the arena) or frozen. */
+static void desc_head(sl_cuda_desc *d, const float *cls_w, const float *cls_b, int pool_trained,
+                      const float *pool_w, const float *pool_b) {
+    d->cls_w_off = cls_w - d->tparams;
+    d->cls_b_off = cls_b - d->tparams;
+    d->pool_w_off = pool_trained ? pool_w - d->tparams : -1;
+    d->pool_b_off = pool_trained ? pool_b - d->tparams : -1;
+    d->pool_w = pool_trained ? NULL : pool_w;
+    d->pool_b = pool_trained ? NULL : pool_b;
+}
+
+int sl_nn_cuda_desc_from_bert(const sl_nn_bert *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
+    const sl_nn_bert_config *c = &m->cfg;
+    int rc = desc_alloc(out, (size_t)c->layers, m->n_params, err);
+    if (rc) return rc;
+    sl_cuda_desc *d = &out->d;
+    desc_fill(d, c, &m->spec, m->scaling, m->max_batch, m->max_len, m->training, precision, m->tparams,
+              m->n_train);
+    d->family = SL_CUDA_FAMILY_BERT;
     d->word = m->word;
     d->pos = m->pos;
     d->type = m->type;
     d->emb_ln_w = m->emb_ln_w;
     d->emb_ln_b = m->emb_ln_b;
-    for (size_t l = 0; l < L; l++) {
+    for (int l = 0; l < c->layers; l++) {
         const sl_nn_layer_w *lw = &m->layer[l];
-        const float **p = out->layer_ptrs + l * SL_CUDA_LAYER_PTRS;
-        for (int k = 0; k < SL_NN_NMOD; k++) {
-            p[k] = lw->w[k];
-            p[SL_NN_NMOD + k] = lw->b[k];
-            desc_lora(out, L, l, k, lw->lora_a[k], lw->lora_b[k], m->tparams);
-        }
-        p[12] = lw->ln1_w;
-        p[13] = lw->ln1_b;
-        p[14] = lw->ln2_w;
-        p[15] = lw->ln2_b;
+        desc_layer(out, (size_t)l, SL_NN_NMOD, lw->w, lw->b, lw->lora_a, lw->lora_b, lw->ln1_w, lw->ln1_b,
+                   lw->ln2_w, lw->ln2_b);
     }
-    d->tparams = m->tparams;
-    d->n_train = m->n_train;
-    d->cls_w_off = m->cls_w - m->tparams;
-    d->cls_b_off = m->cls_b - m->tparams;
-    const int pool_trained = m->spec.train_pooler;
-    d->pool_w_off = pool_trained ? m->pool_w - m->tparams : -1;
-    d->pool_b_off = pool_trained ? m->pool_b - m->tparams : -1;
-    d->pool_w = pool_trained ? NULL : m->pool_w;
-    d->pool_b = pool_trained ? NULL : m->pool_b;
-    d->family = SL_CUDA_FAMILY_BERT;
+    desc_head(d, m->cls_w, m->cls_b, m->spec.train_pooler, m->pool_w, m->pool_b);
     return desc_tensors(out, m->params, m->n_params, err);
 }
 
 int sl_nn_cuda_desc_from_esm(const sl_nn_esm *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
     const sl_nn_esm_config *c = &m->cfg;
     const sl_nn_bert_config *b = &c->b;
-    const size_t L = (size_t)b->layers;
-    int rc = desc_alloc(out, L, m->n_params, err);
+    int rc = desc_alloc(out, (size_t)b->layers, m->n_params, err);
     if (rc) return rc;
     sl_cuda_desc *d = &out->d;
+    desc_fill(d, b, &m->spec, m->scaling, m->max_batch, m->max_len, m->training, precision, m->tparams,
+              m->n_train);
     d->family = SL_CUDA_FAMILY_ESM;
-    d->vocab = b->vocab_size;
-    d->hidden = b->hidden;
-    d->layers = b->layers;
-    d->heads = b->heads;
-    d->inter = b->intermediate;
     /* rotary models have no position table: the capacity is the only bound */
-    d->max_pos = c->rotary && m->max_len > b->max_position ? m->max_len : b->max_position;
-    d->num_labels = b->num_labels;
-    d->problem = (int)b->problem;
-    d->ln_eps = b->ln_eps;
-    d->hidden_dropout = b->hidden_dropout;
-    d->attn_dropout = b->attn_dropout;
+    if (c->rotary && m->max_len > b->max_position) d->max_pos = m->max_len;
     d->cls_dropout = 0; /* EsmClassificationHead's dropouts use hidden_dropout_prob, refused in training */
-    d->lora_r = m->spec.r;
-    d->lora_scaling = m->scaling;
-    d->lora_dropout = m->spec.dropout;
-    d->max_batch = m->max_batch;
-    d->max_len = m->max_len;
-    d->precision = precision;
-    d->training = m->training;
     d->word = m->word;
     d->pos = c->rotary ? NULL : m->pos;
     d->emb_ln_w = c->emb_ln_before ? m->emb_ln_w : NULL;
     d->emb_ln_b = c->emb_ln_before ? m->emb_ln_b : NULL;
-    for (size_t l = 0; l < L; l++) {
+    for (int l = 0; l < b->layers; l++) {
         const sl_nn_esm_layer *lw = &m->layer[l];
-        const float **p = out->layer_ptrs + l * SL_CUDA_LAYER_PTRS;
-        for (int k = 0; k < SL_NN_NMOD; k++) {
-            p[k] = lw->w[k];
-            p[SL_NN_NMOD + k] = lw->b[k];
-            desc_lora(out, L, l, k, lw->lora_a[k], lw->lora_b[k], m->tparams);
-        }
-        p[12] = lw->ln1_w;
-        p[13] = lw->ln1_b;
-        p[14] = lw->ln2_w;
-        p[15] = lw->ln2_b;
+        desc_layer(out, (size_t)l, SL_NN_NMOD, lw->w, lw->b, lw->lora_a, lw->lora_b, lw->ln1_w, lw->ln1_b,
+                   lw->ln2_w, lw->ln2_b);
     }
-    d->tparams = m->tparams;
-    d->n_train = m->n_train;
-    d->cls_w_off = m->co_w - m->tparams; /* classifier.out_proj */
-    d->cls_b_off = m->co_b - m->tparams;
-    d->pool_w_off = m->cd_w - m->tparams; /* classifier.dense: the trained "pooler" (dense + tanh) */
-    d->pool_b_off = m->cd_b - m->tparams;
+    /* classifier.out_proj is the classifier, classifier.dense (+ tanh) a trained pooler */
+    desc_head(d, m->co_w, m->co_b, 1, m->cd_w, m->cd_b);
     d->rotary = c->rotary;
     d->token_dropout = c->token_dropout;
     d->mask_token_id = c->mask_token_id;
@@ -418,56 +405,23 @@ int sl_nn_cuda_desc_from_esm(const sl_nn_esm *m, int precision, sl_nn_cuda_desc 
 
 int sl_nn_cuda_desc_from_dnabert2(const sl_nn_dnabert2 *m, int precision, sl_nn_cuda_desc *out, sl_err *err) {
     const sl_nn_bert_config *c = &m->cfg;
-    const size_t L = (size_t)c->layers;
-    int rc = desc_alloc(out, L, m->n_params, err);
+    int rc = desc_alloc(out, (size_t)c->layers, m->n_params, err);
     if (rc) return rc;
     sl_cuda_desc *d = &out->d;
+    desc_fill(d, c, &m->spec, m->scaling, m->max_batch, m->max_len, m->training, precision, m->tparams,
+              m->n_train);
     d->family = SL_CUDA_FAMILY_DNABERT2;
-    d->vocab = c->vocab_size;
-    d->hidden = c->hidden;
-    d->layers = c->layers;
-    d->heads = c->heads;
-    d->inter = c->intermediate;
-    d->max_pos = m->max_len > c->max_position ? m->max_len : c->max_position; /* ALiBi: no table */
-    d->num_labels = c->num_labels;
-    d->problem = (int)c->problem;
-    d->ln_eps = c->ln_eps;
-    d->hidden_dropout = c->hidden_dropout;
-    d->attn_dropout = c->attn_dropout;
-    d->cls_dropout = c->classifier_dropout;
-    d->lora_r = m->spec.r;
-    d->lora_scaling = m->scaling;
-    d->lora_dropout = m->spec.dropout;
-    d->max_batch = m->max_batch;
-    d->max_len = m->max_len;
-    d->precision = precision;
-    d->training = m->training;
+    if (m->max_len > c->max_position) d->max_pos = m->max_len; /* ALiBi: no position table */
     d->word = m->word;
     d->type = m->type; /* token type 0 */
     d->emb_ln_w = m->emb_ln_w;
     d->emb_ln_b = m->emb_ln_b;
-    for (size_t l = 0; l < L; l++) {
+    for (int l = 0; l < c->layers; l++) {
         const sl_nn_d2_layer *lw = &m->layer[l];
-        const float **p = out->layer_ptrs + l * SL_CUDA_LAYER_PTRS;
-        for (int k = 0; k < SL_NN_D2_NMOD; k++) {
-            p[k] = lw->w[k];
-            p[SL_NN_NMOD + k] = lw->b[k];
-            desc_lora(out, L, l, k, lw->lora_a[k], lw->lora_b[k], m->tparams);
-        }
-        p[12] = lw->ln1_w;
-        p[13] = lw->ln1_b;
-        p[14] = lw->ln2_w;
-        p[15] = lw->ln2_b;
+        desc_layer(out, (size_t)l, SL_NN_D2_NMOD, lw->w, lw->b, lw->lora_a, lw->lora_b, lw->ln1_w, lw->ln1_b,
+                   lw->ln2_w, lw->ln2_b);
     }
-    d->tparams = m->tparams;
-    d->n_train = m->n_train;
-    d->cls_w_off = m->cls_w - m->tparams;
-    d->cls_b_off = m->cls_b - m->tparams;
-    const int pool_trained = m->spec.train_pooler;
-    d->pool_w_off = pool_trained ? m->pool_w - m->tparams : -1;
-    d->pool_b_off = pool_trained ? m->pool_b - m->tparams : -1;
-    d->pool_w = pool_trained ? NULL : m->pool_w;
-    d->pool_b = pool_trained ? NULL : m->pool_b;
+    desc_head(d, m->cls_w, m->cls_b, m->spec.train_pooler, m->pool_w, m->pool_b);
     d->alibi_slopes = m->slopes;
     return desc_tensors(out, m->params, m->n_params, err);
 }

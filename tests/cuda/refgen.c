@@ -80,6 +80,38 @@ static float *rnd(sl_rng *r, size_t n, float scale, float offset) {
     return x;
 }
 
+/* The tensors of a random checkpoint, drawn in order from one Philox stream. */
+enum { TL_MAX = 80 };
+typedef struct tlist {
+    sl_rng r;
+    sl_nn_st_wtensor t[TL_MAX];
+    int64_t shapes[TL_MAX][2];
+    float *data[TL_MAX];
+    char names[TL_MAX][160];
+    int n;
+} tlist;
+
+/* Add tensor nm of shape [d0] (nd 1) or [d0, d1] (nd 2), uniform offset +- scale. */
+static void tl_add(tlist *tl, const char *nm, int64_t d0, int64_t d1, int nd, float scale, float off) {
+    const int n = tl->n++;
+    snprintf(tl->names[n], sizeof tl->names[n], "%s", nm);
+    tl->shapes[n][0] = d0;
+    tl->shapes[n][1] = d1;
+    tl->data[n] = rnd(&tl->r, (size_t)d0 * (nd > 1 ? (size_t)d1 : 1), scale, off);
+    tl->t[n] = (sl_nn_st_wtensor){tl->names[n], SL_NN_ST_F32, nd, tl->shapes[n], tl->data[n]};
+}
+
+/* Write dir/model.safetensors and free the list. */
+static int tl_write(tlist *tl, const char *dir, sl_err *err) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    static const char *const meta[] = {"format", "pt", NULL};
+    int rc = sl_nn_st_write(path, tl->t, (size_t)tl->n, meta, err);
+    for (int i = 0; i < tl->n; i++) free(tl->data[i]);
+    free(tl);
+    return rc;
+}
+
 static int write_bert(const char *dir, sl_err *err) {
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -94,22 +126,10 @@ static int write_bert(const char *dir, sl_err *err) {
             V, H, L, NH, IM, P, g.problem_type ? "\"problem_type\": \"" : "",
             g.problem_type ? g.problem_type : "", g.problem_type ? "\", " : "");
     fclose(f);
-    sl_rng r;
-    sl_rng_init(&r, 2024, 1);
-    sl_nn_st_wtensor t[64];
-    int64_t shapes[64][2];
-    float *data[64];
-    char names[64][128];
-    int n = 0;
-#define ADD(nm, d0, d1, nd, scale, off)                                                                      \
-    do {                                                                                                     \
-        snprintf(names[n], 128, "%s", nm);                                                                   \
-        shapes[n][0] = d0;                                                                                   \
-        shapes[n][1] = d1;                                                                                   \
-        data[n] = rnd(&r, (size_t)(d0) * (nd > 1 ? (d1) : 1), scale, off);                                   \
-        t[n] = (sl_nn_st_wtensor){names[n], SL_NN_ST_F32, nd, shapes[n], data[n]};                           \
-        n++;                                                                                                 \
-    } while (0)
+    tlist *tl = calloc(1, sizeof *tl);
+    if (!tl) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_rng_init(&tl->r, 2024, 1);
+#define ADD(nm, d0, d1, nd, scale, off) tl_add(tl, nm, d0, d1, nd, scale, off)
     ADD("bert.embeddings.word_embeddings.weight", V, H, 2, 0.5f, 0);
     ADD("bert.embeddings.position_embeddings.weight", P, H, 2, 0.5f, 0);
     ADD("bert.embeddings.token_type_embeddings.weight", 2, H, 2, 0.5f, 0);
@@ -140,11 +160,7 @@ static int write_bert(const char *dir, sl_err *err) {
     ADD("classifier.weight", C, H, 2, 0.3f, 0);
     ADD("classifier.bias", C, 0, 1, 0.1f, 0);
 #undef ADD
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    static const char *const meta[] = {"format", "pt", NULL};
-    int rc = sl_nn_st_write(path, t, (size_t)n, meta, err);
-    for (int i = 0; i < n; i++) free(data[i]);
-    return rc;
+    return tl_write(tl, dir, err);
 }
 
 /* Shapes of the family's Linear k (w [out, in]), as the CUDA description lays them out. */
@@ -191,23 +207,10 @@ static int write_family(const char *dir, sl_err *err) {
             g.family == FAM_ESM_V2 ? "\"add_bias_fnn\": false, " : "", V - 1,
             pt ? "\"problem_type\": \"" : "", pt ? pt : "", pt ? "\", " : "", id2l);
     fclose(f);
-    sl_rng r;
-    sl_rng_init(&r, 2025, 1);
-    enum { MAXT_ = 80 };
-    sl_nn_st_wtensor t[MAXT_];
-    int64_t shapes[MAXT_][2];
-    float *data[MAXT_];
-    char names[MAXT_][160];
-    int n = 0;
-#define ADD(nm, d0, d1, nd, scale, off)                                                                      \
-    do {                                                                                                     \
-        snprintf(names[n], 160, "%s", nm);                                                                   \
-        shapes[n][0] = d0;                                                                                   \
-        shapes[n][1] = d1;                                                                                   \
-        data[n] = rnd(&r, (size_t)(d0) * (nd > 1 ? (d1) : 1), scale, off);                                   \
-        t[n] = (sl_nn_st_wtensor){names[n], SL_NN_ST_F32, nd, shapes[n], data[n]};                           \
-        n++;                                                                                                 \
-    } while (0)
+    tlist *tl = calloc(1, sizeof *tl);
+    if (!tl) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_rng_init(&tl->r, 2025, 1);
+#define ADD(nm, d0, d1, nd, scale, off) tl_add(tl, nm, d0, d1, nd, scale, off)
     const int esm = g.family != FAM_D2;
     const char *pre = esm ? "esm" : "bert";
     char nm[160];
@@ -260,11 +263,7 @@ static int write_family(const char *dir, sl_err *err) {
         ADD("classifier.bias", C, 0, 1, 0.1f, 0);
     }
 #undef ADD
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    static const char *const meta[] = {"format", "pt", NULL};
-    int rc = sl_nn_st_write(path, t, (size_t)n, meta, err);
-    for (int i = 0; i < n; i++) free(data[i]);
-    return rc;
+    return tl_write(tl, dir, err);
 }
 
 static int write_model(const char *dir, sl_err *err) {

@@ -637,12 +637,24 @@ int embeddings(sl_cuda_model *m, const int32_t *ids, const int32_t *mask, sl_err
     return 0;
 }
 
+/* The end of a post-LN sub-block: y = dropout(y) (hidden dropout of stream `drop_t` of layer l; 0 = none)
+ * + res, then out = LayerNorm(y) keeping its row statistics. */
+int residual_ln(sl_cuda_model *m, int l, float *y, const float *res, int drop_t, float *out, float *mean,
+                float *rstd, const float *w, const float *b, sl_err *err) {
+    const sl_cuda_desc &d = m->d;
+    const int N = m->B * m->T;
+    const size_t NH = (size_t)N * d.hidden;
+    if (m->drop_on && drop_t)
+        SL_TRY(sl_cuda_dropout(y, y, NH, d.hidden_dropout, m->seed, hi_of(m, l, drop_t), 0, m->s, err));
+    SL_TRY(sl_cuda_add(y, res, NH, m->s, err));
+    return sl_cuda_layernorm(out, mean, rstd, y, w, b, N, d.hidden, d.ln_eps, m->s, err);
+}
+
 /* BERT (post-LN): bert_forward.c. */
 int layer_bert(sl_cuda_model *m, int l, sl_err *err) {
-    const sl_cuda_desc &d = m->d;
-    const int H = d.hidden, NI = d.inter, N = m->B * m->T;
-    const size_t NH = (size_t)N * H;
+    const int H = m->d.hidden, NI = m->d.inter, N = m->B * m->T;
     const Acts &a = m->A[l];
+    const Layer &w = m->L[l];
     const float *xin = m->hs[l];
     float *out = m->hs[l + 1];
     SL_TRY(linear_lora(m, l, MOD_Q, a.q, xin, N, H, H, a.u[MOD_Q], err));
@@ -650,21 +662,11 @@ int layer_bert(sl_cuda_model *m, int l, sl_err *err) {
     SL_TRY(linear_lora(m, l, MOD_V, a.v, xin, N, H, H, a.u[MOD_V], err));
     SL_TRY(attention(m, l, a, err));
     SL_TRY(linear_lora(m, l, MOD_AO, a.ln1_in, a.ctx, N, H, H, a.u[MOD_AO], err));
-    if (m->drop_on)
-        SL_TRY(sl_cuda_dropout(a.ln1_in, a.ln1_in, NH, d.hidden_dropout, m->seed, hi_of(m, l, DROP_AO), 0,
-                               m->s, err));
-    SL_TRY(sl_cuda_add(a.ln1_in, xin, NH, m->s, err));
-    SL_TRY(sl_cuda_layernorm(a.h1, a.ln1_mean, a.ln1_rstd, a.ln1_in, m->L[l].ln1_w, m->L[l].ln1_b, N, H,
-                             d.ln_eps, m->s, err));
+    SL_TRY(residual_ln(m, l, a.ln1_in, xin, DROP_AO, a.h1, a.ln1_mean, a.ln1_rstd, w.ln1_w, w.ln1_b, err));
     SL_TRY(linear_lora(m, l, MOD_I, a.inter, a.h1, N, H, NI, a.u[MOD_I], err));
     SL_TRY(sl_cuda_gelu_fwd(a.gel, a.inter, (size_t)N * NI, m->s, err));
     SL_TRY(linear_lora(m, l, MOD_O, a.ln2_in, a.gel, N, NI, H, a.u[MOD_O], err));
-    if (m->drop_on)
-        SL_TRY(sl_cuda_dropout(a.ln2_in, a.ln2_in, NH, d.hidden_dropout, m->seed, hi_of(m, l, DROP_OUT), 0,
-                               m->s, err));
-    SL_TRY(sl_cuda_add(a.ln2_in, a.h1, NH, m->s, err));
-    return sl_cuda_layernorm(out, a.ln2_mean, a.ln2_rstd, a.ln2_in, m->L[l].ln2_w, m->L[l].ln2_b, N, H,
-                             d.ln_eps, m->s, err);
+    return residual_ln(m, l, a.ln2_in, a.h1, DROP_OUT, out, a.ln2_mean, a.ln2_rstd, w.ln2_w, w.ln2_b, err);
 }
 
 /* ESM / Nucleotide Transformer (pre-LN): esm_forward.c. */
@@ -705,7 +707,6 @@ int layer_esm(sl_cuda_model *m, int l, sl_err *err) {
 int layer_d2(sl_cuda_model *m, int l, sl_err *err) {
     const sl_cuda_desc &d = m->d;
     const int H = d.hidden, NI = d.inter, N = m->B * m->T;
-    const size_t NH = (size_t)N * H;
     const Acts &a = m->A[l];
     const Layer &w = m->L[l];
     const float *xin = m->hs[l];
@@ -713,21 +714,14 @@ int layer_d2(sl_cuda_model *m, int l, sl_err *err) {
     SL_TRY(linear_lora(m, l, 0, a.q, xin, N, H, 3 * H, a.u[0], err));
     SL_TRY(attention(m, l, a, err));
     SL_TRY(linear_lora(m, l, 1, a.ln1_in, a.ctx, N, H, H, a.u[1], err));
-    if (m->drop_on)
-        SL_TRY(sl_cuda_dropout(a.ln1_in, a.ln1_in, NH, d.hidden_dropout, m->seed, hi_of(m, l, DROP_AO), 0,
-                               m->s, err));
-    SL_TRY(sl_cuda_add(a.ln1_in, xin, NH, m->s, err));
-    SL_TRY(sl_cuda_layernorm(a.h1, a.ln1_mean, a.ln1_rstd, a.ln1_in, w.ln1_w, w.ln1_b, N, H, d.ln_eps, m->s,
-                             err));
+    SL_TRY(residual_ln(m, l, a.ln1_in, xin, DROP_AO, a.h1, a.ln1_mean, a.ln1_rstd, w.ln1_w, w.ln1_b, err));
     SL_TRY(linear_lora(m, l, 2, a.inter, a.h1, N, H, 2 * NI, a.u[2], err));
     SL_TRY(sl_cuda_glu(a.gel, a.inter, N, NI, SL_CUDA_GLU_GE, m->s, err));
     if (m->drop_on) /* bert_layers.py: dropout before wo */
         SL_TRY(sl_cuda_dropout(a.gel, a.gel, (size_t)N * NI, d.hidden_dropout, m->seed, hi_of(m, l, DROP_OUT),
                                0, m->s, err));
     SL_TRY(linear_lora(m, l, 3, a.ln2_in, a.gel, N, NI, H, a.u[3], err));
-    SL_TRY(sl_cuda_add(a.ln2_in, a.h1, NH, m->s, err));
-    return sl_cuda_layernorm(out, a.ln2_mean, a.ln2_rstd, a.ln2_in, w.ln2_w, w.ln2_b, N, H, d.ln_eps, m->s,
-                             err);
+    return residual_ln(m, l, a.ln2_in, a.h1, 0, out, a.ln2_mean, a.ln2_rstd, w.ln2_w, w.ln2_b, err);
 }
 
 /* ---- backward, per family (dh holds d(output of layer l) on entry; dh/dh2 swap roles) ---- */
