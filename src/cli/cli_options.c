@@ -82,6 +82,28 @@ void sl_cli_help(const sl_cli_command *cmd, FILE *out) {
     fputs(SL_CLI_COMMON_HELP, out);
 }
 
+static int missing(const sl_cli_opt *o) {
+    return (o->flags & SL_CLI_REQUIRED) && !(o->str && *o->str) && !(o->list && o->list->n);
+}
+
+/* A usage error naming every SL_CLI_REQUIRED option not given ("--base, --train and -o"), else GO_ON. */
+static int missing_required(const sl_cli_command *cmd) {
+    char list[512] = "";
+    size_t len = 0, n = 0, total = 0;
+    for (const sl_cli_opt *o = cmd->opts; o->name; o++) total += (size_t)missing(o);
+    for (const sl_cli_opt *o = cmd->opts; o->name && len < sizeof list; o++) {
+        if (!missing(o)) continue;
+        const char *sep = n == 0 ? "" : n + 1 == total ? " and " : ", ";
+        int w = o->short_name ? snprintf(list + len, sizeof list - len, "%s-%c", sep, o->short_name)
+                              : snprintf(list + len, sizeof list - len, "%s--%s", sep, o->name);
+        if (w > 0) len += (size_t)w;
+        n++;
+    }
+    if (!n) return SL_CLI_GO_ON;
+    return sl_cli_usage_error("%s: %s %s required (see seqlora %s --help)", cmd->name, list,
+                              n > 1 ? "are" : "is", cmd->name);
+}
+
 int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common *common, int *first_arg) {
     static const struct option common_opts[] = {SL_CLI_COMMON_LONGOPTS, {"help", no_argument, 0, 'h'}};
     size_t n_opts = 0, n_common = sizeof common_opts / sizeof common_opts[0];
@@ -106,6 +128,7 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common
     }
     *sp = '\0';
     memcpy(longopts + n_opts, common_opts, sizeof common_opts);
+    sl_cli_common_init(common);
     sl_err err;
     sl_err_clear(&err);
     int opt, status = SL_CLI_GO_ON;
@@ -133,11 +156,15 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common
     free(longopts);
     free(shortopts);
     *first_arg = optind;
-    return status;
+    if (status != SL_CLI_GO_ON) return status;
+    if (argc - optind > cmd->max_args)
+        return sl_cli_usage_error("%s: unexpected argument '%s'", cmd->name, argv[optind + cmd->max_args]);
+    return missing_required(cmd);
 }
 
-int sl_cli_params(const sl_cli_opt *opts, json_t *params, sl_err *err) {
-    for (const sl_cli_opt *o = opts; o->name; o++) {
+json_t *sl_cli_params(const sl_cli_opt *opts, sl_err *err) {
+    json_t *params = json_object();
+    for (const sl_cli_opt *o = opts; params && o->name; o++) {
         if (!o->param) continue;
         json_t *v = NULL;
         if (o->num) {
@@ -154,10 +181,13 @@ int sl_cli_params(const sl_cli_opt *opts, json_t *params, sl_err *err) {
         } else {
             continue;
         }
-        if (!v || json_object_set_new(params, o->param, v))
-            return sl_err_set(err, SL_ENOMEM, "out of memory while setting the parameter '%s'", o->param);
+        if (!v || json_object_set_new(params, o->param, v)) {
+            json_decref(params);
+            params = NULL;
+        }
     }
-    return 0;
+    if (!params) sl_err_set(err, SL_ENOMEM, "out of memory while building the step parameters");
+    return params;
 }
 
 int sl_cli_device_params(const char *device, const char *precision, const char *model_dir,

@@ -6,15 +6,15 @@
  *
  *   static const char *out = NULL;  long long epochs = 10;  double lr = 3e-4;
  *   const sl_cli_opt opts[] = {
- *       SL_CLI_OPT_OUTPUT(&out, "DIR", "the adapter directory to write (required)"),
+ *       SL_CLI_OPT_OUTPUT(&out, "DIR", "the adapter directory to write (required)", SL_CLI_REQUIRED),
  *       SL_CLI_OPT_EPOCHS(&epochs, "(10)"),
  *       SL_CLI_OPT_LR(&lr, "peak learning rate (3e-4)"),
  *       {0},
  *   };
- *   const sl_cli_command cmd = {"train", TRAIN_HEADER, opts, 24, NULL};
+ *   const sl_cli_command cmd = {.name = "train", .header = TRAIN_HEADER, .opts = opts, .width = 24};
  *   int rc = sl_cli_parse(&cmd, argc, argv, &common, &first_arg);
  *   if (rc != SL_CLI_GO_ON) return rc;         // 0 after --help, 2 on a usage error (message printed)
- *   sl_cli_params(opts, params);                // every option with .param, with its value or default
+ *   json_t *params = sl_cli_params(opts, &err); // every option with .param, with its value or default
  *
  * The shared options (SL_CLI_OPT_* below) are declared once here so that train, pretrain, init-model,
  * predict, evaluate and run accept the same names with the same ranges and messages. Not thread-safe
@@ -38,6 +38,7 @@ enum {
     SL_CLI_LO_OPEN = 1,   /* a real must be > lo (else >= lo) */
     SL_CLI_HI_OPEN = 2,   /* a real must be < hi (else <= hi) */
     SL_CLI_OMIT_ZERO = 4, /* leave the parameter out when the value is 0 */
+    SL_CLI_REQUIRED = 8,  /* the command needs it (a usage error names every missing one) */
 };
 
 /* One option. Exactly one of str/list/num/real/flag is set: it says the kind and receives the value (its
@@ -66,24 +67,27 @@ typedef struct sl_cli_command {
     const sl_cli_opt *opts;
     int width;          /* width of the option column */
     const char *footer; /* text after the list (e.g. what goes to stdout), ending with a blank line */
+    int max_args;       /* positional arguments allowed (0: none) */
 } sl_cli_command;
 
 #define SL_CLI_GO_ON (-1)
 
 /* Parse argv[1..] (argv[0] is the command name): every option of cmd->opts, the common options into
- * `common`, -h/--help. Returns SL_CLI_GO_ON with *first_arg = the index of the first positional argument,
- * or the exit status to return now: 0 after printing the help on stdout, 2 after a usage error (an unknown
- * option: getopt's message and the help on stderr; a bad value: "seqlora: error: --lr: expected a number
- * in (0, 10), got 'x'"). Values of the same option given twice: the last wins (lists append). */
+ * `common` (initialised here), -h/--help. Returns SL_CLI_GO_ON with *first_arg = the index of the first
+ * positional argument, or the exit status to return now: 0 after printing the help on stdout, 2 after a
+ * usage error, said on stderr: an unknown option (getopt's message and the help), a bad value
+ * ("seqlora: error: --lr: expected a number in (0, 10), got 'x'"), more than cmd->max_args positional
+ * arguments, a SL_CLI_REQUIRED option missing ("train: --base and -o are required (see seqlora train
+ * --help)"). Values of the same option given twice: the last wins (lists append). */
 int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common *common, int *first_arg);
 
 /* Print the help of `cmd` (see sl_cli_command). */
 void sl_cli_help(const sl_cli_command *cmd, FILE *out);
 
-/* Put every option of `opts` that has .param into `params`: integers as JSON integers, reals as reals,
- * flags as booleans, strings when set (an unset string is left out), SL_CLI_OMIT_ZERO numbers when not 0.
- * Returns 0, or SL_ENOMEM. */
-int sl_cli_params(const sl_cli_opt *opts, json_t *params, sl_err *err);
+/* The step parameters of `opts` (a new JSON object): every option that has .param, integers as JSON
+ * integers, reals as reals, flags as booleans, strings when set (an unset string is left out),
+ * SL_CLI_OMIT_ZERO numbers when not 0. NULL with err set (SL_ENOMEM) when out of memory. */
+json_t *sl_cli_params(const sl_cli_opt *opts, sl_err *err);
 
 /* Check one value of `o` and store it: 0, or SL_EUSAGE with err naming the option and the range. */
 int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err);
@@ -106,10 +110,10 @@ char *sl_cli_default_in(const char *path, const char *dir, const char *name);
 #define SL_CLI_REAL_OPT(nm, ar, h, dest, l, u, fl, pr)                                                       \
     { .name = nm, .arg = ar, .help = h, .real = dest, .lo = l, .hi = u, .flags = fl, .param = pr }
 
-#define SL_CLI_OPT_OUTPUT(dest, ar, h)                                                                       \
-    { .name = "output", .short_name = 'o', .arg = ar, .help = h, .str = dest }
-#define SL_CLI_OPT_BASE(dest, h)                                                                             \
-    { .name = "base", .arg = "DIR", .help = h, .str = dest }
+#define SL_CLI_OPT_OUTPUT(dest, ar, h, fl)                                                                   \
+    { .name = "output", .short_name = 'o', .arg = ar, .help = h, .str = dest, .flags = fl }
+#define SL_CLI_OPT_BASE(dest, h, fl)                                                                         \
+    { .name = "base", .arg = "DIR", .help = h, .str = dest, .flags = fl }
 #define SL_CLI_OPT_METRICS(dest, h)                                                                          \
     { .name = "metrics", .arg = "FILE", .help = h, .str = dest }
 #define SL_CLI_OPT_DEVICE(dest, h)                                                                           \

@@ -25,7 +25,7 @@ int sl_cmd_evaluate(int argc, char **argv) {
          .arg = "FILE",
          .help = "predictions TSV from `seqlora predict`",
          .str = &pred},
-        SL_CLI_OPT_BASE(&base, "or: a Hugging Face model directory to predict with first ..."),
+        SL_CLI_OPT_BASE(&base, "or: a Hugging Face model directory to predict with first ...", 0),
         {.name = "adapter",
          .arg = "DIR",
          .help = "... with this LoRA adapter (PEFT layout) ...",
@@ -35,7 +35,7 @@ int sl_cmd_evaluate(int argc, char **argv) {
          .help = "... on this dataset TSV (id, sequence, label); the predictions are kept\n"
                  "in REPORT_DIR/predictions.tsv",
          .str = &dataset},
-        SL_CLI_OPT_OUTPUT(&out, "DIR", "the report directory to write (required)"),
+        SL_CLI_OPT_OUTPUT(&out, "DIR", "the report directory to write (required)", SL_CLI_REQUIRED),
         {.name = "task",
          .arg = "NAME",
          .help = "auto (default), binary, multiclass, multilabel or regression",
@@ -61,25 +61,26 @@ int sl_cmd_evaluate(int argc, char **argv) {
         SL_CLI_OPT_PRECISION(&precision, "with --base: fp32 (default), bf16, fp16 (CUDA only)"),
         {0},
     };
-    const sl_cli_command cmd = {"evaluate", header, opts, 24,
-                                "stdout: the path of metrics.json, or with --json its content.\n\n"};
+    const sl_cli_command cmd = {.name = "evaluate",
+                                .header = header,
+                                .opts = opts,
+                                .width = 24,
+                                .footer =
+                                    "stdout: the path of metrics.json, or with --json its content.\n\n"};
     sl_cli_common common;
-    sl_cli_common_init(&common);
     int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
     if (rc != SL_CLI_GO_ON) return rc;
-    if (first < argc) return sl_cli_usage_error("evaluate: unexpected argument '%s'", argv[first]);
     if (pred && (base || adapter || dataset))
         return sl_cli_usage_error("evaluate: give --predictions, or --base and --dataset, not both");
     if (!pred && (!base || !dataset))
         return sl_cli_usage_error(
             "evaluate: --predictions, or --base and --dataset, is required (see seqlora evaluate --help)");
-    if (!out) return sl_cli_usage_error("evaluate: -o REPORT_DIR is required");
     if (pred && (device || precision))
         return sl_cli_usage_error("evaluate: --device and --precision apply to --base only");
     sl_err err;
     sl_err_clear(&err);
-    json_t *params = json_object();
-    rc = params ? sl_cli_params(opts, params, &err) : sl_err_set(&err, SL_ENOMEM, "out of memory");
+    json_t *params = sl_cli_params(opts, &err);
+    rc = params ? 0 : SL_ENOMEM;
     if (!rc && base) rc = sl_cli_device_params(device, precision, base, &common, params, &err);
     if (rc) {
         json_decref(params);

@@ -53,20 +53,17 @@ int sl_cmd_init_model(int argc, char **argv) {
          .str = &config},
         SL_CLI_OPT_KMER("vocab-kmer", &k, "k of the k-mer vocabulary, 3..8 (6)"),
         SL_CLI_OPT_SEED(&seed, "N", "(42)"),
-        SL_CLI_OPT_OUTPUT(&out, "DIR", "the model directory to write (required)"),
+        SL_CLI_OPT_OUTPUT(&out, "DIR", "the model directory to write (required)", SL_CLI_REQUIRED),
         {0},
     };
-    const sl_cli_command cmd = {"init-model", header, opts, 18, NULL};
+    const sl_cli_command cmd = {.name = "init-model", .header = header, .opts = opts, .width = 18};
     sl_cli_common common;
-    sl_cli_common_init(&common);
     int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
     if (rc != SL_CLI_GO_ON) return rc;
-    if (first < argc) return sl_cli_usage_error("init-model: unexpected argument '%s'", argv[first]);
-    if (!out) return sl_cli_usage_error("init-model: -o DIR is required (see seqlora init-model --help)");
     sl_err err;
     sl_err_clear(&err);
-    json_t *params = json_object();
-    rc = params ? sl_cli_params(opts, params, &err) : sl_err_set(&err, SL_ENOMEM, "out of memory");
+    json_t *params = sl_cli_params(opts, &err);
+    rc = params ? 0 : SL_ENOMEM;
     if (!rc && config) rc = config_params(config, params, &err);
     if (rc) {
         json_decref(params);

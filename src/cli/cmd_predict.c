@@ -17,32 +17,30 @@ int sl_cmd_predict(int argc, char **argv) {
         if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8)) return sl_cmd_score(argc, argv);
     const char *base = NULL, *adapter = NULL, *input = NULL, *out = NULL, *device = NULL, *precision = NULL;
     const sl_cli_opt opts[] = {
-        SL_CLI_OPT_BASE(&base, "base model directory (required)"),
+        SL_CLI_OPT_BASE(&base, "base model directory (required)", SL_CLI_REQUIRED),
         {.name = "adapter",
          .arg = "DIR",
          .help = "a PEFT LoRA adapter (default: the base with its own classifier)",
          .str = &adapter},
-        {.name = "input", .arg = "TSV", .help = "the rows to predict (required)", .str = &input},
-        SL_CLI_OPT_OUTPUT(&out, "FILE", "the predictions TSV (required)"),
+        {.name = "input",
+         .arg = "TSV",
+         .help = "the rows to predict (required)",
+         .str = &input,
+         .flags = SL_CLI_REQUIRED},
+        SL_CLI_OPT_OUTPUT(&out, "FILE", "the predictions TSV (required)", SL_CLI_REQUIRED),
         SL_CLI_OPT_DEVICE(&device, "auto (default: the first GPU when one is usable, else the CPU with a\n"
                                    "note), cpu, cuda, cuda:N (exit 2 when not usable); BERT-family bases"),
         SL_CLI_OPT_PRECISION(&precision, "fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)"),
         {0},
     };
-    const sl_cli_command cmd = {"predict", header, opts, 19, NULL};
+    const sl_cli_command cmd = {.name = "predict", .header = header, .opts = opts, .width = 19};
     sl_cli_common common;
-    sl_cli_common_init(&common);
     int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
     if (rc != SL_CLI_GO_ON) return rc;
-    if (first < argc) return sl_cli_usage_error("predict: unexpected argument '%s'", argv[first]);
-    if (!base || !input || !out)
-        return sl_cli_usage_error(
-            "predict: --base, --input and -o are required (see seqlora predict --help)");
     sl_err err;
     sl_err_clear(&err);
-    json_t *params = json_object();
-    rc = params ? sl_cli_device_params(device, precision, base, &common, params, &err)
-                : sl_err_set(&err, SL_ENOMEM, "out of memory");
+    json_t *params = sl_cli_params(opts, &err);
+    rc = params ? sl_cli_device_params(device, precision, base, &common, params, &err) : SL_ENOMEM;
     if (rc) {
         json_decref(params);
         return sl_cli_report(rc, &err);

@@ -25,7 +25,8 @@ int sl_cmd_pretrain(int argc, char **argv) {
         {.name = "fasta",
          .arg = "FILE",
          .help = "sequences (FASTA, plain or gzip/bgzip/bz2/xz/zstd; repeatable)",
-         .list = &fasta},
+         .list = &fasta,
+         .flags = SL_CLI_REQUIRED},
         {.name = "config",
          .arg = "FILE",
          .help = "from scratch: a BertConfig JSON (hidden_size, num_hidden_layers,\n"
@@ -36,7 +37,7 @@ int sl_cmd_pretrain(int argc, char **argv) {
          .arg = "DIR",
          .help = "continue from this model directory instead",
          .str = &init},
-        SL_CLI_OPT_OUTPUT(&out, "DIR", "the model directory to write (required)"),
+        SL_CLI_OPT_OUTPUT(&out, "DIR", "the model directory to write (required)", SL_CLI_REQUIRED),
         SL_CLI_OPT_METRICS(&metrics, "per-epoch MLM loss (default: MODEL_DIR/metrics.jsonl)"),
         SL_CLI_OPT_KMER("kmer", &kmer, "k of the tokens (6)"),
         SL_CLI_INT_OPT("window", "N", "tokens per window incl. [CLS]/[SEP] (512)", &window, 3, 100000,
@@ -56,19 +57,15 @@ int sl_cmd_pretrain(int argc, char **argv) {
         SL_CLI_OPT_CHECKPOINT(&ck, "checkpoint every N steps as well as at epoch ends (50)", 0),
         {0},
     };
-    const sl_cli_command cmd = {"pretrain", header, opts, 24, NULL};
+    const sl_cli_command cmd = {.name = "pretrain", .header = header, .opts = opts, .width = 24};
     sl_cli_common common;
-    sl_cli_common_init(&common);
     int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
     if (rc != SL_CLI_GO_ON) return rc;
-    if (first < argc) return sl_cli_usage_error("pretrain: unexpected argument '%s'", argv[first]);
-    if (!fasta.n || !out)
-        return sl_cli_usage_error("pretrain: --fasta and -o are required (see seqlora pretrain --help)");
     if (!config == !init) return sl_cli_usage_error("pretrain: give exactly one of --config and --init-from");
     sl_err err;
     sl_err_clear(&err);
-    json_t *params = json_object();
-    rc = params ? sl_cli_params(opts, params, &err) : sl_err_set(&err, SL_ENOMEM, "out of memory");
+    json_t *params = sl_cli_params(opts, &err);
+    rc = params ? 0 : SL_ENOMEM;
     char *mpath = rc ? NULL : sl_cli_default_in(metrics, out, "metrics.jsonl");
     if (!rc && !mpath) rc = sl_err_set(&err, SL_ENOMEM, "out of memory");
     if (rc) {

@@ -84,7 +84,8 @@ int sl_cmd_run(int argc, char **argv) {
     const sl_cli_opt opts[] = {
         SL_CLI_OPT_OUTPUT(&outdir, "DIR",
                           "where the outputs go (default ./seqlora-run): data/, model/, report/,\n"
-                          "baselines/, model.tar.gz, report.md, summary.json"),
+                          "baselines/, model.tar.gz, report.md, summary.json",
+                          0),
         {.name = "dry-run",
          .help = "print the plan (each step cached or to run, with its key) and stop",
          .flag = &dry},
@@ -96,17 +97,19 @@ int sl_cmd_run(int argc, char **argv) {
         SL_CLI_OPT_PRECISION(&precision, "fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)"),
         {0},
     };
-    const sl_cli_command cmd = {"run", header, opts, 19,
-                                "stdout: the report.md path (--json: summary.json's content; --dry-run: the "
-                                "plan).\n\n"};
+    const sl_cli_command cmd = {.name = "run",
+                                .header = header,
+                                .opts = opts,
+                                .width = 19,
+                                .footer =
+                                    "stdout: the report.md path (--json: summary.json's content; --dry-run: "
+                                    "the plan).\n\n",
+                                .max_args = 1};
     sl_cli_common common;
-    sl_cli_common_init(&common);
     int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
     if (rc != SL_CLI_GO_ON) return rc;
     sl_err err;
     sl_err_clear(&err);
-    if (argc - first > 1)
-        return sl_cli_usage_error("run: one config file at most, got '%s' too", argv[first + 1]);
     const char *config_path = first < argc ? argv[first] : NULL;
     json_t *config = NULL;
     rc = sl_pipeline_config_load(config_path, &config, &err);

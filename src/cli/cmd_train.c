@@ -32,13 +32,18 @@ int sl_cmd_train(int argc, char **argv) {
     double alpha = 32, drop = 0.1, lr = 3e-4, wd = 0.01, clip = 1.0;
     int rslora = 0, pooler = 0;
     const sl_cli_opt opts[] = {
-        SL_CLI_OPT_BASE(&base, "base model directory (config.json, model.safetensors, vocab.txt)"),
-        {.name = "train", .arg = "TSV", .help = "training set (required)", .str = &train},
+        SL_CLI_OPT_BASE(&base, "base model directory (config.json, model.safetensors, vocab.txt)",
+                        SL_CLI_REQUIRED),
+        {.name = "train",
+         .arg = "TSV",
+         .help = "training set (required)",
+         .str = &train,
+         .flags = SL_CLI_REQUIRED},
         {.name = "eval",
          .arg = "TSV",
          .help = "evaluation set for early stopping and the best adapter",
          .str = &eval},
-        SL_CLI_OPT_OUTPUT(&out, "DIR", "the adapter directory to write (required)"),
+        SL_CLI_OPT_OUTPUT(&out, "DIR", "the adapter directory to write (required)", SL_CLI_REQUIRED),
         SL_CLI_OPT_METRICS(&metrics, "where to put metrics.jsonl (default: ADAPTER_DIR/metrics.jsonl)"),
         {.name = "init-adapter",
          .arg = "DIR",
@@ -100,19 +105,15 @@ int sl_cmd_train(int argc, char **argv) {
                              "fp32 (default), bf16, fp16: the frozen base's GEMMs on CUDA (CPU: fp32)"),
         {0},
     };
-    const sl_cli_command cmd = {"train", header, opts, 24, NULL};
+    const sl_cli_command cmd = {.name = "train", .header = header, .opts = opts, .width = 24};
     sl_cli_common common;
-    sl_cli_common_init(&common);
     int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
     if (rc != SL_CLI_GO_ON) return rc;
-    if (first < argc) return sl_cli_usage_error("train: unexpected argument '%s'", argv[first]);
-    if (!base || !train || !out)
-        return sl_cli_usage_error("train: --base, --train and -o are required (see seqlora train --help)");
     sl_err err;
     sl_err_clear(&err);
-    json_t *params = json_object();
+    json_t *params = sl_cli_params(opts, &err);
     /* the device is resolved here, so that only a CUDA run carries device/precision in its action key */
-    rc = params ? sl_cli_params(opts, params, &err) : sl_err_set(&err, SL_ENOMEM, "out of memory");
+    rc = params ? 0 : SL_ENOMEM;
     if (!rc) rc = sl_cli_device_params(device, precision, base, &common, params, &err);
     if (!rc && json_object_set_new(params, "base_name", json_string(base_name(base))))
         rc = sl_err_set(&err, SL_ENOMEM, "out of memory");

@@ -288,7 +288,9 @@ if r.returncode == 0:
         time.sleep(0.02)
     p.wait()
     check(killed, "the run was killed after its first checkpoint (not finished before)")
-    r = pretrain(store3, o3, 1, ["--json"])
+    # without --quiet: the resume note is an info line, which --quiet silences
+    r = subprocess.run([BIN] + [a for a in ARGS if a != "--quiet"] + ["--store", store3, "--threads", "1", "-o", o3,
+                                                                     "--json"], capture_output=True, text=True)
     check(r.returncode == 0 and open(os.path.join(o3, "model.safetensors"), "rb").read() == ref,
           "killed with SIGKILL and rerun: byte-identical model.safetensors")
     check("resumed at step" in r.stderr, "the rerun resumed from the checkpoint (did not start over): " +
