@@ -48,9 +48,10 @@ int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note,
                          sl_err *err);
 
 /* --device / --precision for a run on the model in `model_dir` (device NULL = "auto", precision NULL =
- * "fp32"): parse both, resolve the device, and apply what the CUDA backend can run. The CUDA module runs
- * the BERT engine's layout only: for another family (ESM, DNABERT-2) auto falls back to the CPU with a
- * note and cuda[:N] is SL_EUSAGE. The CPU engine is fp32 only: cpu + bf16/fp16 is SL_EUSAGE, auto falling
+ * "fp32"): parse both, resolve the device, and apply what the CUDA backend can run. train/predict hand
+ * BERT-family bases only to the CUDA module (it runs ESM and DNABERT-2 too, sl_nn_cuda_model_create, but
+ * the trainer and predict are not wired for them yet): for another family auto falls back to the CPU with
+ * a note and cuda[:N] is SL_EUSAGE naming the base and its family. The CPU engine is fp32 only: cpu + bf16/fp16 is SL_EUSAGE, auto falling
  * back to the CPU runs fp32 and says so in the note. *note (may be NULL) gets one line when auto fell
  * back, else "". model_dir may be NULL (no family check). */
 int sl_nn_device_select(const char *device, const char *precision, const char *model_dir, sl_nn_device *out,
