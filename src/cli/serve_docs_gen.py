@@ -17,8 +17,8 @@ def resp(desc, schema=None):
 
 def errors(*codes):
     text = {
-        "400": "A sequence holds a character other than A, C, G, T, N (`position` is 1-based), is empty, or a variant's "
-               "ref/position do not match its sequence.",
+        "400": "A sequence holds a character other than A, C, G, T, N (a protein model: other than its one-letter "
+               "residues; `position` is 1-based), is empty, or a variant's ref/position do not match its sequence.",
         "401": "The server has a token (--token-file) and the request lacks `Authorization: Bearer <token>`.",
         "413": "The body is larger than --max-body bytes, or a batch has more than 1000 items.",
         "422": "Malformed JSON, not an object, or a missing / wrongly typed field (`field` names it).",
@@ -26,7 +26,9 @@ def errors(*codes):
     return {c: resp(text[c], ERR) for c in codes}
 
 
-SEQ = {"type": "string", "pattern": "^[ACGTNacgtn]+$", "description": "DNA; any case; A, C, G, T, N only"}
+SEQ = {"type": "string", "pattern": "^[A-Za-z]+$",
+       "description": "DNA; any case; A, C, G, T, N only. For a protein model (ESM-2; GET /v1/model: "
+                      "bundle.tokenizer.input is \"protein\") the one-letter residues of its vocabulary"}
 
 spec = {
     "openapi": "3.0.3",

@@ -47,9 +47,11 @@ static json_t *parse_body(const char *body, size_t len, sl_serve_reply *r) {
     return j;
 }
 
-/* A sequence field: a non-empty string of A/C/G/T/N (any case). Missing / wrong type: 422; bad bases: 400
- * naming the 1-based position. Returns the upper-cased copy (malloc'd) or NULL with `r` filled. */
-static char *get_sequence(const json_t *obj, const char *key, const char *field, sl_serve_reply *r) {
+/* A sequence field: a non-empty string of A/C/G/T/N (any case; the model's one-letter residues for a protein
+ * model). Missing / wrong type: 422; bad characters: 400 naming the 1-based position. Returns the upper-cased
+ * copy (malloc'd) or NULL with `r` filled. */
+static char *get_sequence(const sl_serve *srv, const json_t *obj, const char *key, const char *field,
+                          sl_serve_reply *r) {
     const json_t *v = json_object_get(obj, key);
     if (!v) {
         sl_serve_error(r, 422, field, "missing field '%s'", field);
@@ -62,18 +64,18 @@ static char *get_sequence(const json_t *obj, const char *key, const char *field,
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
     long long bad;
-    if (sl_nn_infer_check_dna(s, len, &bad)) {
+    const sl_nn_infer *in = srv->model->infer;
+    if (sl_nn_infer_check_seq(in, s, len, &bad)) {
         if (bad < 0)
             sl_serve_error(r, 400, field, "field '%s' is empty", field);
         else {
             unsigned char c = (unsigned char)s[bad];
             if (c >= 0x20 && c < 0x7f)
-                sl_serve_error(r, 400, field, "field '%s': position %lld: '%c' is not one of A, C, G, T, N",
-                               field, bad + 1, c);
+                sl_serve_error(r, 400, field, "field '%s': position %lld: '%c' is not %s", field, bad + 1, c,
+                               sl_nn_infer_alphabet(in));
             else
-                sl_serve_error(r, 400, field,
-                               "field '%s': position %lld: byte 0x%02x is not one of A, C, G, T, N", field,
-                               bad + 1, c);
+                sl_serve_error(r, 400, field, "field '%s': position %lld: byte 0x%02x is not %s", field,
+                               bad + 1, c, sl_nn_infer_alphabet(in));
             if (r->json) json_object_set_new(r->json, "position", json_integer(bad + 1));
         }
         return NULL;
@@ -122,7 +124,7 @@ static int score_locked(sl_serve *s, const char *const *seqs, size_t n, double *
 void sl_serve_predict_risk(sl_serve *s, const char *body, size_t len, sl_serve_reply *r) {
     json_t *j = parse_body(body, len, r);
     if (!j) return;
-    char *seq = get_sequence(j, "brca1_sequence", "brca1_sequence", r);
+    char *seq = get_sequence(s, j, "brca1_sequence", "brca1_sequence", r);
     json_decref(j);
     if (!seq) return;
     const int C = sl_nn_infer_num_outputs(s->model->infer);
@@ -209,7 +211,7 @@ static void predict_sequences(sl_serve *s, const json_t *arr, sl_serve_reply *r)
             sl_serve_error(r, 422, field, "'%s' must be an object {\"id\", \"sequence\"}", field);
             goto out;
         }
-        if (!(seqs[i] = get_sequence(it, "sequence", field, r))) goto out;
+        if (!(seqs[i] = get_sequence(s, it, "sequence", field, r))) goto out;
     }
     if (too_many_windows(s, (const char *const *)seqs, n, "sequences", r)) goto out;
     if (score_locked(s, (const char *const *)seqs, n, p, nw, &err)) {
@@ -253,12 +255,12 @@ static void predict_variants(sl_serve *s, const json_t *arr, sl_serve_reply *r) 
             goto out;
         }
         snprintf(field, sizeof field, "variants[%zu].sequence", i);
-        if (!(w[2 * i] = get_sequence(it, "sequence", field, r))) goto out;
+        if (!(w[2 * i] = get_sequence(s, it, "sequence", field, r))) goto out;
         char *ref, *alt;
         snprintf(field, sizeof field, "variants[%zu].ref", i);
-        if (!(ref = get_sequence(it, "ref", field, r))) goto out;
+        if (!(ref = get_sequence(s, it, "ref", field, r))) goto out;
         snprintf(field, sizeof field, "variants[%zu].alt", i);
-        if (!(alt = get_sequence(it, "alt", field, r))) {
+        if (!(alt = get_sequence(s, it, "alt", field, r))) {
             free(ref);
             goto out;
         }

@@ -26,6 +26,8 @@ struct sl_nn_infer {
     size_t text_cap;
     sl_nn_family family;
     sl_nn_tokenizer_kind tok_kind;
+    int protein;       /* an ESM tokenizer without 6-mers (ESM-2): sequences are one-letter residues */
+    char residues[27]; /* protein: the one-letter residues the vocabulary has, upper case */
 };
 
 /* The number of classes of an adapter's classifier (a PEFT-made adapter has no seqlora_head.json). */
@@ -185,6 +187,14 @@ int sl_nn_infer_open(const sl_nn_infer_opts *o, sl_nn_infer **out, sl_err *err) 
         goto fail;
     s->family = sl_nn_model_get_family(s->m);
     s->tok_kind = kind;
+    if (kind == SL_NN_TOK_ESM && sl_nn_tokenizer_token_id(s->tok, "AAAAAA") < 0) {
+        size_t n = 0;
+        for (char c = 'A'; c <= 'Z'; c++) {
+            char t[2] = {c, 0};
+            if (sl_nn_tokenizer_token_id(s->tok, t) >= 0) s->residues[n++] = c;
+        }
+        s->protein = n > 0;
+    }
     if (o->adapter_dir) {
         if ((rc = sl_nn_model_adapter_load_weights(s->m, o->adapter_dir, err))) goto fail;
     } else if (!sl_nn_model_head_loaded(s->m)) {
@@ -276,6 +286,28 @@ int sl_nn_infer_check_dna(const char *seq, size_t len, long long *bad_pos) {
             default:
                 *bad_pos = (long long)i;
                 return SL_EDATA;
+        }
+    }
+    return 0;
+}
+
+int sl_nn_infer_is_protein(const sl_nn_infer *s) {
+    return s->protein;
+}
+
+const char *sl_nn_infer_alphabet(const sl_nn_infer *s) {
+    return s->protein ? "a one-letter residue of the model's vocabulary" : "one of A, C, G, T, N";
+}
+
+int sl_nn_infer_check_seq(const sl_nn_infer *s, const char *seq, size_t len, long long *bad_pos) {
+    if (!s->protein) return sl_nn_infer_check_dna(seq, len, bad_pos);
+    *bad_pos = -1;
+    if (len == 0) return SL_EDATA;
+    for (size_t i = 0; i < len; i++) {
+        int c = toupper((unsigned char)seq[i]);
+        if (c < 'A' || c > 'Z' || !strchr(s->residues, c)) {
+            *bad_pos = (long long)i;
+            return SL_EDATA;
         }
     }
     return 0;
@@ -377,11 +409,10 @@ int sl_nn_infer_score_dna(sl_nn_infer *s, const char *const *seqs, size_t n, dou
     for (size_t i = 0; i < n; i++) {
         long long bad;
         lens[i] = strlen(seqs[i]);
-        if (sl_nn_infer_check_dna(seqs[i], lens[i], &bad)) {
+        if (sl_nn_infer_check_seq(s, seqs[i], lens[i], &bad)) {
             rc = bad < 0 ? sl_err_set(err, SL_EDATA, "sequence %zu is empty", i + 1)
-                         : sl_err_set(err, SL_EDATA,
-                                      "sequence %zu: position %lld: '%c' is not one of A, C, G, T, N", i + 1,
-                                      bad + 1, seqs[i][bad]);
+                         : sl_err_set(err, SL_EDATA, "sequence %zu: position %lld: '%c' is not %s", i + 1,
+                                      bad + 1, seqs[i][bad], sl_nn_infer_alphabet(s));
             goto out;
         }
         if (n_windows) n_windows[i] = sl_nn_infer_n_windows(s, lens[i]);

@@ -86,10 +86,23 @@ int sl_nn_infer_family_of(const char *model_dir, const char **name, sl_err *err)
  * 0-based offending position in *bad_pos (-1 for an empty sequence). */
 int sl_nn_infer_check_dna(const char *seq, size_t len, long long *bad_pos);
 
+/* 1 when the model reads protein: an ESM tokenizer without 6-mers (ESM-2). Its sequences are one-letter
+ * residues (any case; those the vocabulary has), windowed like bases (one token per residue). */
+int sl_nn_infer_is_protein(const sl_nn_infer *s);
+
+/* What a sequence character must be, for messages: "one of A, C, G, T, N" or "a one-letter residue of the
+ * model's vocabulary" (static strings). */
+const char *sl_nn_infer_alphabet(const sl_nn_infer *s);
+
+/* sl_nn_infer_check_dna for a DNA model; for a protein model every character, upper-cased, must be a
+ * one-letter token of the vocabulary. Same returns. */
+int sl_nn_infer_check_seq(const sl_nn_infer *s, const char *seq, size_t len, long long *bad_pos);
+
 /* The number of windows `len` bases are scored in. */
 size_t sl_nn_infer_n_windows(const sl_nn_infer *s, size_t len);
 
-/* Score `n` DNA sequences (validated as above; lower case is upper-cased): out[i * C + c]. n_windows (may be
+/* Score `n` DNA sequences (protein sequences for a protein model; validated by sl_nn_infer_check_seq;
+ * lower case is upper-cased): out[i * C + c]. n_windows (may be
  * NULL) receives the window count per sequence. Errors: SL_EDATA naming the sequence index and position. */
 int sl_nn_infer_score_dna(sl_nn_infer *s, const char *const *seqs, size_t n, double *out, size_t *n_windows,
                           sl_err *err);

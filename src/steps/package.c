@@ -239,7 +239,11 @@ static char *model_card(const json_t *meta, const json_t *metrics) {
     const char *kind = json_string_value(json_object_get(tok, "kind"));
     long long kmer = (long long)json_integer_value(json_object_get(tok, "kmer"));
     char how[160];
-    if (kmer > 0)
+    const char *input = json_string_value(json_object_get(tok, "input"));
+    int protein = input && !strcmp(input, "protein");
+    if (protein)
+        snprintf(how, sizeof how, "tokenised by the model's ESM tokenizer (one token per residue)");
+    else if (kmer > 0)
         snprintf(how, sizeof how, "tokenised as overlapping %lld-mers", kmer);
     else if (kind && !strcmp(kind, "esm"))
         snprintf(how, sizeof how,
@@ -250,13 +254,14 @@ static char *model_card(const json_t *meta, const json_t *metrics) {
     else
         snprintf(how, sizeof how, "the bases as they are, one token per character");
     sb(&b,
-       "- base model family: %s\n- input: DNA (A, C, G, T, N; upper-cased); %s, at most %lld tokens per "
-       "window; longer sequences are scored in windows of %lld bases every %lld bases and the probabilities "
-       "averaged\n\n",
+       "- base model family: %s\n- input: %s; %s, at most %lld tokens per window; longer sequences are "
+       "scored in windows of %lld %s every %lld and the probabilities averaged\n\n",
        json_string_value(json_object_get(base, "family")) ? json_string_value(json_object_get(base, "family"))
                                                           : "bert",
-       how, (long long)json_integer_value(json_object_get(task, "max_length")),
+       protein ? "protein (one-letter residues, upper-cased)" : "DNA (A, C, G, T, N; upper-cased)", how,
+       (long long)json_integer_value(json_object_get(task, "max_length")),
        (long long)json_integer_value(json_object_get(json_object_get(meta, "inference"), "window")),
+       protein ? "residues" : "bases",
        (long long)json_integer_value(json_object_get(json_object_get(meta, "inference"), "stride")));
     sb(&b, "## Data\n\nThe training and evaluation data are those of the `train` and `evaluate` actions "
            "whose outputs "
@@ -543,9 +548,10 @@ static int run_package(const sl_step_ctx *ctx) {
         if (sl_fs_is_file(p)) json_array_append_new(tfiles, json_string(sl_nn_tokenizer_files[i]));
     }
     json_object_set_new(meta, "tokenizer",
-                        json_pack("{s:s,s:s,s:i,s:o}", "dir", "tokenizer", "kind",
-                                  sl_nn_infer_tokenizer_kind(s), "kmer", sl_nn_infer_kmer(s), "files",
-                                  tfiles));
+                        json_pack("{s:s,s:s,s:s,s:i,s:o}", "dir", "tokenizer", "kind",
+                                  sl_nn_infer_tokenizer_kind(s), "input",
+                                  sl_nn_infer_is_protein(s) ? "protein" : "dna", "kmer", sl_nn_infer_kmer(s),
+                                  "files", tfiles));
     json_object_set_new(
         meta, "inference",
         json_pack("{s:i,s:i}", "window", sl_nn_infer_window(s), "stride", sl_nn_infer_stride(s)));

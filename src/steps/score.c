@@ -200,10 +200,12 @@ static int score_sequences(sl_nn_model *m, const char *path, int fasta, sbuf *ou
     int text_mode = !fasta && strchr(seqs.v[0], ' ') != NULL;
     for (size_t i = 0; i < seqs.n && !text_mode; i++) {
         long long bad;
-        if (sl_nn_infer_check_dna(seqs.v[i], strlen(seqs.v[i]), &bad)) {
-            rc = sl_err_set(err, SL_EDATA,
-                            "%s: record %zu (%s): position %lld: '%c' is not one of A, C, G, T, N", path,
-                            i + 1, ids.v[i], bad + 1, seqs.v[i][bad]);
+        if (sl_nn_infer_check_seq(s, seqs.v[i], strlen(seqs.v[i]), &bad)) {
+            rc = bad < 0
+                     ? sl_err_set(err, SL_EDATA, "%s: record %zu (%s): the sequence is empty", path, i + 1,
+                                  ids.v[i])
+                     : sl_err_set(err, SL_EDATA, "%s: record %zu (%s): position %lld: '%c' is not %s", path,
+                                  i + 1, ids.v[i], bad + 1, seqs.v[i][bad], sl_nn_infer_alphabet(s));
             goto out;
         }
     }
@@ -463,6 +465,12 @@ static int run_score(const sl_step_ctx *ctx) {
                            .prefer_adapter = !merged};
     if ((rc = sl_nn_model_open(&mo, &m, err))) goto out;
     json_object_set_new(ctx->summary, "weights", json_string(m->weights));
+    if ((kind == 'v' || region) && sl_nn_infer_is_protein(m->infer)) {
+        rc = sl_err_set(err, SL_EUSAGE,
+                        "score: %s reads protein; variant scoring (a VCF or --saturate) needs a DNA model",
+                        model);
+        goto out;
+    }
     if (kind == 'v' || region) {
         if (!(idx = sl_fs_join(ctx->workdir, "fai"))) {
             rc = sl_err_set(err, SL_ENOMEM, "out of memory");

@@ -60,3 +60,22 @@ def make_nt(d, rng=None):
                     position_embedding_type="absolute", token_dropout=False)
     EsmForSequenceClassification(cfg).save_pretrained(d, safe_serialization=True)
     return EsmTokenizer(os.path.join(d, "vocab.txt"))
+
+
+ESM_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXBUZO") + [".", "-", "<null_1>", "<mask>"]
+
+
+def make_esm2(d, rng=None):
+    """Write an ESM-2-style protein base (rotary positions, token dropout, the 33-token alphabet) into the new
+    directory d; returns its EsmTokenizer."""
+    os.makedirs(d)
+    open(os.path.join(d, "vocab.txt"), "w").write("\n".join(ESM_VOCAB) + "\n")
+    json.dump({"model_max_length": 64, "tokenizer_class": "EsmTokenizer"},
+              open(os.path.join(d, "tokenizer_config.json"), "w"))
+    torch.manual_seed(0)
+    cfg = EsmConfig(vocab_size=len(ESM_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                    intermediate_size=64, max_position_embeddings=66, num_labels=2, hidden_dropout_prob=0.0,
+                    attention_probs_dropout_prob=0.0, pad_token_id=1, mask_token_id=ESM_VOCAB.index("<mask>"),
+                    layer_norm_eps=1e-5, position_embedding_type="rotary", token_dropout=True)
+    EsmForSequenceClassification(cfg).save_pretrained(d, safe_serialization=True)
+    return EsmTokenizer(os.path.join(d, "vocab.txt"))

@@ -1,22 +1,26 @@
 """Model families end to end: a tiny random DNABERT-2 base (MosaicBERT config with auto_map, BPE tokenizer.json,
-LoRA on Wqkv) and a tiny random Nucleotide Transformer v1 base (EsmForSequenceClassification, 6-mer EsmTokenizer)
-each go through `seqlora train` -> `package` -> `score` / `predict --model` -> `serve` (/v1/predict).
+LoRA on Wqkv), a tiny random Nucleotide Transformer v1 base (EsmForSequenceClassification, 6-mer EsmTokenizer) and
+a tiny random ESM-2 protein base (rotary, token dropout; its sequences are residues, not DNA) each go through
+`seqlora train` -> `package` -> `score` / `predict --model` -> `serve` (/v1/predict).
 
 Checks, per family:
-  - bundle.json records the family, the tokenizer kind and its files; raw DNA is never k-merised (kmer 0);
+  - bundle.json records the family, the tokenizer kind, its input (dna / protein) and files; raw DNA is never
+    k-merised (kmer 0); the model card names the family, the input and the tokenizer;
   - for sequences that fit one window, `score`, `predict --model` and `serve` give exactly (to the 9 digits of
     the TSV) the probabilities of `seqlora predict DATASET` on the same rows, and these equal the Python reference
     within 1e-5: the `tokenizers` BPE tokenizer + tests/families/d2_reference.py + PeftModel (DNABERT-2), or
-    transformers' EsmTokenizer + EsmForSequenceClassification + PeftModel (NT);
+    transformers' EsmTokenizer + EsmForSequenceClassification + PeftModel (NT, ESM-2);
   - longer sequences (lower case, N) are scored in windows of W bases every S (the last aligned to the end), each
     window tokenized by the family's own tokenizer on the upper-cased bases and the probabilities averaged: equal
     to the reference doing the same within 1e-5; the window count is reported;
-  - a window larger than what max_length tokens are certain to hold is refused;
+  - a window larger than what max_length tokens are certain to hold is refused, and so is a character the model
+    does not read (X in DNA, J in protein), naming its position;
   - `package --merged`: merged/ loaded as a plain model (EsmForSequenceClassification.from_pretrained; D2Ref with
     load_state_dict(strict=True)) gives PEFT's merge_and_unload() logits within 1e-5, and `score` on the merged
     weights equals the reference within 1e-5;
 Across families: a bundle given a base of the other family -> a clear error naming both families, nothing written;
-`package --kmer 6` with a BPE base -> refused. Exits 1 on any failure."""
+`package --kmer 6` with a BPE base and variant scoring with the protein bundle -> refused. Exits 1 on any
+failure."""
 import http.client
 import json
 import os
@@ -34,7 +38,7 @@ from transformers import EsmForSequenceClassification
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bases  # noqa: E402
-from bases import make_d2, make_nt  # noqa: E402
+from bases import make_d2, make_esm2, make_nt  # noqa: E402
 from d2_reference import D2Ref  # noqa: E402
 
 BIN = os.environ["SEQLORA_BIN"]
@@ -60,15 +64,21 @@ def seqlora(args, store="store", **kw):
 rng = np.random.default_rng(11)
 
 
+ALPHABET = "ACGT"  # set per family: DNA, or the 20 amino acids for ESM-2
+MOTIF = "GCG"
+
+
 def rand_dna(n, lo, hi):
-    return bases.rand_dna(rng, n, lo, hi)
+    if ALPHABET == "ACGT":
+        return bases.rand_dna(rng, n, lo, hi)
+    return ["".join(rng.choice(list(ALPHABET), size=int(rng.integers(lo, hi)))) for _ in range(n)]
 
 
 def write_tsv(path, rows):
     with open(path, "w") as f:
         f.write("id\tsequence\tlabel\n")
         for i, s in rows:
-            f.write(f"{i}\t{s}\t{'case' if 'GCG' in s.upper() else 'control'}\n")
+            f.write(f"{i}\t{s}\t{'case' if MOTIF in s.upper() else 'control'}\n")
 
 
 def read_tsv(path):
@@ -164,13 +174,15 @@ class Server:
 
 
 # ---- one family through the whole chain --------------------------------------------------------------------
-def family(name, fam, kind, make, Ref, targets, embed):
+def family(name, fam, kind, make, Ref, targets, embed, protein=False):
+    global ALPHABET, MOTIF
+    ALPHABET, MOTIF, unknown = ("ACDEFGHIKLMNPQRSTVWY", "K", "X") if protein else ("ACGT", "GCG", "N")
     base = os.path.join(TMP, name + "_base")
     tok = make(base, rng)
     # short sequences (every one fits one window of MAXLEN - 2 bases), N included; upper case, since predict
     # DATASET gives the tokenizer the text as it is while score upper-cases raw DNA (lower case: below)
     short = rand_dna(40, 8, MAXLEN - 2)
-    short[5] = short[5][:4] + "N" + short[5][5:]
+    short[5] = short[5][:4] + unknown + short[5][5:]
     train = os.path.join(TMP, name + "_train.tsv")
     evl = os.path.join(TMP, name + "_eval.tsv")
     write_tsv(train, [(f"t{i}", s) for i, s in enumerate(rand_dna(48, 8, MAXLEN - 2))])
@@ -194,10 +206,13 @@ def family(name, fam, kind, make, Ref, targets, embed):
         meta = json.load(t.extractfile("bundle.json"))
         card = t.extractfile("MODEL_CARD.md").read().decode()
         names = t.getnames()
-    check(f"base model family: {fam}" in card and f"model's {kind.upper()} tokenizer" in card and "-mers" not in
-          card.replace("6-mers from the left", ""), f"{name}: the model card names the family and the {kind} tokenizer")
+    check(f"base model family: {fam}" in card and f"model's {kind.upper()} tokenizer" in card and
+          ("input: protein" in card if protein else "input: DNA" in card) and
+          "-mers" not in card.replace("6-mers from the left", ""),
+          f"{name}: the model card names the family, the input and the {kind} tokenizer")
     tfiles = meta["tokenizer"].get("files", [])
     check(meta["base"].get("family") == fam and meta["tokenizer"].get("kind") == kind and meta["tokenizer"]["kmer"] == 0
+          and meta["tokenizer"].get("input") == ("protein" if protein else "dna")
           and tfiles and all("tokenizer/" + f in names for f in tfiles),
           f"{name}: bundle.json records family {meta['base'].get('family')}, tokenizer kind "
           f"{meta['tokenizer'].get('kind')}, kmer {meta['tokenizer']['kmer']}, files {tfiles}")
@@ -229,7 +244,7 @@ def family(name, fam, kind, make, Ref, targets, embed):
     # windowing of long sequences, default and explicit settings
     long_ = rand_dna(6, 40, 140)
     long_[0] = long_[0].lower()
-    long_[1] = long_[1][:20] + "NNN" + long_[1][23:]
+    long_[1] = long_[1][:20] + unknown * 3 + long_[1][23:]
     fa = os.path.join(TMP, name + "_long.fa")
     open(fa, "w").write("".join(f">l{i}\n{s}\n" for i, s in enumerate(long_)))
     for w, s in ((0, 0), (20, 7)):
@@ -254,25 +269,35 @@ def family(name, fam, kind, make, Ref, targets, embed):
     check(r.returncode != 0 and "window" in r.stderr and not os.path.exists(os.path.join(TMP, name + "_toolong.tsv")),
           f"{name}: a window of {MAXLEN} bases (more than {MAXLEN} tokens may need) refused: {r.stderr.strip()[-200:]}")
 
+    # a character the model does not read: refused naming the position
+    bad = os.path.join(TMP, name + "_bad.tsv")
+    write_tsv(bad, [("b0", short[0][:3] + ("J" if protein else "X") + short[0][4:])])
+    r = seqlora(["score", "--model", bundle, "--input", bad, "-o", bad + ".out"] + extra)
+    check(r.returncode != 0 and "position 4" in r.stderr and ("residue" in r.stderr if protein else "A, C, G, T, N" in
+                                                                r.stderr) and not os.path.exists(bad + ".out"),
+          f"{name}: a sequence with a character the model does not read is refused: {r.stderr.strip()[-200:]}")
+
     # serve /v1/predict: the same numbers as score
     srv = Server(bundle, *extra)
     if srv.port is None:
         check(False, f"{name}: serve starts")
         srv.stop()
         return None
-    body = {"sequences": [{"id": f"s{i}", "sequence": s} for i, s in enumerate(short)] +
-            [{"id": "long0", "sequence": long_[0]}]}
-    st, js = srv.post("/v1/predict", body)
-    ok = st == 200 and len(js.get("results", [])) == len(short) + 1
-    worst = float("inf")
+    # the rows of score in the same order (the same batches: results depend on the batch composition at float
+    # rounding, docs/deploy.md), then the long one alone
+    st, js = srv.post("/v1/predict", {"sequences": [{"id": f"s{i}", "sequence": s} for i, s in enumerate(short)]})
+    st2, js2 = srv.post("/v1/predict", {"sequences": [{"id": "long0", "sequence": long_[0]}]})
+    ok = st == 200 and st2 == 200 and len(js.get("results", [])) == len(short) and len(js2.get("results", [])) == 1
+    worst = worst_long = float("inf")
     if ok:
         got = np.array([[res["probabilities"]["case"], res["probabilities"]["control"]] for res in js["results"]])
-        want = np.vstack([ours, ref_dna(ref, long_[0], W, S)[0]])
-        worst = float(np.max(np.abs(got[:-1] - ours)))  # score prints 9 digits
-        ok = worst < 5e-9 and float(np.max(np.abs(got - want))) < 1e-5 and \
-            js["results"][-1]["windows"] == len(windows_of(len(long_[0]), W, S))
-    check(ok, f"{name}: serve /v1/predict (status {st}): == score within the TSV's 9 digits ({worst:.1e}), the long "
-              f"one windowed as the reference")
+        worst = float(np.max(np.abs(got - ours)))  # score prints 9 significant digits
+        res = js2["results"][0]
+        p, nw = ref_dna(ref, long_[0], W, S)
+        worst_long = float(np.max(np.abs(np.array([res["probabilities"]["case"], res["probabilities"]["control"]]) - p)))
+        ok = worst < 1e-9 and worst_long < 1e-5 and res["windows"] == nw
+    check(ok, f"{name}: serve /v1/predict (status {st}, {st2}): == score within its 9 printed digits ({worst:.1e}); "
+              f"a long one windowed as the reference ({worst_long:.1e})")
     rc = srv.stop()
     check(rc == 0, f"{name}: serve exits 0 on SIGTERM (exit {rc})")
 
@@ -309,6 +334,8 @@ def family(name, fam, kind, make, Ref, targets, embed):
 
 d2 = family("dnabert2", "dnabert2", "bpe", make_d2, D2Reference, "Wqkv", embed=True)
 nt = family("ntv1", "esm", "esm", make_nt, NTReference, "query,key,value", embed=False)
+esm2 = family("esm2", "esm", "esm", make_esm2, NTReference, "query,value,attention.output.dense", embed=True,
+              protein=True)
 
 # ---- across families -----------------------------------------------------------------------------------------
 if d2 and nt:
@@ -318,6 +345,15 @@ if d2 and nt:
     check(r.returncode != 0 and "dnabert2" in r.stderr and "esm" in r.stderr and not os.path.exists(out),
           f"an NT bundle given a DNABERT-2 base is refused naming both families: {r.stderr.strip()[-300:]}")
     out = os.path.join(TMP, "kmer.tar.gz")
+    if esm2:
+        fa = os.path.join(TMP, "ref.fa")
+        vcf = os.path.join(TMP, "v.vcf")
+        open(fa, "w").write(">1\nACGTACGTAC\n")
+        open(vcf, "w").write("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t3\t.\tG\tA\t.\t.\t.\n")
+        out = os.path.join(TMP, "protein_vcf.tsv")
+        r = seqlora(["score", "--model", esm2[2], "--input", vcf, "--reference", fa, "-o", out])
+        check(r.returncode != 0 and "protein" in r.stderr and not os.path.exists(out),
+              f"variant scoring with a protein (ESM-2) bundle refused: {r.stderr.strip()[-200:]}")
     r = seqlora(["package", "--base", d2[0], "--adapter", d2[1], "--kmer", "6", "-o", out])
     check(r.returncode != 0 and "bpe" in r.stderr and not os.path.exists(out),
           f"package --kmer 6 of a BPE (DNABERT-2) base refused: {r.stderr.strip()[-300:]}")
