@@ -7,6 +7,7 @@
 
 #include "bert_impl.h"
 #include "parallel.h"
+#include "prof.h"
 
 /* Backward of y = x W^T + b + s B A dropout(x): LoRA gradients added; dx assigned (acc = 0) or added
  * (acc = 1), skipped when dx is NULL. */
@@ -95,7 +96,11 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
 
 static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
     attn_job j = {m, l, a};
+    double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((size_t)m->B * m->cfg.heads, attention_bwd_task, &j);
+    if (t0 != 0.0)
+        sl_nn_prof_flops(8.0 * m->B * m->T * m->T * m->cfg.hidden); /* 4 GEMMs of 2 T T d per head */
+    sl_nn_prof_end(SL_NN_PH_ATTENTION, t0);
 }
 
 /* LayerNorm weight / bias gradients (full-weight mode): gw += sum_n dy * xhat, gb += sum_n dy. */

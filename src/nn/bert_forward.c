@@ -5,6 +5,7 @@
 
 #include "bert_impl.h"
 #include "parallel.h"
+#include "prof.h"
 
 /* y = x W^T + b (+ LoRA branch, keeping A x in u). x is [N, in]. */
 static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x, int N, int in, int out,
@@ -79,7 +80,11 @@ static void attention_task(void *p, size_t task, int worker) {
 
 static void attention(sl_nn_bert *m, int l, sl_nn_acts *a, int B, int T) {
     attn_job j = {m, l, B, T, a};
+    double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((size_t)B * m->cfg.heads, attention_task, &j);
+    if (t0 != 0.0)
+        sl_nn_prof_flops(4.0 * B * T * T * m->cfg.hidden); /* QK^T and PV: 2 T T d each, per head */
+    sl_nn_prof_end(SL_NN_PH_ATTENTION, t0);
 }
 
 static float loss_and_grad(sl_nn_bert *m, int B) {

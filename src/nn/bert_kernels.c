@@ -7,6 +7,7 @@
 #include "bert_impl.h"
 #include "kernels_simd.h"
 #include "parallel.h"
+#include "prof.h"
 #include "util/rng.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
@@ -110,13 +111,17 @@ static void ln_bwd_task(void *p, size_t t, int worker) {
 void sl_nn_k_layernorm(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
                        int N, int H, float eps) {
     ln_job j = {.y = y, .mean = mean, .rstd = rstd, .x = x, .w = w, .b = b, .N = N, .H = H, .eps = eps};
+    double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for(((size_t)N + LN_ROWS - 1) / LN_ROWS, ln_task, &j);
+    sl_nn_prof_end(SL_NN_PH_LAYERNORM, t0);
 }
 
 void sl_nn_k_layernorm_bwd(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,
                            const float *w, int N, int H, int acc) {
     ln_job j = {.y = dx, .dy = dy, .x = x, .m = mean, .r = rstd, .w = w, .N = N, .H = H, .acc = acc};
+    double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for(((size_t)N + LN_ROWS - 1) / LN_ROWS, ln_bwd_task, &j);
+    sl_nn_prof_end(SL_NN_PH_LAYERNORM, t0);
 }
 
 /* ---- dropout: element base+i keeps when its 24-bit Philox draw k satisfies k / 2^24 >= p ---- */
@@ -284,7 +289,9 @@ void sl_nn_k_dropout_cached(float *x, size_t n, float p, uint64_t seed, uint64_t
         return;
     }
     cached_job j = {x, bits, n, p, 1.0f / (1.0f - p), seed, hi, replay};
+    double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((n + DROP_CHUNK - 1) / DROP_CHUNK, cached_task, &j);
+    sl_nn_prof_end(SL_NN_PH_DROPOUT, t0);
 }
 
 static void dropout_task(void *p, size_t t, int worker) {
@@ -297,8 +304,10 @@ static void dropout_task(void *p, size_t t, int worker) {
 void sl_nn_k_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t hi, uint64_t base) {
     if (p <= 0) return;
     drop_job j = {x, n, drop_thr(p), 1.0f / (1.0f - p), seed ^ 0x9e3779b97f4a7c15ULL, hi, base};
+    double t0 = sl_nn_prof_begin();
     if (n <= DROP_CHUNK || sl_nn_get_threads() == 1)
         dropout_range(&j, 0, n);
     else
         sl_nn_parallel_for((n + DROP_CHUNK - 1) / DROP_CHUNK, dropout_task, &j);
+    sl_nn_prof_end(SL_NN_PH_DROPOUT, t0);
 }

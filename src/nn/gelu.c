@@ -17,6 +17,7 @@
 #include "bert_impl.h"
 #include "kernels_simd.h"
 #include "parallel.h"
+#include "prof.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define SL_NN_GELU_AVX512 1
@@ -189,10 +190,14 @@ static void gelu_task(void *p, size_t t, int worker) {
 
 void sl_nn_k_gelu(float *y, const float *x, size_t n) {
     gelu_job j = {y, NULL, x, n};
+    double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_task, &j);
+    sl_nn_prof_end(SL_NN_PH_GELU, t0);
 }
 
 void sl_nn_k_gelu_bwd(float *dx, const float *dy, const float *x, size_t n) {
     gelu_job j = {dx, dy, x, n};
+    double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((n + GELU_CHUNK - 1) / GELU_CHUNK, gelu_task, &j);
+    sl_nn_prof_end(SL_NN_PH_GELU, t0);
 }

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "prof.h"
+
 int sl_nn_adamw_init(sl_nn_adamw *opt, size_t n, double weight_decay, sl_err *err) {
     opt->n = n;
     opt->m = calloc(n ? n : 1, sizeof(float));
@@ -33,6 +35,7 @@ void sl_nn_adamw_step(sl_nn_adamw *opt, double lr, float *params, const float *g
     const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, omb1 = (float)(1.0 - opt->beta1),
                 omb2 = (float)(1.0 - opt->beta2);
     const float step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2), eps = (float)opt->eps;
+    double t0 = sl_nn_prof_begin();
     for (size_t i = 0; i < opt->n; i++) {
         float g = grads[i];
         float p = params[i] * decay;
@@ -43,6 +46,7 @@ void sl_nn_adamw_step(sl_nn_adamw *opt, double lr, float *params, const float *g
         opt->m[i] = m;
         opt->v[i] = v;
     }
+    sl_nn_prof_end(SL_NN_PH_OPTIMIZER, t0);
 }
 
 double sl_nn_lr_linear_factor(long long step, long long warmup, long long total) {
@@ -52,7 +56,7 @@ double sl_nn_lr_linear_factor(long long step, long long warmup, long long total)
 }
 
 double sl_nn_clip_grad_norm(float *grads, const size_t *sizes, size_t n_tensors, double max_norm) {
-    double total = 0;
+    double total = 0, t0 = sl_nn_prof_begin();
     size_t off = 0;
     for (size_t t = 0; t < n_tensors; t++) {
         double s = 0;
@@ -69,5 +73,6 @@ double sl_nn_clip_grad_norm(float *grads, const size_t *sizes, size_t n_tensors,
             for (size_t i = 0; i < off; i++) grads[i] *= c;
         }
     }
+    sl_nn_prof_end(SL_NN_PH_OPTIMIZER, t0);
     return total;
 }

@@ -1,6 +1,8 @@
 /* Thread pool + deterministic blocked GEMM (see parallel.h). */
 #include "parallel.h"
 
+#include "prof.h"
+
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -137,10 +139,13 @@ static void gemm_task(void *p, size_t t, int worker) {
 void sl_nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
+    double t0 = sl_nn_prof_begin();
     gemm_job j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, 1, 128, alpha, beta, A, B, C};
     /* blocks depend only on the shape: rows in blocks of 128 when there are several, else columns */
     if (M < 256 && N >= 256) j.by_rows = 0;
     int extent = j.by_rows ? M : N;
     size_t n_tasks = (size_t)(extent + j.block - 1) / (size_t)j.block;
     sl_nn_parallel_for(n_tasks, gemm_task, &j);
+    if (t0 != 0.0) sl_nn_prof_flops(2.0 * M * N * (K > 0 ? K : 0));
+    sl_nn_prof_end(SL_NN_PH_GEMM, t0);
 }
