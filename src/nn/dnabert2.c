@@ -133,77 +133,68 @@ out:
 
 /* ---- weights ------------------------------------------------------------------------------- */
 
-static int has_w(const sl_nn_st_file *st, const char *name) {
-    char b[288];
-    snprintf(b, sizeof b, "bert.%s", name);
-    return sl_nn_st_find(st, b) || sl_nn_st_find(st, name);
-}
-
-static int read_w(const sl_nn_st_file *st, const char *name, int ndim, int64_t d0, int64_t d1, float *dst,
-                  sl_err *err) {
-    int64_t shape[2] = {d0, d1};
-    char b[288];
-    snprintf(b, sizeof b, "bert.%s", name);
-    if (sl_nn_st_find(st, b)) return sl_nn_st_read_f32_shape(st, b, ndim, shape, dst, err);
-    if (sl_nn_st_find(st, name)) return sl_nn_st_read_f32_shape(st, name, ndim, shape, dst, err);
-    return sl_err_set(err, SL_EDATA, "%s: no tensor bert.%s (expected shape [%lld%s%lld])", sl_nn_st_path(st),
-                      name, (long long)d0, ndim > 1 ? ", " : "", ndim > 1 ? (long long)d1 : 0LL);
-}
-
-static int setup_trainable(sl_nn_dnabert2 *m, sl_err *err) {
+/* The frozen base, in its arena order: the embeddings (no position table); per layer Wqkv, attention.output
+ * (weight, bias), gated_layers (no bias), wo, the two LayerNorms; the pooler last when it is not trained. */
+static int load_base(sl_nn_dnabert2 *m, const sl_nn_ckpt *ck, sl_err *err) {
     const sl_nn_bert_config *c = &m->cfg;
-    sl_nn_param_table t = {0};
-    char name[256];
-    for (int l = 0; l < c->layers; l++)
+    const int64_t H = c->hidden;
+    sl_nn_base_table t = {.ck = ck};
+    int rc;
+    if (!(m->layer = calloc((size_t)c->layers, sizeof *m->layer)))
+        return sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
+    if ((rc = sl_nn_base_add(&t, &m->word, SL_NN_BASE_READ, c->vocab_size, H, err,
+                             "embeddings.word_embeddings.weight")) ||
+        (rc = sl_nn_base_add(&t, &m->type, SL_NN_BASE_READ, c->type_vocab, H, err,
+                             "embeddings.token_type_embeddings.weight")) ||
+        (rc = sl_nn_base_add_wb(&t, &m->emb_ln_w, &m->emb_ln_b, SL_NN_BASE_READ, H, 0, err,
+                                "embeddings.LayerNorm")))
+        goto out;
+    for (int l = 0; l < c->layers; l++) {
+        sl_nn_d2_layer *lw = &m->layer[l];
         for (int mod = 0; mod < SL_NN_D2_NMOD; mod++) {
-            if (!(m->spec.targets & (1u << mod))) continue;
-            snprintf(name, sizeof name, "base_model.model.bert.encoder.layer.%d.%s.lora_A.weight", l,
-                     d2_paths[mod]);
-            if (!sl_nn_param_table_add(&t, name, m->spec.r, sl_nn_d2_mod_in(c, mod), 2)) goto nomem;
-            snprintf(name, sizeof name, "base_model.model.bert.encoder.layer.%d.%s.lora_B.weight", l,
-                     d2_paths[mod]);
-            if (!sl_nn_param_table_add(&t, name, sl_nn_d2_mod_out(c, mod), m->spec.r, 2)) goto nomem;
+            const int in = sl_nn_d2_mod_in(c, mod), o = sl_nn_d2_mod_out(c, mod);
+            rc = mod == SL_NN_D2_GATED /* bias=False */
+                     ? sl_nn_base_add(&t, &lw->w[mod], SL_NN_BASE_READ, o, in, err,
+                                      "encoder.layer.%d.%s.weight", l, d2_paths[mod])
+                     : sl_nn_base_add_wb(&t, &lw->w[mod], &lw->b[mod], SL_NN_BASE_READ, o, in, err,
+                                         "encoder.layer.%d.%s", l, d2_paths[mod]);
+            if (rc) goto out;
         }
-    if (m->spec.train_pooler &&
-        (!sl_nn_param_table_add(&t, "base_model.model.bert.pooler.dense.weight", c->hidden, c->hidden, 2) ||
-         !sl_nn_param_table_add(&t, "base_model.model.bert.pooler.dense.bias", c->hidden, 0, 1)))
-        goto nomem;
-    if (!sl_nn_param_table_add(&t, "base_model.model.classifier.weight", c->num_labels, c->hidden, 2) ||
-        !sl_nn_param_table_add(&t, "base_model.model.classifier.bias", c->num_labels, 0, 1))
-        goto nomem;
-    m->params = t.params;
-    m->n_params = t.n;
-    m->n_train = t.n_train;
-    t.params = NULL;
-    m->tparams = calloc(m->n_train, sizeof(float));
-    m->tgrads = calloc(m->n_train, sizeof(float));
-    if (!m->tparams || !m->tgrads) goto nomem;
-    size_t pi = 0;
-    for (int l = 0; l < c->layers; l++)
-        for (int mod = 0; mod < SL_NN_D2_NMOD; mod++) {
-            if (!(m->spec.targets & (1u << mod))) continue;
-            m->layer[l].lora_a[mod] = m->tparams + m->params[pi].offset;
-            m->layer[l].glora_a[mod] = m->tgrads + m->params[pi++].offset;
-            m->layer[l].lora_b[mod] = m->tparams + m->params[pi].offset;
-            m->layer[l].glora_b[mod] = m->tgrads + m->params[pi++].offset;
-        }
-    if (m->spec.train_pooler) {
-        m->pool_w = m->tparams + m->params[pi].offset;
-        m->gpool_w = m->tgrads + m->params[pi++].offset;
-        m->pool_b = m->tparams + m->params[pi].offset;
-        m->gpool_b = m->tgrads + m->params[pi++].offset;
+        if ((rc = sl_nn_base_add_wb(&t, &lw->ln1_w, &lw->ln1_b, SL_NN_BASE_READ, H, 0, err,
+                                    "encoder.layer.%d.attention.output.LayerNorm", l)) ||
+            (rc = sl_nn_base_add_wb(&t, &lw->ln2_w, &lw->ln2_b, SL_NN_BASE_READ, H, 0, err,
+                                    "encoder.layer.%d.mlp.layernorm", l)))
+            goto out;
     }
-    m->cls_w = m->tparams + m->params[pi].offset;
-    m->gcls_w = m->tgrads + m->params[pi++].offset;
-    m->cls_b = m->tparams + m->params[pi].offset;
-    m->gcls_b = m->tgrads + m->params[pi++].offset;
-    return 0;
-nomem:
-    free(t.params);
-    return sl_err_set(err, SL_ENOMEM, "out of memory for the trainable parameters");
+    if (!m->spec.train_pooler &&
+        (rc = sl_nn_base_add_wb(&t, &m->pool_w, &m->pool_b, SL_NN_BASE_KEEP, H, H, err, "pooler.dense")))
+        goto out;
+    rc = sl_nn_base_table_load(&t, &m->base_mem, err);
+out:
+    m->n_base = t.n_floats;
+    sl_nn_base_table_free(&t);
+    return rc;
 }
 
-static int alloc_acts(sl_nn_dnabert2 *m, sl_err *err) {
+/* LoRA A/B of the adapted Linears, then the pooler when trained, then the classifier (PEFT's key order). */
+static int setup_trainable(sl_nn_dnabert2 *m, uint64_t seed, sl_err *err) {
+    const sl_nn_bert_config *c = &m->cfg;
+    int in[SL_NN_D2_NMOD], out[SL_NN_D2_NMOD];
+    for (int mod = 0; mod < SL_NN_D2_NMOD; mod++)
+        in[mod] = sl_nn_d2_mod_in(c, mod), out[mod] = sl_nn_d2_mod_out(c, mod);
+    sl_nn_param_table t = {0};
+    int rc = sl_nn_param_table_add_lora(&t, "base_model.model.bert.encoder.layer", c->layers, d2_paths,
+                                        SL_NN_D2_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
+    if (!rc)
+        rc = sl_nn_param_table_add_bert_head(&t, c->hidden, c->num_labels, m->spec.train_pooler,
+                                             SL_NN_BERT_HEAD_SLOTS(m), err);
+    return sl_nn_param_table_finish(&t, rc, seed, &m->params, &m->n_params, &m->n_train, &m->tparams,
+                                    &m->tgrads, err);
+}
+
+/* The activation buffers in their order (sl_nn_bump: run once to measure, once to place). */
+static void acts_layout(void *model, sl_nn_bump *b) {
+    sl_nn_dnabert2 *m = model;
     const sl_nn_bert_config *c = &m->cfg;
     const size_t N = (size_t)m->max_batch * m->max_len, H = c->hidden, NI = c->intermediate, r = m->spec.r,
                  L = c->layers, nh = c->heads, T = m->max_len, Bm = m->max_batch, C = c->num_labels;
@@ -212,33 +203,11 @@ static int alloc_acts(sl_nn_dnabert2 *m, sl_err *err) {
     const size_t hid_words = m->training && c->hidden_dropout > 0 ? (N * H + 63) / 64 : 0;
     const size_t mlp_words = m->training && c->hidden_dropout > 0 ? (N * NI + 63) / 64 : 0;
     size_t lwords[SL_NN_D2_NMOD] = {0};
-    size_t per = 3 * N * H + Bm * nh * T * T + 4 * N * H + 4 * N + 2 * N * NI + N * NI + (hid_words * 2 + 1) +
-                 (mlp_words * 2 + 1);
     for (int mod = 0; mod < SL_NN_D2_NMOD; mod++)
-        if (m->spec.targets & (1u << mod)) {
-            per += N * r;
-            if (m->training && m->spec.dropout > 0)
-                lwords[mod] = (N * (size_t)sl_nn_d2_mod_in(c, mod) + 63) / 64, per += lwords[mod] * 2 + 1;
-        }
+        if ((m->spec.targets & (1u << mod)) && m->training && m->spec.dropout > 0)
+            lwords[mod] = (N * (size_t)sl_nn_d2_mod_in(c, mod) + 63) / 64;
     const size_t nhb = m->training ? L + 1 : 2;
-    size_t total = nact * per + nhb * N * H + 2 * Bm * H + 2 * Bm * C + N * W + nh + nh * T * T;
-    if (m->training) total += 2 * N * H + 3 * N * H + 2 * N * H + 2 * N * NI + N * NI + N * r + N * W;
-    m->act_mem = malloc(total * sizeof(float));
-    m->acts = calloc(L, sizeof *m->acts);
-    m->h = calloc(L + 1, sizeof *m->h);
-    m->labels = malloc(Bm * C * sizeof(float));
-    m->mask = malloc(N * sizeof(int32_t));
-    if (!m->act_mem || !m->acts || !m->h || !m->labels || !m->mask)
-        return sl_err_set(err, SL_ENOMEM, "out of memory for activations (%.2f GiB for batch %d x length %d)",
-                          (double)total * 4 / (1 << 30), m->max_batch, m->max_len);
-    float *p = m->act_mem;
-#define TAKE(ptr, n) (ptr = p, p += (n))
-#define TAKE_BITS(ptr, words)                                                                                \
-    do {                                                                                                     \
-        if ((uintptr_t)p & 7) p++;                                                                           \
-        ptr = (uint64_t *)(void *)p;                                                                         \
-        p += (words)*2;                                                                                      \
-    } while (0)
+#define TAKE(ptr, n) ((ptr) = sl_nn_bump_take(b, (n)))
     for (size_t l = 0; l < nact; l++) {
         sl_nn_d2_acts *a = &m->acts[l];
         TAKE(a->qkv, 3 * N * H);
@@ -254,15 +223,14 @@ static int alloc_acts(sl_nn_dnabert2 *m, sl_err *err) {
         TAKE(a->ln2_mean, N);
         TAKE(a->ln2_rstd, N);
         if (hid_words) {
-            TAKE_BITS(a->ao_keep, hid_words);
-            TAKE_BITS(a->out_keep, mlp_words); /* dropout on the GeGLU output [N, I] */
+            a->ao_keep = sl_nn_bump_bits(b, hid_words);
+            a->out_keep = sl_nn_bump_bits(b, mlp_words); /* dropout on the GeGLU output [N, I] */
         }
         for (int mod = 0; mod < SL_NN_D2_NMOD; mod++) {
             if (m->spec.targets & (1u << mod)) TAKE(a->u[mod], N * r);
-            if (lwords[mod]) TAKE_BITS(a->lkeep[mod], lwords[mod]);
+            if (lwords[mod]) a->lkeep[mod] = sl_nn_bump_bits(b, lwords[mod]);
         }
     }
-#undef TAKE_BITS
     for (size_t l = nact; l < L; l++) m->acts[l] = m->acts[0];
     for (size_t l = 0; l < nhb; l++) TAKE(m->h[l], N * H);
     for (size_t l = nhb; l <= L; l++) m->h[l] = m->h[l % 2];
@@ -285,11 +253,22 @@ static int alloc_acts(sl_nn_dnabert2 *m, sl_err *err) {
         TAKE(m->dwide, N * W);
     }
 #undef TAKE
+}
+
+static int alloc_acts(sl_nn_dnabert2 *m, sl_err *err) {
+    const size_t L = m->cfg.layers, N = (size_t)m->max_batch * m->max_len;
+    m->acts = calloc(L, sizeof *m->acts);
+    m->h = calloc(L + 1, sizeof *m->h);
+    m->labels = malloc((size_t)m->max_batch * m->cfg.num_labels * sizeof(float));
+    m->mask = malloc(N * sizeof(int32_t));
+    int rc = sl_nn_bump_alloc(acts_layout, m, &m->act_mem, m->acts && m->h && m->labels && m->mask,
+                              m->max_batch, m->max_len, err);
+    if (rc) return rc;
+    const int nh = m->cfg.heads;
     /* ALiBi slopes (bert_layers.py _get_alibi_head_slopes) */
-    const int n = (int)nh;
     int c2 = 1;
-    while (c2 * 2 <= n) c2 *= 2;
-    for (int h = 0; h < n; h++) {
+    while (c2 * 2 <= nh) c2 *= 2;
+    for (int h = 0; h < nh; h++) {
         double nn_ = h < c2 ? c2 : 2.0 * c2;
         int idx = h < c2 ? h : 2 * (h - c2);
         double start = pow(2.0, -pow(2.0, -(log2(nn_) - 3)));
@@ -303,17 +282,13 @@ int sl_nn_dnabert2_load(const char *model_dir, const sl_nn_bert_config *head, co
                         uint64_t seed, int max_batch, int max_len, int training, sl_nn_dnabert2 **out,
                         sl_err *err) {
     *out = NULL;
-    if (!spec || spec->r < 1 || spec->r > 4096 || !(spec->alpha > 0) || spec->dropout < 0 ||
-        spec->dropout >= 1)
-        return sl_err_set(err, SL_EUSAGE, "LoRA: r must be 1..4096, alpha > 0 and dropout in [0, 1)");
-    if (max_batch < 1 || max_len < 2)
-        return sl_err_set(err, SL_EUSAGE, "batch size and max length must be positive");
+    int rc = sl_nn_family_check_args(spec, max_batch, max_len, err);
+    if (rc) return rc;
     if (spec->targets >> SL_NN_D2_NMOD)
         return sl_err_set(err, SL_EUSAGE, "LoRA targets are not DNABERT-2 modules");
     sl_nn_dnabert2 *m = calloc(1, sizeof *m);
     if (!m) return sl_err_set(err, SL_ENOMEM, "out of memory");
     sl_nn_st_file *st = NULL;
-    int rc;
     char *path = sl_fs_join(model_dir, "config.json");
     if (!path) {
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -321,105 +296,21 @@ int sl_nn_dnabert2_load(const char *model_dir, const sl_nn_bert_config *head, co
     }
     rc = sl_nn_dnabert2_config_load(path, &m->cfg, err);
     free(path);
-    if (rc) goto fail;
-    sl_nn_bert_config *c = &m->cfg;
-    if (head && (rc = sl_nn_bert_config_set_head(c, head->num_labels, (const char *const *)head->labels,
-                                                 head->problem, err)))
-        goto fail;
+    if (rc || (rc = sl_nn_family_set_head(&m->cfg, head, err))) goto fail;
+    const sl_nn_bert_config *c = &m->cfg;
     m->spec = *spec;
-    m->scaling = spec->use_rslora ? spec->alpha / sqrtf((float)spec->r) : spec->alpha / (float)spec->r;
+    m->scaling = sl_nn_lora_scaling(spec);
     m->training = training;
     m->max_batch = max_batch;
     m->max_len = max_len;
     if ((rc = sl_nn_model_weights_open(model_dir, &st, err))) goto fail;
-    int pooler_missing = !has_w(st, "pooler.dense.weight");
+    const sl_nn_ckpt ck = {st, "bert.", 0};
+    const int pooler_missing = !sl_nn_ckpt_has(&ck, "pooler.dense.weight");
     if (pooler_missing) m->spec.train_pooler = 1;
-    const size_t H = c->hidden, NI = c->intermediate, L = c->layers, V = c->vocab_size;
-    size_t per_layer = 3 * H * H + 3 * H + H * H + H + 2 * NI * H + NI * H + H + 4 * H;
-    m->n_base =
-        V * H + (size_t)c->type_vocab * H + 2 * H + L * per_layer + (m->spec.train_pooler ? 0 : H * H + H);
-    m->base_mem = malloc(m->n_base * sizeof(float));
-    m->layer = calloc(L, sizeof *m->layer);
-    if (!m->base_mem || !m->layer) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
+    if ((rc = load_base(m, &ck, err)) || (rc = setup_trainable(m, seed, err)) ||
+        (rc = sl_nn_bert_head_load(&ck, c->hidden, c->num_labels, c->init_range, seed, pooler_missing,
+                                   SL_NN_BERT_HEAD_SLOTS(m), &m->head_loaded, err)))
         goto fail;
-    }
-    float *p = m->base_mem;
-#define TAKE(ptr, n) (ptr = p, p += (n))
-    TAKE(m->word, V * H);
-    TAKE(m->type, (size_t)c->type_vocab * H);
-    TAKE(m->emb_ln_w, H);
-    TAKE(m->emb_ln_b, H);
-    if ((rc = read_w(st, "embeddings.word_embeddings.weight", 2, (int64_t)V, (int64_t)H, m->word, err)) ||
-        (rc = read_w(st, "embeddings.token_type_embeddings.weight", 2, c->type_vocab, (int64_t)H, m->type,
-                     err)) ||
-        (rc = read_w(st, "embeddings.LayerNorm.weight", 1, (int64_t)H, 0, m->emb_ln_w, err)) ||
-        (rc = read_w(st, "embeddings.LayerNorm.bias", 1, (int64_t)H, 0, m->emb_ln_b, err)))
-        goto fail;
-    char name[256];
-    for (size_t l = 0; l < L; l++) {
-        sl_nn_d2_layer *lw = &m->layer[l];
-        for (int mod = 0; mod < SL_NN_D2_NMOD; mod++) {
-            int in = sl_nn_d2_mod_in(c, mod), o = sl_nn_d2_mod_out(c, mod);
-            TAKE(lw->w[mod], (size_t)in * o);
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, d2_paths[mod]);
-            if ((rc = read_w(st, name, 2, o, in, lw->w[mod], err))) goto fail;
-            if (mod == SL_NN_D2_GATED) continue; /* bias=False */
-            TAKE(lw->b[mod], (size_t)o);
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, d2_paths[mod]);
-            if ((rc = read_w(st, name, 1, o, 0, lw->b[mod], err))) goto fail;
-        }
-        TAKE(lw->ln1_w, H);
-        TAKE(lw->ln1_b, H);
-        TAKE(lw->ln2_w, H);
-        TAKE(lw->ln2_b, H);
-        static const char *const lns[4] = {"attention.output.LayerNorm.weight",
-                                           "attention.output.LayerNorm.bias", "mlp.layernorm.weight",
-                                           "mlp.layernorm.bias"};
-        float *dst[4] = {lw->ln1_w, lw->ln1_b, lw->ln2_w, lw->ln2_b};
-        for (int i = 0; i < 4; i++) {
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s", l, lns[i]);
-            if ((rc = read_w(st, name, 1, (int64_t)H, 0, dst[i], err))) goto fail;
-        }
-    }
-    if (!m->spec.train_pooler) {
-        TAKE(m->pool_w, H * H);
-        TAKE(m->pool_b, H);
-    }
-#undef TAKE
-    if ((rc = setup_trainable(m, err))) goto fail;
-    sl_rng rh;
-    sl_rng_init(&rh, seed, 3);
-    if (!pooler_missing) {
-        if ((rc = read_w(st, "pooler.dense.weight", 2, (int64_t)H, (int64_t)H, m->pool_w, err)) ||
-            (rc = read_w(st, "pooler.dense.bias", 1, (int64_t)H, 0, m->pool_b, err)))
-            goto fail;
-    } else {
-        for (size_t i = 0; i < H * H; i++) m->pool_w[i] = sl_nn_rng_normal(&rh) * c->init_range;
-    }
-    const sl_nn_st_tensor *cw = sl_nn_st_find(st, "classifier.weight"),
-                          *cb = sl_nn_st_find(st, "classifier.bias");
-    if (cw && cb && cw->ndim == 2 && cw->shape[0] == c->num_labels && cw->shape[1] == (int64_t)H &&
-        cb->ndim == 1 && cb->shape[0] == c->num_labels) {
-        if ((rc = sl_nn_st_tensor_to_f32(st, cw, m->cls_w, (size_t)c->num_labels * H, err)) ||
-            (rc = sl_nn_st_tensor_to_f32(st, cb, m->cls_b, (size_t)c->num_labels, err)))
-            goto fail;
-        m->head_loaded = 1;
-    } else {
-        for (size_t i = 0; i < (size_t)c->num_labels * H; i++)
-            m->cls_w[i] = sl_nn_rng_normal(&rh) * c->init_range;
-    }
-    sl_rng ra;
-    sl_rng_init(&ra, seed, 2);
-    for (size_t l = 0; l < L; l++)
-        for (int mod = 0; mod < SL_NN_D2_NMOD; mod++) {
-            float *A = m->layer[l].lora_a[mod];
-            if (!A) continue;
-            int in = sl_nn_d2_mod_in(c, mod);
-            double bound = 1.0 / sqrt((double)in);
-            for (size_t i = 0; i < (size_t)spec->r * in; i++)
-                A[i] = (float)((2.0 * sl_rng_uniform(&ra) - 1.0) * bound);
-        }
     sl_nn_st_close(st);
     st = NULL;
     if ((rc = alloc_acts(m, err))) goto fail;

@@ -244,72 +244,82 @@ int sl_nn_esm_mod_in(const sl_nn_esm_config *c, int mod) {
     return mod == SL_NN_MOD_OUTPUT ? c->b.intermediate : c->b.hidden;
 }
 
-static int has_w(const sl_nn_st_file *st, const char *name) {
-    char b[288];
-    snprintf(b, sizeof b, "esm.%s", name);
-    return sl_nn_st_find(st, b) || sl_nn_st_find(st, name);
-}
-
-/* Read `name` (with or without "esm.") as float32 of the given shape. */
-static int read_w(const sl_nn_st_file *st, const char *name, int ndim, int64_t d0, int64_t d1, float *dst,
-                  sl_err *err) {
-    int64_t shape[2] = {d0, d1};
-    char b[288];
-    snprintf(b, sizeof b, "esm.%s", name);
-    if (sl_nn_st_find(st, b)) return sl_nn_st_read_f32_shape(st, b, ndim, shape, dst, err);
-    if (sl_nn_st_find(st, name)) return sl_nn_st_read_f32_shape(st, name, ndim, shape, dst, err);
-    return sl_err_set(err, SL_EDATA, "%s: no tensor esm.%s (expected shape [%lld%s%lld])", sl_nn_st_path(st),
-                      name, (long long)d0, ndim > 1 ? ", " : "", ndim > 1 ? (long long)d1 : 0LL);
-}
-
-static int setup_trainable(sl_nn_esm *m, sl_err *err) {
+/* The frozen base, in its arena order: word (and position) embeddings, the embedding LayerNorm (read when
+ * emb_layer_norm_before), emb_layer_norm_after; per layer the six Linears (weight, bias: NT v2's bias-free
+ * FFN keeps the space, and its checkpoint must not have the biases) and the two LayerNorms. */
+static int load_base(sl_nn_esm *m, const sl_nn_ckpt *ck, sl_err *err) {
     const sl_nn_esm_config *c = &m->cfg;
-    const int H = c->b.hidden, C = c->b.num_labels;
-    sl_nn_param_table t = {0};
-    char name[256];
-    for (int l = 0; l < c->b.layers; l++)
+    const int64_t H = c->b.hidden;
+    sl_nn_base_table t = {.ck = ck, .absent_why = "config.json says add_bias_fnn false"};
+    int rc;
+    if (!(m->layer = calloc((size_t)c->b.layers, sizeof *m->layer)))
+        return sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
+    if ((rc = sl_nn_base_add(&t, &m->word, SL_NN_BASE_READ, c->b.vocab_size, H, err,
+                             "embeddings.word_embeddings.weight")) ||
+        (!c->rotary && (rc = sl_nn_base_add(&t, &m->pos, SL_NN_BASE_READ, c->b.max_position, H, err,
+                                            "embeddings.position_embeddings.weight"))) ||
+        (rc = sl_nn_base_add_wb(&t, &m->emb_ln_w, &m->emb_ln_b,
+                                c->emb_ln_before ? SL_NN_BASE_READ : SL_NN_BASE_KEEP, H, 0, err,
+                                "embeddings.layer_norm")) ||
+        (rc = sl_nn_base_add_wb(&t, &m->after_w, &m->after_b, SL_NN_BASE_READ, H, 0, err,
+                                "encoder.emb_layer_norm_after")))
+        goto out;
+    static const char *const lns[2] = {"attention.LayerNorm", "LayerNorm"};
+    for (int l = 0; l < c->b.layers; l++) {
+        sl_nn_esm_layer *lw = &m->layer[l];
         for (int mod = 0; mod < SL_NN_NMOD; mod++) {
-            if (!(m->spec.targets & (1u << mod))) continue;
-            snprintf(name, sizeof name, "base_model.model.esm.encoder.layer.%d.%s.lora_A.weight", l,
-                     sl_nn_module_path(mod));
-            if (!sl_nn_param_table_add(&t, name, m->spec.r, sl_nn_esm_mod_in(c, mod), 2)) goto nomem;
-            snprintf(name, sizeof name, "base_model.model.esm.encoder.layer.%d.%s.lora_B.weight", l,
-                     sl_nn_module_path(mod));
-            if (!sl_nn_param_table_add(&t, name, sl_nn_esm_mod_out(c, mod), m->spec.r, 2)) goto nomem;
+            const int in = sl_nn_esm_mod_in(c, mod), o = sl_nn_esm_mod_out(c, mod);
+            const int biased = c->ffn_bias || (mod != SL_NN_MOD_INTER && mod != SL_NN_MOD_OUTPUT);
+            if ((rc = sl_nn_base_add(&t, &lw->w[mod], SL_NN_BASE_READ, o, in, err,
+                                     "encoder.layer.%d.%s.weight", l, sl_nn_module_path(mod))) ||
+                (rc = sl_nn_base_add(&t, &lw->b[mod], biased ? SL_NN_BASE_READ : SL_NN_BASE_ABSENT, o, 0, err,
+                                     "encoder.layer.%d.%s.bias", l, sl_nn_module_path(mod))))
+                goto out;
         }
-    if (!sl_nn_param_table_add(&t, "base_model.model.classifier.dense.weight", H, H, 2) ||
-        !sl_nn_param_table_add(&t, "base_model.model.classifier.dense.bias", H, 0, 1) ||
-        !sl_nn_param_table_add(&t, "base_model.model.classifier.out_proj.weight", C, H, 2) ||
-        !sl_nn_param_table_add(&t, "base_model.model.classifier.out_proj.bias", C, 0, 1))
-        goto nomem;
-    m->params = t.params;
-    m->n_params = t.n;
-    m->n_train = t.n_train;
-    t.params = NULL;
-    m->tparams = calloc(m->n_train, sizeof(float));
-    m->tgrads = calloc(m->n_train, sizeof(float));
-    if (!m->tparams || !m->tgrads) goto nomem;
-    size_t pi = 0;
-    for (int l = 0; l < c->b.layers; l++)
-        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
-            if (!(m->spec.targets & (1u << mod))) continue;
-            m->layer[l].lora_a[mod] = m->tparams + m->params[pi].offset;
-            m->layer[l].glora_a[mod] = m->tgrads + m->params[pi++].offset;
-            m->layer[l].lora_b[mod] = m->tparams + m->params[pi].offset;
-            m->layer[l].glora_b[mod] = m->tgrads + m->params[pi++].offset;
-        }
-    float **slots[8] = {&m->cd_w, &m->gcd_w, &m->cd_b, &m->gcd_b, &m->co_w, &m->gco_w, &m->co_b, &m->gco_b};
-    for (int i = 0; i < 4; i++, pi++) {
-        *slots[2 * i] = m->tparams + m->params[pi].offset;
-        *slots[2 * i + 1] = m->tgrads + m->params[pi].offset;
+        if ((rc = sl_nn_base_add_wb(&t, &lw->ln1_w, &lw->ln1_b, SL_NN_BASE_READ, H, 0, err,
+                                    "encoder.layer.%d.%s", l, lns[0])) ||
+            (rc = sl_nn_base_add_wb(&t, &lw->ln2_w, &lw->ln2_b, SL_NN_BASE_READ, H, 0, err,
+                                    "encoder.layer.%d.%s", l, lns[1])))
+            goto out;
     }
-    return 0;
-nomem:
-    free(t.params);
-    return sl_err_set(err, SL_ENOMEM, "out of memory for the trainable parameters");
+    rc = sl_nn_base_table_load(&t, &m->base_mem, err);
+out:
+    m->n_base = t.n_floats;
+    sl_nn_base_table_free(&t);
+    return rc;
 }
 
-static int alloc_acts(sl_nn_esm *m, sl_err *err) {
+/* LoRA A/B of the adapted Linears, then the whole classifier (PEFT's modules_to_save: dense, out_proj). */
+static int setup_trainable(sl_nn_esm *m, uint64_t seed, sl_err *err) {
+    const sl_nn_esm_config *c = &m->cfg;
+    const int64_t H = c->b.hidden, C = c->b.num_labels;
+    int in[SL_NN_NMOD], out[SL_NN_NMOD];
+    for (int mod = 0; mod < SL_NN_NMOD; mod++)
+        in[mod] = sl_nn_esm_mod_in(c, mod), out[mod] = sl_nn_esm_mod_out(c, mod);
+    const char *paths[SL_NN_NMOD];
+    for (int mod = 0; mod < SL_NN_NMOD; mod++) paths[mod] = sl_nn_module_path(mod);
+    sl_nn_param_table t = {0};
+    int rc = sl_nn_param_table_add_lora(&t, "base_model.model.esm.encoder.layer", c->b.layers, paths,
+                                        SL_NN_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
+    if (!rc)
+        rc = sl_nn_param_table_add(&t, "base_model.model.classifier.dense.weight", H, H, &m->cd_w, &m->gcd_w,
+                                   err);
+    if (!rc)
+        rc = sl_nn_param_table_add(&t, "base_model.model.classifier.dense.bias", H, 0, &m->cd_b, &m->gcd_b,
+                                   err);
+    if (!rc)
+        rc = sl_nn_param_table_add(&t, "base_model.model.classifier.out_proj.weight", C, H, &m->co_w,
+                                   &m->gco_w, err);
+    if (!rc)
+        rc = sl_nn_param_table_add(&t, "base_model.model.classifier.out_proj.bias", C, 0, &m->co_b, &m->gco_b,
+                                   err);
+    return sl_nn_param_table_finish(&t, rc, seed, &m->params, &m->n_params, &m->n_train, &m->tparams,
+                                    &m->tgrads, err);
+}
+
+/* The activation buffers in their order (sl_nn_bump: run once to measure, once to place). */
+static void acts_layout(void *model, sl_nn_bump *b) {
+    sl_nn_esm *m = model;
     const sl_nn_esm_config *c = &m->cfg;
     const size_t N = (size_t)m->max_batch * m->max_len, H = c->b.hidden, NI = c->b.intermediate,
                  IW = (size_t)sl_nn_esm_mod_out(c, SL_NN_MOD_INTER), r = m->spec.r, L = c->b.layers,
@@ -317,26 +327,11 @@ static int alloc_acts(sl_nn_esm *m, sl_err *err) {
     const size_t W = IW > H ? IW : H;
     size_t nact = m->training ? L : 1;
     size_t lwords[SL_NN_NMOD] = {0};
-    size_t per = 7 * N * H + 4 * N + Bm * nh * T * T + N * IW + N * NI;
     for (int mod = 0; mod < SL_NN_NMOD; mod++)
-        if (m->spec.targets & (1u << mod)) {
-            per += N * r;
-            if (m->training && m->spec.dropout > 0)
-                lwords[mod] = (N * (size_t)sl_nn_esm_mod_in(c, mod) + 63) / 64, per += lwords[mod] * 2 + 1;
-        }
+        if ((m->spec.targets & (1u << mod)) && m->training && m->spec.dropout > 0)
+            lwords[mod] = (N * (size_t)sl_nn_esm_mod_in(c, mod) + 63) / 64;
     size_t nhb = m->training ? L + 1 : 2;
-    size_t total = nact * per + nhb * N * H + N * H + 2 * N + 2 * Bm * H + 2 * Bm * C + N * W;
-    if (m->training) total += 7 * N * H + N * W + N * NI + N * r + N * W;
-    m->act_mem = malloc(total * sizeof(float));
-    m->acts = calloc(L, sizeof *m->acts);
-    m->h = calloc(L + 1, sizeof *m->h);
-    m->labels = malloc(Bm * C * sizeof(float));
-    m->mask = malloc(N * sizeof(int32_t));
-    if (!m->act_mem || !m->acts || !m->h || !m->labels || !m->mask)
-        return sl_err_set(err, SL_ENOMEM, "out of memory for activations (%.2f GiB for batch %d x length %d)",
-                          (double)total * 4 / (1 << 30), m->max_batch, m->max_len);
-    float *p = m->act_mem;
-#define TAKE(ptr, n) (ptr = p, p += (n))
+#define TAKE(ptr, n) ((ptr) = sl_nn_bump_take(b, (n)))
     for (size_t l = 0; l < nact; l++) {
         sl_nn_esm_acts *a = &m->acts[l];
         TAKE(a->xl, N * H);
@@ -355,11 +350,7 @@ static int alloc_acts(sl_nn_esm *m, sl_err *err) {
         TAKE(a->g, N * NI);
         for (int mod = 0; mod < SL_NN_NMOD; mod++) {
             if (m->spec.targets & (1u << mod)) TAKE(a->u[mod], N * r);
-            if (lwords[mod]) {
-                if ((uintptr_t)p & 7) p++;
-                a->lkeep[mod] = (uint64_t *)(void *)p;
-                p += lwords[mod] * 2;
-            }
+            if (lwords[mod]) a->lkeep[mod] = sl_nn_bump_bits(b, lwords[mod]);
         }
     }
     for (size_t l = nact; l < L; l++) m->acts[l] = m->acts[0];
@@ -387,21 +378,26 @@ static int alloc_acts(sl_nn_esm *m, sl_err *err) {
         TAKE(m->dwide, N * W);
     }
 #undef TAKE
-    return 0;
+}
+
+static int alloc_acts(sl_nn_esm *m, sl_err *err) {
+    const size_t L = m->cfg.b.layers, N = (size_t)m->max_batch * m->max_len;
+    m->acts = calloc(L, sizeof *m->acts);
+    m->h = calloc(L + 1, sizeof *m->h);
+    m->labels = malloc((size_t)m->max_batch * m->cfg.b.num_labels * sizeof(float));
+    m->mask = malloc(N * sizeof(int32_t));
+    return sl_nn_bump_alloc(acts_layout, m, &m->act_mem, m->acts && m->h && m->labels && m->mask,
+                            m->max_batch, m->max_len, err);
 }
 
 int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const sl_nn_lora_spec *spec,
                    uint64_t seed, int max_batch, int max_len, int training, sl_nn_esm **out, sl_err *err) {
     *out = NULL;
-    if (!spec || spec->r < 1 || spec->r > 4096 || !(spec->alpha > 0) || spec->dropout < 0 ||
-        spec->dropout >= 1)
-        return sl_err_set(err, SL_EUSAGE, "LoRA: r must be 1..4096, alpha > 0 and dropout in [0, 1)");
-    if (max_batch < 1 || max_len < 2)
-        return sl_err_set(err, SL_EUSAGE, "batch size and max length must be positive");
+    int rc = sl_nn_family_check_args(spec, max_batch, max_len, err);
+    if (rc) return rc;
     sl_nn_esm *m = calloc(1, sizeof *m);
     if (!m) return sl_err_set(err, SL_ENOMEM, "out of memory");
     sl_nn_st_file *st = NULL;
-    int rc;
     char *path = sl_fs_join(model_dir, "config.json");
     if (!path) {
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -409,11 +405,8 @@ int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const s
     }
     rc = sl_nn_esm_config_load(path, &m->cfg, err);
     free(path);
-    if (rc) goto fail;
     sl_nn_esm_config *c = &m->cfg;
-    if (head && (rc = sl_nn_bert_config_set_head(&c->b, head->num_labels, (const char *const *)head->labels,
-                                                 head->problem, err)))
-        goto fail;
+    if (rc || (rc = sl_nn_family_set_head(&c->b, head, err))) goto fail;
     /* absolute positions: the first token gets pad_token_id + 1 */
     if (!c->rotary && max_len > c->b.max_position - c->b.pad_token_id - 1)
         max_len = c->b.max_position - c->b.pad_token_id - 1;
@@ -423,117 +416,41 @@ int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const s
         goto fail;
     }
     m->spec = *spec;
-    m->scaling = spec->use_rslora ? spec->alpha / sqrtf((float)spec->r) : spec->alpha / (float)spec->r;
+    m->scaling = sl_nn_lora_scaling(spec);
     m->training = training;
     m->max_batch = max_batch;
     m->max_len = max_len;
     if ((rc = sl_nn_model_weights_open(model_dir, &st, err))) goto fail;
-    const size_t H = c->b.hidden, NI = c->b.intermediate, L = c->b.layers, V = c->b.vocab_size,
-                 d = H / c->b.heads;
-    const size_t IW = (size_t)sl_nn_esm_mod_out(c, SL_NN_MOD_INTER);
-    size_t per_layer = 4 * (H * H + H) + IW * H + IW + H * NI + H + 4 * H;
-    m->n_base = V * H + (c->rotary ? 0 : (size_t)c->b.max_position * H) + 4 * H + L * per_layer;
-    m->base_mem = malloc(m->n_base * sizeof(float));
-    m->layer = calloc(L, sizeof *m->layer);
     if (c->rotary) {
+        const size_t d = (size_t)(c->b.hidden / c->b.heads);
         m->cos_t = malloc((size_t)max_len * d * sizeof(float));
         m->sin_t = malloc((size_t)max_len * d * sizeof(float));
-    }
-    if (!m->base_mem || !m->layer || (c->rotary && (!m->cos_t || !m->sin_t))) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
-        goto fail;
-    }
-    if (c->rotary) sl_nn_k_rotary_tables(m->cos_t, m->sin_t, max_len, (int)d);
-    float *p = m->base_mem;
-#define TAKE(ptr, n) (ptr = p, p += (n))
-    TAKE(m->word, V * H);
-    if ((rc = read_w(st, "embeddings.word_embeddings.weight", 2, (int64_t)V, (int64_t)H, m->word, err)))
-        goto fail;
-    if (!c->rotary) {
-        TAKE(m->pos, (size_t)c->b.max_position * H);
-        if ((rc = read_w(st, "embeddings.position_embeddings.weight", 2, c->b.max_position, (int64_t)H,
-                         m->pos, err)))
+        if (!m->cos_t || !m->sin_t) {
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
             goto fail;
-    }
-    TAKE(m->emb_ln_w, H);
-    TAKE(m->emb_ln_b, H);
-    if (c->emb_ln_before &&
-        ((rc = read_w(st, "embeddings.layer_norm.weight", 1, (int64_t)H, 0, m->emb_ln_w, err)) ||
-         (rc = read_w(st, "embeddings.layer_norm.bias", 1, (int64_t)H, 0, m->emb_ln_b, err))))
-        goto fail;
-    TAKE(m->after_w, H);
-    TAKE(m->after_b, H);
-    if ((rc = read_w(st, "encoder.emb_layer_norm_after.weight", 1, (int64_t)H, 0, m->after_w, err)) ||
-        (rc = read_w(st, "encoder.emb_layer_norm_after.bias", 1, (int64_t)H, 0, m->after_b, err)))
-        goto fail;
-    char name[256];
-    for (size_t l = 0; l < L; l++) {
-        sl_nn_esm_layer *lw = &m->layer[l];
-        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
-            int in = sl_nn_esm_mod_in(c, mod), o = sl_nn_esm_mod_out(c, mod);
-            int biased = c->ffn_bias || (mod != SL_NN_MOD_INTER && mod != SL_NN_MOD_OUTPUT);
-            TAKE(lw->w[mod], (size_t)in * o);
-            TAKE(lw->b[mod], (size_t)o);
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.weight", l, sl_nn_module_path(mod));
-            if ((rc = read_w(st, name, 2, o, in, lw->w[mod], err))) goto fail;
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s.bias", l, sl_nn_module_path(mod));
-            if (biased) {
-                if ((rc = read_w(st, name, 1, o, 0, lw->b[mod], err))) goto fail;
-            } else {
-                if (has_w(st, name)) {
-                    rc = sl_err_set(err, SL_EDATA,
-                                    "%s: tensor esm.%s present but config.json says add_bias_fnn false",
-                                    sl_nn_st_path(st), name);
-                    goto fail;
-                }
-                lw->b[mod] = NULL;
-            }
         }
-        TAKE(lw->ln1_w, H);
-        TAKE(lw->ln1_b, H);
-        TAKE(lw->ln2_w, H);
-        TAKE(lw->ln2_b, H);
-        static const char *const lns[4] = {"attention.LayerNorm.weight", "attention.LayerNorm.bias",
-                                           "LayerNorm.weight", "LayerNorm.bias"};
-        float *dst[4] = {lw->ln1_w, lw->ln1_b, lw->ln2_w, lw->ln2_b};
-        for (int i = 0; i < 4; i++) {
-            snprintf(name, sizeof name, "encoder.layer.%zu.%s", l, lns[i]);
-            if ((rc = read_w(st, name, 1, (int64_t)H, 0, dst[i], err))) goto fail;
-        }
+        sl_nn_k_rotary_tables(m->cos_t, m->sin_t, max_len, (int)d);
     }
-#undef TAKE
-    if ((rc = setup_trainable(m, err))) goto fail;
+    const sl_nn_ckpt ck = {st, "esm.", 0};
+    if ((rc = load_base(m, &ck, err)) || (rc = setup_trainable(m, seed, err))) goto fail;
     /* the classifier: from the checkpoint when all four tensors fit, else drawn (dense, then out_proj) */
-    const int C = c->b.num_labels;
+    const int64_t H = c->b.hidden, C = c->b.num_labels;
     const sl_nn_st_tensor *t[4] = {
         sl_nn_st_find(st, "classifier.dense.weight"), sl_nn_st_find(st, "classifier.dense.bias"),
         sl_nn_st_find(st, "classifier.out_proj.weight"), sl_nn_st_find(st, "classifier.out_proj.bias")};
     if (t[0] && t[1] && t[2] && t[3] && t[2]->ndim == 2 && t[2]->shape[0] == C && t[3]->ndim == 1 &&
         t[3]->shape[0] == C) {
-        int64_t sh[4][2] = {{(int64_t)H, (int64_t)H}, {(int64_t)H, 0}, {C, (int64_t)H}, {C, 0}};
-        const char *nm[4] = {"classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight",
-                             "classifier.out_proj.bias"};
+        int64_t sh[4][2] = {{H, H}, {H, 0}, {C, H}, {C, 0}};
         float *dst[4] = {m->cd_w, m->cd_b, m->co_w, m->co_b};
         for (int i = 0; i < 4; i++)
-            if ((rc = sl_nn_st_read_f32_shape(st, nm[i], i % 2 ? 1 : 2, sh[i], dst[i], err))) goto fail;
+            if ((rc = sl_nn_st_read_f32_shape(st, t[i]->name, i % 2 ? 1 : 2, sh[i], dst[i], err))) goto fail;
         m->head_loaded = 1;
     } else {
         sl_rng rh;
         sl_rng_init(&rh, seed, 3);
-        for (size_t i = 0; i < H * H; i++) m->cd_w[i] = sl_nn_rng_normal(&rh) * c->b.init_range;
-        for (size_t i = 0; i < (size_t)C * H; i++) m->co_w[i] = sl_nn_rng_normal(&rh) * c->b.init_range;
+        sl_nn_draw_normal(m->cd_w, (size_t)(H * H), c->b.init_range, &rh);
+        sl_nn_draw_normal(m->co_w, (size_t)(C * H), c->b.init_range, &rh);
     }
-    sl_rng ra;
-    sl_rng_init(&ra, seed, 2);
-    for (size_t l = 0; l < L; l++)
-        for (int mod = 0; mod < SL_NN_NMOD; mod++) {
-            float *A = m->layer[l].lora_a[mod];
-            if (!A) continue;
-            int in = sl_nn_esm_mod_in(c, mod);
-            double bound = 1.0 / sqrt((double)in);
-            for (size_t i = 0; i < (size_t)spec->r * in; i++)
-                A[i] = (float)((2.0 * sl_rng_uniform(&ra) - 1.0) * bound);
-        }
     sl_nn_st_close(st);
     st = NULL;
     if ((rc = alloc_acts(m, err))) goto fail;

@@ -1,4 +1,4 @@
-/* Helpers shared by the ESM and DNABERT-2 engines (family_common.h). */
+/* PEFT target names and adapter files shared by the ESM and DNABERT-2 engines (family_common.h). */
 #include "family_common.h"
 
 #include <math.h>
@@ -9,32 +9,6 @@
 #include "peft_config.h"
 #include "safetensors.h"
 #include "util/fs.h"
-
-sl_nn_param *sl_nn_param_table_add(sl_nn_param_table *t, const char *name, int64_t d0, int64_t d1, int ndim) {
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 64;
-        sl_nn_param *p = realloc(t->params, nc * sizeof *p);
-        if (!p) return NULL;
-        t->params = p;
-        t->cap = nc;
-    }
-    sl_nn_param *p = &t->params[t->n++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->ndim = ndim;
-    p->shape[0] = d0;
-    p->shape[1] = ndim > 1 ? d1 : 0;
-    p->numel = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1);
-    p->offset = t->n_train;
-    t->n_train += p->numel;
-    return p;
-}
-
-float sl_nn_rng_normal(sl_rng *r) {
-    double u1 = sl_rng_uniform(r), u2 = sl_rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
-}
 
 int sl_nn_target_suffix_match(const char *name, const char *t) {
     size_t n = strlen(name), k = strlen(t);

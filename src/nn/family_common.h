@@ -1,6 +1,12 @@
-/* Helpers shared by the ESM and DNABERT-2 engines (esm.c, dnabert2.c): the trainable-parameter table, the
- * normal draws transformers' initialisers are matched with, PEFT's target-name rule and the PEFT adapter
- * files. Internal to src/nn. */
+/* Helpers shared by the model families (bert.c, esm.c, dnabert2.c): the load prologue, the checkpoint-tensor
+ * reader with each family's name mapping, the base-weight and trainable arenas laid out from lists of named
+ * tensors, the activation arena, the head draws transformers' initialisers are matched with, PEFT's
+ * target-name rule and the PEFT adapter files. Each family keeps its own layout, names and layer math; these
+ * are the parts that are the same. Internal to src/nn.
+ *
+ * Ownership: a table owns its entry arrays until freed (sl_nn_param_table_free / sl_nn_base_table_free); a
+ * model takes over `params` by copying the pointer and setting it to NULL in the table. Thread-safety: none
+ * needed (used while one thread loads one model). */
 #ifndef SEQLORA_NN_FAMILY_COMMON_H
 #define SEQLORA_NN_FAMILY_COMMON_H
 
@@ -8,21 +14,191 @@
 #include <stdint.h>
 
 #include "bert.h"
+#include "safetensors.h"
 #include "util/error.h"
 #include "util/rng.h"
 
-/* A growable table of trainable tensors laid out one after another in an arena of *n_train floats. */
+/* ---- load prologue (family_load.c) ----------------------------------------------------------------- */
+
+/* The argument checks every family's load makes: r 1..4096, alpha > 0, dropout in [0, 1) (SL_EUSAGE "LoRA:
+ * ..."), max_batch >= 1 and max_len >= 2 (SL_EUSAGE). */
+int sl_nn_family_check_args(const sl_nn_lora_spec *spec, int max_batch, int max_len, sl_err *err);
+
+/* PEFT's LoRA scaling: alpha / r, or alpha / sqrt(r) with use_rslora. */
+float sl_nn_lora_scaling(const sl_nn_lora_spec *spec);
+
+/* Replace the head of `cfg` (num_labels, label names, problem type) by that of `head`; nothing when `head` is
+ * NULL. Errors as sl_nn_bert_config_set_head. */
+int sl_nn_family_set_head(sl_nn_bert_config *cfg, const sl_nn_bert_config *head, sl_err *err);
+
+/* Format a tensor name into dst[cap]. A name that does not fit is SL_EINTERNAL naming its start: names are
+ * built by seqlora from fixed parts and layer numbers, so this guards an invariant. */
+int sl_nn_tensor_name(char *dst, size_t cap, sl_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- checkpoint tensors (family_load.c) ------------------------------------------------------------ */
+
+/* A checkpoint seen with a family's naming: an encoder tensor `name` ("embeddings.word_embeddings.weight")
+ * is found as prefix + name ("bert.", "esm.") or as name; with legacy_ln (BERT) a LayerNorm ".weight" /
+ * ".bias" is also found under the old ".gamma" / ".beta" names. */
+typedef struct sl_nn_ckpt {
+    const sl_nn_st_file *st;
+    const char *prefix;
+    int legacy_ln;
+} sl_nn_ckpt;
+
+/* 1 when the checkpoint has `name` (prefixed or not; legacy names not consulted). */
+int sl_nn_ckpt_has(const sl_nn_ckpt *ck, const char *name);
+
+/* Read `name` as float32 of shape [d0] (d1 == 0) or [d0, d1] into dst. A missing tensor is SL_EDATA naming
+ * it (with legacy_ln: "no tensor NAME (nor PREFIXNAME)"; otherwise "no tensor PREFIXNAME (expected shape
+ * [d0, d1])"); a misshapen one is SL_EDATA from sl_nn_st_read_f32_shape, which names it and both shapes. */
+int sl_nn_ckpt_read(const sl_nn_ckpt *ck, const char *name, int64_t d0, int64_t d1, float *dst, sl_err *err);
+
+/* ---- the frozen base weights (family_arena.c) ------------------------------------------------------ */
+
+enum {
+    SL_NN_BASE_READ = 0, /* read from the checkpoint */
+    SL_NN_BASE_KEEP,     /* space only: the family fills it (e.g. the pooler, read with the head) */
+    SL_NN_BASE_ABSENT,   /* space only, and the checkpoint must not have it (slot set to NULL) */
+};
+
+/* The base weights as a list of named tensors laid out one after another in one allocation, in the order
+ * they are added. Names are stored with the checkpoint's prefix (ck->prefix + name). */
+typedef struct sl_nn_base_table {
+    const sl_nn_ckpt *ck;   /* set before the first add */
+    const char *absent_why; /* why an ABSENT tensor must not be there ("config.json says ...") */
+    sl_nn_param *params;    /* the tensors: names, shapes, offsets into the allocation */
+    struct sl_nn_base_slot {
+        float **addr; /* where the tensor's address goes */
+        int mode;     /* SL_NN_BASE_* */
+    } * slots;
+    size_t n, cap;
+    size_t n_floats; /* floats so far */
+} sl_nn_base_table;
+
+/* Append tensor (ck->prefix + the formatted name) of shape [d0] (d1 == 0) or [d0, d1], whose address goes to
+ * *slot. SL_ENOMEM ("out of memory for the base weights"), or SL_EINTERNAL for a name over 159 bytes. */
+int sl_nn_base_add(sl_nn_base_table *t, float **slot, int mode, int64_t d0, int64_t d1, sl_err *err,
+                   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* Append "<name>.weight" of shape [d0, d1] ([d0] when d1 == 0) and "<name>.bias" [d0], both `mode`: a Linear
+ * [out, in] + [out] or a LayerNorm [H] + [H]. Errors as sl_nn_base_add. */
+int sl_nn_base_add_wb(sl_nn_base_table *t, float **w, float **b, int mode, int64_t d0, int64_t d1,
+                      sl_err *err, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+/* Allocate *mem (malloc, t->n_floats floats; the caller frees it), point every slot into it, and read the
+ * READ tensors from t->ck in table order (sl_nn_ckpt_read: the first missing or misshapen one is the error).
+ * An ABSENT tensor the checkpoint has is SL_EDATA "FILE: tensor NAME present but <absent_why>". */
+int sl_nn_base_table_load(sl_nn_base_table *t, float **mem, sl_err *err);
+
+/* Free the table's arrays (params too when not taken over). */
+void sl_nn_base_table_free(sl_nn_base_table *t);
+
+/* ---- the trainable arena (family_arena.c) ---------------------------------------------------------- */
+
+/* A table of trainable tensors laid out one after another in an arena of n_train floats, with a parallel
+ * gradient arena; the optimizer state and the checkpoints follow this order. */
 typedef struct sl_nn_param_table {
     sl_nn_param *params;
+    struct sl_nn_param_slot {
+        float **val, **grad; /* where the tensor's value / gradient address goes (may be NULL) */
+        int lora_a;          /* 1 for a LoRA A matrix (drawn by sl_nn_param_table_finish) */
+    } * slots;
     size_t n, cap;
     size_t n_train; /* floats so far */
 } sl_nn_param_table;
 
-/* Append tensor `name` of shape [d0] (ndim 1) or [d0, d1]; NULL when out of memory. */
-sl_nn_param *sl_nn_param_table_add(sl_nn_param_table *t, const char *name, int64_t d0, int64_t d1, int ndim);
+/* Append tensor `name` of shape [d0] (d1 == 0) or [d0, d1]; its addresses go to *val and *grad (either may
+ * be NULL). SL_ENOMEM ("out of memory for the trainable parameters"); SL_EINTERNAL for a name over 159 bytes.
+ */
+int sl_nn_param_table_add(sl_nn_param_table *t, const char *name, int64_t d0, int64_t d1, float **val,
+                          float **grad, sl_err *err);
+
+/* Where a family keeps its per-layer LoRA pointers: layer 0's arrays lora_a[], lora_b[], glora_a[], glora_b[]
+ * (indexed by module kind) and the size of one layer struct. SL_NN_LORA_SLOTS(m->layer) fills it for any
+ * layer struct with those four arrays. */
+typedef struct sl_nn_lora_slots {
+    float **a, **b, **ga, **gb;
+    size_t stride;
+} sl_nn_lora_slots;
+#define SL_NN_LORA_SLOTS(layers)                                                                             \
+    ((sl_nn_lora_slots){(layers)[0].lora_a, (layers)[0].lora_b, (layers)[0].glora_a, (layers)[0].glora_b,    \
+                        sizeof(layers)[0]})
+
+/* Append the LoRA matrices PEFT names "<prefix>.<l>.<paths[k]>.lora_A.weight" [r, in[k]] and ".lora_B.weight"
+ * [out[k], r] for every layer l < layers and every module kind k < n_kinds set in spec->targets: layer by
+ * layer, kind by kind, A before B (PEFT's key order). Errors as sl_nn_param_table_add. */
+int sl_nn_param_table_add_lora(sl_nn_param_table *t, const char *prefix, int layers, const char *const *paths,
+                               int n_kinds, const int *in, const int *out, const sl_nn_lora_spec *spec,
+                               sl_nn_lora_slots slots, sl_err *err);
+
+/* The trainable head of BertForSequenceClassification in a model struct (BERT, DNABERT-2): where the pooler's
+ * and the classifier's values and gradients go. SL_NN_BERT_HEAD_SLOTS(m) fills it from the fields pool_w,
+ * pool_b, cls_w, cls_b, gpool_w, gpool_b, gcls_w, gcls_b. */
+typedef struct sl_nn_bert_head_slots {
+    float **pool_w, **pool_b, **cls_w, **cls_b, **gpool_w, **gpool_b, **gcls_w, **gcls_b;
+} sl_nn_bert_head_slots;
+#define SL_NN_BERT_HEAD_SLOTS(m)                                                                             \
+    ((sl_nn_bert_head_slots){&(m)->pool_w, &(m)->pool_b, &(m)->cls_w, &(m)->cls_b, &(m)->gpool_w,            \
+                             &(m)->gpool_b, &(m)->gcls_w, &(m)->gcls_b})
+
+/* Append that head after the LoRA matrices: the pooler ("base_model.model.bert.pooler.dense.weight" [H, H],
+ * ".bias" [H]) when `pooler`, then "base_model.model.classifier.weight" [C, H] and ".bias" [C]. Errors as
+ * sl_nn_param_table_add. */
+int sl_nn_param_table_add_bert_head(sl_nn_param_table *t, int64_t H, int64_t C, int pooler,
+                                    sl_nn_bert_head_slots s, sl_err *err);
+
+/* Hand the table to the model: *params / *n_params (the tensors) and *n_train take them over, also on
+ * failure, and the table is freed. Then allocate the arena *tparams and the gradient arena *tgrads (zeroed;
+ * the model frees them), point every slot into them and draw each LoRA A as PEFT does
+ * (kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in))) from Philox stream (seed, 2), in table order;
+ * LoRA B and the rest stay 0. SL_ENOMEM, or `rc` when non-zero (an error of the caller's adds: the table is
+ * only handed over). */
+int sl_nn_param_table_finish(sl_nn_param_table *t, int rc, uint64_t seed, sl_nn_param **params,
+                             size_t *n_params, size_t *n_train, float **tparams, float **tgrads, sl_err *err);
+
+/* Free the table's arrays (params too when not taken over). */
+void sl_nn_param_table_free(sl_nn_param_table *t);
+
+/* ---- heads (family_load.c) ------------------------------------------------------------------------- */
 
 /* A standard normal draw (Box-Muller on two Philox uniforms). */
 float sl_nn_rng_normal(sl_rng *r);
+
+/* x[0..n) = normal(0, std) draws of `r` (transformers' _init_weights for a Linear weight). */
+void sl_nn_draw_normal(float *x, size_t n, float std, sl_rng *r);
+
+/* The pooler and classifier of BertForSequenceClassification (BERT, DNABERT-2): the pooler [H, H] + [H] is
+ * read from the checkpoint unless `pooler_missing`, else drawn (normal(0, init_range), bias 0) from Philox
+ * stream (seed, 3); then the classifier is read when "classifier.weight" [C, H] and "classifier.bias" [C]
+ * are both there with those shapes (*loaded = 1), else drawn from the same stream after the pooler. Values go
+ * where *s.pool_w ... *s.cls_b point (zeroed memory). Errors as sl_nn_ckpt_read. */
+int sl_nn_bert_head_load(const sl_nn_ckpt *ck, int64_t H, int64_t C, float init_range, uint64_t seed,
+                         int pooler_missing, sl_nn_bert_head_slots s, int *loaded, sl_err *err);
+
+/* ---- activations (family_arena.c) ------------------------------------------------------------------ */
+
+/* A bump allocator over one float allocation: a layout function takes its buffers in order, once with
+ * base == NULL to measure and once to place them (the same calls both times). */
+typedef struct sl_nn_bump {
+    float *base;
+    size_t n; /* floats taken so far */
+} sl_nn_bump;
+
+/* n floats (NULL while measuring). */
+float *sl_nn_bump_take(sl_nn_bump *b, size_t n);
+/* `words` 64-bit words, 8-byte aligned (the allocation is, and the offset is made even). */
+uint64_t *sl_nn_bump_bits(sl_nn_bump *b, size_t words);
+
+/* Measure `layout`, allocate *mem (the caller frees it) and place the layout in it. The layout writes into
+ * arrays of the caller's (per-layer structs): `others_ok` = 0 says one of them could not be allocated, which
+ * is SL_ENOMEM "out of memory for activations (batch B x length T)" without measuring; *mem not allocated is
+ * "out of memory for activations (X GiB for batch B x length T)". */
+int sl_nn_bump_alloc(void (*layout)(void *model, sl_nn_bump *b), void *model, float **mem, int others_ok,
+                     int max_batch, int max_len, sl_err *err);
+
+/* ---- PEFT (family_common.c) ------------------------------------------------------------------------ */
 
 /* PEFT's list rule: `name` equals `target` or ends with "." + target. */
 int sl_nn_target_suffix_match(const char *name, const char *target);
