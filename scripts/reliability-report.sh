@@ -180,6 +180,16 @@ None open at the last run. Each finding below became an always-on regression tes
   files; it now drops the entries in one LMDB transaction first, deletes nothing when that fails and exits
   non-zero (82f3c9b). `reliability_shim_strict`.
 
+- peft_config (hour-long fuzzing, this session): a 369-byte adapter_config.json with `"target_modules":
+  "query+++…+|value"` made glibc's `regcomp` ask for 22 GB (each `+` copies what it repeats; the replay was
+  OOM-killed after 103 s). Every regular expression read from the file (target_modules, layers_pattern,
+  rank_pattern/alpha_pattern keys) is now checked by `sl_regex_check` (src/util/regex_guard.c: estimated
+  expansion at most 10,000, length at most 4,096) and refused with SL_EDATA naming the file and field.
+  `tests/fuzz/crashes/peft_config/`, `test_input_limits`.
+- bert_config (same run): `{"num_labels": 211021020}` looped and allocated for 211 M labels (1.6 GB, 30 s)
+  before the head's limit of 100,000 was checked; now checked first, SL_EDATA naming the count.
+  `tests/fuzz/crashes/bert_config/`, `test_input_limits`.
+
 ## Not covered yet
 
 - The wrk soak of `serve` (`bench/reliability/serve-soak.sh`) is in the table only when the report ran it

@@ -63,9 +63,12 @@ static void free_labels(sl_nn_bert_config *cfg) {
     cfg->labels = NULL;
 }
 
+/* The most labels a head may have (a classifier's output width). */
+enum { MAX_LABELS = 100000 };
+
 int sl_nn_bert_config_set_head(sl_nn_bert_config *cfg, int n, const char *const *names, sl_nn_problem p,
                                sl_err *err) {
-    if (n < 1 || n > 100000) return sl_err_set(err, SL_EUSAGE, "number of labels %d out of range", n);
+    if (n < 1 || n > MAX_LABELS) return sl_err_set(err, SL_EUSAGE, "number of labels %d out of range", n);
     char **labels = calloc((size_t)n, sizeof *labels);
     if (!labels) return sl_err_set(err, SL_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
@@ -146,6 +149,11 @@ int sl_nn_bert_config_load(const char *path, sl_nn_bert_config *cfg, sl_err *err
     if (id2label && json_is_object(id2label) && json_object_size(id2label) > 0) {
         n = (int)json_object_size(id2label);
     } else if ((rc = get_int(o, path, "num_labels", 2, 1, &n, err))) {
+        goto out;
+    }
+    if (n > MAX_LABELS) { /* before anything is sized by it */
+        rc = sl_err_set(err, SL_EDATA, "%s: %d labels (num_labels or id2label) is more than %d", path, n,
+                        MAX_LABELS);
         goto out;
     }
     const char **names = calloc((size_t)n, sizeof *names);

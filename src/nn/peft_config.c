@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/fs.h"
+#include "util/regex_guard.h"
 
 static void free_list(char **l, size_t n) {
     for (size_t i = 0; i < n; i++) free(l[i]);
@@ -148,6 +149,13 @@ static int get_bool(const json_t *root, const char *key, int *out, const char *p
     return 0;
 }
 
+/* A regular expression read from the file, checked before regcomp ever sees it (util/regex_guard.h). */
+static int regex_field_check(const char *path, const char *field, const char *pattern, sl_err *err) {
+    char what[1024];
+    snprintf(what, sizeof what, "%s: %s", path, field);
+    return sl_regex_check(pattern, what, err);
+}
+
 /* A list of strings, or (when allow_str) a single string read as a one-entry list; null leaves NULL. */
 static int get_str_list(const json_t *root, const char *key, char ***out, size_t *n, const char *path,
                         sl_err *err) {
@@ -229,6 +237,7 @@ int sl_nn_peft_config_read(const char *path, sl_nn_peft_config *c, sl_err *err) 
     }
     v = json_object_get(root, "target_modules");
     if (json_is_string(v)) {
+        if ((rc = regex_field_check(path, "\"target_modules\"", json_string_value(v), err))) goto out;
         if (!(c->target_modules_regex = strdup(json_string_value(v)))) goto oom;
     } else if ((rc = get_str_list(root, "target_modules", &c->target_modules, &c->n_target_modules, path,
                                   err))) {
@@ -282,6 +291,8 @@ int sl_nn_peft_config_read(const char *path, sl_nn_peft_config *c, sl_err *err) 
     if ((rc = get_str_list(root, "layers_pattern", &c->layers_pattern, &c->n_layers_pattern, path, err)))
         goto out;
     c->layers_pattern_scalar = json_is_string(json_object_get(root, "layers_pattern"));
+    for (size_t i = 0; i < c->n_layers_pattern; i++)
+        if ((rc = regex_field_check(path, "\"layers_pattern\"", c->layers_pattern[i], err))) goto out;
     const char *pats[2] = {"rank_pattern", "alpha_pattern"};
     json_t **dst[2] = {&c->rank_pattern, &c->alpha_pattern};
     for (int i = 0; i < 2; i++) {
@@ -298,6 +309,9 @@ int sl_nn_peft_config_read(const char *path, sl_nn_peft_config *c, sl_err *err) 
                                 i == 0 ? "n integer" : "");
                 goto out;
             }
+            char what[64];
+            snprintf(what, sizeof what, "a key of \"%s\"", pats[i]);
+            if ((rc = regex_field_check(path, what, key, err))) goto out;
         }
         json_decref(*dst[i]);
         *dst[i] = json_deep_copy(v);
@@ -508,7 +522,7 @@ int sl_nn_peft_config_write(const char *path, const sl_nn_peft_config *c, sl_err
 static int regex_group_int(const char *pattern, const char *s, int g) {
     regex_t re;
     regmatch_t m[4];
-    if (regcomp(&re, pattern, REG_EXTENDED)) return -1;
+    if (sl_regex_check(pattern, "layers_pattern", NULL) || regcomp(&re, pattern, REG_EXTENDED)) return -1;
     int v = -1;
     if (regexec(&re, s, 4, m, 0) == 0 && m[g].rm_so >= 0) v = atoi(s + m[g].rm_so);
     regfree(&re);
@@ -546,7 +560,8 @@ int sl_nn_peft_config_targets(const sl_nn_peft_config *c, const char *name) {
         if (!pat) return 0;
         snprintf(pat, l + 5, "^(%s)$", c->target_modules_regex);
         regex_t re;
-        if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0) {
+        if (!sl_regex_check(pat, "target_modules", NULL) &&
+            regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0) {
             hit = regexec(&re, name, 0, NULL, 0) == 0;
             regfree(&re);
         }
@@ -582,7 +597,7 @@ static int pattern_matches(const char *key, const char *name) {
     snprintf(pat, l, "^.*\\.(%s)$", key);
     regex_t re;
     int hit = 0;
-    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0) {
+    if (!sl_regex_check(pat, "pattern key", NULL) && regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0) {
         hit = regexec(&re, name, 0, NULL, 0) == 0;
         regfree(&re);
     }
