@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "family_common.h"
 #include "safetensors.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -110,22 +111,24 @@ static int add(tensors *ts, sl_rng *r, double range, const char *name, int64_t d
     return 0;
 }
 
-/* A Linear [out, in]: weight normal, bias zero. */
+/* "<prefix>.weight" [d0, d1] ([d0] when d1 == 0) filled as asked and "<prefix>.bias" [d0] zero: a Linear
+ * [out, in] (weight normal) or a LayerNorm [h] (weight one). */
+static int add_wb(tensors *ts, sl_rng *r, double range, const char *prefix, int d0, int d1, int fill_w,
+                  sl_err *err) {
+    char name[160];
+    int rc = sl_nn_tensor_name(name, sizeof name, err, "%s.weight", prefix);
+    if (!rc) rc = add(ts, r, range, name, d0, d1, fill_w, err);
+    if (!rc) rc = sl_nn_tensor_name(name, sizeof name, err, "%s.bias", prefix);
+    return rc ? rc : add(ts, r, range, name, d0, 0, FILL_ZERO, err);
+}
+
 static int add_linear(tensors *ts, sl_rng *r, double range, const char *prefix, int out, int in,
                       sl_err *err) {
-    char name[160];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    int rc = add(ts, r, range, name, out, in, FILL_NORMAL, err);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    return rc ? rc : add(ts, r, range, name, out, 0, FILL_ZERO, err);
+    return add_wb(ts, r, range, prefix, out, in, FILL_NORMAL, err);
 }
 
 static int add_layernorm(tensors *ts, const char *prefix, int h, sl_err *err) {
-    char name[160];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    int rc = add(ts, NULL, 0, name, h, 0, FILL_ONE, err);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    return rc ? rc : add(ts, NULL, 0, name, h, 0, FILL_ZERO, err);
+    return add_wb(ts, NULL, 0, prefix, h, 0, FILL_ONE, err);
 }
 
 static int vocab_size(int k) {
