@@ -8,6 +8,7 @@
 #include "bert_impl.h"
 #include "parallel.h"
 #include "prof.h"
+#include "softmax.h"
 
 /* Backward of y = x W^T + b + s B A dropout(x): LoRA gradients added; dx assigned (acc = 0) or added
  * (acc = 1), skipped when dx is NULL. */
@@ -81,13 +82,7 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, m->dctx + off, H, 0.0f,
                 m->dv + off, H);
     if (pdrop > 0) sl_nn_k_apply_bits(dP, dP, bits, (size_t)T * T, dscale);
-    for (int i = 0; i < T; i++) {
-        const float *pr = P + (size_t)i * T;
-        float *gr = dP + (size_t)i * T;
-        double sum = 0;
-        for (int k = 0; k < T; k++) sum += (double)pr[k] * gr[k];
-        for (int k = 0; k < T; k++) gr[k] = pr[k] * (float)(gr[k] - sum);
-    }
+    for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, a->k + off, H, 0.0f,
                 m->dq + off, H);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, a->q + off, H, 0.0f,

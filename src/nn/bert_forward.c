@@ -6,6 +6,7 @@
 #include "bert_impl.h"
 #include "parallel.h"
 #include "prof.h"
+#include "softmax.h"
 
 /* y = x W^T + b (+ LoRA branch, keeping A x in u). x is [N, in]. */
 static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x, int N, int in, int out,
@@ -47,19 +48,7 @@ static void attention_task(void *p, size_t task, int worker) {
     float *P = a->P + task * T * T;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, a->q + off, H, a->k + off, H, 0.0f,
                 P, T);
-    for (int i = 0; i < T; i++) {
-        float *row = P + (size_t)i * T, mx = -INFINITY;
-        for (int k = 0; k < T; k++)
-            if (mk[k] && row[k] > mx) mx = row[k];
-        double s = 0;
-        for (int k = 0; k < T; k++) {
-            float e = mk[k] ? expf(row[k] - mx) : 0.0f;
-            row[k] = e;
-            s += e;
-        }
-        float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
-        for (int k = 0; k < T; k++) row[k] *= inv;
-    }
+    for (int i = 0; i < T; i++) sl_nn_k_softmax_masked(P + (size_t)i * T, mk, T);
     const float *Pd = P;
     if (pdrop > 0) {
         float *sp = m->scratch + (size_t)worker * 2 * T * T;

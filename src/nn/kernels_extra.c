@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "esm_impl.h"
+#include "softmax.h"
 
 void sl_nn_k_rotary_tables(float *cos_t, float *sin_t, int T, int d) {
     const int h = d / 2;
@@ -96,19 +97,10 @@ void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k
                             int ldo, int T, int d, float scale, const float *bias, const int32_t *mk) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, q, ld, k, ld, 0.0f, P, T);
     for (int i = 0; i < T; i++) {
-        float *row = P + (size_t)i * T, mx = -INFINITY;
+        float *row = P + (size_t)i * T;
         if (bias)
             for (int j = 0; j < T; j++) row[j] += bias[(size_t)i * T + j];
-        for (int j = 0; j < T; j++)
-            if (mk[j] && row[j] > mx) mx = row[j];
-        double s = 0;
-        for (int j = 0; j < T; j++) {
-            float e = mk[j] ? expf(row[j] - mx) : 0.0f;
-            row[j] = e;
-            s += e;
-        }
-        float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
-        for (int j = 0; j < T; j++) row[j] *= inv;
+        sl_nn_k_softmax_masked(row, mk, T);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, P, T, v, ld, 0.0f, ctx, ldo);
 }
@@ -118,13 +110,7 @@ void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, cons
                                 float scale) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, dctx, ldo, v, ld, 0.0f, dP, T);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, P, T, dctx, ldo, 0.0f, dv, ld);
-    for (int i = 0; i < T; i++) {
-        const float *pr = P + (size_t)i * T;
-        float *gr = dP + (size_t)i * T;
-        double sum = 0;
-        for (int j = 0; j < T; j++) sum += (double)pr[j] * gr[j];
-        for (int j = 0; j < T; j++) gr[j] = pr[j] * (float)(gr[j] - sum);
-    }
+    for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, k, ld, 0.0f, dq, ld);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, q, ld, 0.0f, dk, ld);
 }
