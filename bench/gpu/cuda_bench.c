@@ -2,17 +2,18 @@
  * libc, nothing else (no htslib, jansson, OpenBLAS), so it builds on a machine that has only the CUDA
  * toolkit.
  *
- *   cuda_bench MODULE.so plan  [model options]        the device-memory plan (no GPU needed)
- *   cuda_bench MODULE.so check REF.bin                parity with the CPU engine (exit 0 pass, 1 fail, 77 no
- * GPU) cuda_bench MODULE.so bench [model options] [--steps N] [--warmup N]   training-step throughput (JSON
- * line)
+ *   cuda_bench MODULE.so plan  [model options]    the device-memory plan (no GPU needed)
+ *   cuda_bench MODULE.so check REF.bin            parity with the CPU engine (exit 0 pass, 1 fail, 77 no GPU)
+ *   cuda_bench MODULE.so bench [model options] [--steps N] [--warmup N]
+ *                                                 training-step throughput (one JSON line)
  *
- * model options: --batch B --seq T --precision fp32|bf16|fp16 --layers L --hidden H --heads NH --inter I
- *                --vocab V --rank r (defaults: DNABERT-base, LoRA r=8 on query and value, 2 labels).
+ * model options: --family bert|esm|d2 --batch B --seq T --precision fp32|bf16|fp16 --layers L --hidden H
+ *                --heads NH --inter I --vocab V --rank r (defaults: bert, DNABERT-base shape, LoRA r=8 on
+ *                query and value (d2: Wqkv), 2 labels; see build_random for the families).
  *
- * REF.bin is written by tests/cuda/refgen.c from the CPU engine (tests/data/cuda/ref_small.bin). The
- * parity measure is ||gpu - cpu|| / ||cpu|| over each whole tensor (logits, the gradient arena), and the
- * largest relative step-wise difference of the 50-step loss curves. */
+ * REF.bin is written by tests/cuda/refgen.c from the CPU engines (tests/data/cuda/ref_*.bin; the family is
+ * in the file). The parity measure is ||gpu - cpu|| / ||cpu|| over each whole tensor (logits, the gradient
+ * arena), and the largest relative step-wise difference of the 50-step loss curves. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
@@ -47,23 +48,31 @@ static double rel_l2(const float *a, const float *b, size_t n) {
 
 typedef struct model_opts {
     int batch, seq, precision, layers, hidden, heads, inter, vocab, rank, steps, warmup;
+    int family; /* SL_CUDA_FAMILY_*: bert, esm (NT v2 layout), d2 (DNABERT-2) */
 } model_opts;
 
 typedef struct built {
     sl_cuda_desc d;
-    float *base; /* all random base weights */
+    float *base; /* all random base weights (and the rotary tables / ALiBi slopes) */
     const float **lp;
     int64_t *offs;
     size_t *sizes;
     float *tparams;
 } built;
 
-/* A random BERT of the given shape (weights ~ N(0, 0.02) as init_range; LayerNorm 1/0), LoRA on query and
- * value, classifier of 2 labels, pooler frozen. The arena follows the CPU engine's order. */
+/* A random model of the given shape and family (weights ~ U(+-0.035), about init_range 0.02; LayerNorm 1/0),
+ * classifier of 2 labels. BERT: LoRA on query and value, pooler frozen, all dropouts 0.1. esm (the
+ * Nucleotide Transformer v2 layout): rotary, bias-free SwiGLU feed-forward, emb_layer_norm_after, LoRA on
+ * query and value, the classifier head (dense + out_proj) trained, token dropout on, no base dropout (as
+ * the checkpoints). d2 (DNABERT-2): fused Wqkv with LoRA, ALiBi, GeGLU, hidden dropout 0.1, attention
+ * dropout 0 (as the published model), pooler frozen. The arena follows the CPU engines' order. */
 static int build_random(const model_opts *o, built *b) {
     memset(b, 0, sizeof *b);
     sl_cuda_desc *d = &b->d;
-    const size_t H = o->hidden, I = o->inter, L = o->layers, V = o->vocab, P = 512 > o->seq ? 512 : o->seq;
+    const int fam = o->family, esm = fam == SL_CUDA_FAMILY_ESM, d2 = fam == SL_CUDA_FAMILY_DNABERT2;
+    const size_t H = o->hidden, I = o->inter, L = o->layers, V = o->vocab, P = 512 > o->seq ? 512 : o->seq,
+                 dh = H / o->heads;
+    const float drop = esm ? 0.0f : 0.1f;
     *d = (sl_cuda_desc){.vocab = o->vocab,
                         .hidden = o->hidden,
                         .layers = o->layers,
@@ -73,22 +82,38 @@ static int build_random(const model_opts *o, built *b) {
                         .num_labels = 2,
                         .problem = 0,
                         .ln_eps = 1e-12f,
-                        .hidden_dropout = 0.1f,
-                        .attn_dropout = 0.1f,
-                        .cls_dropout = 0.1f,
+                        .hidden_dropout = drop,
+                        .attn_dropout = d2 ? 0.0f : drop,
+                        .cls_dropout = drop,
                         .lora_r = o->rank,
                         .lora_scaling = 2.0f,
                         .lora_dropout = 0.1f,
                         .max_batch = o->batch,
                         .max_len = o->seq,
                         .precision = o->precision,
-                        .training = 1};
-    size_t per_layer = 4 * H * H + 2 * H * I + 5 * H + I + 4 * H;
-    size_t nbase = V * H + P * H + H + 2 * H + L * per_layer + H * H + H;
+                        .training = 1,
+                        .family = fam,
+                        .rotary = esm,
+                        .token_dropout = esm,
+                        .mask_token_id = esm ? o->vocab - 1 : 0,
+                        .pad_token_id = 1,
+                        .gated_ffn = esm};
+    /* Linear k: [out, in], biased or not */
+    size_t in[6], out[6], nmod = d2 ? 4 : 6;
+    int biased[6];
+    for (size_t k = 0; k < 6; k++) {
+        in[k] = (d2 ? k == 3 : k == 5) ? I : H;
+        out[k] = d2 ? (k == 0 ? 3 * H : k == 2 ? 2 * I : H) : k == 4 ? (esm ? 2 * I : I) : H;
+        biased[k] = d2 ? k != 2 : !(esm && k >= 4);
+    }
+    size_t per_layer = 4 * H;
+    for (size_t k = 0; k < nmod; k++) per_layer += in[k] * out[k] + out[k];
+    size_t nbase = V * H + P * H + 3 * H + L * per_layer + H * H + H + 2 * H + 2 * (size_t)o->seq * dh +
+                   (size_t)o->heads;
     b->base = malloc(nbase * sizeof(float));
     b->lp = calloc(L * SL_CUDA_LAYER_PTRS + 1, sizeof *b->lp);
     b->offs = calloc(2 * L * 6 + 1, sizeof *b->offs);
-    b->sizes = calloc(4 * L + 2, sizeof *b->sizes);
+    b->sizes = calloc(4 * L + 4, sizeof *b->sizes);
     if (!b->base || !b->lp || !b->offs || !b->sizes) return -1;
     sl_rng r;
     sl_rng_init(&r, 42, 1);
@@ -101,48 +126,85 @@ static int build_random(const model_opts *o, built *b) {
     } while (0)
     const float *w;
     TAKE(d->word, V * H, 0.035f, 0);
-    TAKE(d->pos, P * H, 0.035f, 0);
-    TAKE(d->type, H, 0.035f, 0);
-    TAKE(d->emb_ln_w, H, 0, 1);
-    TAKE(d->emb_ln_b, H, 0, 0);
+    if (!esm && !d2) TAKE(d->pos, P * H, 0.035f, 0);
+    if (!esm) {
+        TAKE(d->type, H, 0.035f, 0);
+        TAKE(d->emb_ln_w, H, 0, 1);
+        TAKE(d->emb_ln_b, H, 0, 0);
+    }
     for (size_t l = 0; l < L; l++) {
         const float **p = b->lp + l * SL_CUDA_LAYER_PTRS;
-        for (int k = 0; k < 6; k++) {
-            size_t in = k == 5 ? I : H, out = k == 4 ? I : H;
-            TAKE(w, in * out, 0.035f, 0);
+        for (size_t k = 0; k < nmod; k++) {
+            TAKE(w, in[k] * out[k], 0.035f, 0);
             p[k] = w;
-            TAKE(w, out, 0.01f, 0);
-            p[6 + k] = w;
+            if (biased[k]) {
+                TAKE(w, out[k], 0.01f, 0);
+                p[6 + k] = w;
+            }
         }
         TAKE(p[12], H, 0, 1);
         TAKE(p[13], H, 0, 0);
         TAKE(p[14], H, 0, 1);
         TAKE(p[15], H, 0, 0);
     }
-    TAKE(d->pool_w, H * H, 0.035f, 0);
-    TAKE(d->pool_b, H, 0, 0);
+    if (esm) {
+        TAKE(d->after_w, H, 0, 1);
+        TAKE(d->after_b, H, 0, 0);
+        float *c = x, *sn = x + (size_t)o->seq * dh; /* as transformers' RotaryEmbedding, in float */
+        for (int t = 0; t < o->seq; t++)
+            for (size_t i = 0; i < dh / 2; i++) {
+                float f = (float)t * (1.0f / powf(10000.0f, (float)(2 * i) / (float)dh));
+                c[t * dh + i] = c[t * dh + i + dh / 2] = cosf(f);
+                sn[t * dh + i] = sn[t * dh + i + dh / 2] = sinf(f);
+            }
+        d->rot_cos = c;
+        d->rot_sin = sn;
+        x += 2 * (size_t)o->seq * dh;
+    } else {
+        TAKE(d->pool_w, H * H, 0.035f, 0);
+        TAKE(d->pool_b, H, 0, 0);
+    }
+    if (d2) { /* ALiBi slopes of bert_layers.py for `heads` heads */
+        int c2 = 1;
+        while (c2 * 2 <= o->heads) c2 *= 2;
+        for (int h = 0; h < o->heads; h++) {
+            double nn = h < c2 ? c2 : 2.0 * c2, start = pow(2.0, -pow(2.0, -(log2(nn) - 3)));
+            x[h] = (float)(start * pow(start, h < c2 ? h : 2 * (h - c2)));
+        }
+        d->alibi_slopes = x;
+        x += o->heads;
+    }
 #undef TAKE
-    /* arena: per layer A_q B_q A_v B_v, then classifier weight and bias */
+    /* arena: per layer the LoRA A/B of the adapted modules (BERT, esm: query, value; d2: Wqkv), then (esm)
+     * classifier.dense, then the classifier / out_proj weight and bias */
     const size_t r_ = o->rank;
     size_t off = 0, nt = 0;
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < 6; k++) {
             b->offs[l * 6 + k] = b->offs[(L + l) * 6 + k] = -1;
-            if (k != 0 && k != 2) continue;
+            if (d2 ? k != 0 : k != 0 && k != 2) continue;
             b->offs[l * 6 + k] = (int64_t)off;
-            b->sizes[nt++] = r_ * H;
-            off += r_ * H;
+            b->sizes[nt++] = r_ * in[k];
+            off += r_ * in[k];
             b->offs[(L + l) * 6 + k] = (int64_t)off;
-            b->sizes[nt++] = H * r_;
-            off += H * r_;
+            b->sizes[nt++] = out[k] * r_;
+            off += out[k] * r_;
         }
+    d->pool_w_off = d->pool_b_off = -1;
+    if (esm) {
+        d->pool_w_off = (int64_t)off;
+        b->sizes[nt++] = H * H;
+        off += H * H;
+        d->pool_b_off = (int64_t)off;
+        b->sizes[nt++] = H;
+        off += H;
+    }
     d->cls_w_off = (int64_t)off;
     b->sizes[nt++] = 2 * H;
     off += 2 * H;
     d->cls_b_off = (int64_t)off;
     b->sizes[nt++] = 2;
     off += 2;
-    d->pool_w_off = d->pool_b_off = -1;
     b->tparams = malloc(off * sizeof(float));
     for (size_t i = 0; i < off; i++) b->tparams[i] = 0.02f * (float)(2 * sl_rng_uniform(&r) - 1);
     d->layer = b->lp;
@@ -175,12 +237,20 @@ static const char *prec_name(int p) {
 }
 
 static int parse_opts(int argc, char **argv, model_opts *o) {
-    *o = (model_opts){8, 512, SL_CUDA_BF16, 12, 768, 12, 3072, 4101, 8, 20, 3};
+    *o = (model_opts){8, 512, SL_CUDA_BF16, 12, 768, 12, 3072, 4101, 8, 20, 3, SL_CUDA_FAMILY_BERT};
     for (int i = 0; i < argc; i++) {
         if (i + 1 >= argc) return -1;
         const char *k = argv[i], *v = argv[++i];
         if (!strcmp(k, "--precision")) {
             if ((o->precision = parse_prec(v)) < 0) return -1;
+            continue;
+        }
+        if (!strcmp(k, "--family")) {
+            o->family = !strcmp(v, "bert")  ? SL_CUDA_FAMILY_BERT
+                        : !strcmp(v, "esm") ? SL_CUDA_FAMILY_ESM
+                        : !strcmp(v, "d2")  ? SL_CUDA_FAMILY_DNABERT2
+                                            : -1;
+            if (o->family < 0) return -1;
             continue;
         }
         int *dst = !strcmp(k, "--batch")    ? &o->batch
@@ -199,15 +269,21 @@ static int parse_opts(int argc, char **argv, model_opts *o) {
     return o->batch > 0 && o->seq > 0 && o->hidden % o->heads == 0 ? 0 : -1;
 }
 
-/* Matmul FLOPs of one training step (frozen base, LoRA on query/value): forward Linear 2N(4H^2 + 2HI),
- * attention 4BT^2H per layer; the backward repeats the Linear input-gradient GEMMs once and the attention
- * GEMMs twice (no weight gradients for the frozen base); LoRA adds 2Nr(in+out) per adapted module forward
- * and three times that backward. */
+/* Matmul FLOPs of one training step (frozen base): forward Linear 2N(4H^2 + 2HI) (BERT; 4H^2 + 3HI for the
+ * gated feed-forwards of esm and d2), attention 4BT^2H per layer; the backward repeats the Linear
+ * input-gradient GEMMs once and the attention GEMMs twice (no weight gradients for the frozen base); LoRA
+ * adds 2Nr(in+out) per adapted module forward (query + value: 2 x 2H; d2's Wqkv: 4H) and three times that
+ * backward. */
 static double step_flops(const model_opts *o) {
     double N = (double)o->batch * o->seq, H = o->hidden, I = o->inter, T = o->seq, B = o->batch;
-    double lin = 2 * N * (4 * H * H + 2 * H * I), att = 4 * B * T * T * H,
-           lora = 2 * 2 * N * o->rank * (2 * H);
+    const int gated = o->family != SL_CUDA_FAMILY_BERT;
+    double lin = 2 * N * (4 * H * H + (gated ? 3 : 2) * H * I), att = 4 * B * T * T * H,
+           lora = 2 * N * o->rank * (4 * H);
     return o->layers * (2 * lin + 3 * att + 4 * lora);
+}
+
+static const char *family_name(int f) {
+    return f == SL_CUDA_FAMILY_ESM ? "esm" : f == SL_CUDA_FAMILY_DNABERT2 ? "d2" : "bert";
 }
 
 static void print_plan(const sl_cuda_mem *m) {
@@ -229,8 +305,9 @@ static int cmd_plan(int argc, char **argv) {
         fprintf(stderr, "plan: %s\n", err.msg);
         return 1;
     }
-    printf("{\"layers\": %d, \"hidden\": %d, \"batch\": %d, \"seq\": %d, \"precision\": \"%s\", ", o.layers,
-           o.hidden, o.batch, o.seq, prec_name(o.precision));
+    printf("{\"family\": \"%s\", \"layers\": %d, \"hidden\": %d, \"batch\": %d, \"seq\": %d, \"precision\": "
+           "\"%s\", ",
+           family_name(o.family), o.layers, o.hidden, o.batch, o.seq, prec_name(o.precision));
     print_plan(&mem);
     printf("}\n");
     built_free(&b);
@@ -270,7 +347,7 @@ static int cmd_bench(int argc, char **argv) {
     sl_rng r;
     sl_rng_init(&r, 7, 1);
     for (int i = 0; i < B * T; i++) {
-        ids[i] = 5 + (int32_t)sl_rng_below(&r, (uint32_t)o.vocab - 5);
+        ids[i] = 5 + (int32_t)sl_rng_below(&r, (uint32_t)o.vocab - 6); /* below esm's <mask> (vocab - 1) */
         mask[i] = 1;
     }
     for (int i = 0; i < B; i++) labels[i] = (float)(i % 2);
@@ -324,10 +401,13 @@ static int cmd_bench(int argc, char **argv) {
     }
     double sps = o.steps / dt, fl = step_flops(&o);
     printf(
-        "{\"impl\": \"seqlora-cuda\", \"precision\": \"%s\", \"batch\": %d, \"seq\": %d, \"steps\": %d, "
+        "{\"impl\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"seq\": %d, \"steps\": %d, "
         "\"steps_per_s\": %.3f, \"tokens_per_s\": %.0f, \"tflops\": %.1f, \"mfu_vs_790\": %.4f, "
         "\"peak_device_used_gib\": %.2f, \"mean_loss\": %.4f, \"ms_forward\": %.2f, \"ms_backward\": %.2f, "
         "\"ms_optimizer\": %.2f, ",
+        o.family == SL_CUDA_FAMILY_BERT  ? "seqlora-cuda"
+        : o.family == SL_CUDA_FAMILY_ESM ? "seqlora-esm"
+                                         : "seqlora-d2",
         prec_name(o.precision), B, T, o.steps, sps, sps * B * T, fl * sps / 1e12, fl * sps / 790e12,
         mem.device_used_peak / 1073741824.0, loss_sum / o.steps, tf / 3 * 1e3, tb / 3 * 1e3, to / 3 * 1e3);
     print_plan(&mem);

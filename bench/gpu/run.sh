@@ -105,6 +105,18 @@ for prec in bf16 fp32; do
     log "rc=$?"
   done
 done
+# 4b. the other families at the DNABERT-2-117M / NT shape (12 x 768, seq 512, bf16; no PyTorch peer here:
+#     the DNABERT-2 hub code is not installed on the GPU machine): DNABERT-2 batch 8 and 32 (LoRA on Wqkv,
+#     hidden dropout), NT v2 layout batch 8 (LoRA on query + value, classifier head trained)
+if [ "$b1" = 0 ] && [ "$b3" = 0 ]; then
+  for fb in "d2 8" "d2 32" "esm 8"; do
+    read -r fam bs <<<"$fb"
+    log "seqlora $fam bf16 batch $bs"
+    timeout 120 "$build/cuda_bench" "$mod" bench --family "$fam" --batch "$bs" --seq 512 --precision bf16 \
+      --vocab 4096 --steps $steps --warmup 2 >>"$out/bench.jsonl" 2>>"$out/bench.err"
+    log "rc=$?"
+  done
+fi
 # 5. the CLI path (train / predict / evaluate --device cuda) when a packed binary came along
 #    (bench/gpu/pack-cli.sh on the development machine; the GPU machine lacks seqlora's Debian libraries):
 #    tests/cuda/test_train_device.py with the real module instead of the emulated one. Its byte-identical
