@@ -140,18 +140,28 @@ static long raw_entries(MDB_txn *txn) {
     return (long)st.ms_entries;
 }
 
-static void stale_reader_reclaimed(void) {
-    char *root = make_root("stale");
-    CHECK(root != NULL);
-    if (!root) return;
+/* A new store under SEQLORA_TEST_TMP/<name> holding `n` blobs; NULL (a failed check) when it cannot be made.
+ */
+static sl_store *fresh_store(const char *name, int n, char **root) {
+    *root = make_root(name);
+    CHECK(*root != NULL);
+    if (!*root) return NULL;
     sl_store *s = NULL;
     sl_err err = {0};
-    CHECK_EQ_INT(sl_store_open(root, &s, &err), 0);
+    CHECK_EQ_INT(sl_store_open(*root, &s, &err), 0);
     if (!s) {
-        free(root);
-        return;
+        free(*root);
+        return NULL;
     }
-    CHECK_EQ_INT(put_n(s, 0, 20), 0);
+    CHECK_EQ_INT(put_n(s, 0, n), 0);
+    return s;
+}
+
+static void stale_reader_reclaimed(void) {
+    char *root;
+    sl_store *s = fresh_store("stale", 20, &root);
+    if (!s) return;
+    sl_err err = {0};
     const char *idx = sl_store_index_dir(s);
 
     int ready[2];
@@ -208,18 +218,11 @@ static void stale_reader_reclaimed(void) {
 }
 
 static void map_grown_under_readers(void) {
-    char *root = make_root("grow");
-    CHECK(root != NULL);
-    if (!root) return;
     setenv("SEQLORA_INDEX_MAPSIZE", "32768", 1);
-    sl_store *s = NULL;
+    char *root;
+    sl_store *s = fresh_store("grow", 10, &root);
+    if (!s) return;
     sl_err err = {0};
-    CHECK_EQ_INT(sl_store_open(root, &s, &err), 0);
-    if (!s) {
-        free(root);
-        return;
-    }
-    CHECK_EQ_INT(put_n(s, 0, 10), 0);
     const char *idx = sl_store_index_dir(s);
     char *data = sl_fs_join(idx, "data.mdb");
     struct stat sb;
