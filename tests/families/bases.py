@@ -1,6 +1,7 @@
 """Tiny random bases of the non-BERT families for the end-to-end tests: a DNABERT-2 (MosaicBERT config with
-auto_map, a BPE tokenizer.json trained on random DNA, d2_reference.D2Ref weights without a pooler, as published)
-and a Nucleotide Transformer v1 (transformers' EsmForSequenceClassification, 6-mer EsmTokenizer vocabulary)."""
+auto_map, a BPE tokenizer.json trained on random DNA, d2_reference.D2Ref weights without a pooler, as published),
+a Nucleotide Transformer v1 and an ESM-2 (transformers' EsmForSequenceClassification; 6-mer / amino-acid
+EsmTokenizer vocabularies)."""
 import itertools
 import json
 import os
@@ -47,19 +48,25 @@ NT_VOCAB = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"] + \
     ["".join(p) for p in itertools.product("ATCG", repeat=6)] + list("ATCGN")
 
 
-def make_nt(d, rng=None):
-    """Write a Nucleotide Transformer v1 base into the new directory d; returns its EsmTokenizer."""
+def _make_esm(d, vocab, **kw):
+    """An EsmForSequenceClassification base (hidden 32, 2 layers, 2 classes) with `vocab` and EsmTokenizer files."""
     os.makedirs(d)
-    open(os.path.join(d, "vocab.txt"), "w").write("\n".join(NT_VOCAB) + "\n")
+    open(os.path.join(d, "vocab.txt"), "w").write("\n".join(vocab) + "\n")
     json.dump({"model_max_length": 64, "tokenizer_class": "EsmTokenizer"},
               open(os.path.join(d, "tokenizer_config.json"), "w"))
     torch.manual_seed(0)
-    cfg = EsmConfig(vocab_size=len(NT_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    cfg = EsmConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                     intermediate_size=64, max_position_embeddings=66, num_labels=2, hidden_dropout_prob=0.0,
-                    attention_probs_dropout_prob=0.0, pad_token_id=1, mask_token_id=2, layer_norm_eps=1e-5,
-                    position_embedding_type="absolute", token_dropout=False)
+                    attention_probs_dropout_prob=0.0, pad_token_id=1, mask_token_id=vocab.index("<mask>"),
+                    layer_norm_eps=1e-5, **kw)
     EsmForSequenceClassification(cfg).save_pretrained(d, safe_serialization=True)
     return EsmTokenizer(os.path.join(d, "vocab.txt"))
+
+
+def make_nt(d, rng=None):
+    """Write a Nucleotide Transformer v1 base (absolute pad-aware positions, 6-mer vocabulary) into the new
+    directory d; returns its EsmTokenizer."""
+    return _make_esm(d, NT_VOCAB, position_embedding_type="absolute", token_dropout=False)
 
 
 ESM_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXBUZO") + [".", "-", "<null_1>", "<mask>"]
@@ -68,14 +75,4 @@ ESM_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXBU
 def make_esm2(d, rng=None):
     """Write an ESM-2-style protein base (rotary positions, token dropout, the 33-token alphabet) into the new
     directory d; returns its EsmTokenizer."""
-    os.makedirs(d)
-    open(os.path.join(d, "vocab.txt"), "w").write("\n".join(ESM_VOCAB) + "\n")
-    json.dump({"model_max_length": 64, "tokenizer_class": "EsmTokenizer"},
-              open(os.path.join(d, "tokenizer_config.json"), "w"))
-    torch.manual_seed(0)
-    cfg = EsmConfig(vocab_size=len(ESM_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                    intermediate_size=64, max_position_embeddings=66, num_labels=2, hidden_dropout_prob=0.0,
-                    attention_probs_dropout_prob=0.0, pad_token_id=1, mask_token_id=ESM_VOCAB.index("<mask>"),
-                    layer_norm_eps=1e-5, position_embedding_type="rotary", token_dropout=True)
-    EsmForSequenceClassification(cfg).save_pretrained(d, safe_serialization=True)
-    return EsmTokenizer(os.path.join(d, "vocab.txt"))
+    return _make_esm(d, ESM_VOCAB, position_embedding_type="rotary", token_dropout=True)
