@@ -18,6 +18,8 @@ Checks, per family:
   - `package --merged`: merged/ loaded as a plain model (EsmForSequenceClassification.from_pretrained; D2Ref with
     load_state_dict(strict=True)) gives PEFT's merge_and_unload() logits within 1e-5, and `score` on the merged
     weights equals the reference within 1e-5;
+Other weight files: a DNABERT-2 base with only pytorch_model.bin (as published; embedded) and a sharded NT base
+(given with --base) are packaged with those files' digests and score exactly as the model.safetensors bundles.
 Across families: a bundle given a base of the other family -> a clear error naming both families, nothing written;
 `package --kmer 6` with a BPE base and variant scoring with the protein bundle -> refused. Exits 1 on any
 failure."""
@@ -336,6 +338,55 @@ d2 = family("dnabert2", "dnabert2", "bpe", make_d2, D2Reference, "Wqkv", embed=T
 nt = family("ntv1", "esm", "esm", make_nt, NTReference, "query,key,value", embed=False)
 esm2 = family("esm2", "esm", "esm", make_esm2, NTReference, "query,value,attention.output.dense", embed=True,
               protein=True)
+
+# ---- other weight files: pytorch_model.bin only (as DNABERT-2 is published), a sharded checkpoint ----------------
+def other_weights(name, src, adapter, bundle, evl, make_dir, files_expected, embed):
+    d = os.path.join(TMP, name)
+    make_dir(src, d)
+    for f in os.listdir(src):
+        if f not in ("model.safetensors", "config.json") and not os.path.exists(os.path.join(d, f)):
+            shutil.copy(os.path.join(src, f), d)
+    if not os.path.exists(os.path.join(d, "config.json")):
+        shutil.copy(os.path.join(src, "config.json"), d)
+    b = os.path.join(TMP, name + ".tar.gz")
+    r = seqlora(["package", "--base", d, "--adapter", adapter, "-o", b] + (["--embed-base"] if embed else []))
+    ok = r.returncode == 0
+    if ok:
+        with tarfile.open(b) as t:
+            meta = json.load(t.extractfile("bundle.json"))
+            names = t.getnames()
+        listed = sorted(meta["base"]["files"])
+        ok = listed == sorted(["config.json"] + files_expected) and \
+            (not embed or all("base/" + f in names for f in listed))
+    out, ref_out = os.path.join(TMP, name + "_scores.tsv"), os.path.join(TMP, name + "_ref_scores.tsv")
+    extra = [] if embed else ["--base", d]
+    r2 = seqlora(["score", "--model", b, "--input", evl, "-o", out] + extra)
+    seqlora(["score", "--model", bundle, "--input", evl, "-o", ref_out] + ([] if embed else ["--base", src]))
+    same = r2.returncode == 0 and os.path.exists(ref_out) and open(out).read() == open(ref_out).read()
+    check(ok and same, f"{name}: package {'--embed-base ' if embed else ''}records {listed if r.returncode == 0 else '?'}"
+                       f" and scores exactly as the model.safetensors bundle" +
+          ("" if r.returncode == 0 and r2.returncode == 0 else ": " + (r.stderr + r2.stderr)[-600:]))
+
+
+def to_bin(src, d):
+    os.makedirs(d)
+    torch.save(load_file(os.path.join(src, "model.safetensors")), os.path.join(d, "pytorch_model.bin"))
+
+
+def to_shards(src, d):
+    EsmForSequenceClassification.from_pretrained(src).save_pretrained(d, max_shard_size="60KB", safe_serialization=True)
+
+
+if d2:
+    other_weights("dnabert2_bin", d2[0], d2[1], d2[2], os.path.join(TMP, "dnabert2_eval.tsv"), to_bin,
+                  ["pytorch_model.bin"], embed=True)
+if nt:
+    d = os.path.join(TMP, "ntv1_shards_probe")
+    to_shards(nt[0], d)
+    shards = sorted(f for f in os.listdir(d) if f.startswith("model-"))
+    check(len(shards) > 1, f"the NT base saved in {len(shards)} shards")
+    other_weights("ntv1_shards", nt[0], nt[1], nt[2], os.path.join(TMP, "ntv1_eval.tsv"), to_shards,
+                  ["model.safetensors.index.json"] + shards, embed=False)
 
 # ---- across families -----------------------------------------------------------------------------------------
 if d2 and nt:
