@@ -9,7 +9,7 @@
  *
  * bundle.json (format "seqlora.model/1"), written by the package step:
  *   {"format", "task": {"problem_type", "labels", "positive_class", "threshold", "max_length"},
- *    "tokenizer": {"dir", "kind" (wordpiece | esm | bpe), "kmer", "files": [names]},
+ *    "tokenizer": {"dir", "kind" (wordpiece | esm | bpe), "input" (dna | protein), "kmer", "files": [names]},
  *    "inference": {"window", "stride"},
  *    "base": {"name", "family" (bert | esm | dnabert2), "embedded", "files": {name: sha256}}, "adapter",
  *    "merged", "report", "lora": {...}}
