@@ -66,18 +66,12 @@ static int mod_out(const sl_nn_bert_config *c, int mod) {
 static int load_base(sl_nn_bert *m, const sl_nn_ckpt *ck, sl_err *err) {
     const sl_nn_bert_config *c = &m->cfg;
     const int64_t H = c->hidden;
-    sl_nn_base_table t = {.ck = ck};
+    sl_nn_tensor_table t = {.ck = ck};
     int rc;
     if (!(m->layer = calloc((size_t)c->layers, sizeof *m->layer)))
         return sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
-    if ((rc = sl_nn_base_add(&t, &m->word, SL_NN_BASE_READ, c->vocab_size, H, err,
-                             "embeddings.word_embeddings.weight")) ||
-        (rc = sl_nn_base_add(&t, &m->pos, SL_NN_BASE_READ, c->max_position, H, err,
-                             "embeddings.position_embeddings.weight")) ||
-        (rc = sl_nn_base_add(&t, &m->type, SL_NN_BASE_READ, c->type_vocab, H, err,
-                             "embeddings.token_type_embeddings.weight")) ||
-        (rc = sl_nn_base_add_wb(&t, &m->emb_ln_w, &m->emb_ln_b, SL_NN_BASE_READ, H, 0, err,
-                                "embeddings.LayerNorm")))
+    if ((rc = sl_nn_base_add_bert_embeddings(&t, c, &m->word, &m->pos, &m->type, &m->emb_ln_w, &m->emb_ln_b,
+                                             err)))
         goto out;
     for (int l = 0; l < c->layers; l++) {
         sl_nn_layer_w *lw = &m->layer[l];
@@ -100,7 +94,7 @@ out:
     m->base_params = t.params;
     m->n_base_params = t.n;
     t.params = NULL;
-    sl_nn_base_table_free(&t);
+    sl_nn_tensor_table_free(&t);
     return rc;
 }
 
@@ -111,7 +105,7 @@ static int setup_trainable(sl_nn_bert *m, uint64_t seed, sl_err *err) {
     const sl_nn_bert_config *c = &m->cfg;
     int in[SL_NN_NMOD], out[SL_NN_NMOD];
     for (int mod = 0; mod < SL_NN_NMOD; mod++) in[mod] = mod_in(c, mod), out[mod] = mod_out(c, mod);
-    sl_nn_param_table t = {0};
+    sl_nn_tensor_table t = {0};
     int rc = sl_nn_param_table_add_lora(&t, "base_model.model.bert.encoder.layer", c->layers, module_paths,
                                         SL_NN_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
     if (!rc)

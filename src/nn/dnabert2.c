@@ -138,16 +138,12 @@ out:
 static int load_base(sl_nn_dnabert2 *m, const sl_nn_ckpt *ck, sl_err *err) {
     const sl_nn_bert_config *c = &m->cfg;
     const int64_t H = c->hidden;
-    sl_nn_base_table t = {.ck = ck};
+    sl_nn_tensor_table t = {.ck = ck};
     int rc;
     if (!(m->layer = calloc((size_t)c->layers, sizeof *m->layer)))
         return sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
-    if ((rc = sl_nn_base_add(&t, &m->word, SL_NN_BASE_READ, c->vocab_size, H, err,
-                             "embeddings.word_embeddings.weight")) ||
-        (rc = sl_nn_base_add(&t, &m->type, SL_NN_BASE_READ, c->type_vocab, H, err,
-                             "embeddings.token_type_embeddings.weight")) ||
-        (rc = sl_nn_base_add_wb(&t, &m->emb_ln_w, &m->emb_ln_b, SL_NN_BASE_READ, H, 0, err,
-                                "embeddings.LayerNorm")))
+    if ((rc = sl_nn_base_add_bert_embeddings(&t, c, &m->word, NULL, &m->type, &m->emb_ln_w, &m->emb_ln_b,
+                                             err)))
         goto out;
     for (int l = 0; l < c->layers; l++) {
         sl_nn_d2_layer *lw = &m->layer[l];
@@ -172,7 +168,7 @@ static int load_base(sl_nn_dnabert2 *m, const sl_nn_ckpt *ck, sl_err *err) {
     rc = sl_nn_base_table_load(&t, &m->base_mem, err);
 out:
     m->n_base = t.n_floats;
-    sl_nn_base_table_free(&t);
+    sl_nn_tensor_table_free(&t);
     return rc;
 }
 
@@ -182,7 +178,7 @@ static int setup_trainable(sl_nn_dnabert2 *m, uint64_t seed, sl_err *err) {
     int in[SL_NN_D2_NMOD], out[SL_NN_D2_NMOD];
     for (int mod = 0; mod < SL_NN_D2_NMOD; mod++)
         in[mod] = sl_nn_d2_mod_in(c, mod), out[mod] = sl_nn_d2_mod_out(c, mod);
-    sl_nn_param_table t = {0};
+    sl_nn_tensor_table t = {0};
     int rc = sl_nn_param_table_add_lora(&t, "base_model.model.bert.encoder.layer", c->layers, d2_paths,
                                         SL_NN_D2_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
     if (!rc)

@@ -250,7 +250,7 @@ int sl_nn_esm_mod_in(const sl_nn_esm_config *c, int mod) {
 static int load_base(sl_nn_esm *m, const sl_nn_ckpt *ck, sl_err *err) {
     const sl_nn_esm_config *c = &m->cfg;
     const int64_t H = c->b.hidden;
-    sl_nn_base_table t = {.ck = ck, .absent_why = "config.json says add_bias_fnn false"};
+    sl_nn_tensor_table t = {.ck = ck, .absent_why = "config.json says add_bias_fnn false"};
     int rc;
     if (!(m->layer = calloc((size_t)c->b.layers, sizeof *m->layer)))
         return sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
@@ -285,7 +285,7 @@ static int load_base(sl_nn_esm *m, const sl_nn_ckpt *ck, sl_err *err) {
     rc = sl_nn_base_table_load(&t, &m->base_mem, err);
 out:
     m->n_base = t.n_floats;
-    sl_nn_base_table_free(&t);
+    sl_nn_tensor_table_free(&t);
     return rc;
 }
 
@@ -298,7 +298,7 @@ static int setup_trainable(sl_nn_esm *m, uint64_t seed, sl_err *err) {
         in[mod] = sl_nn_esm_mod_in(c, mod), out[mod] = sl_nn_esm_mod_out(c, mod);
     const char *paths[SL_NN_NMOD];
     for (int mod = 0; mod < SL_NN_NMOD; mod++) paths[mod] = sl_nn_module_path(mod);
-    sl_nn_param_table t = {0};
+    sl_nn_tensor_table t = {0};
     int rc = sl_nn_param_table_add_lora(&t, "base_model.model.esm.encoder.layer", c->b.layers, paths,
                                         SL_NN_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
     if (!rc)

@@ -4,9 +4,9 @@
  * target-name rule and the PEFT adapter files. Each family keeps its own layout, names and layer math; these
  * are the parts that are the same. Internal to src/nn.
  *
- * Ownership: a table owns its entry arrays until freed (sl_nn_param_table_free / sl_nn_base_table_free); a
- * model takes over `params` by copying the pointer and setting it to NULL in the table. Thread-safety: none
- * needed (used while one thread loads one model). */
+ * Ownership: a table owns its arrays until sl_nn_tensor_table_free; a model takes over `params` by copying
+ * the pointer and setting it to NULL in the table. Thread-safety: none needed (one thread loads one model).
+ */
 #ifndef SEQLORA_NN_FAMILY_COMMON_H
 #define SEQLORA_NN_FAMILY_COMMON_H
 
@@ -31,8 +31,8 @@ float sl_nn_lora_scaling(const sl_nn_lora_spec *spec);
  * NULL. Errors as sl_nn_bert_config_set_head. */
 int sl_nn_family_set_head(sl_nn_bert_config *cfg, const sl_nn_bert_config *head, sl_err *err);
 
-/* Format a tensor name into dst[cap]. A name that does not fit is SL_EINTERNAL naming its start: names are
- * built by seqlora from fixed parts and layer numbers, so this guards an invariant. */
+/* Format a tensor name into dst[cap] (family_arena.c). A name that does not fit is SL_EINTERNAL naming its
+ * start: names are built by seqlora from fixed parts and layer numbers, so this guards an invariant. */
 int sl_nn_tensor_name(char *dst, size_t cap, sl_err *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -55,64 +55,63 @@ int sl_nn_ckpt_has(const sl_nn_ckpt *ck, const char *name);
  * [d0, d1])"); a misshapen one is SL_EDATA from sl_nn_st_read_f32_shape, which names it and both shapes. */
 int sl_nn_ckpt_read(const sl_nn_ckpt *ck, const char *name, int64_t d0, int64_t d1, float *dst, sl_err *err);
 
-/* ---- the frozen base weights (family_arena.c) ------------------------------------------------------ */
+/* ---- tables of named tensors: the base and the trainable arenas (family_arena.c) ------------------- */
 
+/* What a table entry is and how its memory is filled. */
 enum {
-    SL_NN_BASE_READ = 0, /* read from the checkpoint */
-    SL_NN_BASE_KEEP,     /* space only: the family fills it (e.g. the pooler, read with the head) */
-    SL_NN_BASE_ABSENT,   /* space only, and the checkpoint must not have it (slot set to NULL) */
+    SL_NN_BASE_READ = 0, /* base: read from the checkpoint */
+    SL_NN_BASE_KEEP,     /* base: space only, the family fills it (e.g. the pooler, read with the head) */
+    SL_NN_BASE_ABSENT,   /* base: space only, the checkpoint must not have it (its address set to NULL) */
+    SL_NN_TRAIN_ZERO,    /* trainable, starts at 0 */
+    SL_NN_TRAIN_LORA_A,  /* trainable, a LoRA A matrix drawn by sl_nn_param_table_finish */
 };
 
-/* The base weights as a list of named tensors laid out one after another in one allocation, in the order
- * they are added. Names are stored with the checkpoint's prefix (ck->prefix + name). */
-typedef struct sl_nn_base_table {
-    const sl_nn_ckpt *ck;   /* set before the first add */
-    const char *absent_why; /* why an ABSENT tensor must not be there ("config.json says ...") */
+/* Named tensors laid out one after another in one float allocation, in the order they are added: the frozen
+ * base (names carry the checkpoint's prefix, ck->prefix + name) or the trainable arena with its parallel
+ * gradient arena (the optimizer state and the checkpoints follow this order). Zero-initialise; set `ck` (and
+ * `absent_why`) before the first add to a base table; a trainable table has ck == NULL. */
+typedef struct sl_nn_tensor_table {
+    const sl_nn_ckpt *ck;   /* base: the checkpoint */
+    const char *absent_why; /* base: why an ABSENT tensor must not be there ("config.json says ...") */
     sl_nn_param *params;    /* the tensors: names, shapes, offsets into the allocation */
-    struct sl_nn_base_slot {
-        float **addr; /* where the tensor's address goes */
-        int mode;     /* SL_NN_BASE_* */
+    struct sl_nn_tensor_slot {
+        float **val,
+            **grad; /* where the tensor's address / its gradient's goes (grad: trainable, may be NULL) */
+        int kind;   /* SL_NN_BASE_* / SL_NN_TRAIN_* */
     } * slots;
     size_t n, cap;
     size_t n_floats; /* floats so far */
-} sl_nn_base_table;
+} sl_nn_tensor_table;
 
-/* Append tensor (ck->prefix + the formatted name) of shape [d0] (d1 == 0) or [d0, d1], whose address goes to
- * *slot. SL_ENOMEM ("out of memory for the base weights"), or SL_EINTERNAL for a name over 159 bytes. */
-int sl_nn_base_add(sl_nn_base_table *t, float **slot, int mode, int64_t d0, int64_t d1, sl_err *err,
+/* Free the table's arrays (params too when not taken over: a model takes them by copying the pointer and
+ * setting it to NULL here). */
+void sl_nn_tensor_table_free(sl_nn_tensor_table *t);
+
+/* Base: append tensor (ck->prefix + the formatted name) of shape [d0] (d1 == 0) or [d0, d1], `kind` one of
+ * SL_NN_BASE_*, whose address goes to *slot. SL_ENOMEM ("out of memory for the base weights"), or
+ * SL_EINTERNAL for a name over 159 bytes. */
+int sl_nn_base_add(sl_nn_tensor_table *t, float **slot, int kind, int64_t d0, int64_t d1, sl_err *err,
                    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
-/* Append "<name>.weight" of shape [d0, d1] ([d0] when d1 == 0) and "<name>.bias" [d0], both `mode`: a Linear
- * [out, in] + [out] or a LayerNorm [H] + [H]. Errors as sl_nn_base_add. */
-int sl_nn_base_add_wb(sl_nn_base_table *t, float **w, float **b, int mode, int64_t d0, int64_t d1,
+/* Base: append "<name>.weight" of shape [d0, d1] ([d0] when d1 == 0) and "<name>.bias" [d0], both `kind`: a
+ * Linear [out, in] + [out] or a LayerNorm [H] + [H]. Errors as sl_nn_base_add. */
+int sl_nn_base_add_wb(sl_nn_tensor_table *t, float **w, float **b, int kind, int64_t d0, int64_t d1,
                       sl_err *err, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 
-/* Allocate *mem (malloc, t->n_floats floats; the caller frees it), point every slot into it, and read the
- * READ tensors from t->ck in table order (sl_nn_ckpt_read: the first missing or misshapen one is the error).
- * An ABSENT tensor the checkpoint has is SL_EDATA "FILE: tensor NAME present but <absent_why>". */
-int sl_nn_base_table_load(sl_nn_base_table *t, float **mem, sl_err *err);
+/* Base: BertEmbeddings (BERT, DNABERT-2): word_embeddings [V, H], position_embeddings [P, H] (none when `pos`
+ * is NULL: ALiBi), token_type_embeddings [TV, H], LayerNorm [H] + [H], all read. Errors as sl_nn_base_add. */
+int sl_nn_base_add_bert_embeddings(sl_nn_tensor_table *t, const sl_nn_bert_config *c, float **word,
+                                   float **pos, float **type, float **ln_w, float **ln_b, sl_err *err);
 
-/* Free the table's arrays (params too when not taken over). */
-void sl_nn_base_table_free(sl_nn_base_table *t);
+/* Base: allocate *mem (malloc, t->n_floats floats; the caller frees it), point every slot into it, and read
+ * the READ tensors from t->ck in table order (sl_nn_ckpt_read: the first missing or misshapen one is the
+ * error). An ABSENT tensor the checkpoint has is SL_EDATA "FILE: tensor NAME present but <absent_why>". */
+int sl_nn_base_table_load(sl_nn_tensor_table *t, float **mem, sl_err *err);
 
-/* ---- the trainable arena (family_arena.c) ---------------------------------------------------------- */
-
-/* A table of trainable tensors laid out one after another in an arena of n_train floats, with a parallel
- * gradient arena; the optimizer state and the checkpoints follow this order. */
-typedef struct sl_nn_param_table {
-    sl_nn_param *params;
-    struct sl_nn_param_slot {
-        float **val, **grad; /* where the tensor's value / gradient address goes (may be NULL) */
-        int lora_a;          /* 1 for a LoRA A matrix (drawn by sl_nn_param_table_finish) */
-    } * slots;
-    size_t n, cap;
-    size_t n_train; /* floats so far */
-} sl_nn_param_table;
-
-/* Append tensor `name` of shape [d0] (d1 == 0) or [d0, d1]; its addresses go to *val and *grad (either may
- * be NULL). SL_ENOMEM ("out of memory for the trainable parameters"); SL_EINTERNAL for a name over 159 bytes.
- */
-int sl_nn_param_table_add(sl_nn_param_table *t, const char *name, int64_t d0, int64_t d1, float **val,
+/* Trainable: append tensor `name` of shape [d0] (d1 == 0) or [d0, d1], starting at 0; its addresses go to
+ * *val and *grad (either may be NULL). SL_ENOMEM ("out of memory for the trainable parameters");
+ * SL_EINTERNAL for a name over 159 bytes. */
+int sl_nn_param_table_add(sl_nn_tensor_table *t, const char *name, int64_t d0, int64_t d1, float **val,
                           float **grad, sl_err *err);
 
 /* Where a family keeps its per-layer LoRA pointers: layer 0's arrays lora_a[], lora_b[], glora_a[], glora_b[]
@@ -129,9 +128,9 @@ typedef struct sl_nn_lora_slots {
 /* Append the LoRA matrices PEFT names "<prefix>.<l>.<paths[k]>.lora_A.weight" [r, in[k]] and ".lora_B.weight"
  * [out[k], r] for every layer l < layers and every module kind k < n_kinds set in spec->targets: layer by
  * layer, kind by kind, A before B (PEFT's key order). Errors as sl_nn_param_table_add. */
-int sl_nn_param_table_add_lora(sl_nn_param_table *t, const char *prefix, int layers, const char *const *paths,
-                               int n_kinds, const int *in, const int *out, const sl_nn_lora_spec *spec,
-                               sl_nn_lora_slots slots, sl_err *err);
+int sl_nn_param_table_add_lora(sl_nn_tensor_table *t, const char *prefix, int layers,
+                               const char *const *paths, int n_kinds, const int *in, const int *out,
+                               const sl_nn_lora_spec *spec, sl_nn_lora_slots slots, sl_err *err);
 
 /* The trainable head of BertForSequenceClassification in a model struct (BERT, DNABERT-2): where the pooler's
  * and the classifier's values and gradients go. SL_NN_BERT_HEAD_SLOTS(m) fills it from the fields pool_w,
@@ -146,20 +145,17 @@ typedef struct sl_nn_bert_head_slots {
 /* Append that head after the LoRA matrices: the pooler ("base_model.model.bert.pooler.dense.weight" [H, H],
  * ".bias" [H]) when `pooler`, then "base_model.model.classifier.weight" [C, H] and ".bias" [C]. Errors as
  * sl_nn_param_table_add. */
-int sl_nn_param_table_add_bert_head(sl_nn_param_table *t, int64_t H, int64_t C, int pooler,
+int sl_nn_param_table_add_bert_head(sl_nn_tensor_table *t, int64_t H, int64_t C, int pooler,
                                     sl_nn_bert_head_slots s, sl_err *err);
 
-/* Hand the table to the model: *params / *n_params (the tensors) and *n_train take them over, also on
- * failure, and the table is freed. Then allocate the arena *tparams and the gradient arena *tgrads (zeroed;
- * the model frees them), point every slot into them and draw each LoRA A as PEFT does
+/* Hand the trainable table to the model: *params / *n_params (the tensors) and *n_train take them over,
+ * also on failure, and the table is freed. Then allocate the arena *tparams and the gradient arena *tgrads
+ * (zeroed; the model frees them), point every slot into them and draw each LoRA A as PEFT does
  * (kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in))) from Philox stream (seed, 2), in table order;
  * LoRA B and the rest stay 0. SL_ENOMEM, or `rc` when non-zero (an error of the caller's adds: the table is
  * only handed over). */
-int sl_nn_param_table_finish(sl_nn_param_table *t, int rc, uint64_t seed, sl_nn_param **params,
+int sl_nn_param_table_finish(sl_nn_tensor_table *t, int rc, uint64_t seed, sl_nn_param **params,
                              size_t *n_params, size_t *n_train, float **tparams, float **tgrads, sl_err *err);
-
-/* Free the table's arrays (params too when not taken over). */
-void sl_nn_param_table_free(sl_nn_param_table *t);
 
 /* ---- heads (family_load.c) ------------------------------------------------------------------------- */
 

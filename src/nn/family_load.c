@@ -1,7 +1,6 @@
 /* The parts of loading a model that every family shares (family_common.h): argument checks, tensor names,
  * reading checkpoint tensors under a family's naming, the classification head's draws. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,16 +23,6 @@ int sl_nn_family_set_head(sl_nn_bert_config *cfg, const sl_nn_bert_config *head,
     if (!head) return 0;
     return sl_nn_bert_config_set_head(cfg, head->num_labels, (const char *const *)head->labels, head->problem,
                                       err);
-}
-
-int sl_nn_tensor_name(char *dst, size_t cap, sl_err *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dst, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap)
-        return sl_err_set(err, SL_EINTERNAL, "tensor name '%.60s...' is longer than %zu bytes", dst, cap - 1);
-    return 0;
 }
 
 /* ---- checkpoint tensors -------------------------------------------------------------------------- */
