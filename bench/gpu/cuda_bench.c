@@ -488,6 +488,33 @@ static void resume_check(const sl_cuda_desc *d, const int32_t *ids, const int32_
     free(zeros);
 }
 
+/* What the CPU engines refuse, the module refuses: base dropout in an ESM training forward (hidden or
+ * attention), attention dropout in a DNABERT-2 one; SL_EUSAGE naming the setting, nothing run. */
+static void refusal_check(const sl_cuda_desc *d0, const int32_t *ids, const int32_t *mask, int B, int T,
+                          const float *labels) {
+    if (d0->family == SL_CUDA_FAMILY_BERT) return;
+    sl_cuda_desc d = *d0;
+    if (d.family == SL_CUDA_FAMILY_ESM)
+        d.hidden_dropout = 0.1f;
+    else
+        d.attn_dropout = 0.1f;
+    sl_cuda_model *m = NULL;
+    sl_err err = {0};
+    float loss;
+    int rc = api->create(&d, 0, &m, &err);
+    if (!rc) rc = api->forward(m, ids, mask, B, T, labels, 1, 1, 0, &loss, &err);
+    const int ok = rc == SL_EUSAGE && strstr(err.msg, "not implemented") != NULL;
+    printf("%-4s fp32  %-34s %s\n", ok ? "PASS" : "FAIL", "base dropout refused in training",
+           ok ? err.msg : "accepted, or another error");
+    if (!ok) failures++;
+    /* without dropout the same model runs */
+    err.msg[0] = 0;
+    rc = m ? api->forward(m, ids, mask, B, T, labels, 0, 0, 0, &loss, &err) : -1;
+    printf("%-4s fp32  %-34s %s\n", rc ? "FAIL" : "PASS", "... and runs without dropout", rc ? err.msg : "");
+    if (rc) failures++;
+    if (m) api->destroy(m);
+}
+
 static int cmd_check(const char *path) {
     ref_file rf;
     char msg[512];
@@ -702,7 +729,10 @@ static int cmd_check(const char *path) {
         if (m) api->destroy(m);
         m = NULL;
         d.training = 1;
-        if (prec == SL_CUDA_FP32) resume_check(&d, ids, mask, B, T, labels, hp, tp0, n);
+        if (prec == SL_CUDA_FP32) {
+            resume_check(&d, ids, mask, B, T, labels, hp, tp0, n);
+            refusal_check(&d, ids, mask, B, T, labels);
+        }
     }
     free(logits);
     free(grads);
