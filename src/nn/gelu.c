@@ -19,6 +19,11 @@
 #include "parallel.h"
 #include "prof.h"
 
+#ifdef __clang__
+#pragma STDC FP_CONTRACT                                                                                     \
+    OFF /* the two paths must round the same: no fused multiply-adds but the explicit ones */
+#endif
+
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define SL_NN_GELU_AVX512 1
 #include <immintrin.h>

@@ -1,4 +1,5 @@
-/* Runtime-dispatched AVX-512 paths of the dropout and GELU kernels (bit-identical to the portable C). */
+/* Runtime-dispatched AVX-512 paths of the dropout, GELU, softmax and LayerNorm kernels (bit-identical to
+ * the portable C). */
 #ifndef SL_NN_KERNELS_SIMD_H
 #define SL_NN_KERNELS_SIMD_H
 
@@ -10,5 +11,11 @@ int sl_nn_k_simd_active(void);
  * compare both paths; the masks and outputs are the same either way. Thread-safe (an atomic flag), but a
  * kernel running concurrently may use either path. */
 void sl_nn_k_simd_enable(int on);
+
+/* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)): the fixed order in which the kernels add their 8
+ * interleaved partial sums (element j of a row goes to sum j % 8, as one AVX-512 register of doubles). */
+static inline double sl_nn_tree8(const double a[8]) {
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
 
 #endif

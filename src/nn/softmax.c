@@ -12,6 +12,11 @@
 
 #include "kernels_simd.h"
 
+#ifdef __clang__
+#pragma STDC FP_CONTRACT                                                                                     \
+    OFF /* the two paths must round the same: no fused multiply-adds but the explicit ones */
+#endif
+
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define SL_NN_SOFTMAX_AVX512 1
 #include <immintrin.h>
@@ -42,10 +47,6 @@ static float exp_c(float xf) {
     return (float)ldexp(p, (int)k);
 }
 
-static double tree8(const double a[8]) {
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
-
 static void softmax_c(float *row, const int32_t *mk, int T) {
     float mx = -INFINITY;
     for (int j = 0; j < T; j++)
@@ -56,7 +57,7 @@ static void softmax_c(float *row, const int32_t *mk, int T) {
         row[j] = e;
         acc[j % 8] += e;
     }
-    double s = tree8(acc);
+    double s = sl_nn_tree8(acc);
     float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
     for (int j = 0; j < T; j++) row[j] *= inv;
 }
@@ -64,7 +65,7 @@ static void softmax_c(float *row, const int32_t *mk, int T) {
 static void softmax_bwd_c(float *g, const float *p, int T) {
     double acc[8] = {0};
     for (int j = 0; j < T; j++) acc[j % 8] += (double)p[j] * g[j];
-    double sum = tree8(acc);
+    double sum = sl_nn_tree8(acc);
     for (int j = 0; j < T; j++) g[j] = p[j] * (float)(g[j] - sum);
 }
 
@@ -110,7 +111,7 @@ AVX512 static void softmax_avx512(float *row, const int32_t *mk, int T) {
         row[j] = e;
         a[j % 8] += e;
     }
-    double s = tree8(a);
+    double s = sl_nn_tree8(a);
     float inv = s > 0 ? (float)(1.0 / s) : 0.0f;
     const __m512 vi = _mm512_set1_ps(inv);
     for (j = 0; j + 16 <= T; j += 16) _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), vi));
@@ -126,7 +127,7 @@ AVX512 static void softmax_bwd_avx512(float *g, const float *p, int T) {
     double a[8];
     _mm512_storeu_pd(a, acc);
     for (; j < T; j++) a[j % 8] += (double)p[j] * g[j];
-    const double sum = tree8(a);
+    const double sum = sl_nn_tree8(a);
     const __m512d vs = _mm512_set1_pd(sum);
     for (j = 0; j + 8 <= T; j += 8) {
         __m256 d = _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(g + j)), vs));
