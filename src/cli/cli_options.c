@@ -104,7 +104,18 @@ static int missing_required(const sl_cli_command *cmd) {
                               n > 1 ? "are" : "is", cmd->name);
 }
 
-int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common *common, int *first_arg) {
+void sl_cli_args_free(sl_cli_args *a) {
+    json_decref(a->params);
+    a->params = NULL;
+}
+
+int sl_cli_fail(sl_cli_args *a, int rc) {
+    int status = sl_cli_report(rc, &a->err);
+    sl_cli_args_free(a);
+    return status;
+}
+
+int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *a) {
     static const struct option common_opts[] = {SL_CLI_COMMON_LONGOPTS, {"help", no_argument, 0, 'h'}};
     size_t n_opts = 0, n_common = sizeof common_opts / sizeof common_opts[0];
     while (cmd->opts[n_opts].name) n_opts++;
@@ -128,6 +139,8 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common
     }
     *sp = '\0';
     memcpy(longopts + n_opts, common_opts, sizeof common_opts);
+    memset(a, 0, sizeof *a);
+    sl_cli_common *common = &a->common;
     sl_cli_common_init(common);
     sl_err err;
     sl_err_clear(&err);
@@ -155,11 +168,13 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common
     }
     free(longopts);
     free(shortopts);
-    *first_arg = optind;
+    a->first = optind;
     if (status != SL_CLI_GO_ON) return status;
     if (argc - optind > cmd->max_args)
         return sl_cli_usage_error("%s: unexpected argument '%s'", cmd->name, argv[optind + cmd->max_args]);
-    return missing_required(cmd);
+    if ((status = missing_required(cmd)) != SL_CLI_GO_ON) return status;
+    a->params = sl_cli_params(cmd->opts, &a->err);
+    return a->params ? SL_CLI_GO_ON : sl_cli_fail(a, SL_ENOMEM);
 }
 
 json_t *sl_cli_params(const sl_cli_opt *opts, sl_err *err) {

@@ -12,9 +12,10 @@
  *       {0},
  *   };
  *   const sl_cli_command cmd = {.name = "train", .header = TRAIN_HEADER, .opts = opts, .width = 24};
- *   int rc = sl_cli_parse(&cmd, argc, argv, &common, &first_arg);
- *   if (rc != SL_CLI_GO_ON) return rc;         // 0 after --help, 2 on a usage error (message printed)
- *   json_t *params = sl_cli_params(opts, &err); // every option with .param, with its value or default
+ *   sl_cli_args a;
+ *   int rc = sl_cli_parse(&cmd, argc, argv, &a);
+ *   if (rc != SL_CLI_GO_ON) return rc;  // 0 after --help, 2 on a usage error (message printed)
+ *   ... a.params: every option with .param, with its value or default; a.common: --store, --quiet ...
  *
  * The shared options (SL_CLI_OPT_* below) are declared once here so that train, pretrain, init-model,
  * predict, evaluate and run accept the same names with the same ranges and messages. Not thread-safe
@@ -72,14 +73,30 @@ typedef struct sl_cli_command {
 
 #define SL_CLI_GO_ON (-1)
 
+/* What sl_cli_parse hands a command. */
+typedef struct sl_cli_args {
+    sl_cli_common common; /* the common options */
+    int first;            /* index in argv of the first positional argument */
+    json_t *params;       /* the step parameters of the options (see sl_cli_params); owned */
+    sl_err err;           /* cleared, for the command's own errors */
+} sl_cli_args;
+
 /* Parse argv[1..] (argv[0] is the command name): every option of cmd->opts, the common options into
- * `common` (initialised here), -h/--help. Returns SL_CLI_GO_ON with *first_arg = the index of the first
- * positional argument, or the exit status to return now: 0 after printing the help on stdout, 2 after a
- * usage error, said on stderr: an unknown option (getopt's message and the help), a bad value
+ * a->common, -h/--help. Returns SL_CLI_GO_ON with `a` filled (a->params: sl_cli_params of the options; free
+ * with sl_cli_args_free or sl_cli_fail), or the exit status to return now (nothing to free): 0 after printing
+ * the help on stdout, 2 after a usage error, said on stderr: an unknown option (getopt's message and the
+ * help), a bad value
  * ("seqlora: error: --lr: expected a number in (0, 10), got 'x'"), more than cmd->max_args positional
  * arguments, a SL_CLI_REQUIRED option missing ("train: --base and -o are required (see seqlora train
  * --help)"). Values of the same option given twice: the last wins (lists append). */
-int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_common *common, int *first_arg);
+int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *a);
+
+/* Free what a successful sl_cli_parse left in `a` (its params). */
+void sl_cli_args_free(sl_cli_args *a);
+
+/* For a command that failed with `rc` (a negative SL_E* with a->err filled): print the error, free `a`,
+ * and return the exit status. */
+int sl_cli_fail(sl_cli_args *a, int rc);
 
 /* Print the help of `cmd` (see sl_cli_command). */
 void sl_cli_help(const sl_cli_command *cmd, FILE *out);

@@ -67,25 +67,20 @@ int sl_cmd_evaluate(int argc, char **argv) {
                                 .width = 24,
                                 .footer =
                                     "stdout: the path of metrics.json, or with --json its content.\n\n"};
-    sl_cli_common common;
-    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
     if (pred && (base || adapter || dataset))
-        return sl_cli_usage_error("evaluate: give --predictions, or --base and --dataset, not both");
-    if (!pred && (!base || !dataset))
-        return sl_cli_usage_error(
+        rc = sl_err_set(&a.err, SL_EUSAGE, "evaluate: give --predictions, or --base and --dataset, not both");
+    else if (!pred && (!base || !dataset))
+        rc = sl_err_set(
+            &a.err, SL_EUSAGE,
             "evaluate: --predictions, or --base and --dataset, is required (see seqlora evaluate --help)");
-    if (pred && (device || precision))
-        return sl_cli_usage_error("evaluate: --device and --precision apply to --base only");
-    sl_err err;
-    sl_err_clear(&err);
-    json_t *params = sl_cli_params(opts, &err);
-    rc = params ? 0 : SL_ENOMEM;
-    if (!rc && base) rc = sl_cli_device_params(device, precision, base, &common, params, &err);
-    if (rc) {
-        json_decref(params);
-        return sl_cli_report(rc, &err);
-    }
+    else if (pred && (device || precision))
+        rc = sl_err_set(&a.err, SL_EUSAGE, "evaluate: --device and --precision apply to --base only");
+    else if (base)
+        rc = sl_cli_device_params(device, precision, base, &a.common, a.params, &a.err);
+    if (rc) return sl_cli_fail(&a, rc);
     sl_run_input inputs[5];
     size_t n_in = 0;
     if (pred) inputs[n_in++] = (sl_run_input){"predictions", pred};
@@ -94,19 +89,19 @@ int sl_cmd_evaluate(int argc, char **argv) {
     if (dataset) inputs[n_in++] = (sl_run_input){"dataset", dataset};
     if (history) inputs[n_in++] = (sl_run_input){"history", history};
     sl_run_output outputs[1] = {{"report", out}};
-    rc = sl_cli_run_step("evaluate", params, inputs, n_in, outputs, 1, &common, NULL);
-    json_decref(params);
-    if (rc == 0 && !common.quiet) fprintf(stderr, "seqlora: report written to %s\n", out);
+    rc = sl_cli_run_step("evaluate", a.params, inputs, n_in, outputs, 1, &a.common, NULL);
+    sl_cli_args_free(&a);
+    if (rc == 0 && !a.common.quiet) fprintf(stderr, "seqlora: report written to %s\n", out);
     if (rc != 0) return rc;
     char *metrics = sl_fs_join(out, "metrics.json");
-    if (!metrics) return sl_cli_report(sl_err_set(&err, SL_ENOMEM, "out of memory"), &err);
-    if (common.json) { /* the report itself on stdout */
+    if (!metrics) return sl_cli_report(sl_err_set(&a.err, SL_ENOMEM, "out of memory"), &a.err);
+    if (a.common.json) { /* the report itself on stdout */
         char *text = NULL;
         size_t len = 0;
-        rc = sl_fs_read_all(metrics, &text, &len, &err);
+        rc = sl_fs_read_all(metrics, &text, &len, &a.err);
         if (!rc) fwrite(text, 1, len, stdout);
         free(text);
-        rc = sl_cli_report(rc, &err);
+        rc = sl_cli_report(rc, &a.err);
     } else {
         printf("%s\n", metrics);
     }

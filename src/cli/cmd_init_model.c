@@ -57,21 +57,13 @@ int sl_cmd_init_model(int argc, char **argv) {
         {0},
     };
     const sl_cli_command cmd = {.name = "init-model", .header = header, .opts = opts, .width = 18};
-    sl_cli_common common;
-    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
-    sl_err err;
-    sl_err_clear(&err);
-    json_t *params = sl_cli_params(opts, &err);
-    rc = params ? 0 : SL_ENOMEM;
-    if (!rc && config) rc = config_params(config, params, &err);
-    if (rc) {
-        json_decref(params);
-        return sl_cli_report(rc, &err);
-    }
+    if (config && (rc = config_params(config, a.params, &a.err))) return sl_cli_fail(&a, rc);
     sl_run_output outputs[1] = {{"model", out}};
-    rc = sl_cli_run_step("init_model", params, NULL, 0, outputs, 1, &common, NULL);
-    json_decref(params);
+    rc = sl_cli_run_step("init_model", a.params, NULL, 0, outputs, 1, &a.common, NULL);
+    sl_cli_args_free(&a);
     if (rc == 0) printf("%s\n", out);
     return rc;
 }

@@ -34,25 +34,20 @@ int sl_cmd_predict(int argc, char **argv) {
         {0},
     };
     const sl_cli_command cmd = {.name = "predict", .header = header, .opts = opts, .width = 19};
-    sl_cli_common common;
-    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
-    sl_err err;
-    sl_err_clear(&err);
-    json_t *params = sl_cli_params(opts, &err);
-    rc = params ? sl_cli_device_params(device, precision, base, &common, params, &err) : SL_ENOMEM;
-    if (rc) {
-        json_decref(params);
-        return sl_cli_report(rc, &err);
-    }
+    /* only a CUDA run carries device/precision in its action key (docs/gpu.md "Action keys") */
+    if ((rc = sl_cli_device_params(device, precision, base, &a.common, a.params, &a.err)))
+        return sl_cli_fail(&a, rc);
     sl_run_input inputs[3];
     size_t n = 0;
     inputs[n++] = (sl_run_input){"base", base};
     if (adapter) inputs[n++] = (sl_run_input){"adapter", adapter};
     inputs[n++] = (sl_run_input){"input", input};
     sl_run_output outputs[1] = {{"predictions.tsv", out}};
-    rc = sl_cli_run_step("predict", params, inputs, n, outputs, 1, &common, NULL);
-    json_decref(params);
+    rc = sl_cli_run_step("predict", a.params, inputs, n, outputs, 1, &a.common, NULL);
+    sl_cli_args_free(&a);
     if (rc == 0) printf("%s\n", out);
     return rc;
 }

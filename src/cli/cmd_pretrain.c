@@ -58,28 +58,22 @@ int sl_cmd_pretrain(int argc, char **argv) {
         {0},
     };
     const sl_cli_command cmd = {.name = "pretrain", .header = header, .opts = opts, .width = 24};
-    sl_cli_common common;
-    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
-    if (!config == !init) return sl_cli_usage_error("pretrain: give exactly one of --config and --init-from");
-    sl_err err;
-    sl_err_clear(&err);
-    json_t *params = sl_cli_params(opts, &err);
-    rc = params ? 0 : SL_ENOMEM;
-    char *mpath = rc ? NULL : sl_cli_default_in(metrics, out, "metrics.jsonl");
-    if (!rc && !mpath) rc = sl_err_set(&err, SL_ENOMEM, "out of memory");
-    if (rc) {
-        json_decref(params);
-        return sl_cli_report(rc, &err);
-    }
+    if (!config == !init)
+        return sl_cli_fail(
+            &a, sl_err_set(&a.err, SL_EUSAGE, "pretrain: give exactly one of --config and --init-from"));
+    char *mpath = sl_cli_default_in(metrics, out, "metrics.jsonl");
+    if (!mpath) return sl_cli_fail(&a, sl_err_set(&a.err, SL_ENOMEM, "out of memory"));
     sl_run_input inputs[MAXF + 1];
     size_t n_in = 0;
     for (int i = 0; i < fasta.n; i++) inputs[n_in++] = (sl_run_input){"fasta", fasta.v[i]};
     if (config) inputs[n_in++] = (sl_run_input){"config", config};
     if (init) inputs[n_in++] = (sl_run_input){"init_from", init};
     sl_run_output outputs[2] = {{"model", out}, {"metrics.jsonl", mpath}};
-    rc = sl_cli_run_step("pretrain", params, inputs, n_in, outputs, 2, &common, NULL);
-    json_decref(params);
+    rc = sl_cli_run_step("pretrain", a.params, inputs, n_in, outputs, 2, &a.common, NULL);
+    sl_cli_args_free(&a);
     if (rc == 0) printf("%s\n", out);
     free(mpath);
     return rc;

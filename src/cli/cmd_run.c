@@ -105,12 +105,14 @@ int sl_cmd_run(int argc, char **argv) {
                                     "stdout: the report.md path (--json: summary.json's content; --dry-run: "
                                     "the plan).\n\n",
                                 .max_args = 1};
-    sl_cli_common common;
-    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
+    sl_cli_args_free(&a); /* no step parameters: each stage has its own */
+    const sl_cli_common common = a.common;
     sl_err err;
     sl_err_clear(&err);
-    const char *config_path = first < argc ? argv[first] : NULL;
+    const char *config_path = a.first < argc ? argv[a.first] : NULL;
     json_t *config = NULL;
     rc = sl_pipeline_config_load(config_path, &config, &err);
     if (rc) return sl_cli_report(rc, &err);

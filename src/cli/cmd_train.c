@@ -106,23 +106,16 @@ int sl_cmd_train(int argc, char **argv) {
         {0},
     };
     const sl_cli_command cmd = {.name = "train", .header = header, .opts = opts, .width = 24};
-    sl_cli_common common;
-    int first, rc = sl_cli_parse(&cmd, argc, argv, &common, &first);
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
-    sl_err err;
-    sl_err_clear(&err);
-    json_t *params = sl_cli_params(opts, &err);
     /* the device is resolved here, so that only a CUDA run carries device/precision in its action key */
-    rc = params ? 0 : SL_ENOMEM;
-    if (!rc) rc = sl_cli_device_params(device, precision, base, &common, params, &err);
-    if (!rc && json_object_set_new(params, "base_name", json_string(base_name(base))))
-        rc = sl_err_set(&err, SL_ENOMEM, "out of memory");
+    rc = sl_cli_device_params(device, precision, base, &a.common, a.params, &a.err);
+    if (!rc && json_object_set_new(a.params, "base_name", json_string(base_name(base))))
+        rc = sl_err_set(&a.err, SL_ENOMEM, "out of memory");
     char *mpath = rc ? NULL : sl_cli_default_in(metrics, out, "metrics.jsonl");
-    if (!rc && !mpath) rc = sl_err_set(&err, SL_ENOMEM, "out of memory");
-    if (rc) {
-        json_decref(params);
-        return sl_cli_report(rc, &err);
-    }
+    if (!rc && !mpath) rc = sl_err_set(&a.err, SL_ENOMEM, "out of memory");
+    if (rc) return sl_cli_fail(&a, rc);
     sl_run_input inputs[4];
     size_t n_in = 0;
     inputs[n_in++] = (sl_run_input){"base", base};
@@ -130,8 +123,8 @@ int sl_cmd_train(int argc, char **argv) {
     if (eval) inputs[n_in++] = (sl_run_input){"eval", eval};
     if (init) inputs[n_in++] = (sl_run_input){"init_adapter", init};
     sl_run_output outputs[2] = {{"adapter", out}, {"metrics.jsonl", mpath}};
-    rc = sl_cli_run_step("train", params, inputs, n_in, outputs, 2, &common, NULL);
-    json_decref(params);
+    rc = sl_cli_run_step("train", a.params, inputs, n_in, outputs, 2, &a.common, NULL);
+    sl_cli_args_free(&a);
     if (rc == 0) printf("%s\n", out);
     free(mpath);
     return rc;
