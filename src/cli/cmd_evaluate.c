@@ -70,6 +70,7 @@ int sl_cmd_evaluate(int argc, char **argv) {
     sl_cli_args a;
     int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
+    rc = 0;
     if (pred && (base || adapter || dataset))
         rc = sl_err_set(&a.err, SL_EUSAGE, "evaluate: give --predictions, or --base and --dataset, not both");
     else if (!pred && (!base || !dataset))
