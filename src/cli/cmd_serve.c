@@ -118,8 +118,8 @@ int sl_cmd_serve(int argc, char **argv) {
     pthread_mutex_init(&s.model_lock, NULL);
     if (token_file && (rc = sl_serve_read_token(token_file, &s.token, &err))) return sl_cli_report(rc, &err);
     /* requests are scored one at a time under the model lock; the engine splits each over `threads` */
-    sl_nn_model_opts mo = {.bundle = model, .base_dir = base, .threads = (int)threads};
-    if ((rc = sl_nn_model_open(&mo, &s.model, &err))) {
+    sl_nn_bundle_model_opts mo = {.bundle = model, .base_dir = base, .threads = (int)threads};
+    if ((rc = sl_nn_bundle_model_open(&mo, &s.model, &err))) {
         free(s.token);
         return sl_cli_report(rc, &err);
     }
@@ -148,7 +148,7 @@ int sl_cmd_serve(int argc, char **argv) {
         sl_serve_stop(d, (int)timeout);
     }
     json_decref(s.model_info);
-    sl_nn_model_close(s.model);
+    sl_nn_bundle_model_close(s.model);
     free(s.token);
     pthread_mutex_destroy(&s.model_lock);
     return rc ? sl_cli_report(rc, &err) : 0;

@@ -23,7 +23,7 @@
           */
 
 typedef struct sl_serve {
-    sl_nn_model *model;
+    sl_nn_bundle_model *model;
     pthread_mutex_t model_lock;
     char *token;        /* NULL = no authentication */
     size_t max_body;    /* bytes */

@@ -350,7 +350,7 @@ void sl_serve_v1_predict(sl_serve *s, const char *body, size_t len, sl_serve_rep
 }
 
 json_t *sl_serve_model_info(const sl_serve *s) {
-    const sl_nn_model *m = s->model;
+    const sl_nn_bundle_model *m = s->model;
     sl_nn_infer *in = m->infer;
     json_t *o = json_object();
     json_object_set_new(o, "digest", json_string(m->digest));

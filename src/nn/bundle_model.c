@@ -62,9 +62,9 @@ static int check_family(const char *bundle, const json_t *base, const char *dir,
     return 0;
 }
 
-int sl_nn_model_open(const sl_nn_model_opts *o, sl_nn_model **out, sl_err *err) {
+int sl_nn_bundle_model_open(const sl_nn_bundle_model_opts *o, sl_nn_bundle_model **out, sl_err *err) {
     *out = NULL;
-    sl_nn_model *m = calloc(1, sizeof(*m));
+    sl_nn_bundle_model *m = calloc(1, sizeof(*m));
     if (!m) return sl_err_set(err, SL_ENOMEM, "out of memory");
     m->positive = -1;
     char *model_dir = NULL, *adapter_dir = NULL, *tok_dir = NULL, *p = NULL;
@@ -185,11 +185,11 @@ fail:
     free(model_dir);
     free(adapter_dir);
     free(tok_dir);
-    sl_nn_model_close(m);
+    sl_nn_bundle_model_close(m);
     return rc;
 }
 
-void sl_nn_model_close(sl_nn_model *m) {
+void sl_nn_bundle_model_close(sl_nn_bundle_model *m) {
     if (!m) return;
     sl_nn_infer_free(m->infer);
     json_decref(m->meta);

@@ -25,7 +25,7 @@
 
 #define SL_NN_MODEL_FORMAT "seqlora.model/1"
 
-typedef struct sl_nn_model_opts {
+typedef struct sl_nn_bundle_model_opts {
     const char *bundle;   /* MODEL.tar.gz */
     const char *base_dir; /* the base model when the bundle does not embed it (else ignored); may be NULL */
     const char *tmp_dir;  /* parent of the extraction directory; NULL = $TMPDIR or /tmp */
@@ -33,9 +33,9 @@ typedef struct sl_nn_model_opts {
     int max_batch;        /* 0 = 16 */
     int threads;          /* 0 = leave as set */
     int prefer_adapter;   /* 1 = use base + adapter even when the bundle holds merged weights */
-} sl_nn_model_opts;
+} sl_nn_bundle_model_opts;
 
-typedef struct sl_nn_model {
+typedef struct sl_nn_bundle_model {
     sl_nn_infer *infer;  /* the session (owned) */
     json_t *meta;        /* bundle.json (owned) */
     json_t *metrics;     /* report/metrics.json, or NULL (owned) */
@@ -45,13 +45,13 @@ typedef struct sl_nn_model {
     double threshold;    /* decision threshold on the positive class */
     int positive;        /* index of the positive class (binary), else -1 */
     const char *weights; /* "merged" or "adapter" */
-} sl_nn_model;
+} sl_nn_bundle_model;
 
 /* Open (see above). Errors: SL_ENOTFOUND (no such bundle), SL_EDATA (not a bundle, bad bundle.json),
  * SL_EINTEGRITY (checksums), SL_EUSAGE (base_dir needed but not given), and those of infer.h. */
-int sl_nn_model_open(const sl_nn_model_opts *o, sl_nn_model **out, sl_err *err);
+int sl_nn_bundle_model_open(const sl_nn_bundle_model_opts *o, sl_nn_bundle_model **out, sl_err *err);
 
 /* Free the session and remove the extraction directory. NULL is fine. */
-void sl_nn_model_close(sl_nn_model *m);
+void sl_nn_bundle_model_close(sl_nn_bundle_model *m);
 
 #endif

@@ -186,7 +186,7 @@ out:
     return rc < 0 ? rc : 0;
 }
 
-static int score_sequences(sl_nn_model *m, const char *path, int fasta, sbuf *out, json_t *summary,
+static int score_sequences(sl_nn_bundle_model *m, const char *path, int fasta, sbuf *out, json_t *summary,
                            sl_err *err) {
     strv ids = {0}, seqs = {0}, labels = {0};
     int has_label = 0, rc;
@@ -309,7 +309,7 @@ static int is_bases(const char *s) {
     return 1;
 }
 
-static int score_varset(sl_nn_model *m, varset *v, sbuf *out, sl_err *err) {
+static int score_varset(sl_nn_bundle_model *m, varset *v, sbuf *out, sl_err *err) {
     sl_nn_infer *s = m->infer;
     const int C = sl_nn_infer_num_outputs(s);
     int k = m->positive >= 0 ? m->positive : C - 1;
@@ -338,7 +338,7 @@ static int score_varset(sl_nn_model *m, varset *v, sbuf *out, sl_err *err) {
     return rc;
 }
 
-static int score_vcf(sl_nn_model *m, const char *vcf, sl_bio_ref *ref, sbuf *out, json_t *summary,
+static int score_vcf(sl_nn_bundle_model *m, const char *vcf, sl_bio_ref *ref, sbuf *out, json_t *summary,
                      sl_err *err) {
     sl_bio_vcf_reader *r = NULL;
     bcf1_t *rec = bcf_init();
@@ -376,8 +376,8 @@ static int score_vcf(sl_nn_model *m, const char *vcf, sl_bio_ref *ref, sbuf *out
     return rc < 0 ? rc : 0;
 }
 
-static int score_region(sl_nn_model *m, const char *region, sl_bio_ref *ref, sbuf *out, json_t *summary,
-                        sl_err *err) {
+static int score_region(sl_nn_bundle_model *m, const char *region, sl_bio_ref *ref, sbuf *out,
+                        json_t *summary, sl_err *err) {
     char chrom[256];
     long long a, b;
     int used = 0;
@@ -452,18 +452,18 @@ static int run_score(const sl_step_ctx *ctx) {
     if ((kind == 'v' || region) && !fasta)
         return sl_err_set(err, SL_EUSAGE,
                           "score: variant scoring (a VCF or --saturate) needs the reference FASTA");
-    sl_nn_model *m = NULL;
+    sl_nn_bundle_model *m = NULL;
     sl_bio_ref *ref = NULL;
     sbuf out = {0};
     char *path = NULL, *idx = NULL;
-    sl_nn_model_opts mo = {.bundle = model,
-                           .base_dir = base,
-                           .tmp_dir = ctx->workdir,
-                           .window = (int)window,
-                           .stride = (int)stride,
-                           .threads = ctx->threads,
-                           .prefer_adapter = !merged};
-    if ((rc = sl_nn_model_open(&mo, &m, err))) goto out;
+    sl_nn_bundle_model_opts mo = {.bundle = model,
+                                  .base_dir = base,
+                                  .tmp_dir = ctx->workdir,
+                                  .window = (int)window,
+                                  .stride = (int)stride,
+                                  .threads = ctx->threads,
+                                  .prefer_adapter = !merged};
+    if ((rc = sl_nn_bundle_model_open(&mo, &m, err))) goto out;
     json_object_set_new(ctx->summary, "weights", json_string(m->weights));
     if ((kind == 'v' || region) && sl_nn_infer_is_protein(m->infer)) {
         rc = sl_err_set(err, SL_EUSAGE,
@@ -490,7 +490,7 @@ static int run_score(const sl_step_ctx *ctx) {
     rc = sl_fs_write_atomic(path, out.p, out.len, err);
 out:
     sl_bio_ref_close(ref);
-    sl_nn_model_close(m);
+    sl_nn_bundle_model_close(m);
     free(out.p);
     free(path);
     free(idx);

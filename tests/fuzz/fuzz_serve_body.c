@@ -16,12 +16,12 @@ static sl_serve *server(void) {
     static sl_serve s;
     static int ready;
     if (ready) return &s;
-    sl_nn_model_opts o = {0};
+    sl_nn_bundle_model_opts o = {0};
     o.bundle = SEQLORA_FUZZ_DATA "/tiny-model.tar.gz";
     o.tmp_dir = fz_dir();
     o.threads = 1;
     sl_err err;
-    if (sl_nn_model_open(&o, &s.model, &err)) {
+    if (sl_nn_bundle_model_open(&o, &s.model, &err)) {
         fprintf(stderr, "fuzz serve: %s\n", err.msg);
         abort();
     }
