@@ -1,5 +1,4 @@
 /* Loading a BERT checkpoint, setting up LoRA and the trainable arena, allocating the activations. */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +9,6 @@
 #include "safetensors.h"
 #include "torch_pickle.h"
 #include "util/fs.h"
-#include "util/rng.h"
 
 static const char *const module_paths[SL_NN_NMOD] = {
     "attention.self.query",   "attention.self.key", "attention.self.value",
@@ -88,31 +86,19 @@ static int load_base(sl_nn_bert *m, const sl_nn_ckpt *ck, sl_err *err) {
     if (!m->spec.train_pooler &&
         (rc = sl_nn_base_add_wb(&t, &m->pool_w, &m->pool_b, SL_NN_BASE_KEEP, H, H, err, "pooler.dense")))
         goto out;
-    rc = sl_nn_base_table_load(&t, &m->base_mem, err);
 out:
-    m->n_base = t.n_floats;
-    m->base_params = t.params;
-    m->n_base_params = t.n;
-    t.params = NULL;
-    sl_nn_tensor_table_free(&t);
-    return rc;
+    return sl_nn_base_table_finish(&t, rc, &m->base_mem, &m->n_base, &m->base_params, &m->n_base_params, err);
 }
 
 /* ---- the trainable arena ------------------------------------------------------------------- */
 
 /* LoRA A/B of the adapted Linears, then the pooler when trained, then the classifier (PEFT's key order). */
 static int setup_trainable(sl_nn_bert *m, uint64_t seed, sl_err *err) {
-    const sl_nn_bert_config *c = &m->cfg;
     int in[SL_NN_NMOD], out[SL_NN_NMOD];
-    for (int mod = 0; mod < SL_NN_NMOD; mod++) in[mod] = mod_in(c, mod), out[mod] = mod_out(c, mod);
-    sl_nn_tensor_table t = {0};
-    int rc = sl_nn_param_table_add_lora(&t, "base_model.model.bert.encoder.layer", c->layers, module_paths,
-                                        SL_NN_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
-    if (!rc)
-        rc = sl_nn_param_table_add_bert_head(&t, c->hidden, c->num_labels, m->spec.train_pooler,
-                                             SL_NN_BERT_HEAD_SLOTS(m), err);
-    return sl_nn_param_table_finish(&t, rc, seed, &m->params, &m->n_params, &m->n_train, &m->tparams,
-                                    &m->tgrads, err);
+    for (int mod = 0; mod < SL_NN_NMOD; mod++)
+        in[mod] = mod_in(&m->cfg, mod), out[mod] = mod_out(&m->cfg, mod);
+    return sl_nn_bert_cls_trainable(&m->cfg, &m->spec, module_paths, SL_NN_NMOD, in, out, seed,
+                                    SL_NN_BERT_CLS_ARENA(m), err);
 }
 
 /* ---- activations --------------------------------------------------------------------------- */

@@ -12,7 +12,6 @@
 #include "torch_pickle.h"
 #include "util/fs.h"
 #include "util/json.h"
-#include "util/rng.h"
 
 static const char *const d2_paths[SL_NN_D2_NMOD] = {"attention.self.Wqkv", "attention.output.dense",
                                                     "mlp.gated_layers", "mlp.wo"};
@@ -165,27 +164,17 @@ static int load_base(sl_nn_dnabert2 *m, const sl_nn_ckpt *ck, sl_err *err) {
     if (!m->spec.train_pooler &&
         (rc = sl_nn_base_add_wb(&t, &m->pool_w, &m->pool_b, SL_NN_BASE_KEEP, H, H, err, "pooler.dense")))
         goto out;
-    rc = sl_nn_base_table_load(&t, &m->base_mem, err);
 out:
-    m->n_base = t.n_floats;
-    sl_nn_tensor_table_free(&t);
-    return rc;
+    return sl_nn_base_table_finish(&t, rc, &m->base_mem, &m->n_base, NULL, NULL, err);
 }
 
 /* LoRA A/B of the adapted Linears, then the pooler when trained, then the classifier (PEFT's key order). */
 static int setup_trainable(sl_nn_dnabert2 *m, uint64_t seed, sl_err *err) {
-    const sl_nn_bert_config *c = &m->cfg;
     int in[SL_NN_D2_NMOD], out[SL_NN_D2_NMOD];
     for (int mod = 0; mod < SL_NN_D2_NMOD; mod++)
-        in[mod] = sl_nn_d2_mod_in(c, mod), out[mod] = sl_nn_d2_mod_out(c, mod);
-    sl_nn_tensor_table t = {0};
-    int rc = sl_nn_param_table_add_lora(&t, "base_model.model.bert.encoder.layer", c->layers, d2_paths,
-                                        SL_NN_D2_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
-    if (!rc)
-        rc = sl_nn_param_table_add_bert_head(&t, c->hidden, c->num_labels, m->spec.train_pooler,
-                                             SL_NN_BERT_HEAD_SLOTS(m), err);
-    return sl_nn_param_table_finish(&t, rc, seed, &m->params, &m->n_params, &m->n_train, &m->tparams,
-                                    &m->tgrads, err);
+        in[mod] = sl_nn_d2_mod_in(&m->cfg, mod), out[mod] = sl_nn_d2_mod_out(&m->cfg, mod);
+    return sl_nn_bert_cls_trainable(&m->cfg, &m->spec, d2_paths, SL_NN_D2_NMOD, in, out, seed,
+                                    SL_NN_BERT_CLS_ARENA(m), err);
 }
 
 /* The activation buffers in their order (sl_nn_bump: run once to measure, once to place). */

@@ -282,11 +282,8 @@ static int load_base(sl_nn_esm *m, const sl_nn_ckpt *ck, sl_err *err) {
                                     "encoder.layer.%d.%s", l, lns[1])))
             goto out;
     }
-    rc = sl_nn_base_table_load(&t, &m->base_mem, err);
 out:
-    m->n_base = t.n_floats;
-    sl_nn_tensor_table_free(&t);
-    return rc;
+    return sl_nn_base_table_finish(&t, rc, &m->base_mem, &m->n_base, NULL, NULL, err);
 }
 
 /* LoRA A/B of the adapted Linears, then the whole classifier (PEFT's modules_to_save: dense, out_proj). */

@@ -96,25 +96,39 @@ int sl_nn_base_add_bert_embeddings(sl_nn_tensor_table *t, const sl_nn_bert_confi
     return rc ? rc : sl_nn_base_add_wb(t, ln_w, ln_b, SL_NN_BASE_READ, H, 0, err, "embeddings.LayerNorm");
 }
 
-int sl_nn_base_table_load(sl_nn_tensor_table *t, float **mem, sl_err *err) {
+/* Allocate the base, point the slots into it, read what is to be read. */
+static int base_load(sl_nn_tensor_table *t, float **mem, sl_err *err) {
     *mem = malloc((t->n_floats ? t->n_floats : 1) * sizeof(float));
     if (!*mem) return sl_err_set(err, SL_ENOMEM, "out of memory for the base weights");
     const size_t skip = strlen(t->ck->prefix);
     for (size_t i = 0; i < t->n; i++) {
         const sl_nn_param *p = &t->params[i];
         const char *name = p->name + skip; /* as the family names it, without the prefix */
-        const int mode = t->slots[i].kind;
-        float *dst = mode == SL_NN_BASE_ABSENT ? NULL : *mem + p->offset;
+        const int kind = t->slots[i].kind;
+        float *dst = kind == SL_NN_BASE_ABSENT ? NULL : *mem + p->offset;
         *t->slots[i].val = dst;
-        if (mode == SL_NN_BASE_READ) {
+        if (kind == SL_NN_BASE_READ) {
             int rc = sl_nn_ckpt_read(t->ck, name, p->shape[0], p->shape[1], dst, err);
             if (rc) return rc;
-        } else if (mode == SL_NN_BASE_ABSENT && sl_nn_ckpt_has(t->ck, name)) {
+        } else if (kind == SL_NN_BASE_ABSENT && sl_nn_ckpt_has(t->ck, name)) {
             return sl_err_set(err, SL_EDATA, "%s: tensor %s present but %s", sl_nn_st_path(t->ck->st),
                               p->name, t->absent_why ? t->absent_why : "the model has no such tensor");
         }
     }
     return 0;
+}
+
+int sl_nn_base_table_finish(sl_nn_tensor_table *t, int rc, float **mem, size_t *n_floats,
+                            sl_nn_param **params, size_t *n_params, sl_err *err) {
+    if (!rc) rc = base_load(t, mem, err);
+    *n_floats = t->n_floats;
+    if (params) {
+        *params = t->params;
+        *n_params = t->n;
+        t->params = NULL;
+    }
+    sl_nn_tensor_table_free(t);
+    return rc;
 }
 
 /* ---- the trainable arena --------------------------------------------------------------------------- */
@@ -146,8 +160,10 @@ int sl_nn_param_table_add_lora(sl_nn_tensor_table *t, const char *prefix, int la
     return rc;
 }
 
-int sl_nn_param_table_add_bert_head(sl_nn_tensor_table *t, int64_t H, int64_t C, int pooler,
-                                    sl_nn_bert_head_slots s, sl_err *err) {
+/* BertForSequenceClassification's trainable head after the LoRA matrices: the pooler when `pooler`, then the
+ * classifier. */
+static int add_bert_head(sl_nn_tensor_table *t, int64_t H, int64_t C, int pooler, sl_nn_bert_head_slots s,
+                         sl_err *err) {
     int rc = 0;
     if (pooler && ((rc = sl_nn_param_table_add(t, "base_model.model.bert.pooler.dense.weight", H, H, s.pool_w,
                                                s.gpool_w, err)) ||
@@ -187,6 +203,16 @@ int sl_nn_param_table_finish(sl_nn_tensor_table *t, int rc, uint64_t seed, sl_nn
     }
     sl_nn_tensor_table_free(t);
     return rc;
+}
+
+int sl_nn_bert_cls_trainable(const sl_nn_bert_config *c, const sl_nn_lora_spec *spec,
+                             const char *const *paths, int n_kinds, const int *in, const int *out,
+                             uint64_t seed, sl_nn_bert_cls_arena a, sl_err *err) {
+    sl_nn_tensor_table t = {0};
+    int rc = sl_nn_param_table_add_lora(&t, "base_model.model.bert.encoder.layer", c->layers, paths, n_kinds,
+                                        in, out, spec, a.lora, err);
+    if (!rc) rc = add_bert_head(&t, c->hidden, c->num_labels, spec->train_pooler, a.head, err);
+    return sl_nn_param_table_finish(&t, rc, seed, a.params, a.n_params, a.n_train, a.tparams, a.tgrads, err);
 }
 
 /* ---- activations ----------------------------------------------------------------------------------- */

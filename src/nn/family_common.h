@@ -103,10 +103,14 @@ int sl_nn_base_add_wb(sl_nn_tensor_table *t, float **w, float **b, int kind, int
 int sl_nn_base_add_bert_embeddings(sl_nn_tensor_table *t, const sl_nn_bert_config *c, float **word,
                                    float **pos, float **type, float **ln_w, float **ln_b, sl_err *err);
 
-/* Base: allocate *mem (malloc, t->n_floats floats; the caller frees it), point every slot into it, and read
- * the READ tensors from t->ck in table order (sl_nn_ckpt_read: the first missing or misshapen one is the
- * error). An ABSENT tensor the checkpoint has is SL_EDATA "FILE: tensor NAME present but <absent_why>". */
-int sl_nn_base_table_load(sl_nn_tensor_table *t, float **mem, sl_err *err);
+/* Base: finish the table. With rc == 0, allocate *mem (malloc, t->n_floats floats; the caller frees it),
+ * point every slot into it and read the READ tensors from t->ck in table order (sl_nn_ckpt_read: the first
+ * missing or misshapen one is the error; an ABSENT tensor the checkpoint has is SL_EDATA "FILE: tensor NAME
+ * present but <absent_why>"). Always: *n_floats = t->n_floats, the tensors go to *params / *n_params when
+ * params is not NULL (named views of the allocation, the caller frees them), and the table is freed.
+ * Returns rc when non-zero (an error of the caller's adds), else the load's result. */
+int sl_nn_base_table_finish(sl_nn_tensor_table *t, int rc, float **mem, size_t *n_floats,
+                            sl_nn_param **params, size_t *n_params, sl_err *err);
 
 /* Trainable: append tensor `name` of shape [d0] (d1 == 0) or [d0, d1], starting at 0; its addresses go to
  * *val and *grad (either may be NULL). SL_ENOMEM ("out of memory for the trainable parameters");
@@ -142,12 +146,6 @@ typedef struct sl_nn_bert_head_slots {
     ((sl_nn_bert_head_slots){&(m)->pool_w, &(m)->pool_b, &(m)->cls_w, &(m)->cls_b, &(m)->gpool_w,            \
                              &(m)->gpool_b, &(m)->gcls_w, &(m)->gcls_b})
 
-/* Append that head after the LoRA matrices: the pooler ("base_model.model.bert.pooler.dense.weight" [H, H],
- * ".bias" [H]) when `pooler`, then "base_model.model.classifier.weight" [C, H] and ".bias" [C]. Errors as
- * sl_nn_param_table_add. */
-int sl_nn_param_table_add_bert_head(sl_nn_tensor_table *t, int64_t H, int64_t C, int pooler,
-                                    sl_nn_bert_head_slots s, sl_err *err);
-
 /* Hand the trainable table to the model: *params / *n_params (the tensors) and *n_train take them over,
  * also on failure, and the table is freed. Then allocate the arena *tparams and the gradient arena *tgrads
  * (zeroed; the model frees them), point every slot into them and draw each LoRA A as PEFT does
@@ -156,6 +154,29 @@ int sl_nn_param_table_add_bert_head(sl_nn_tensor_table *t, int64_t H, int64_t C,
  * only handed over). */
 int sl_nn_param_table_finish(sl_nn_tensor_table *t, int rc, uint64_t seed, sl_nn_param **params,
                              size_t *n_params, size_t *n_train, float **tparams, float **tgrads, sl_err *err);
+
+/* Where a BertForSequenceClassification-style model (BERT, DNABERT-2) keeps its trainable arena: the LoRA
+ * and head slots and the fields the table is handed to. SL_NN_BERT_CLS_ARENA(m) fills it from the fields
+ * layer, pool_w ... gcls_b, params, n_params, n_train, tparams, tgrads. */
+typedef struct sl_nn_bert_cls_arena {
+    sl_nn_lora_slots lora;
+    sl_nn_bert_head_slots head;
+    sl_nn_param **params;
+    size_t *n_params, *n_train;
+    float **tparams, **tgrads;
+} sl_nn_bert_cls_arena;
+#define SL_NN_BERT_CLS_ARENA(m)                                                                              \
+    ((sl_nn_bert_cls_arena){SL_NN_LORA_SLOTS((m)->layer), SL_NN_BERT_HEAD_SLOTS(m), &(m)->params,            \
+                            &(m)->n_params, &(m)->n_train, &(m)->tparams, &(m)->tgrads})
+
+/* The trainable arena of BertForSequenceClassification, in PEFT's key order: the LoRA matrices of the module
+ * kinds `paths` (widths in/out) under "base_model.model.bert.encoder.layer", then the pooler
+ * ("base_model.model.bert.pooler.dense.weight" [H, H], ".bias" [H]) when spec->train_pooler, then
+ * "base_model.model.classifier.weight" [C, H] and ".bias" [C]; handed to the model and drawn as
+ * sl_nn_param_table_finish does. */
+int sl_nn_bert_cls_trainable(const sl_nn_bert_config *c, const sl_nn_lora_spec *spec,
+                             const char *const *paths, int n_kinds, const int *in, const int *out,
+                             uint64_t seed, sl_nn_bert_cls_arena a, sl_err *err);
 
 /* ---- heads (family_load.c) ------------------------------------------------------------------------- */
 
