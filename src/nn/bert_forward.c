@@ -45,7 +45,9 @@ static void attention_task(void *p, size_t task, int worker) {
     const float pdrop = m->drop_on ? m->cfg.attn_dropout : 0.0f;
     const int32_t *mk = m->mask + (size_t)b * T;
     const size_t off = (size_t)b * T * H + (size_t)h * d;
-    float *P = a->P + task * T * T;
+    /* training keeps P for the backward pass; inference softmaxes into the worker's scratch, which stays in
+     * cache for the PV product, instead of writing B x heads x T x T floats to memory */
+    float *P = m->training ? a->P + task * T * T : m->scratch + ((size_t)worker * 2 + 1) * T * T;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, a->q + off, H, a->k + off, H, 0.0f,
                 P, T);
     for (int i = 0; i < T; i++) sl_nn_k_softmax_masked(P + (size_t)i * T, mk, T);
