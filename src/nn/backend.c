@@ -201,27 +201,7 @@ int sl_nn_device_select(const char *device, const char *precision, const char *m
                           sl_nn_precision_name(*prec));
     char why[1200] = "";
     if ((rc = sl_nn_device_resolve(&req, out, why, sizeof why, err))) return rc;
-    if (out->kind == SL_NN_DEVICE_CUDA && model_dir) {
-        char *cfg = sl_fs_join(model_dir, "config.json");
-        if (!cfg) return sl_err_set(err, SL_ENOMEM, "out of memory");
-        sl_nn_family fam;
-        rc = sl_nn_model_family(cfg, &fam, err);
-        free(cfg);
-        if (rc) return rc;
-        if (fam != SL_NN_FAMILY_BERT) {
-            const char *name = fam == SL_NN_FAMILY_ESM ? "ESM" : "DNABERT-2";
-            if (req.kind == SL_NN_DEVICE_CUDA)
-                return sl_err_set(err, SL_EUSAGE,
-                                  "--device cuda: the CUDA backend runs BERT-family bases only; %s is %s "
-                                  "(use --device cpu)",
-                                  model_dir, name);
-            *out = (sl_nn_device){SL_NN_DEVICE_CPU, -1};
-            snprintf(why, sizeof why,
-                     "using the CPU: the CUDA backend runs BERT-family bases only (this one "
-                     "is %s)",
-                     name);
-        }
-    }
+    (void)model_dir; /* every family runs on CUDA */
     if (out->kind == SL_NN_DEVICE_CPU && *prec != SL_CUDA_FP32) {
         size_t l = strlen(why);
         snprintf(why + l, sizeof why - l, "; --precision %s applies to CUDA only, running fp32",

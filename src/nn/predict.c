@@ -124,13 +124,7 @@ int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, cons
     }
     const int C = head.num_labels;
     if (cuda_device >= 0) {
-        sl_nn_bert *bm = sl_nn_model_bert(m);
-        if (!bm) {
-            rc = sl_err_set(err, SL_EUSAGE, "%s: the CUDA backend runs BERT-family bases only (use the CPU)",
-                            base_dir);
-            goto out;
-        }
-        if ((rc = sl_nn_cuda_bert_create(bm, cuda_device, precision, &cb, err))) goto out;
+        if ((rc = sl_nn_cuda_model_create(m, cuda_device, precision, &cb, err))) goto out;
         if (!(dev_logits = malloc((size_t)bs * (size_t)C * sizeof(float)))) goto nomem;
     } else if (precision != SL_CUDA_FP32) {
         rc = sl_err_set(err, SL_EUSAGE, "precision %s needs the CUDA backend (the CPU runs fp32)",

@@ -417,7 +417,6 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
     char *ckpt = o->workdir ? sl_fs_join(o->workdir, "checkpoint.bin") : NULL;
     size_t *sizes = NULL;
     sl_nn_cuda_bert *cb = NULL; /* o->cuda: the model on the device */
-    sl_nn_bert *bm = NULL;
 
     if ((rc = sl_nn_tokenizer_load(o->base_dir, &tok, err))) goto out;
     /* the head: classes given, or the sorted unique labels of the training set */
@@ -504,14 +503,9 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
         }
     }
     if (o->cuda) {
-        if (!(bm = sl_nn_model_bert(m))) {
-            rc = sl_err_set(err, SL_EUSAGE, "%s: the CUDA backend runs BERT-family bases only (use the CPU)",
-                            o->base_dir);
-            goto out;
-        }
         /* the device gets the arena and the AdamW moments as they are now (fresh, or resumed) */
-        if ((rc = sl_nn_cuda_bert_create(bm, o->cuda_device, o->precision, &cb, err)) ||
-            (rc = sl_nn_cuda_bert_from_host(cb, bm, &opt, err)))
+        if ((rc = sl_nn_cuda_model_create(m, o->cuda_device, o->precision, &cb, err)) ||
+            (rc = sl_nn_cuda_model_from_host(cb, m, &opt, err)))
             goto out;
         sl_cuda_mem mem;
         if (o->progress && sl_nn_cuda_bert_memory(cb, &mem, err) == 0)
@@ -581,13 +575,13 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
             }
             if (ckpt && o->checkpoint_every > 0 && st.step % o->checkpoint_every == 0 &&
                 st.batch < n_batches &&
-                ((cb && (rc = sl_nn_cuda_bert_to_host(cb, bm, &opt, err))) ||
+                ((cb && (rc = sl_nn_cuda_model_to_host(cb, m, &opt, err))) ||
                  (rc = ckpt_save(ckpt, fp, &st, &opt, params, best, n_train, err))))
                 goto out;
         }
         if (o->progress) sl_progress_finish(&bar);
         /* the device's weights and moments to the host: the best copy, checkpoint and adapter read them */
-        if (cb && (rc = sl_nn_cuda_bert_to_host(cb, bm, &opt, err))) goto out;
+        if (cb && (rc = sl_nn_cuda_model_to_host(cb, m, &opt, err))) goto out;
         double train_loss = st.epoch_loss / st.epoch_rows;
         res->last_train_loss = train_loss;
         json_t *line = json_object();

@@ -172,20 +172,7 @@ for prec in ("bf16", "fp16"):
         os.path.join(emu[prec], "adapter_model.safetensors"))
     check(differ, f"{prec} really ran in {prec}: its adapter bytes differ from the fp32 device run's")
 
-# 4a. the CUDA module runs the BERT engine only: an ESM base is refused on cuda, auto falls back with a note
-esm = os.path.join(TMP, "esm_base")
-os.makedirs(esm)
-json.dump({"model_type": "esm", "architectures": ["EsmForSequenceClassification"], "vocab_size": 33,
-           "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
-           "max_position_embeddings": 64}, open(os.path.join(esm, "config.json"), "w"))
-r = seqlora(["train", "--base", esm, "--train", train, "-o", os.path.join(TMP, "esm_out"), "--device", "cuda"],
-            store, EMU)
-check(r.returncode == 2 and "BERT-family" in r.stderr and "ESM" in r.stderr and not os.path.exists(os.path.join(TMP, "esm_out")),
-      f"ESM base with --device cuda: exit {r.returncode}, {r.stderr.strip()[-200:]}")
-r = seqlora(["predict", "--base", esm, "--input", evl, "-o", os.path.join(TMP, "esm.tsv"), "--device", "auto"],
-            store, EMU)
-check("using the CPU: the CUDA backend runs BERT-family bases only" in r.stderr,
-      "ESM base with --device auto (a device is there): falls back to the CPU with the note")
+# 4a. (ESM and DNABERT-2 bases on the device: tests/cuda/test_families_device.py)
 
 # 4b. predict on the emulated device: the CPU's probabilities within tolerance, its own action
 def probs(path):
