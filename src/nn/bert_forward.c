@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bert_impl.h"
+#include "elementwise.h"
 #include "parallel.h"
 #include "prof.h"
 #include "softmax.h"
@@ -78,6 +79,29 @@ static void attention(sl_nn_bert *m, int l, sl_nn_acts *a, int B, int T) {
     sl_nn_prof_end(SL_NN_PH_ATTENTION, t0);
 }
 
+typedef struct {
+    const sl_nn_bert *m;
+    const int32_t *ids;
+    float *x;
+    int N, T;
+} emb_job;
+
+#define EMB_ROWS 64
+
+/* Rows [64 t, 64 t + 64) of the embedding sum word + position + token type (type 0). */
+static void emb_task(void *p, size_t task, int worker) {
+    (void)worker;
+    const emb_job *j = p;
+    const sl_nn_bert *m = j->m;
+    const int H = m->cfg.hidden;
+    const int r1 = (int)(task + 1) * EMB_ROWS < j->N ? (int)(task + 1) * EMB_ROWS : j->N;
+    for (int i = (int)task * EMB_ROWS; i < r1; i++) {
+        float *row = j->x + (size_t)i * H;
+        const float *we = m->word + (size_t)j->ids[i] * H, *pe = m->pos + (size_t)(i % j->T) * H;
+        for (int c = 0; c < H; c++) row[c] = we[c] + pe[c] + m->type[c];
+    }
+}
+
 static float loss_and_grad(sl_nn_bert *m, int B) {
     const int C = m->cfg.num_labels;
     const float *x = m->logits, *y = m->labels;
@@ -146,12 +170,8 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
     }
     /* embeddings */
     float *x = m->h[0];
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            float *row = x + ((size_t)b * T + t) * H;
-            const float *we = m->word + (size_t)ids[(size_t)b * T + t] * H, *pe = m->pos + (size_t)t * H;
-            for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + m->type[j];
-        }
+    emb_job ej = {m, ids, x, N, T};
+    sl_nn_parallel_for(((size_t)N + EMB_ROWS - 1) / EMB_ROWS, emb_task, &ej);
     sl_nn_k_layernorm(x, NULL, NULL, x, m->emb_ln_w, m->emb_ln_b, N, H, c->ln_eps);
     if (m->drop_on)
         sl_nn_k_dropout(x, (size_t)N * H, c->hidden_dropout, m->drop.seed,
@@ -169,7 +189,7 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
         if (m->drop_on)
             sl_nn_k_dropout_cached(a->ln1_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
                                    sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), a->ao_keep, 0);
-        for (size_t i = 0; i < (size_t)N * H; i++) a->ln1_in[i] += xin[i];
+        sl_nn_k_add(a->ln1_in, xin, (size_t)N * H);
         sl_nn_k_layernorm(a->h1, a->ln1_mean, a->ln1_rstd, a->ln1_in, m->layer[l].ln1_w, m->layer[l].ln1_b, N,
                           H, c->ln_eps);
         linear_lora(m, l, SL_NN_MOD_INTER, a->inter, a->h1, N, H, NI, a->u[SL_NN_MOD_INTER]);
@@ -178,7 +198,7 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
         if (m->drop_on)
             sl_nn_k_dropout_cached(a->ln2_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
                                    sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_OUT), a->out_keep, 0);
-        for (size_t i = 0; i < (size_t)N * H; i++) a->ln2_in[i] += a->h1[i];
+        sl_nn_k_add(a->ln2_in, a->h1, (size_t)N * H);
         sl_nn_k_layernorm(out, a->ln2_mean, a->ln2_rstd, a->ln2_in, m->layer[l].ln2_w, m->layer[l].ln2_b, N,
                           H, c->ln_eps);
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bert_impl.h"
+#include "elementwise.h"
 #include "kernels_simd.h"
 #include "parallel.h"
 #include "prof.h"
@@ -31,11 +32,7 @@ int sl_nn_k_simd_active(void) {
 
 void sl_nn_k_linear(float *y, const float *x, const float *w, const float *b, int N, int in, int out) {
     sl_nn_sgemm(0, 1, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-    if (b)
-        for (int i = 0; i < N; i++) {
-            float *row = y + (size_t)i * out;
-            for (int j = 0; j < out; j++) row[j] += b[j];
-        }
+    if (b) sl_nn_k_add_bias(y, b, N, out);
 }
 
 uint64_t sl_nn_drop_hi(uint64_t micro, int layer, int tensor) {
