@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bert_impl.h"
+#include "elementwise.h"
 #include "parallel.h"
 #include "prof.h"
 #include "softmax.h"
@@ -47,7 +48,7 @@ static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, c
         sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 0.0f, m->dwide, in);
         sl_nn_k_dropout_cached(m->dwide, (size_t)N * in, m->spec.dropout, m->drop.seed, hi,
                                m->acts[l].lkeep[mod], 1);
-        for (size_t i = 0; i < (size_t)N * in; i++) dx[i] += m->dwide[i];
+        sl_nn_k_add(dx, m->dwide, (size_t)N * in);
     } else {
         sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 1.0f, dx, in);
     }
