@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli_common.h"
+#include "cli_options.h"
 #include "commands.h"
 
 static void usage(FILE *out) {
@@ -33,6 +34,9 @@ static void usage(FILE *out) {
         "  --window N          window in bases (default: the bundle's, a full model window)\n"
         "  --stride N          stride in bases (default: the bundle's, half a window)\n"
         "  --no-merged         use base + adapter even when the bundle has merged weights\n"
+        "  --device D          auto (default: the first GPU when one is usable, else the CPU with a\n"
+        "                      one-line note), cpu, cuda, cuda:N (see docs/gpu.md)\n"
+        "  --precision P       fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)\n"
         "  -o, --output FILE   the scores TSV (required)\n\n" SL_CLI_COMMON_HELP);
 }
 
@@ -44,7 +48,9 @@ enum {
     OPT_BASE,
     OPT_WINDOW,
     OPT_STRIDE,
-    OPT_NO_MERGED
+    OPT_NO_MERGED,
+    OPT_DEVICE,
+    OPT_PRECISION
 };
 
 int sl_cmd_score(int argc, char **argv) {
@@ -57,6 +63,8 @@ int sl_cmd_score(int argc, char **argv) {
         {"window", required_argument, 0, OPT_WINDOW},
         {"stride", required_argument, 0, OPT_STRIDE},
         {"no-merged", no_argument, 0, OPT_NO_MERGED},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},
         SL_CLI_COMMON_LONGOPTS,
@@ -66,7 +74,8 @@ int sl_cmd_score(int argc, char **argv) {
     sl_cli_common_init(&common);
     sl_err err;
     sl_err_clear(&err);
-    const char *model = NULL, *input = NULL, *reference = NULL, *base = NULL, *out = NULL;
+    const char *model = NULL, *input = NULL, *reference = NULL, *base = NULL, *out = NULL, *device = NULL,
+               *precision = NULL;
     json_t *params = json_object();
     int opt, rc;
     long long v;
@@ -84,6 +93,12 @@ int sl_cmd_score(int argc, char **argv) {
                 break;
             case OPT_BASE:
                 base = optarg;
+                break;
+            case OPT_DEVICE:
+                device = optarg;
+                break;
+            case OPT_PRECISION:
+                precision = optarg;
                 break;
             case OPT_SATURATE:
                 json_object_set_new(params, "region", json_string(optarg));
@@ -124,6 +139,11 @@ int sl_cmd_score(int argc, char **argv) {
         if (optind < argc) return sl_cli_usage_error("score: unexpected argument '%s'", argv[optind]);
         return sl_cli_usage_error(
             "score: --model, -o and one of --input or --saturate are required (see seqlora score --help)");
+    }
+    /* only a CUDA run carries device/precision in its action key (docs/gpu.md "Action keys") */
+    if ((rc = sl_cli_device_params(device, precision, NULL, &common, params, &err))) {
+        json_decref(params);
+        return sl_cli_report(rc, &err);
     }
     sl_run_input inputs[4];
     size_t n = 0;

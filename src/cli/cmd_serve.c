@@ -9,12 +9,15 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "nn/backend.h"
 #include "serve.h"
+#include "util/log.h"
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: seqlora serve --model MODEL.tar.gz [--host 127.0.0.1] [--port 8000] [--threads N]\n"
-            "                     [--token-file F] [--max-body BYTES] [--request-timeout 30] [--base DIR]\n\n"
+            "                     [--token-file F] [--max-body BYTES] [--request-timeout 30] [--base DIR]\n"
+            "                     [--device auto|cpu|cuda[:N]] [--precision fp32|bf16|fp16]\n\n"
             "Serve a bundle from `seqlora package` over HTTP (libmicrohttpd):\n"
             "  POST /predict_risk   {\"brca1_sequence\": \"...\"} → status, brca1_sequence (upper case),\n"
             "                       breast_cancer_risk_probability (4 decimals), interpretation\n"
@@ -33,6 +36,11 @@ static void usage(FILE *out) {
             "                          /v1/predict and /v1/model\n"
             "  --max-body BYTES        largest request body (default 1048576); larger is 413\n"
             "  --request-timeout S     close connections idle for S seconds (default 30)\n"
+            "  --device D              where the model runs: auto (default, as train/predict: the first GPU\n"
+            "                          when one is usable, else the CPU with a one-line note), cpu, cuda,\n"
+            "                          cuda:N (exit 2 when that device is not usable); see docs/gpu.md\n"
+            "  --precision P           fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)\n"
+            "                          /healthz and /v1/model report the device and precision in use\n"
             "  --quiet                 no access log\n"
             "  -h, --help              this help\n");
 }
@@ -46,7 +54,9 @@ enum {
     OPT_TOKEN,
     OPT_MAXBODY,
     OPT_TIMEOUT,
-    OPT_QUIET
+    OPT_QUIET,
+    OPT_DEVICE,
+    OPT_PRECISION
 };
 
 int sl_cmd_serve(int argc, char **argv) {
@@ -60,12 +70,15 @@ int sl_cmd_serve(int argc, char **argv) {
         {"max-body", required_argument, 0, OPT_MAXBODY},
         {"request-timeout", required_argument, 0, OPT_TIMEOUT},
         {"quiet", no_argument, 0, OPT_QUIET},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     sl_err err;
     sl_err_clear(&err);
-    const char *model = NULL, *base = NULL, *host = "127.0.0.1", *token_file = NULL;
+    const char *model = NULL, *base = NULL, *host = "127.0.0.1", *token_file = NULL, *device = NULL,
+               *precision = NULL;
     long long port = 8000, threads = 4, max_body = 1 << 20, timeout = 30, v;
     int opt, rc, quiet = 0;
     optind = 1;
@@ -85,6 +98,12 @@ int sl_cmd_serve(int argc, char **argv) {
                 break;
             case OPT_QUIET:
                 quiet = 1;
+                break;
+            case OPT_DEVICE:
+                device = optarg;
+                break;
+            case OPT_PRECISION:
+                precision = optarg;
                 break;
             case OPT_PORT:
             case OPT_THREADS:
@@ -110,6 +129,14 @@ int sl_cmd_serve(int argc, char **argv) {
     }
     if (optind < argc) return sl_cli_usage_error("serve: unexpected argument '%s'", argv[optind]);
     if (!model) return sl_cli_usage_error("serve: --model is required (see seqlora serve --help)");
+    /* the device before the model: a refused --device is exit 2 without extracting anything */
+    sl_nn_device dev;
+    int prec;
+    char note[1400];
+    if ((rc = sl_nn_device_select(device, precision, NULL, &dev, &prec, note, sizeof note, &err)))
+        return sl_cli_report(rc, &err);
+    if (note[0] && !quiet) sl_log_info("%s", note);
+    const int cuda = dev.kind == SL_NN_DEVICE_CUDA;
 
     sl_serve s;
     memset(&s, 0, sizeof s);
@@ -118,11 +145,21 @@ int sl_cmd_serve(int argc, char **argv) {
     pthread_mutex_init(&s.model_lock, NULL);
     if (token_file && (rc = sl_serve_read_token(token_file, &s.token, &err))) return sl_cli_report(rc, &err);
     /* requests are scored one at a time under the model lock; the engine splits each over `threads` */
-    sl_nn_bundle_model_opts mo = {.bundle = model, .base_dir = base, .threads = (int)threads};
+    sl_nn_bundle_model_opts mo = {.bundle = model,
+                                  .base_dir = base,
+                                  .threads = (int)threads,
+                                  .cuda = cuda,
+                                  .cuda_device = cuda ? (dev.index < 0 ? 0 : dev.index) : -1,
+                                  .precision = prec};
     if ((rc = sl_nn_bundle_model_open(&mo, &s.model, &err))) {
         free(s.token);
         return sl_cli_report(rc, &err);
     }
+    if (cuda)
+        snprintf(s.device, sizeof s.device, "cuda:%d", mo.cuda_device);
+    else
+        snprintf(s.device, sizeof s.device, "cpu");
+    s.precision = sl_nn_precision_name(prec);
     s.model_info = sl_serve_model_info(&s);
 
     /* block the stop signals in every thread (MHD's inherit the mask); this thread waits for them */
@@ -139,8 +176,8 @@ int sl_cmd_serve(int argc, char **argv) {
         const char *fmt = strchr(host, ':') ? "http://[%s]:%d\n" : "http://%s:%d\n";
         printf(fmt, host, bound);
         fflush(stdout);
-        fprintf(stderr, "seqlora serve: model %s (%s weights), listening on %s port %d\n", s.model->digest,
-                s.model->weights, host, bound);
+        fprintf(stderr, "seqlora serve: model %s (%s weights) on %s (%s), listening on %s port %d\n",
+                s.model->digest, s.model->weights, s.device, sl_nn_precision_name(prec), host, bound);
         int sig = 0;
         sigwait(&stop, &sig);
         fprintf(stderr, "seqlora serve: %s: finishing open requests, then exiting\n",

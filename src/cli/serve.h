@@ -25,10 +25,12 @@
 typedef struct sl_serve {
     sl_nn_bundle_model *model;
     pthread_mutex_t model_lock;
-    char *token;        /* NULL = no authentication */
-    size_t max_body;    /* bytes */
-    int quiet;          /* no access log */
-    json_t *model_info; /* the /v1/model body, built once */
+    char *token;           /* NULL = no authentication */
+    size_t max_body;       /* bytes */
+    int quiet;             /* no access log */
+    json_t *model_info;    /* the /v1/model body, built once */
+    char device[32];       /* where the model runs: "cpu" or "cuda:N" (/healthz, /v1/model) */
+    const char *precision; /* "fp32", "bf16" or "fp16" (static) */
 } sl_serve;
 
 /* An HTTP answer: status and a JSON body (new reference), or a static body with a content type. */

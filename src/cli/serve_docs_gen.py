@@ -77,7 +77,9 @@ spec = {
                           **errors("400", "401", "413", "422")}}},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": resp("The server is up.", {
             "type": "object", "properties": {"status": {"type": "string", "enum": ["ok"]},
-                                             "model": {"type": "string"}}})}}},
+                                             "model": {"type": "string"},
+                                             "device": {"type": "string", "description": "where the model runs: cpu or cuda:N (serve --device)"},
+                                             "precision": {"type": "string", "enum": ["fp32", "bf16", "fp16"]}}})}}},
         "/v1/model": {"get": {"summary": "The model: bundle.json, metrics with confidence intervals, model card, digest",
                               "security": [{"bearer": []}, {}],
                               "responses": {"200": resp("Model description.", {"type": "object"}),

@@ -182,7 +182,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     switch (rt) {
         case R_HEALTH:
             r.status = 200;
-            r.json = json_pack("{s:s,s:s}", "status", "ok", "model", s->model->digest);
+            r.json = json_pack("{s:s,s:s,s:s,s:s}", "status", "ok", "model", s->model->digest, "device",
+                               s->device, "precision", s->precision);
             break;
         case R_MODEL:
             r.status = 200;

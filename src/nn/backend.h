@@ -51,9 +51,9 @@ int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note,
  * "fp32"): parse both, resolve the device, and apply what the CUDA backend can run. train/predict hand
  * BERT-family bases only to the CUDA module (it runs ESM and DNABERT-2 too, sl_nn_cuda_model_create, but
  * the trainer and predict are not wired for them yet): for another family auto falls back to the CPU with
- * a note and cuda[:N] is SL_EUSAGE naming the base and its family. The CPU engine is fp32 only: cpu + bf16/fp16 is SL_EUSAGE, auto falling
- * back to the CPU runs fp32 and says so in the note. *note (may be NULL) gets one line when auto fell
- * back, else "". model_dir may be NULL (no family check). */
+ * a note and cuda[:N] is SL_EUSAGE naming the base and its family. The CPU engine is fp32 only: cpu +
+ * bf16/fp16 is SL_EUSAGE, auto falling back to the CPU runs fp32 and says so in the note. *note (may be NULL)
+ * gets one line when auto fell back, else "". model_dir may be NULL (no family check). */
 int sl_nn_device_select(const char *device, const char *precision, const char *model_dir, sl_nn_device *out,
                         int *prec, char *note, size_t note_len, sl_err *err);
 
@@ -148,5 +148,32 @@ int sl_nn_cuda_bert_from_host(sl_nn_cuda_bert *cb, const sl_nn_bert *m, const st
                               sl_err *err);
 /* Device memory of the model (allocation plan and peak in use). */
 int sl_nn_cuda_bert_memory(sl_nn_cuda_bert *cb, sl_cuda_mem *mem, sl_err *err);
+
+/* ---- inference: the logits of a loaded model on the CPU engine or a CUDA device ----
+ *
+ * The one forward that `predict` (a dataset TSV) and inference sessions (infer.h: score, serve) run: no
+ * labels, no dropout. On CUDA the model is copied to the device once (sl_nn_cuda_model_create, any family;
+ * load the adapter into `m` before) and each call copies the [B, C] logits back. */
+typedef struct sl_nn_dev_forward {
+    sl_nn_model *m;      /* the CPU model (not owned; it must outlive the forward) */
+    sl_nn_cuda_bert *cb; /* the model on the device (owned), NULL on the CPU */
+    float *logits;       /* [max_batch, C] host copy of the device logits (owned), NULL on the CPU */
+    int max_batch, C;
+} sl_nn_dev_forward;
+
+/* cuda = 0: the CPU engine (precision must be SL_CUDA_FP32, else SL_EUSAGE); cuda = 1: CUDA device
+ * `cuda_device` at `precision` (errors as sl_nn_cuda_model_create). max_batch: the most rows a call passes
+ * (the batch capacity `m` was loaded with). On error *f is left freeable. */
+int sl_nn_dev_forward_init(sl_nn_dev_forward *f, sl_nn_model *m, int cuda, int cuda_device, int precision,
+                           int max_batch, sl_err *err);
+/* Forward B <= max_batch rows of T tokens; *logits = [B, C] row-major, valid until the next call (owned by
+ * f or by the model). Errors: those of the engine's forward. */
+int sl_nn_dev_forward_run(sl_nn_dev_forward *f, const int32_t *ids, const int32_t *mask, int B, int T,
+                          const float **logits, sl_err *err);
+void sl_nn_dev_forward_free(sl_nn_dev_forward *f);
+
+/* The outputs of one row of C logits: softmax probabilities (single-label), sigmoid probabilities
+ * (multi-label) or the values (regression), in double. */
+void sl_nn_logits_outputs(sl_nn_problem problem, const float *row, int C, double *out);
 
 #endif

@@ -152,6 +152,9 @@ int sl_nn_bundle_model_open(const sl_nn_bundle_model_opts *o, sl_nn_bundle_model
         .stride = o->stride ? o->stride : (int)json_integer_value(json_object_get(inf, "stride")),
         .max_batch = o->max_batch,
         .threads = o->threads,
+        .cuda = o->cuda,
+        .cuda_device = o->cuda_device,
+        .precision = o->precision,
     };
     if (io.kmer == 0) io.kmer = -1; /* recorded as "no k-mers": never re-detect */
     if ((rc = sl_nn_infer_open(&io, &m->infer, err))) goto fail;

@@ -33,6 +33,9 @@ typedef struct sl_nn_bundle_model_opts {
     int max_batch;        /* 0 = 16 */
     int threads;          /* 0 = leave as set */
     int prefer_adapter;   /* 1 = use base + adapter even when the bundle holds merged weights */
+    int cuda;             /* 1 = score on CUDA device cuda_device (infer.h); 0 = the CPU engine */
+    int cuda_device;      /* CUDA ordinal when cuda = 1 */
+    int precision;        /* SL_CUDA_FP32 (0, default) | _BF16 | _FP16 (CUDA only) */
 } sl_nn_bundle_model_opts;
 
 typedef struct sl_nn_bundle_model {

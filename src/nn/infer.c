@@ -2,12 +2,12 @@
 #include "infer.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapter.h"
+#include "backend.h"
 #include "bert.h"
 #include "model.h"
 #include "parallel.h"
@@ -17,7 +17,9 @@
 #include "util/fs.h"
 
 struct sl_nn_infer {
-    sl_nn_model *m; /* any family (model.h) */
+    sl_nn_model *m;       /* any family (model.h) */
+    sl_nn_dev_forward fw; /* its forward on the CPU engine or the CUDA device */
+    int cuda, cuda_device, precision;
     sl_nn_tokenizer *tok;
     sl_nn_bert_config head;
     int max_len, kmer, window, stride, max_batch;
@@ -115,6 +117,8 @@ int sl_nn_infer_open(const sl_nn_infer_opts *o, sl_nn_infer **out, sl_err *err) 
     if (!o || !o->model_dir) return sl_err_set(err, SL_EUSAGE, "infer: no model directory");
     if (o->window < 0 || o->stride < 0 || o->max_batch < 0 || o->max_length < 0)
         return sl_err_set(err, SL_EUSAGE, "infer: window, stride, max_batch and max_length must be >= 0");
+    if (o->cuda && o->cuda_device < 0)
+        return sl_err_set(err, SL_EUSAGE, "infer: CUDA device ordinal %d < 0", o->cuda_device);
     if (o->threads > 0) sl_nn_set_threads(o->threads);
     sl_nn_infer *s = calloc(1, sizeof(*s));
     if (!s) return sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -202,6 +206,12 @@ int sl_nn_infer_open(const sl_nn_infer_opts *o, sl_nn_infer **out, sl_err *err) 
                         s->head.num_labels);
         goto fail;
     }
+    /* after the adapter: the device copy is made from the loaded weights */
+    s->cuda = o->cuda != 0;
+    s->cuda_device = o->cuda ? o->cuda_device : -1;
+    s->precision = o->precision;
+    if ((rc = sl_nn_dev_forward_init(&s->fw, s->m, s->cuda, s->cuda_device, s->precision, s->max_batch, err)))
+        goto fail;
     size_t cells = (size_t)s->max_batch * (size_t)s->max_len;
     s->ids = malloc(cells * sizeof(int32_t));
     s->mask = malloc(cells * sizeof(int32_t));
@@ -222,6 +232,7 @@ fail:
 
 void sl_nn_infer_free(sl_nn_infer *s) {
     if (!s) return;
+    sl_nn_dev_forward_free(&s->fw);
     sl_nn_model_free(s->m);
     sl_nn_tokenizer_free(s->tok);
     sl_nn_bert_config_free(&s->head);
@@ -265,6 +276,12 @@ int sl_nn_infer_stride(const sl_nn_infer *s) {
 }
 int sl_nn_infer_max_length(const sl_nn_infer *s) {
     return s->max_len;
+}
+int sl_nn_infer_cuda_device(const sl_nn_infer *s) {
+    return s->cuda ? s->cuda_device : -1;
+}
+int sl_nn_infer_precision(const sl_nn_infer *s) {
+    return s->precision;
 }
 
 int sl_nn_infer_check_dna(const char *seq, size_t len, long long *bad_pos) {
@@ -356,23 +373,11 @@ static int forward_rows(sl_nn_infer *s, int B, const int *n_real, double *dst, s
         memcpy(s->cids + (size_t)b * T, s->ids + (size_t)b * s->max_len, (size_t)T * sizeof(int32_t));
         memcpy(s->cmask + (size_t)b * T, s->mask + (size_t)b * s->max_len, (size_t)T * sizeof(int32_t));
     }
-    int rc = sl_nn_model_forward(s->m, s->cids, s->cmask, B, T, NULL, NULL, NULL, err);
+    const float *lg;
+    int rc = sl_nn_dev_forward_run(&s->fw, s->cids, s->cmask, B, T, &lg, err);
     if (rc) return rc;
-    const float *lg = sl_nn_model_logits(s->m);
-    for (int b = 0; b < B; b++) {
-        const float *row = lg + (size_t)b * C;
-        double *o = dst + (size_t)b * C;
-        if (s->head.problem == SL_NN_SINGLE_LABEL) {
-            double mx = row[0], sum = 0;
-            for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
-            for (int c = 0; c < C; c++) sum += exp(row[c] - mx);
-            for (int c = 0; c < C; c++) o[c] = exp(row[c] - mx) / sum;
-        } else if (s->head.problem == SL_NN_MULTI_LABEL) {
-            for (int c = 0; c < C; c++) o[c] = 1.0 / (1.0 + exp(-(double)row[c]));
-        } else {
-            for (int c = 0; c < C; c++) o[c] = row[c];
-        }
-    }
+    for (int b = 0; b < B; b++)
+        sl_nn_logits_outputs(s->head.problem, lg + (size_t)b * C, C, dst + (size_t)b * C);
     return 0;
 }
 

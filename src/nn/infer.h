@@ -44,12 +44,18 @@ typedef struct sl_nn_infer_opts {
     int window, stride;        /* in bases; 0 = the most a window can hold / half of it */
     int max_batch;             /* windows per forward pass; 0 = 16 */
     int threads;               /* engine threads; 0 = leave as set */
+    int cuda;                  /* 1 = run the forward passes on CUDA device cuda_device (the module loaded by
+                                  backend.h; any family); 0 = the CPU engine */
+    int cuda_device;           /* CUDA ordinal (>= 0) when cuda = 1 */
+    int precision;             /* SL_CUDA_FP32 (0, the default) | _BF16 | _FP16; the CPU runs fp32 only */
 } sl_nn_infer_opts;
 
 typedef struct sl_nn_infer sl_nn_infer;
 
-/* Load the model (any family of model.h), adapter and tokenizer. Errors name the file and field (SL_EDATA,
- * SL_EIO, SL_ENOTFOUND); SL_EUSAGE for settings that do not fit (window, stride, kmer). */
+/* Load the model (any family of model.h), adapter and tokenizer; with opts->cuda, copy the model to the
+ * device (the windows, batches and outputs are the CPU's; the logits come from the device). Errors name the
+ * file and field (SL_EDATA, SL_EIO, SL_ENOTFOUND); SL_EUSAGE for settings that do not fit (window, stride,
+ * kmer, bf16/fp16 on the CPU, no CUDA module or device); SL_ENOMEM for device memory. */
 int sl_nn_infer_open(const sl_nn_infer_opts *opts, sl_nn_infer **out, sl_err *err);
 
 void sl_nn_infer_free(sl_nn_infer *s);
@@ -64,6 +70,10 @@ int sl_nn_infer_kmer(const sl_nn_infer *s);
 int sl_nn_infer_window(const sl_nn_infer *s);
 int sl_nn_infer_stride(const sl_nn_infer *s);
 int sl_nn_infer_max_length(const sl_nn_infer *s);
+
+/* Where the forward passes run: the CUDA ordinal, or -1 for the CPU engine; the precision (SL_CUDA_*). */
+int sl_nn_infer_cuda_device(const sl_nn_infer *s);
+int sl_nn_infer_precision(const sl_nn_infer *s);
 
 /* The loaded model's BERT engine (owned by the session), e.g. for sl_nn_merge_write; NULL when the model is
  * of another family (ESM, DNABERT-2). */

@@ -1,7 +1,6 @@
 /* Predictions for a dataset TSV (see predict.h). */
 #include "predict.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +69,8 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
 int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, const char *dataset_tsv,
                              const char *out_tsv, int threads, int cuda_device, int precision, sl_err *err) {
     sl_nn_set_threads(threads);
-    sl_nn_cuda_bert *cb = NULL; /* cuda_device >= 0: the model on the device */
-    float *dev_logits = NULL;
+    sl_nn_dev_forward fw = {0}; /* the CPU engine, or (cuda_device >= 0) the model on the device */
+    double *o = NULL;
     sl_nn_tokenizer *tok = NULL;
     sl_nn_model *m = NULL;
     sl_nn_dataset ds = {0};
@@ -123,14 +122,8 @@ int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, cons
         goto out;
     }
     const int C = head.num_labels;
-    if (cuda_device >= 0) {
-        if ((rc = sl_nn_cuda_model_create(m, cuda_device, precision, &cb, err))) goto out;
-        if (!(dev_logits = malloc((size_t)bs * (size_t)C * sizeof(float)))) goto nomem;
-    } else if (precision != SL_CUDA_FP32) {
-        rc = sl_err_set(err, SL_EUSAGE, "precision %s needs the CUDA backend (the CPU runs fp32)",
-                        sl_nn_precision_name(precision));
-        goto out;
-    }
+    if ((rc = sl_nn_dev_forward_init(&fw, m, cuda_device >= 0, cuda_device, precision, bs, err))) goto out;
+    if (!(o = malloc((size_t)C * sizeof(double)))) goto nomem;
     if (sb_printf(&out, "id\tlabel")) goto nomem;
     if (head.problem == SL_NN_REGRESSION) {
         if (sb_printf(&out, "\tprediction")) goto nomem;
@@ -149,28 +142,16 @@ int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, cons
             memcpy(ids + (size_t)i * T, ds.ids + (start + i) * max_len, (size_t)T * sizeof(int32_t));
             memcpy(mask + (size_t)i * T, ds.mask + (start + i) * max_len, (size_t)T * sizeof(int32_t));
         }
-        if (cb ? (rc = sl_nn_cuda_bert_forward(cb, ids, mask, B, T, NULL, NULL, NULL, err)) ||
-                     (rc = sl_nn_cuda_bert_logits(cb, dev_logits, err))
-               : (rc = sl_nn_model_forward(m, ids, mask, B, T, NULL, NULL, NULL, err))) {
+        const float *lg;
+        if ((rc = sl_nn_dev_forward_run(&fw, ids, mask, B, T, &lg, err))) {
             sl_err_prefix(err, "%s:%zu: ", dataset_tsv, ds.line[start]);
             goto out;
         }
-        const float *lg = cb ? dev_logits : sl_nn_model_logits(m);
         for (int i = 0; i < B; i++) {
-            const float *row = lg + (size_t)i * C;
             if (sb_printf(&out, "%s\t%s", ds.id[start + i], ds.label_text[start + i])) goto nomem;
-            if (head.problem == SL_NN_SINGLE_LABEL) {
-                double mx = row[0], s = 0;
-                for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
-                for (int c = 0; c < C; c++) s += exp(row[c] - mx);
-                for (int c = 0; c < C; c++)
-                    if (sb_printf(&out, "\t%.9g", exp(row[c] - mx) / s)) goto nomem;
-            } else if (head.problem == SL_NN_MULTI_LABEL) {
-                for (int c = 0; c < C; c++)
-                    if (sb_printf(&out, "\t%.9g", 1.0 / (1.0 + exp(-(double)row[c])))) goto nomem;
-            } else if (sb_printf(&out, "\t%.9g", (double)row[0])) {
-                goto nomem;
-            }
+            sl_nn_logits_outputs(head.problem, lg + (size_t)i * C, C, o);
+            for (int c = 0; c < (head.problem == SL_NN_REGRESSION ? 1 : C); c++)
+                if (sb_printf(&out, "\t%.9g", o[c])) goto nomem;
             if (sb_printf(&out, "\n")) goto nomem;
         }
     }
@@ -179,8 +160,8 @@ int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, cons
 nomem:
     rc = sl_err_set(err, SL_ENOMEM, "out of memory");
 out:
-    sl_nn_cuda_bert_free(cb);
-    free(dev_logits);
+    sl_nn_dev_forward_free(&fw);
+    free(o);
     free(out.p);
     free(ids);
     free(mask);

@@ -16,7 +16,9 @@
  * Inputs:  model (file), input (file, optional), reference (file, optional), base (dir, optional: the base
  * model of a bundle that does not embed it). Output:  scores.tsv. Params:  window, stride (bases; 0 = the
  * bundle's), region (saturate), merged (1 = merged weights when the bundle has them, the default; 0 = base +
- * adapter). */
+ * adapter), device ("cpu" default | "cuda"), precision ("fp32" default | "bf16" | "fp16"; cuda only): the CLI
+ * writes device/precision only for a CUDA run, so a CPU run's key is the same with or without --device; the
+ * CUDA ordinal is sl_nn_cuda_ordinal() (not in the key; docs/gpu.md "Action keys"). */
 #include <ctype.h>
 #include <errno.h>
 #include <strings.h>
@@ -29,6 +31,7 @@
 #include "bio/reference.h"
 #include "bio/tsv.h"
 #include "bio/vcf_reader.h"
+#include "nn/backend.h"
 #include "nn/bundle_model.h"
 #include "step.h"
 #include "util/fs.h"
@@ -434,12 +437,22 @@ static int run_score(const sl_step_ctx *ctx) {
     const json_t *P = ctx->params;
     long long window = 0, stride = 0;
     int merged = 1, rc;
-    const char *region = NULL;
+    const char *region = NULL, *device = NULL, *precision = NULL;
+    int prec = SL_CUDA_FP32;
     if ((rc = sl_json_get_int(P, "window", 0, &window, err)) ||
         (rc = sl_json_get_int(P, "stride", 0, &stride, err)) ||
         (rc = sl_json_get_str(P, "region", NULL, &region, err)) ||
-        (rc = sl_json_get_bool(P, "merged", 1, &merged, err)))
+        (rc = sl_json_get_bool(P, "merged", 1, &merged, err)) ||
+        (rc = sl_json_get_str(P, "device", "cpu", &device, err)) ||
+        (rc = sl_json_get_str(P, "precision", "fp32", &precision, err)) ||
+        (rc = sl_nn_precision_parse(precision, &prec, err)))
         return rc;
+    if (strcmp(device, "cpu") && strcmp(device, "cuda"))
+        return sl_err_set(err, SL_EUSAGE, "score: device '%s' (expected cpu or cuda)", device);
+    const int cuda = !strcmp(device, "cuda");
+    if (!cuda && prec != SL_CUDA_FP32)
+        return sl_err_set(err, SL_EUSAGE, "score: precision '%s' needs device cuda (the CPU runs fp32)",
+                          precision);
     if (window < 0 || stride < 0 || window > 1000000 || stride > 1000000)
         return sl_err_set(err, SL_EUSAGE, "score: window and stride must be in 0..1000000");
     const char *model = sl_step_input(ctx, "model"), *input = sl_step_input(ctx, "input"),
@@ -462,7 +475,10 @@ static int run_score(const sl_step_ctx *ctx) {
                                   .window = (int)window,
                                   .stride = (int)stride,
                                   .threads = ctx->threads,
-                                  .prefer_adapter = !merged};
+                                  .prefer_adapter = !merged,
+                                  .cuda = cuda,
+                                  .cuda_device = cuda ? sl_nn_cuda_ordinal() : -1,
+                                  .precision = prec};
     if ((rc = sl_nn_bundle_model_open(&mo, &m, err))) goto out;
     json_object_set_new(ctx->summary, "weights", json_string(m->weights));
     if ((kind == 'v' || region) && sl_nn_infer_is_protein(m->infer)) {
