@@ -33,6 +33,19 @@ CONFIGS = {
 }
 
 
+def peak_rss_mb():
+    """VmHWM of this process (its own address space's peak resident set). ru_maxrss is not used: after
+    fork + exec it starts from the parent's resident set, which here holds torch and the model it built."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def torch_worker(model_dir, batch, seq, steps, threads, mode="train"):
     import torch
     from peft import LoraConfig, get_peft_model
@@ -72,7 +85,7 @@ def torch_worker(model_dir, batch, seq, steps, threads, mode="train"):
             cpu.append(time.process_time() - ca)
     st = sorted(times[1:])
     med = st[len(st) // 2]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss = peak_rss_mb()
     rec = {"engine": "pytorch+peft", "mode": mode, "torch": torch.__version__,
            "threads": torch.get_num_threads(), "batch": batch, "seq": seq, "load_s": round(load_s, 3),
            "warmup_s": round(times[0], 3), "step_s": [round(t, 4) for t in times[1:]], "median_s": round(med, 4),
