@@ -16,7 +16,16 @@ void sl_cli_common_init(sl_cli_common *c) {
     c->json = 0;
     c->quiet = 0;
     const char *t = getenv("SEQLORA_THREADS");
-    if (t && *t) c->threads = atoi(t);
+    long long v;
+    sl_err err;
+    if (t && *t) c->threads = sl_cli_parse_int("SEQLORA_THREADS", t, 0, 4096, &v, &err) ? -1 : (int)v;
+}
+
+int sl_cli_common_check(const sl_cli_common *c, sl_err *err) {
+    if (c->threads >= 0) return 0;
+    const char *t = getenv("SEQLORA_THREADS");
+    long long v;
+    return sl_cli_parse_int("$SEQLORA_THREADS", t ? t : "", 0, 4096, &v, err) ? SL_EUSAGE : 0;
 }
 
 int sl_cli_parse_int(const char *opt, const char *s, long long min, long long max, long long *out,
@@ -93,6 +102,7 @@ int sl_cli_run_step(const char *step_name, const json_t *params, const sl_run_in
                     sl_run_result *result) {
     sl_err err;
     sl_err_clear(&err);
+    if (sl_cli_common_check(c, &err)) return sl_cli_report(SL_EUSAGE, &err);
     const sl_step *step = sl_step_find(step_name);
     if (!step) return sl_cli_report(sl_err_set(&err, SL_EINTERNAL, "no step named '%s'", step_name), &err);
     sl_run_opts opts = {

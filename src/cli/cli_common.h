@@ -47,8 +47,13 @@ typedef struct sl_cli_common {
     int quiet;
 } sl_cli_common;
 
-/* Defaults (threads from $SEQLORA_THREADS when set). */
+/* Defaults (threads from $SEQLORA_THREADS when set: an integer in [0, 4096], 0 = all cores; any other
+ * value leaves threads at -1, which sl_cli_common_check reports). */
 void sl_cli_common_init(sl_cli_common *c);
+
+/* 0, or SL_EUSAGE with err naming $SEQLORA_THREADS, the range and its value when the variable was not a
+ * valid thread count and no --threads replaced it. sl_cli_parse and sl_cli_run_step call it. */
+int sl_cli_common_check(const sl_cli_common *c, sl_err *err);
 
 /* Handle one getopt_long result if it is a common option: returns 1 when handled, 0 when `opt` is not a
  * common option, or a negative SL_EUSAGE with err filled. --quiet also lowers the log level to warnings,

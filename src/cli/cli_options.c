@@ -31,10 +31,14 @@ int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err) {
     char opt[80];
     snprintf(opt, sizeof opt, "--%s", o->name);
     if (o->flag) {
-        *o->flag = 1;
+        *o->flag = (o->flags & SL_CLI_NEGATE) ? 0 : 1;
         return 0;
     }
     if (!value || !*value) return sl_err_set(err, SL_EUSAGE, "%s: expected a value, got ''", opt);
+    if (o->real && (o->flags & SL_CLI_NONE_OK) && !strcmp(value, "none")) {
+        *o->real = NAN;
+        return 0;
+    }
     if (o->str) {
         *o->str = value;
     } else if (o->list) {
@@ -51,7 +55,8 @@ int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err) {
         if (!ok) {
             char range[96];
             real_range(o, range, sizeof range);
-            return sl_err_set(err, SL_EUSAGE, "%s: expected %s, got '%s'", opt, range, value);
+            return sl_err_set(err, SL_EUSAGE, "%s: expected %s%s, got '%s'", opt, range,
+                              (o->flags & SL_CLI_NONE_OK) ? " or 'none'" : "", value);
         }
         *o->real = v;
     } else {
@@ -62,15 +67,17 @@ int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err) {
 
 void sl_cli_help(const sl_cli_command *cmd, FILE *out) {
     fputs(cmd->header, out);
-    fputs("options:\n", out);
+    if (!cmd->opts[0].section) fputs("options:\n", out); /* else the first section heads the list */
     for (const sl_cli_opt *o = cmd->opts; o->name; o++) {
+        if (o->section) fprintf(out, "%s\n", o->section);
         char left[128];
         int n = o->short_name ? snprintf(left, sizeof left, "-%c, --%s", o->short_name, o->name)
                               : snprintf(left, sizeof left, "--%s", o->name);
         if (o->arg && n > 0 && (size_t)n < sizeof left)
             snprintf(left + n, sizeof left - (size_t)n, " %s", o->arg);
         int pad = cmd->width - (int)strlen(left);
-        fprintf(out, "  %s%*s", left, pad > 0 ? pad : 1, "");
+        fprintf(out, "  %s", left);
+        if (o->help && *o->help) fprintf(out, "%*s", pad > 0 ? pad : 1, "");
         for (const char *h = o->help ? o->help : ""; *h; h++) {
             fputc(*h, out);
             if (*h == '\n') fprintf(out, "%*s", cmd->width + 2, "");
@@ -82,17 +89,23 @@ void sl_cli_help(const sl_cli_command *cmd, FILE *out) {
     fputs(SL_CLI_COMMON_HELP, out);
 }
 
-static int missing(const sl_cli_opt *o) {
-    return (o->flags & SL_CLI_REQUIRED) && !(o->str && *o->str) && !(o->list && o->list->n);
+/* A required option is missing when a string has no value (a default counts), a list no entry, and any
+ * other kind was not on the command line. */
+static int missing(const sl_cli_opt *o, int given) {
+    if (!(o->flags & SL_CLI_REQUIRED)) return 0;
+    if (o->str) return !*o->str;
+    if (o->list) return !o->list->n;
+    return !given;
 }
 
 /* A usage error naming every SL_CLI_REQUIRED option not given ("--base, --train and -o"), else GO_ON. */
-static int missing_required(const sl_cli_command *cmd) {
+static int missing_required(const sl_cli_command *cmd, const unsigned char *given) {
     char list[512] = "";
     size_t len = 0, n = 0, total = 0;
-    for (const sl_cli_opt *o = cmd->opts; o->name; o++) total += (size_t)missing(o);
-    for (const sl_cli_opt *o = cmd->opts; o->name && len < sizeof list; o++) {
-        if (!missing(o)) continue;
+    for (size_t i = 0; cmd->opts[i].name; i++) total += (size_t)missing(&cmd->opts[i], given[i]);
+    for (size_t i = 0; cmd->opts[i].name && len < sizeof list; i++) {
+        const sl_cli_opt *o = &cmd->opts[i];
+        if (!missing(o, given[i])) continue;
         const char *sep = n == 0 ? "" : n + 1 == total ? " and " : ", ";
         int w = o->short_name ? snprintf(list + len, sizeof list - len, "%s-%c", sep, o->short_name)
                               : snprintf(list + len, sizeof list - len, "%s--%s", sep, o->name);
@@ -121,9 +134,11 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *
     while (cmd->opts[n_opts].name) n_opts++;
     struct option *longopts = calloc(n_opts + n_common + 1, sizeof *longopts);
     char *shortopts = malloc(2 * n_opts + 2);
-    if (!longopts || !shortopts) {
+    unsigned char *given = calloc(n_opts + 1, 1);
+    if (!longopts || !shortopts || !given) {
         free(longopts);
         free(shortopts);
+        free(given);
         return sl_cli_usage_error("out of memory");
     }
     char *sp = shortopts;
@@ -153,6 +168,7 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *
             if (cmd->opts[i].short_name == opt) o = &cmd->opts[i];
         if (o) {
             if (sl_cli_opt_set(o, optarg, &err)) status = sl_cli_report(SL_EUSAGE, &err);
+            given[o - cmd->opts] = 1;
         } else if (opt == 'h') {
             sl_cli_help(cmd, stdout);
             status = 0;
@@ -169,25 +185,30 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *
     free(longopts);
     free(shortopts);
     a->first = optind;
-    if (status != SL_CLI_GO_ON) return status;
-    if (argc - optind > cmd->max_args)
-        return sl_cli_usage_error("%s: unexpected argument '%s'", cmd->name, argv[optind + cmd->max_args]);
-    if ((status = missing_required(cmd)) != SL_CLI_GO_ON) return status;
-    a->params = sl_cli_params(cmd->opts, &a->err);
-    return a->params ? SL_CLI_GO_ON : sl_cli_fail(a, SL_ENOMEM);
+    if (status == SL_CLI_GO_ON && argc - optind > cmd->max_args)
+        status = sl_cli_usage_error("%s: unexpected argument '%s'", cmd->name, argv[optind + cmd->max_args]);
+    if (status == SL_CLI_GO_ON) status = missing_required(cmd, given);
+    if (status == SL_CLI_GO_ON && sl_cli_common_check(common, &err)) status = sl_cli_report(SL_EUSAGE, &err);
+    if (status == SL_CLI_GO_ON) {
+        a->params = sl_cli_params(cmd->opts, given, &a->err);
+        if (!a->params) status = sl_cli_fail(a, SL_ENOMEM);
+    }
+    free(given);
+    return status;
 }
 
-json_t *sl_cli_params(const sl_cli_opt *opts, sl_err *err) {
+json_t *sl_cli_params(const sl_cli_opt *opts, const unsigned char *given, sl_err *err) {
     json_t *params = json_object();
-    for (const sl_cli_opt *o = opts; params && o->name; o++) {
-        if (!o->param) continue;
+    for (size_t i = 0; params && opts[i].name; i++) {
+        const sl_cli_opt *o = &opts[i];
+        if (!o->param || ((o->flags & SL_CLI_IF_GIVEN) && given && !given[i])) continue;
         json_t *v = NULL;
         if (o->num) {
             if ((o->flags & SL_CLI_OMIT_ZERO) && *o->num == 0) continue;
             v = json_integer(*o->num);
         } else if (o->real) {
             if ((o->flags & SL_CLI_OMIT_ZERO) && *o->real == 0) continue;
-            v = json_real(*o->real);
+            v = isnan(*o->real) ? json_null() : json_real(*o->real);
         } else if (o->flag) {
             v = json_boolean(*o->flag);
         } else if (o->str) {
@@ -227,4 +248,37 @@ char *sl_cli_default_in(const char *path, const char *dir, const char *name) {
     char *p = malloc(n);
     if (p) snprintf(p, n, "%s/%s", dir, name);
     return p;
+}
+
+int sl_cli_map_param(const sl_cli_list *l, const char *opt, json_t *params, const char *key, sl_err *err) {
+    if (!l->n) return 0;
+    json_t *map = json_object();
+    if (!map || json_object_set_new(params, key, map)) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    for (int i = 0; i < l->n; i++) {
+        const char *s = l->v[i], *eq = strrchr(s, '=');
+        if (!eq || eq == s || !eq[1])
+            return sl_err_set(err, SL_EUSAGE, "%s: expected VALUE=LABEL, got '%s'", opt, s);
+        char *k = strndup(s, (size_t)(eq - s));
+        int bad = !k || json_object_set_new(map, k, json_string(eq + 1));
+        free(k);
+        if (bad) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int sl_cli_list_param(const sl_cli_list *l, const char *sep, json_t *params, const char *key, sl_err *err) {
+    if (!l->n) return 0;
+    json_t *arr = json_array();
+    if (!arr || json_object_set_new(params, key, arr)) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    for (int i = 0; i < l->n; i++) {
+        const char *s = l->v[i];
+        while (*s) {
+            size_t len = sep ? strcspn(s, sep) : strlen(s);
+            if (len && json_array_append_new(arr, json_stringn(s, len)))
+                return sl_err_set(err, SL_ENOMEM, "out of memory");
+            s += len;
+            if (*s) s++;
+        }
+    }
+    return 0;
 }

@@ -40,6 +40,10 @@ enum {
     SL_CLI_HI_OPEN = 2,   /* a real must be < hi (else <= hi) */
     SL_CLI_OMIT_ZERO = 4, /* leave the parameter out when the value is 0 */
     SL_CLI_REQUIRED = 8,  /* the command needs it (a usage error names every missing one) */
+    SL_CLI_IF_GIVEN = 16, /* set the parameter only when the option is given (the step's default applies
+                           * otherwise, and the action key is that of a command line without it) */
+    SL_CLI_NEGATE = 32,   /* a flag that stores 0 (--no-stratify beside --stratify, same destination) */
+    SL_CLI_NONE_OK = 64,  /* a real that also takes the word "none": stored as NAN, the parameter null */
 };
 
 /* One option. Exactly one of str/list/num/real/flag is set: it says the kind and receives the value (its
@@ -58,10 +62,11 @@ typedef struct sl_cli_opt {
     double lo, hi;        /* range of real (use INFINITY for no upper bound) */
     unsigned flags;       /* SL_CLI_* */
     const char *param;    /* the step parameter set by sl_cli_params, or NULL */
+    const char *section;  /* a heading printed on its own line before the option ("variant mode:"), or NULL */
 } sl_cli_opt;
 
-/* A command: its help is `header`, "options:\n", the option list (descriptions at column `width` + 2),
- * a blank line, `footer` (when not NULL) and SL_CLI_COMMON_HELP. */
+/* A command: its help is `header`, "options:\n" (unless the first option has a section), the option list
+ * (descriptions at column `width` + 2), a blank line, `footer` (when not NULL) and SL_CLI_COMMON_HELP. */
 typedef struct sl_cli_command {
     const char *name;   /* as in messages: "train" */
     const char *header; /* usage line(s) and description, ending with a blank line */
@@ -102,9 +107,20 @@ int sl_cli_fail(sl_cli_args *a, int rc);
 void sl_cli_help(const sl_cli_command *cmd, FILE *out);
 
 /* The step parameters of `opts` (a new JSON object): every option that has .param, integers as JSON
- * integers, reals as reals, flags as booleans, strings when set (an unset string is left out),
- * SL_CLI_OMIT_ZERO numbers when not 0. NULL with err set (SL_ENOMEM) when out of memory. */
-json_t *sl_cli_params(const sl_cli_opt *opts, sl_err *err);
+ * integers, reals as reals (null for a SL_CLI_NONE_OK "none"), flags as booleans, strings when set (an
+ * unset string is left out), SL_CLI_OMIT_ZERO numbers when not 0. `given` (one entry per option, or NULL
+ * for "all given") says which options were on the command line, for SL_CLI_IF_GIVEN. NULL with err set
+ * (SL_ENOMEM) when out of memory. */
+json_t *sl_cli_params(const sl_cli_opt *opts, const unsigned char *given, sl_err *err);
+
+/* The VALUE=LABEL values of a repeatable --map option as the object {"VALUE": "LABEL", ...} in
+ * params[key] (nothing when the list is empty; the last of a repeated VALUE wins). SL_EUSAGE naming `opt`
+ * for a value without '=' or with an empty side, SL_ENOMEM. */
+int sl_cli_map_param(const sl_cli_list *l, const char *opt, json_t *params, const char *key, sl_err *err);
+
+/* The values of a repeatable option as the array params[key] (nothing when the list is empty); `sep` not
+ * NULL also splits each value at these characters (--samples A,B), dropping empty pieces. SL_ENOMEM. */
+int sl_cli_list_param(const sl_cli_list *l, const char *sep, json_t *params, const char *key, sl_err *err);
 
 /* Check one value of `o` and store it: 0, or SL_EUSAGE with err naming the option and the range. */
 int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err);

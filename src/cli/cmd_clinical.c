@@ -1,119 +1,68 @@
 /* seqlora clinical: a GDC-style clinical table → an id/label table (the `clinical` step). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_common.h"
+#include "cli_options.h"
 #include "commands.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: seqlora clinical --tsv IN --id-column C --label-column C -o OUT.tsv [options]\n\n"
-        "Turn a clinical table (GDC portal clinical.tsv conventions: a header line, '--' and 'not reported'\n"
-        "for missing values, double-quoted fields) into `id<TAB>label[<TAB>covariates]` for kmerize's "
-        "sample\n"
-        "mode. Rows with a missing id or label are dropped and counted (printed on stderr); duplicate ids\n"
-        "are an error.\n\n"
-        "options:\n"
-        "  --tsv FILE             clinical table (required)\n"
-        "  --id-column C          the case/sample id column, e.g. submitter_id (required)\n"
-        "  --label-column C       the label column, e.g. vital_status (required)\n"
-        "  --map VALUE=LABEL      rename a label value (repeatable); with any --map, values not mapped are\n"
-        "                         dropped and counted\n"
-        "  --covariate C          carry column C through (repeatable), e.g. gender, age_at_diagnosis\n"
-        "  -o, --output FILE      the label table to write (required)\n\n" SL_CLI_COMMON_HELP);
-}
-
-enum { OPT_TSV = 0x2001, OPT_ID, OPT_LABEL, OPT_MAP, OPT_COV };
+static const char header[] =
+    "usage: seqlora clinical --tsv IN --id-column C --label-column C -o OUT.tsv [options]\n\n"
+    "Turn a clinical table (GDC portal clinical.tsv conventions: a header line, '--' and 'not reported'\n"
+    "for missing values, double-quoted fields) into `id<TAB>label[<TAB>covariates]` for kmerize's "
+    "sample\n"
+    "mode. Rows with a missing id or label are dropped and counted (printed on stderr); duplicate ids\n"
+    "are an error.\n\n";
 
 int sl_cmd_clinical(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"tsv", required_argument, 0, OPT_TSV},
-        {"id-column", required_argument, 0, OPT_ID},
-        {"label-column", required_argument, 0, OPT_LABEL},
-        {"map", required_argument, 0, OPT_MAP},
-        {"covariate", required_argument, 0, OPT_COV},
-        {"output", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},
-        SL_CLI_COMMON_LONGOPTS,
-        {0, 0, 0, 0},
-    };
-    sl_cli_common common;
-    sl_cli_common_init(&common);
-    sl_err err;
-    sl_err_clear(&err);
     const char *tsv = NULL, *out = NULL, *idc = NULL, *labc = NULL;
-    json_t *map = json_object(), *cov = json_array();
-    int opt, rc = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-            case OPT_TSV:
-                tsv = optarg;
-                break;
-            case 'o':
-                out = optarg;
-                break;
-            case OPT_ID:
-                idc = optarg;
-                break;
-            case OPT_LABEL:
-                labc = optarg;
-                break;
-            case OPT_COV:
-                json_array_append_new(cov, json_string(optarg));
-                break;
-            case OPT_MAP: {
-                const char *eq = strrchr(optarg, '=');
-                if (!eq || eq == optarg || !eq[1]) {
-                    rc = sl_cli_usage_error("--map: expected VALUE=LABEL, got '%s'", optarg);
-                    goto out;
-                }
-                char *k = strndup(optarg, (size_t)(eq - optarg));
-                json_object_set_new(map, k, json_string(eq + 1));
-                free(k);
-                break;
-            }
-            case 'h':
-                usage(stdout);
-                goto out;
-            default:
-                rc = sl_cli_common_opt(&common, opt, optarg, &err);
-                if (rc < 0) {
-                    rc = sl_cli_report(rc, &err);
-                    goto out;
-                }
-                if (rc == 0) {
-                    usage(stderr);
-                    rc = 2;
-                    goto out;
-                }
-                rc = 0;
-        }
-    }
-    if (optind < argc) {
-        rc = sl_cli_usage_error("clinical: unexpected argument '%s'", argv[optind]);
-        goto out;
-    }
-    if (!tsv || !out || !idc || !labc) {
-        rc = sl_cli_usage_error("clinical: --tsv, --id-column, --label-column and -o are required");
-        goto out;
-    }
-    json_t *params = json_object();
-    json_object_set_new(params, "id_column", json_string(idc));
-    json_object_set_new(params, "label_column", json_string(labc));
-    if (json_object_size(map)) json_object_set(params, "map", map);
-    if (json_array_size(cov)) json_object_set(params, "covariates", cov);
+    const char *map_v[256], *cov_v[256];
+    sl_cli_list map = {map_v, 0, 256}, cov = {cov_v, 0, 256};
+    const sl_cli_opt opts[] = {
+        {.name = "tsv",
+         .arg = "FILE",
+         .help = "clinical table (required)",
+         .str = &tsv,
+         .flags = SL_CLI_REQUIRED},
+        {.name = "id-column",
+         .arg = "C",
+         .help = "the case/sample id column, e.g. submitter_id (required)",
+         .str = &idc,
+         .flags = SL_CLI_REQUIRED,
+         .param = "id_column"},
+        {.name = "label-column",
+         .arg = "C",
+         .help = "the label column, e.g. vital_status (required)",
+         .str = &labc,
+         .flags = SL_CLI_REQUIRED,
+         .param = "label_column"},
+        {.name = "map",
+         .arg = "VALUE=LABEL",
+         .help = "rename a label value (repeatable); with any --map, values not mapped are\n"
+                 "dropped and counted",
+         .list = &map},
+        {.name = "covariate",
+         .arg = "C",
+         .help = "carry column C through (repeatable), e.g. gender, age_at_diagnosis",
+         .list = &cov},
+        SL_CLI_OPT_OUTPUT(&out, "FILE", "the label table to write (required)", SL_CLI_REQUIRED),
+        {0},
+    };
+    const sl_cli_command cmd = {.name = "clinical", .header = header, .opts = opts, .width = 23};
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
+    if (rc != SL_CLI_GO_ON) return rc;
+    if ((rc = sl_cli_map_param(&map, "--map", a.params, "map", &a.err)) ||
+        (rc = sl_cli_list_param(&cov, NULL, a.params, "covariates", &a.err)))
+        return sl_cli_fail(&a, rc);
     sl_run_input inputs[1] = {{"tsv", tsv}};
     sl_run_output outputs[1] = {{"labels.tsv", out}};
     sl_run_result res = {0};
-    rc = sl_cli_run_step("clinical", params, inputs, 1, outputs, 1, &common, &res);
-    json_decref(params);
+    rc = sl_cli_run_step("clinical", a.params, inputs, 1, outputs, 1, &a.common, &res);
+    sl_cli_args_free(&a);
     if (rc == 0) {
         json_t *sum = res.record ? json_object_get(res.record, "summary") : NULL;
-        if (sum && !common.quiet)
+        if (sum && !a.common.quiet)
             fprintf(stderr,
                     "seqlora: clinical: %lld rows, kept %lld; dropped %lld without id, %lld without label, "
                     "%lld unmapped\n",
@@ -125,8 +74,5 @@ int sl_cmd_clinical(int argc, char **argv) {
         printf("%s\n", out);
     }
     if (res.record) json_decref(res.record);
-out:
-    json_decref(map);
-    json_decref(cov);
     return rc;
 }

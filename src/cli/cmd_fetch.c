@@ -1,68 +1,26 @@
 /* seqlora fetch: a URL, a GDC manifest or an Ensembl sequence into the store (the `fetch` and `fetch_ensembl`
  * steps), materialised where the user asked. */
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_common.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "fetch_gdc.h"
 #include "steps/fetch.h"
 #include "bio/ensembl.h"
 #include "util/fs.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: seqlora fetch URL -o FILE [--sha256 HEX] [--md5 HEX] [--size N]\n"
-        "       seqlora fetch --gdc-manifest MANIFEST.txt -o DIR [--gdc-token-file F] [--jobs N]\n"
-        "       seqlora fetch --ensembl ID [--type genomic|cds|cdna|protein] -o FILE.fa\n\n"
-        "Download into the artifact store and copy the result to -o. A URL (file://, http://, https://,\n"
-        "ftp://) is cached by URL plus the expected checksums: give --sha256 or --md5 so a changed file\n"
-        "upstream is an error, not a silent surprise. Transient failures are retried with backoff, an\n"
-        "interrupted download resumes where it stopped, and nothing is stored unless size and checksums\n"
-        "match (exit 4 when they do not).\n\n"
-        "URL options:\n"
-        "  -o, --output PATH       where to write the file (required; a directory with --gdc-manifest)\n"
-        "  --sha256 HEX            expected SHA-256 of the file\n"
-        "  --md5 HEX               expected MD5 of the file\n"
-        "  --size N                expected size in bytes\n\n"
-        "GDC options (each manifest entry <api>/data/<id> is its own cached fetch, md5 and size checked):\n"
-        "  --gdc-manifest FILE     a GDC Data Portal manifest (id, filename, md5, size, state)\n"
-        "  --gdc-token-file FILE   access token for controlled data (else $GDC_TOKEN; never logged or "
-        "stored)\n"
-        "  --gdc-url URL           the GDC API (default https://api.gdc.cancer.gov)\n"
-        "  --jobs N                files downloaded at once (default 4)\n\n"
-        "Ensembl options (GET <url>/sequence/id/ID?type=TYPE as FASTA):\n"
-        "  --ensembl ID            an Ensembl stable ID (gene, transcript or protein)\n"
-        "  --type TYPE             genomic (default), cds, cdna or protein\n"
-        "  --ensembl-url URL       the REST server (default https://rest.ensembl.org)\n\n"
-        "transfer options (never part of the cache key):\n"
-        "  --retries N             retries after a transient failure (default 5)\n"
-        "  --retry-delay S         first backoff delay in seconds, doubled per retry up to 60 (default 1)\n"
-        "  --connect-timeout S     per connection attempt (default 30)\n"
-        "  --stall-timeout S       give up on a transfer that moves no data for S seconds (default "
-        "60)\n\n" SL_CLI_COMMON_HELP);
-}
-
-enum {
-    OPT_SHA256 = 0x2001,
-    OPT_MD5,
-    OPT_SIZE,
-    OPT_GDC_MANIFEST,
-    OPT_GDC_TOKEN_FILE,
-    OPT_GDC_URL,
-    OPT_JOBS,
-    OPT_ENSEMBL,
-    OPT_TYPE,
-    OPT_ENSEMBL_URL,
-    OPT_RETRIES,
-    OPT_RETRY_DELAY,
-    OPT_CONNECT_TIMEOUT,
-    OPT_STALL_TIMEOUT,
-};
+static const char header[] =
+    "usage: seqlora fetch URL -o FILE [--sha256 HEX] [--md5 HEX] [--size N]\n"
+    "       seqlora fetch --gdc-manifest MANIFEST.txt -o DIR [--gdc-token-file F] [--jobs N]\n"
+    "       seqlora fetch --ensembl ID [--type genomic|cds|cdna|protein] -o FILE.fa\n\n"
+    "Download into the artifact store and copy the result to -o. A URL (file://, http://, https://,\n"
+    "ftp://) is cached by URL plus the expected checksums: give --sha256 or --md5 so a changed file\n"
+    "upstream is an error, not a silent surprise. Transient failures are retried with backoff, an\n"
+    "interrupted download resumes where it stopped, and nothing is stored unless size and checksums\n"
+    "match (exit 4 when they do not).\n\n";
 
 /* Lower-case copy of a hex digest (n digits) into out, or a usage error naming the option. */
 static int parse_hex(const char *opt, const char *s, size_t n, char *out, sl_err *err) {
@@ -119,117 +77,87 @@ static void burn(char *s) {
 }
 
 int sl_cmd_fetch(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'},
-        {"sha256", required_argument, 0, OPT_SHA256},
-        {"md5", required_argument, 0, OPT_MD5},
-        {"size", required_argument, 0, OPT_SIZE},
-        {"gdc-manifest", required_argument, 0, OPT_GDC_MANIFEST},
-        {"gdc-token-file", required_argument, 0, OPT_GDC_TOKEN_FILE},
-        {"gdc-url", required_argument, 0, OPT_GDC_URL},
-        {"jobs", required_argument, 0, OPT_JOBS},
-        {"ensembl", required_argument, 0, OPT_ENSEMBL},
-        {"type", required_argument, 0, OPT_TYPE},
-        {"ensembl-url", required_argument, 0, OPT_ENSEMBL_URL},
-        {"retries", required_argument, 0, OPT_RETRIES},
-        {"retry-delay", required_argument, 0, OPT_RETRY_DELAY},
-        {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
-        {"stall-timeout", required_argument, 0, OPT_STALL_TIMEOUT},
-        {"help", no_argument, 0, 'h'},
-        SL_CLI_COMMON_LONGOPTS,
-        {0, 0, 0, 0},
-    };
-    sl_cli_common common;
-    sl_cli_common_init(&common);
-    sl_err err;
-    sl_err_clear(&err);
     sl_bio_dl_opts transport;
     sl_bio_dl_opts_init(&transport);
     const char *out = NULL, *manifest = NULL, *token_file = NULL, *gdc_url = "https://api.gdc.cancer.gov";
     const char *ensembl = NULL, *type = "genomic", *ensembl_url = "https://rest.ensembl.org";
+    const char *sha_arg = NULL, *md5_arg = NULL;
     char sha[65] = "", md5[33] = "";
-    long long size = -1, jobs = 4, v;
-    double d;
-    int opt, rc;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-            case 'o':
-                out = optarg;
-                break;
-            case OPT_SHA256:
-                if (parse_hex("--sha256", optarg, 64, sha, &err)) return sl_cli_report(SL_EUSAGE, &err);
-                break;
-            case OPT_MD5:
-                if (parse_hex("--md5", optarg, 32, md5, &err)) return sl_cli_report(SL_EUSAGE, &err);
-                break;
-            case OPT_SIZE:
-                if (sl_cli_parse_int("--size", optarg, 0, (long long)1 << 62, &size, &err))
-                    return sl_cli_report(SL_EUSAGE, &err);
-                break;
-            case OPT_GDC_MANIFEST:
-                manifest = optarg;
-                break;
-            case OPT_GDC_TOKEN_FILE:
-                token_file = optarg;
-                break;
-            case OPT_GDC_URL:
-                gdc_url = optarg;
-                break;
-            case OPT_JOBS:
-                if (sl_cli_parse_int("--jobs", optarg, 1, 256, &jobs, &err))
-                    return sl_cli_report(SL_EUSAGE, &err);
-                break;
-            case OPT_ENSEMBL:
-                ensembl = optarg;
-                break;
-            case OPT_TYPE:
-                type = optarg;
-                break;
-            case OPT_ENSEMBL_URL:
-                ensembl_url = optarg;
-                break;
-            case OPT_RETRIES:
-                if (sl_cli_parse_int("--retries", optarg, 0, 100, &v, &err))
-                    return sl_cli_report(SL_EUSAGE, &err);
-                transport.retries = (int)v;
-                break;
-            case OPT_RETRY_DELAY:
-                if (sl_cli_parse_real("--retry-delay", optarg, &d, &err))
-                    return sl_cli_report(SL_EUSAGE, &err);
-                if (d < 0 || d > 3600)
-                    return sl_cli_usage_error("--retry-delay: expected seconds in [0, 3600]");
-                transport.retry_delay_s = d;
-                break;
-            case OPT_CONNECT_TIMEOUT:
-                if (sl_cli_parse_int("--connect-timeout", optarg, 1, 3600, &v, &err))
-                    return sl_cli_report(SL_EUSAGE, &err);
-                transport.connect_timeout_s = (long)v;
-                break;
-            case OPT_STALL_TIMEOUT:
-                if (sl_cli_parse_int("--stall-timeout", optarg, 1, 86400, &v, &err))
-                    return sl_cli_report(SL_EUSAGE, &err);
-                transport.stall_timeout_s = (long)v;
-                break;
-            case 'h':
-                usage(stdout);
-                return 0;
-            default:
-                rc = sl_cli_common_opt(&common, opt, optarg, &err);
-                if (rc < 0) return sl_cli_report(rc, &err);
-                if (rc == 0) {
-                    usage(stderr);
-                    return 2;
-                }
-        }
-    }
-    const char *url = optind < argc ? argv[optind++] : NULL;
-    if (optind < argc) return sl_cli_usage_error("fetch: unexpected argument '%s'", argv[optind]);
+    long long size = -1, jobs = 4, retries = transport.retries, connect = transport.connect_timeout_s,
+              stall = transport.stall_timeout_s;
+    double delay = transport.retry_delay_s;
+    const sl_cli_opt opts[] = {
+        {.name = "output",
+         .short_name = 'o',
+         .arg = "PATH",
+         .help = "where to write the file (required; a directory with --gdc-manifest)",
+         .str = &out,
+         .flags = SL_CLI_REQUIRED,
+         .section = "URL options:"},
+        {.name = "sha256", .arg = "HEX", .help = "expected SHA-256 of the file", .str = &sha_arg},
+        {.name = "md5", .arg = "HEX", .help = "expected MD5 of the file", .str = &md5_arg},
+        SL_CLI_INT_OPT("size", "N", "expected size in bytes", &size, 0, 1LL << 62, NULL),
+        {.name = "gdc-manifest",
+         .arg = "FILE",
+         .help = "a GDC Data Portal manifest (id, filename, md5, size, state)",
+         .str = &manifest,
+         .section = "\nGDC options (each manifest entry <api>/data/<id> is its own cached fetch, md5 and "
+                    "size checked):"},
+        {.name = "gdc-token-file",
+         .arg = "FILE",
+         .help = "access token for controlled data (else $GDC_TOKEN; never logged or stored)",
+         .str = &token_file},
+        {.name = "gdc-url",
+         .arg = "URL",
+         .help = "the GDC API (default https://api.gdc.cancer.gov)",
+         .str = &gdc_url},
+        SL_CLI_INT_OPT("jobs", "N", "files downloaded at once, 1..256 (default 4)", &jobs, 1, 256, NULL),
+        {.name = "ensembl",
+         .arg = "ID",
+         .help = "an Ensembl stable ID (gene, transcript or protein)",
+         .str = &ensembl,
+         .section = "\nEnsembl options (GET <url>/sequence/id/ID?type=TYPE as FASTA):"},
+        {.name = "type", .arg = "TYPE", .help = "genomic (default), cds, cdna or protein", .str = &type},
+        {.name = "ensembl-url",
+         .arg = "URL",
+         .help = "the REST server (default https://rest.ensembl.org)",
+         .str = &ensembl_url},
+        {.name = "retries",
+         .arg = "N",
+         .help = "retries after a transient failure, 0..100 (default 5)",
+         .num = &retries,
+         .imin = 0,
+         .imax = 100,
+         .section = "\ntransfer options (never part of the cache key):"},
+        SL_CLI_REAL_OPT("retry-delay", "S",
+                        "first backoff delay in seconds, 0..3600, doubled per retry up to 60 (default 1)",
+                        &delay, 0, 3600, 0, NULL),
+        SL_CLI_INT_OPT("connect-timeout", "S", "per connection attempt, 1..3600 (default 30)", &connect, 1,
+                       3600, NULL),
+        SL_CLI_INT_OPT("stall-timeout", "S",
+                       "give up on a transfer that moves no data for S seconds, 1..86400 (default 60)",
+                       &stall, 1, 86400, NULL),
+        {0},
+    };
+    const sl_cli_command cmd = {.name = "fetch", .header = header, .opts = opts, .width = 24, .max_args = 1};
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
+    if (rc != SL_CLI_GO_ON) return rc;
+    sl_cli_args_free(&a); /* no option sets a step parameter: they are built below */
+    sl_cli_common common = a.common;
+    sl_err err = a.err;
+    if ((sha_arg && parse_hex("--sha256", sha_arg, 64, sha, &err)) ||
+        (md5_arg && parse_hex("--md5", md5_arg, 32, md5, &err)))
+        return sl_cli_report(SL_EUSAGE, &err);
+    transport.retries = (int)retries;
+    transport.retry_delay_s = delay;
+    transport.connect_timeout_s = (long)connect;
+    transport.stall_timeout_s = (long)stall;
+    const char *url = a.first < argc ? argv[a.first] : NULL;
     if ((url != NULL) + (manifest != NULL) + (ensembl != NULL) != 1)
         return sl_cli_usage_error(
             "fetch: give exactly one of URL, --gdc-manifest or --ensembl (see seqlora fetch "
             "--help)");
-    if (!out) return sl_cli_usage_error("fetch: -o is required");
     if (!manifest && (token_file || jobs != 4))
         return sl_cli_usage_error("fetch: --gdc-token-file and --jobs go with --gdc-manifest");
     if (!url && (sha[0] || md5[0] || size >= 0))
