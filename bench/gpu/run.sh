@@ -117,11 +117,12 @@ if [ "$b1" = 0 ] && [ "$b3" = 0 ]; then
     log "rc=$?"
   done
 fi
-# 5. the CLI path (train / predict / evaluate --device cuda) when a packed binary came along
+# 5. the CLI path (train / predict / evaluate / score / serve --device cuda) when a packed binary came along
 #    (bench/gpu/pack-cli.sh on the development machine; the GPU machine lacks seqlora's Debian libraries):
-#    tests/cuda/test_train_device.py with the real module instead of the emulated one. Its byte-identical
-#    resume check may fail on a GPU (the gradient-norm atomics are order-dependent); the tolerance checks
-#    are the ones that must pass.
+#    tests/cuda/test_train_device.py and test_infer_device.py (score and serve on bundles of BERT, merged
+#    BERT and NT v1 vs the CPU within 1e-4 fp32) with the real module instead of the emulated one. The
+#    byte-identical resume check may fail on a GPU (the gradient-norm atomics are order-dependent); the
+#    tolerance checks are the ones that must pass.
 bundle=${SEQLORA_CLI_BUNDLE:-build-gpu-cli/bundle.tar.xz}
 if [ -f "$bundle" ] && [ "$b1" = 0 ] && nvidia-smi -L >/dev/null 2>&1; then
   log "CLI path (train/predict/evaluate --device cuda) with $bundle"
@@ -135,6 +136,10 @@ if [ -f "$bundle" ] && [ "$b1" = 0 ] && nvidia-smi -L >/dev/null 2>&1; then
   SEQLORA_BIN="$cli/seqlora.sh" SEQLORA_CUDA_EMU="$mod" SEQLORA_CUDA_KIND=gpu SEQLORA_TEST_TMP="$build/cli_tmp" \
     timeout 240 python3 tests/cuda/test_train_device.py >>"$out/cli.log" 2>&1
   log "CLI path rc=$? (cli.log)"
+  log "CLI inference (score/predict --model/serve --device cuda) vs the CPU"
+  SEQLORA_BIN="$cli/seqlora.sh" SEQLORA_CUDA_EMU="$mod" SEQLORA_CUDA_KIND=gpu SEQLORA_TEST_TMP="$build/cli_tmp" \
+    SEQLORA_SOURCE_DIR="$PWD" timeout 150 python3 tests/cuda/test_infer_device.py >>"$out/cli.log" 2>&1
+  log "CLI inference rc=$? (cli.log)"
 else
   log "CLI path: skipped (no GPU, or no $bundle: make it with bench/gpu/pack-cli.sh BUILD_DIR build-gpu-cli)"
 fi

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -14,35 +15,37 @@
 #include "util/log.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: seqlora serve --model MODEL.tar.gz [--host 127.0.0.1] [--port 8000] [--threads N]\n"
-            "                     [--token-file F] [--max-body BYTES] [--request-timeout 30] [--base DIR]\n"
-            "                     [--device auto|cpu|cuda[:N]] [--precision fp32|bf16|fp16]\n\n"
-            "Serve a bundle from `seqlora package` over HTTP (libmicrohttpd):\n"
-            "  POST /predict_risk   {\"brca1_sequence\": \"...\"} → status, brca1_sequence (upper case),\n"
-            "                       breast_cancer_risk_probability (4 decimals), interpretation\n"
-            "  POST /v1/predict     {\"sequences\": [{\"id\", \"sequence\"}]} or {\"variants\": [...]}\n"
-            "  GET  /healthz, /v1/model, /openapi.json, /docs\n"
-            "The URL is printed on stdout once the server listens; one access-log line per request goes to\n"
-            "stderr. SIGTERM or SIGINT stops accepting, lets open requests finish, and exits 0.\n\n"
-            "options:\n"
-            "  --model FILE            the model bundle (required; checksums verified on load)\n"
-            "  --base DIR              the base model, when the bundle does not embed it (SHA-256 checked)\n"
-            "  --host ADDR             IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
-            "  --port N                TCP port (default 8000; 0 = any free port)\n"
-            "  --threads N             connection threads, and engine threads for each scoring (default 4);\n"
-            "                          requests are scored one at a time\n"
-            "  --token-file F          require 'Authorization: Bearer <first line of F>' on /predict_risk,\n"
-            "                          /v1/predict and /v1/model\n"
-            "  --max-body BYTES        largest request body (default 1048576); larger is 413\n"
-            "  --request-timeout S     close connections idle for S seconds (default 30)\n"
-            "  --device D              where the model runs: auto (default, as train/predict: the first GPU\n"
-            "                          when one is usable, else the CPU with a one-line note), cpu, cuda,\n"
-            "                          cuda:N (exit 2 when that device is not usable); see docs/gpu.md\n"
-            "  --precision P           fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)\n"
-            "                          /healthz and /v1/model report the device and precision in use\n"
-            "  --quiet                 no access log\n"
-            "  -h, --help              this help\n");
+    fprintf(
+        out,
+        "usage: seqlora serve --model MODEL.tar.gz [--host 127.0.0.1] [--port 8000] [--threads N]\n"
+        "                     [--token-file F] [--max-body BYTES] [--request-timeout 30] [--base DIR]\n"
+        "                     [--device auto|cpu|cuda[:N]] [--precision fp32|bf16|fp16]\n\n"
+        "Serve a bundle from `seqlora package` over HTTP (libmicrohttpd):\n"
+        "  POST /predict_risk   {\"brca1_sequence\": \"...\"} → status, brca1_sequence (upper case),\n"
+        "                       breast_cancer_risk_probability (4 decimals), interpretation\n"
+        "  POST /v1/predict     {\"sequences\": [{\"id\", \"sequence\"}]} or {\"variants\": [...]}\n"
+        "  GET  /healthz, /v1/model, /openapi.json, /docs\n"
+        "The URL is printed on stdout once the server listens; one access-log line per request goes to\n"
+        "stderr. SIGTERM or SIGINT stops accepting, lets open requests finish, and exits 0 (one that comes\n"
+        "while the model loads: exit 0 once it is loaded, without listening).\n\n"
+        "options:\n"
+        "  --model FILE            the model bundle (required; checksums verified on load)\n"
+        "  --base DIR              the base model, when the bundle does not embed it (SHA-256 checked)\n"
+        "  --host ADDR             IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
+        "  --port N                TCP port (default 8000; 0 = any free port)\n"
+        "  --threads N             connection threads, and engine threads for each scoring (default 4);\n"
+        "                          requests are scored one at a time\n"
+        "  --token-file F          require 'Authorization: Bearer <first line of F>' on /predict_risk,\n"
+        "                          /v1/predict and /v1/model\n"
+        "  --max-body BYTES        largest request body (default 1048576); larger is 413\n"
+        "  --request-timeout S     close connections idle for S seconds (default 30)\n"
+        "  --device D              where the model runs: auto (default, as train/predict: the first GPU\n"
+        "                          when one is usable, else the CPU with a one-line note), cpu, cuda,\n"
+        "                          cuda:N (exit 2 when that device is not usable); see docs/gpu.md\n"
+        "  --precision P           fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)\n"
+        "                          /healthz and /v1/model report the device and precision in use\n"
+        "  --quiet                 no access log\n"
+        "  -h, --help              this help\n");
 }
 
 enum {
@@ -129,6 +132,13 @@ int sl_cmd_serve(int argc, char **argv) {
     }
     if (optind < argc) return sl_cli_usage_error("serve: unexpected argument '%s'", argv[optind]);
     if (!model) return sl_cli_usage_error("serve: --model is required (see seqlora serve --help)");
+    /* block the stop signals in every thread before any is made (the CUDA runtime's, OpenBLAS's, MHD's
+     * inherit the mask), so that only this thread takes them (sigwait below) */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     /* the device before the model: a refused --device is exit 2 without extracting anything */
     sl_nn_device dev;
     int prec;
@@ -162,17 +172,18 @@ int sl_cmd_serve(int argc, char **argv) {
     s.precision = sl_nn_precision_name(prec);
     s.model_info = sl_serve_model_info(&s);
 
-    /* block the stop signals in every thread (MHD's inherit the mask); this thread waits for them */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* a stop signal that came while loading: exit now, without listening */
+    struct timespec now = {0, 0};
+    int early = sigtimedwait(&stop, NULL, &now);
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d = NULL;
     int bound = 0;
-    rc = sl_serve_start(&s, host, (int)port, (int)threads, (int)timeout, &d, &bound, &err);
-    if (!rc) {
+    if (early > 0)
+        fprintf(stderr, "seqlora serve: %s while loading the model: exiting\n",
+                early == SIGTERM ? "SIGTERM" : "SIGINT");
+    else
+        rc = sl_serve_start(&s, host, (int)port, (int)threads, (int)timeout, &d, &bound, &err);
+    if (!rc && early <= 0) {
         const char *fmt = strchr(host, ':') ? "http://[%s]:%d\n" : "http://%s:%d\n";
         printf(fmt, host, bound);
         fflush(stdout);
