@@ -1,6 +1,7 @@
 """The shared option parser (src/cli/cli_options.c) through the real binary.
 
-1. Every numeric option of train, pretrain, init-model and evaluate (and --threads) given junk, an empty
+1. Every numeric option of train, pretrain, init-model, evaluate, kmerize, split, clean, sexcheck, package and
+   fetch (and --threads) given junk, an empty
    string, a negative where negatives are invalid, values just outside its range, overflowing integers and
    reals (1e999), inf and nan: exit status 2, one "seqlora: error: --OPT: expected ..., got 'VALUE'" line,
    and nothing written (neither the store nor the output path exists afterwards); likewise a bad --device or
@@ -9,6 +10,10 @@
    missing input files, with another message and status).
 3. --quiet: `seqlora train` and `seqlora pretrain` on a tiny model print nothing on stderr (the per-epoch
    lines and the cache line included), while without --quiet they print the per-epoch lines.
+4. kmerize, split, clinical, sexcheck, clean, fetch and package, converted to the table, run end to end on
+   the test data with their numeric options given (exit 0, the output path on stdout, the outputs sane).
+Also: --map/--samples/--dp-field/--build/--sha256 values and a missing required number (split --seed) are
+exit 2 naming the option; $SEQLORA_THREADS junk is exit 2 naming the variable (a valid value is taken).
 Exits 1 on any failure."""
 import os
 import shutil
@@ -85,6 +90,41 @@ COMMANDS = {
     "predict": (["--base", MISSING, "--input", MISSING], [
         ("threads", ["-2", "x1"], ["0"]),
     ]),
+    "kmerize": (["--reference", MISSING], [
+        ("k", ["2", "9", "-6", "6.0"], ["3", "8"]),
+        ("window", ["0", "-1", "100001", BIG_INT], ["1", "100000"]),
+        ("stride", ["0", "-1", "100001"], ["1", "100000"]),
+    ]),
+    "split": (["--dataset", MISSING, "--seed", "1"], [
+        ("seed", ["-1", str((1 << 62) + 1), BIG_INT], ["0", str(1 << 62)]),
+        ("test-fraction", ["0", "1", "-0.1", "nan", "inf", "1e999"], ["0.001", "0.999"]),
+        ("folds", ["-1", "1001"], ["0", "1000"]),
+        ("fold", ["-1", "1000"], ["0", "999"]),
+        ("warn-per-class", ["-1", BIG_INT], ["0", str(1 << 40)]),
+        ("min-per-class", ["-1", str((1 << 40) + 1)], ["0"]),
+    ]),
+    "clean": (["--vcf", MISSING], [
+        ("min-qual", ["-1", "nan", "inf", "1e999", "nonee", "None"], ["0", "none", "1e9"]),
+        ("min-dp", ["-0.5", "-inf"], ["0", "none"]),
+    ]),
+    "sexcheck": (["--vcf", MISSING], [
+        ("female-max", ["-0.1", "1.1", "nan"], ["0", "1"]),
+        ("male-min", ["-1", "2", "inf"], ["0", "1"]),
+    ]),
+    "package": (["--base", MISSING, "--adapter", MISSING], [
+        ("threshold", ["-0.1", "1.5", "nan", "inf"], ["0", "1"]),
+        ("kmer", ["-2", "13", BIG_INT], ["-1", "12"]),
+        ("window", ["0", "-1", "1000001"], ["1", "1000000"]),
+        ("stride", ["0", "1000001"], ["1", "1000000"]),
+    ]),
+    "fetch": (["file://" + MISSING], [
+        ("size", ["-1", str((1 << 62) + 1), BIG_INT], ["0", str(1 << 62)]),
+        ("jobs", ["0", "257", "-4"], ["1", "256"]),
+        ("retries", ["-1", "101"], ["0", "100"]),
+        ("retry-delay", ["-1", "3601", "nan", "inf"], ["0", "3600"]),
+        ("connect-timeout", ["0", "3601"], ["1", "3600"]),
+        ("stall-timeout", ["0", "86401"], ["1", "86400"]),
+    ]),
 }
 
 n_bad = n_good = 0
@@ -147,6 +187,47 @@ check(plans[0] == plans[1] == plans[2], "run --dry-run: the same plan (keys) wit
 
 print("ok   %d rejected values (exit 2, message, nothing written), %d accepted range ends" % (n_bad, n_good))
 
+# --map/--samples/--build/--dp-field values the table cannot check alone: exit 2 naming the option, nothing written
+for args, want in (
+        (["kmerize", "--reference", MISSING, "--map", "FUNC"], "--map: expected VALUE=LABEL, got 'FUNC'"),
+        (["kmerize", "--reference", MISSING, "--map", "=lof"], "--map: expected VALUE=LABEL, got '=lof'"),
+        (["clinical", "--tsv", MISSING, "--id-column", "a", "--label-column", "b", "--map", "dead="],
+         "--map: expected VALUE=LABEL, got 'dead='"),
+        (["clean", "--vcf", MISSING, "--samples", ",,"], "--samples: expected a comma-separated list"),
+        (["clean", "--vcf", MISSING, "--dp-field", "QUAL"], "--dp-field: expected INFO/DP or FORMAT/DP"),
+        (["sexcheck", "--vcf", MISSING, "--build", "hg18"], "--build: expected GRCh37 or GRCh38, got 'hg18'"),
+        (["fetch", "file://" + MISSING, "--sha256", "abc"], "--sha256: expected 64 hex digits, got 'abc'"),
+        (["split", "--dataset", MISSING], "split: --seed and -o are required"),
+        (["fetch", "file://" + MISSING, "file://" + MISSING], "fetch: unexpected argument")):
+    store, out = os.path.join(TMP, "bad-store"), os.path.join(TMP, "bad-out")
+    shutil.rmtree(store, ignore_errors=True)
+    r = seqlora(args + (["-o", out] if "required" not in want else []) + ["--store", store])
+    check(r.returncode == 2 and r.stderr.startswith("seqlora: error: " + want) and not os.path.exists(store)
+          and not os.path.exists(out), "%s: exit 2 and '%s', nothing written (got %d: %r)"
+          % (" ".join(args[:1] + args[-2:]), want, r.returncode, r.stderr[-500:]))
+
+# $SEQLORA_THREADS: junk, negatives and overflow are a usage error naming the variable (was atoi: all cores);
+# --threads replaces it; a valid value is taken
+for value in ("x", "-1", "4097", "2x", BIG_INT, " "):
+    for args in (["kmerize", "--reference", MISSING], ["split", "--dataset", MISSING, "--seed", "1"]):
+        store, out = os.path.join(TMP, "bad-store"), os.path.join(TMP, "bad-out")
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+        env = dict(os.environ, SEQLORA_THREADS=value)
+        r = seqlora(args + ["-o", out, "--store", store], env=env)
+        check(r.returncode == 2 and r.stderr == "seqlora: error: $SEQLORA_THREADS: expected an integer in "
+              "[0, 4096], got '%s'\n" % value and not os.path.exists(store) and not os.path.exists(out),
+              "SEQLORA_THREADS=%r %s: exit 2 naming the variable, nothing written (got %d: %r)"
+              % (value, args[0], r.returncode, r.stderr[-300:]))
+        r = seqlora(args + ["-o", out, "--store", store, "--threads", "1"], env=env)
+        check("SEQLORA_THREADS" not in r.stderr, "SEQLORA_THREADS=%r --threads 1: the option replaces it (got %r)"
+              % (value, r.stderr[-300:]))
+for value in ("0", "2", "4096"):
+    r = seqlora(["kmerize", "--reference", MISSING, "-o", os.path.join(TMP, "o"), "--store", os.path.join(TMP, "s")],
+                env=dict(os.environ, SEQLORA_THREADS=value))
+    check(r.returncode != 2 and "SEQLORA_THREADS" not in r.stderr, "SEQLORA_THREADS=%s is taken (got %d: %r)"
+          % (value, r.returncode, r.stderr[-300:]))
+
 # 3. --quiet
 base = os.path.join(TMP, "base")
 cfg = os.path.join(TMP, "config.json")
@@ -182,6 +263,52 @@ for name, args in runs.items():
     check(r.returncode == 0 and "epoch 2/2" in r.stderr and "ran: " + name.replace("-", "_") in r.stderr,
           "%s without --quiet prints the per-epoch and ran: lines (got %d, stderr %r)"
           % (name, r.returncode, r.stderr[-1000:]))
+
+# 4. a normal invocation of each command converted to the table still works end to end on the test data
+D = os.environ["SEQLORA_TEST_DATA"]
+import hashlib
+e2e = os.path.join(TMP, "e2e")
+os.makedirs(e2e)
+ds, split_dir, labels = os.path.join(e2e, "ds.tsv"), os.path.join(e2e, "split"), os.path.join(e2e, "labels.tsv")
+sha = hashlib.sha256(open(os.path.join(D, "brca1", "NM_007294.3.cds.fa"), "rb").read()).hexdigest()
+runs = [
+    (["kmerize", "--vcf", os.path.join(D, "brca1", "findlay2018_sge.GRCh37.vcf"), "--reference",
+      os.path.join(D, "brca1", "GRCh37_chr17_41100001-41300000.fa"), "--label-field", "FUNC_CLASS", "--map",
+      "FUNC=functional", "--map", "LOF=lof", "--k", "6", "--window", "101", "--ref-column"], ds),
+    (["split", "--dataset", ds, "--seed", "7", "--test-fraction", "0.25", "--no-stratify", "--warn-per-class", "0"],
+     split_dir),
+    (["clinical", "--tsv", os.path.join(D, "gdc", "clinical.tcga-brca.tsv"), "--id-column", "submitter_id",
+      "--label-column", "vital_status", "--map", "alive=alive", "--map", "dead=dead", "--covariate", "gender"], labels),
+    (["sexcheck", "--vcf", os.path.join(D, "1kg", "1kg_phase3_subset_chrX.vcf.gz"), "--sex-table",
+      os.path.join(D, "1kg", "integrated_call_samples_v3.20130502.ALL.panel"), "--female-max", "0.2", "--male-min",
+      "0.8"], os.path.join(e2e, "sex.tsv")),
+    (["clean", "--vcf", os.path.join(D, "callers", "gatk.vcf.gz"), "--min-qual", "30", "--min-dp", "none"],
+     os.path.join(e2e, "clean.vcf.gz")),
+    (["fetch", "file://" + os.path.join(D, "brca1", "NM_007294.3.cds.fa"), "--sha256", sha.upper(), "--retries", "0"],
+     os.path.join(e2e, "cds.fa")),
+    (["package", "--base", base, "--adapter", os.path.join(TMP, "train-quiet"), "--threshold", "0.6", "--kmer", "3",
+      "--window", "20", "--stride", "10"], os.path.join(e2e, "model.tar.gz")),
+]
+for args, out in runs:
+    r = seqlora(args + ["-o", out, "--store", store, "--quiet"])
+    check(r.returncode == 0 and r.stdout.strip() == out and os.path.exists(out),
+          "%s: exit 0, stdout the output, which exists (got %d: %r)" % (args[0], r.returncode, r.stderr[-500:]))
+
+
+def rows(path):
+    return sum(1 for _ in open(path)) - 1 if os.path.exists(path) else -1
+
+
+n_ds = rows(ds)
+check(n_ds > 100 and open(ds).readline().startswith("id\tsequence\tlabel\t"), "kmerize: %d rows" % n_ds)
+n_tr, n_te = rows(os.path.join(split_dir, "train.tsv")), rows(os.path.join(split_dir, "test.tsv"))
+check(n_tr + n_te == n_ds and abs(n_te - 0.25 * n_ds) <= 1, "split: %d + %d rows of %d, 25%% test" % (n_tr, n_te, n_ds))
+check(rows(labels) > 1000 and open(labels).readline().split() == ["id", "label", "gender"],
+      "clinical: %d labelled cases with the gender column" % rows(labels))
+check(rows(os.path.join(e2e, "sex.tsv")) > 0, "sexcheck: a row per sample")
+check(os.path.exists(os.path.join(e2e, "clean.vcf.gz.tbi")), "clean: the .tbi is written next to the output")
+check(os.path.exists(os.path.join(e2e, "cds.fa")) and hashlib.sha256(open(os.path.join(e2e, "cds.fa"), "rb").read())
+      .hexdigest() == sha, "fetch: the bytes of the source")
 
 print("%d checks, %d failed" % (N_CHECKS, len(FAILED)))
 sys.exit(1 if FAILED else 0)
