@@ -46,7 +46,9 @@ int sl_cmd_sexcheck(int argc, char **argv) {
     if (rc != SL_CLI_GO_ON) return rc;
     rc = 0;
     int b38 = !strcasecmp(build, "GRCh38") || !strcasecmp(build, "hg38");
-    if (!b38 && strcasecmp(build, "GRCh37") && strcasecmp(build, "hg19"))
+    if (fmax > mmin)
+        rc = sl_err_set(&a.err, SL_EUSAGE, "--female-max %g must not exceed --male-min %g", fmax, mmin);
+    else if (!b38 && strcasecmp(build, "GRCh37") && strcasecmp(build, "hg19"))
         rc = sl_err_set(&a.err, SL_EUSAGE, "--build: expected GRCh37 or GRCh38, got '%s'", build);
     else if (json_object_set_new(a.params, "build", json_string(b38 ? "GRCh38" : "GRCh37")))
         rc = sl_err_set(&a.err, SL_ENOMEM, "out of memory");

@@ -196,6 +196,7 @@ for args, want in (
         (["clean", "--vcf", MISSING, "--samples", ",,"], "--samples: expected a comma-separated list"),
         (["clean", "--vcf", MISSING, "--dp-field", "QUAL"], "--dp-field: expected INFO/DP or FORMAT/DP"),
         (["sexcheck", "--vcf", MISSING, "--build", "hg18"], "--build: expected GRCh37 or GRCh38, got 'hg18'"),
+        (["sexcheck", "--vcf", MISSING, "--female-max", "0.9"], "--female-max 0.9 must not exceed --male-min 0.8"),
         (["fetch", "file://" + MISSING, "--sha256", "abc"], "--sha256: expected 64 hex digits, got 'abc'"),
         (["split", "--dataset", MISSING], "split: --seed and -o are required"),
         (["fetch", "file://" + MISSING, "file://" + MISSING], "fetch: unexpected argument")):
