@@ -7,6 +7,7 @@
 
 #include "bert_impl.h"
 #include "elementwise.h"
+#include "layernorm.h"
 #include "parallel.h"
 #include "prof.h"
 #include "softmax.h"
@@ -22,9 +23,7 @@ static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, c
     const sl_nn_layer_w *lw = &m->layer[l];
     if (m->base_grad) { /* full-weight mode: dW += dy^T x, db += column sums of dy */
         sl_nn_sgemm(1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, base_grad_of(m, lw->w[mod]), in);
-        float *gb = base_grad_of(m, lw->b[mod]);
-        for (int n = 0; n < N; n++)
-            for (int j = 0; j < out; j++) gb[j] += dy[(size_t)n * out + j];
+        sl_nn_k_colsum_add(base_grad_of(m, lw->b[mod]), dy, N, out);
     }
     if (dx) sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
     const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
@@ -102,14 +101,7 @@ static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
 /* LayerNorm weight / bias gradients (full-weight mode): gw += sum_n dy * xhat, gb += sum_n dy. */
 static void layernorm_param_bwd(sl_nn_bert *m, const float *w, const float *b, const float *dy,
                                 const float *x, const float *mean, const float *rstd, int N, int H) {
-    float *gw = base_grad_of(m, w), *gb = base_grad_of(m, b);
-    for (int n = 0; n < N; n++) {
-        const float *dr = dy + (size_t)n * H, *xr = x + (size_t)n * H;
-        for (int j = 0; j < H; j++) {
-            gw[j] += dr[j] * ((xr[j] - mean[n]) * rstd[n]);
-            gb[j] += dr[j];
-        }
-    }
+    sl_nn_k_layernorm_param_bwd(base_grad_of(m, w), base_grad_of(m, b), dy, x, mean, rstd, N, H);
 }
 
 /* Embeddings (full-weight mode): dh0 = dL/d(embedding output) in m->dh. The LayerNorm input and its

@@ -5,6 +5,7 @@
 
 #define ADD_CHUNK ((size_t)1 << 16)
 #define BIAS_ROWS 64
+#define COL_BLOCK 128
 
 typedef struct {
     float *y;
@@ -33,6 +34,28 @@ static void bias_task(void *p, size_t t, int worker) {
         float *row = j->y + r * (size_t)j->out;
         for (int c = 0; c < j->out; c++) row[c] += j->x[c];
     }
+}
+
+typedef struct {
+    float *g;
+    const float *dy;
+    int N, out;
+} colsum_job;
+
+static void colsum_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const colsum_job *j = p;
+    const int c0 = (int)t * COL_BLOCK, c1 = c0 + COL_BLOCK < j->out ? c0 + COL_BLOCK : j->out;
+    for (int n = 0; n < j->N; n++) {
+        const float *row = j->dy + (size_t)n * j->out;
+        for (int c = c0; c < c1; c++) j->g[c] += row[c];
+    }
+}
+
+void sl_nn_k_colsum_add(float *g, const float *dy, int N, int out) {
+    if (N <= 0 || out <= 0) return;
+    colsum_job j = {g, dy, N, out};
+    sl_nn_parallel_for(((size_t)out + COL_BLOCK - 1) / COL_BLOCK, colsum_task, &j);
 }
 
 void sl_nn_k_add_bias(float *y, const float *b, int N, int out) {

@@ -9,6 +9,7 @@
 
 #include "bert_impl.h"
 #include "kernels_simd.h"
+#include "layernorm.h"
 #include "parallel.h"
 #include "prof.h"
 
@@ -157,6 +158,35 @@ static void layernorm_bwd_rows(float *dx, const float *dy, const float *x, const
 #endif
         ln_bwd_row_c(dx + o, dy + o, x + o, mean[i], rstd[i], w, H, acc);
     }
+}
+
+typedef struct {
+    float *gw, *gb;
+    const float *dy, *x, *mean, *rstd;
+    int N, H;
+} ln_param_job;
+
+#define LN_COLS 128
+
+static void ln_param_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const ln_param_job *j = p;
+    const int c0 = (int)t * LN_COLS, c1 = c0 + LN_COLS < j->H ? c0 + LN_COLS : j->H;
+    for (int n = 0; n < j->N; n++) {
+        const float *dr = j->dy + (size_t)n * j->H, *xr = j->x + (size_t)n * j->H;
+        for (int c = c0; c < c1; c++) {
+            j->gw[c] += dr[c] * ((xr[c] - j->mean[n]) * j->rstd[n]);
+            j->gb[c] += dr[c];
+        }
+    }
+}
+
+void sl_nn_k_layernorm_param_bwd(float *gw, float *gb, const float *dy, const float *x, const float *mean,
+                                 const float *rstd, int N, int H) {
+    ln_param_job j = {gw, gb, dy, x, mean, rstd, N, H};
+    double t0 = sl_nn_prof_begin();
+    sl_nn_parallel_for(((size_t)H + LN_COLS - 1) / LN_COLS, ln_param_task, &j);
+    sl_nn_prof_end(SL_NN_PH_LAYERNORM, t0);
 }
 
 typedef struct {

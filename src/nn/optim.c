@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "parallel.h"
 #include "prof.h"
 
 int sl_nn_adamw_init(sl_nn_adamw *opt, size_t n, double weight_decay, sl_err *err) {
@@ -28,24 +29,49 @@ void sl_nn_adamw_free(sl_nn_adamw *opt) {
     opt->m = opt->v = NULL;
 }
 
-void sl_nn_adamw_step(sl_nn_adamw *opt, double lr, float *params, const float *grads) {
-    opt->t++;
-    const double bc1 = 1.0 - pow(opt->beta1, (double)opt->t), bc2 = 1.0 - pow(opt->beta2, (double)opt->t);
-    const float decay = (float)(1.0 - lr * opt->weight_decay);
-    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, omb1 = (float)(1.0 - opt->beta1),
-                omb2 = (float)(1.0 - opt->beta2);
-    const float step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2), eps = (float)opt->eps;
-    double t0 = sl_nn_prof_begin();
-    for (size_t i = 0; i < opt->n; i++) {
-        float g = grads[i];
-        float p = params[i] * decay;
-        float m = opt->m[i] * b1 + g * omb1;
-        float v = opt->v[i] * b2 + omb2 * g * g;
-        float denom = sqrtf(v) / bc2s + eps;
-        params[i] = p - step_size * (m / denom);
+typedef struct {
+    sl_nn_adamw *opt;
+    float *params;
+    const float *grads;
+    float decay, b1, b2, omb1, omb2, step_size, bc2s, eps;
+} adamw_job;
+
+#define ADAMW_CHUNK ((size_t)1 << 16)
+
+/* One chunk of the update: element-wise, so the split does not change any result. */
+static void adamw_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const adamw_job *j = p;
+    sl_nn_adamw *opt = j->opt;
+    const size_t i1 = (t + 1) * ADAMW_CHUNK < opt->n ? (t + 1) * ADAMW_CHUNK : opt->n;
+    for (size_t i = t * ADAMW_CHUNK; i < i1; i++) {
+        float g = j->grads[i];
+        float p = j->params[i] * j->decay;
+        float m = opt->m[i] * j->b1 + g * j->omb1;
+        float v = opt->v[i] * j->b2 + j->omb2 * g * g;
+        float denom = sqrtf(v) / j->bc2s + j->eps;
+        j->params[i] = p - j->step_size * (m / denom);
         opt->m[i] = m;
         opt->v[i] = v;
     }
+}
+
+void sl_nn_adamw_step(sl_nn_adamw *opt, double lr, float *params, const float *grads) {
+    opt->t++;
+    const double bc1 = 1.0 - pow(opt->beta1, (double)opt->t), bc2 = 1.0 - pow(opt->beta2, (double)opt->t);
+    adamw_job j = {opt,
+                   params,
+                   grads,
+                   (float)(1.0 - lr * opt->weight_decay),
+                   (float)opt->beta1,
+                   (float)opt->beta2,
+                   (float)(1.0 - opt->beta1),
+                   (float)(1.0 - opt->beta2),
+                   (float)(lr / bc1),
+                   (float)sqrt(bc2),
+                   (float)opt->eps};
+    double t0 = sl_nn_prof_begin();
+    sl_nn_parallel_for((opt->n + ADAMW_CHUNK - 1) / ADAMW_CHUNK, adamw_task, &j);
     sl_nn_prof_end(SL_NN_PH_OPTIMIZER, t0);
 }
 
