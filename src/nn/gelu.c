@@ -1,5 +1,5 @@
-/* The exact-erf GELU of BERT, y = x Phi(x), and its backward, dx = dy (Phi(x) + x phi(x)), where Phi is the
- * standard normal CDF and phi its density.
+/* The exact-erf GELU of BERT/ESM, y = x Phi(x), and its backward, dx = dy (Phi(x) + x phi(x)), where Phi is
+ * the standard normal CDF and phi its density; and DNABERT-2's GeGLU, y = gelu(a) g, with its backward.
  *
  * Each float is widened to double and Phi is evaluated from its lower tail q(t) = Phi(-t), t = |x|, by
  * polynomials fitted in double precision (src/nn/gelu_fit.py prints them and their errors, ~1e-14 relative)
@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "bert_impl.h"
+#include "esm_impl.h"
 #include "kernels_simd.h"
 #include "parallel.h"
 #include "prof.h"
@@ -158,6 +159,98 @@ AVX512 static size_t gelu_bwd_avx512(float *dx, const float *dy, const float *x,
     return i;
 }
 #endif
+
+/* GeGLU rows (DNABERT-2's gated MLP): x = [a | g] per row, y = gelu(a) * g. Backward: dg = dy * gelu(a),
+ * da = dy * g * gelu'(a). gelu(a) is the forward kernel's float; products as in the comments below. */
+static void geglu_row_c(float *y, const float *a, const float *g, int ni) {
+    for (int j = 0; j < ni; j++) {
+        double ad = a[j];
+        y[j] = (float)(ad * cdf_pdf(ad, NULL)) * g[j];
+    }
+}
+
+static void geglu_bwd_row_c(float *da, float *dg, const float *dy, const float *a, const float *g, int ni) {
+    for (int j = 0; j < ni; j++) {
+        double ad = a[j], pdf, cdf = cdf_pdf(ad, &pdf);
+        dg[j] = dy[j] * (float)(ad * cdf);
+        da[j] = (float)((double)dy[j] * (double)g[j] * fma(ad, pdf, cdf));
+    }
+}
+
+#ifdef SL_NN_GELU_AVX512
+AVX512 static int geglu_row_avx512(float *y, const float *a, const float *g, int ni) {
+    int j = 0;
+    for (; j + 8 <= ni; j += 8) {
+        __m512d ad = _mm512_cvtps_pd(_mm256_loadu_ps(a + j));
+        __m256 ge = _mm512_cvtpd_ps(_mm512_mul_pd(ad, cdf_pdf8(ad, NULL)));
+        _mm256_storeu_ps(y + j, _mm256_mul_ps(ge, _mm256_loadu_ps(g + j)));
+    }
+    return j;
+}
+
+AVX512 static int geglu_bwd_row_avx512(float *da, float *dg, const float *dy, const float *a, const float *g,
+                                       int ni) {
+    int j = 0;
+    for (; j + 8 <= ni; j += 8) {
+        __m512d ad = _mm512_cvtps_pd(_mm256_loadu_ps(a + j)), pdf;
+        __m512d cdf = cdf_pdf8(ad, &pdf);
+        __m256 d = _mm256_loadu_ps(dy + j);
+        _mm256_storeu_ps(dg + j, _mm256_mul_ps(d, _mm512_cvtpd_ps(_mm512_mul_pd(ad, cdf))));
+        __m512d dgg = _mm512_mul_pd(_mm512_cvtps_pd(d), _mm512_cvtps_pd(_mm256_loadu_ps(g + j)));
+        _mm256_storeu_ps(da + j, _mm512_cvtpd_ps(_mm512_mul_pd(dgg, _mm512_fmadd_pd(ad, pdf, cdf))));
+    }
+    return j;
+}
+#endif
+
+typedef struct {
+    float *y, *dx;
+    const float *x, *dy;
+    int N, ni;
+} geglu_job;
+
+#define GEGLU_ROWS 16
+
+static void geglu_task(void *p, size_t t, int worker) {
+    (void)worker;
+    const geglu_job *jb = p;
+    const int ni = jb->ni, r1 = (int)(t + 1) * GEGLU_ROWS < jb->N ? (int)(t + 1) * GEGLU_ROWS : jb->N;
+#ifdef SL_NN_GELU_AVX512
+    const int simd = sl_nn_k_simd_active();
+#endif
+    for (int r = (int)t * GEGLU_ROWS; r < r1; r++) {
+        const float *a = jb->x + (size_t)r * 2 * ni, *g = a + ni;
+        int j = 0;
+        if (jb->dy) {
+            float *da = jb->dx + (size_t)r * 2 * ni, *dg = da + ni;
+            const float *d = jb->dy + (size_t)r * ni;
+#ifdef SL_NN_GELU_AVX512
+            if (simd) j = geglu_bwd_row_avx512(da, dg, d, a, g, ni);
+#endif
+            geglu_bwd_row_c(da + j, dg + j, d + j, a + j, g + j, ni - j);
+        } else {
+            float *o = jb->y + (size_t)r * ni;
+#ifdef SL_NN_GELU_AVX512
+            if (simd) j = geglu_row_avx512(o, a, g, ni);
+#endif
+            geglu_row_c(o + j, a + j, g + j, ni - j);
+        }
+    }
+}
+
+void sl_nn_k_geglu(float *y, const float *x, int N, int ni) {
+    geglu_job jb = {y, NULL, x, NULL, N, ni};
+    double t0 = sl_nn_prof_begin();
+    sl_nn_parallel_for(((size_t)(N > 0 ? N : 0) + GEGLU_ROWS - 1) / GEGLU_ROWS, geglu_task, &jb);
+    sl_nn_prof_end(SL_NN_PH_GELU, t0);
+}
+
+void sl_nn_k_geglu_bwd(float *dx, const float *dy, const float *x, int N, int ni) {
+    geglu_job jb = {NULL, dx, x, dy, N, ni};
+    double t0 = sl_nn_prof_begin();
+    sl_nn_parallel_for(((size_t)(N > 0 ? N : 0) + GEGLU_ROWS - 1) / GEGLU_ROWS, geglu_task, &jb);
+    sl_nn_prof_end(SL_NN_PH_GELU, t0);
+}
 
 static void gelu_range(float *y, const float *x, size_t n) {
     size_t i = 0;

@@ -114,24 +114,3 @@ void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, cons
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, scale, dP, T, k, ld, 0.0f, dq, ld);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, scale, dP, T, q, ld, 0.0f, dk, ld);
 }
-
-void sl_nn_k_geglu(float *y, const float *x, int N, int ni) {
-    for (size_t n = 0; n < (size_t)N; n++) {
-        const float *a = x + n * 2 * ni, *g = a + ni;
-        float *o = y + n * ni;
-        for (int j = 0; j < ni; j++) o[j] = 0.5f * a[j] * (1.0f + erff(a[j] * (float)M_SQRT1_2)) * g[j];
-    }
-}
-
-void sl_nn_k_geglu_bwd(float *dx, const float *dy, const float *x, int N, int ni) {
-    for (size_t n = 0; n < (size_t)N; n++) {
-        const float *a = x + n * 2 * ni, *g = a + ni, *d = dy + n * ni;
-        float *da = dx + n * 2 * ni, *dg = da + ni;
-        for (int j = 0; j < ni; j++) {
-            float cdf = 0.5f * (1.0f + erff(a[j] * (float)M_SQRT1_2));
-            float pdf = expf(-0.5f * a[j] * a[j]) * 0.3989422804014327f;
-            dg[j] = d[j] * a[j] * cdf;
-            da[j] = d[j] * g[j] * (cdf + a[j] * pdf);
-        }
-    }
-}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nn/bert_impl.h"
+#include "nn/esm_impl.h"
 #include "nn/kernels_simd.h"
 #include "test.h"
 
@@ -155,6 +156,46 @@ static void check_accuracy(const float *x, size_t n) {
     free(y), free(d), free(one);
 }
 
+/* GeGLU (DNABERT-2): y = gelu(a) g with gelu(a) exactly the GELU kernel's float; dg = dy gelu(a) exactly;
+ * da within 1e-6 relative (+1e-12) of dy g (Phi(a) + a phi(a)) in double; both paths the same bits. */
+static void check_geglu(void) {
+    enum { R = 3, NI = 1029 };
+    float *x = malloc(sizeof(float) * R * 2 * NI), *y1 = malloc(sizeof(float) * R * NI),
+          *y0 = malloc(sizeof(float) * R * NI), *dy = malloc(sizeof(float) * R * NI),
+          *d1 = malloc(sizeof(float) * R * 2 * NI), *d0 = malloc(sizeof(float) * R * 2 * NI),
+          *ga = malloc(sizeof(float) * NI);
+    CHECK(x && y1 && y0 && dy && d1 && d0 && ga);
+    if (x && y1 && y0 && dy && d1 && d0 && ga) {
+        for (size_t i = 0; i < (size_t)R * 2 * NI; i++)
+            x[i] = (float)((i * 2654435761u) % 12001) / 1000.0f - 6.0f;
+        for (size_t i = 0; i < (size_t)R * NI; i++) dy[i] = (float)((i * 40503u) % 2001) / 1000.0f - 1.0f;
+        sl_nn_k_simd_enable(1);
+        sl_nn_k_geglu(y1, x, R, NI);
+        sl_nn_k_geglu_bwd(d1, dy, x, R, NI);
+        sl_nn_k_simd_enable(0);
+        sl_nn_k_geglu(y0, x, R, NI);
+        sl_nn_k_geglu_bwd(d0, dy, x, R, NI);
+        sl_nn_k_simd_enable(1);
+        size_t bad_paths = 0, bad = 0;
+        for (size_t i = 0; i < (size_t)R * NI; i++) bad_paths += to_bits(y1[i]) != to_bits(y0[i]);
+        for (size_t i = 0; i < (size_t)R * 2 * NI; i++) bad_paths += to_bits(d1[i]) != to_bits(d0[i]);
+        for (int r = 0; r < R; r++) {
+            const float *a = x + (size_t)r * 2 * NI, *g = a + NI, *d = dy + (size_t)r * NI;
+            sl_nn_k_gelu(ga, a, NI);
+            for (int j = 0; j < NI; j++) {
+                bad += to_bits(y1[(size_t)r * NI + j]) != to_bits(ga[j] * g[j]);
+                bad += to_bits(d1[(size_t)r * 2 * NI + NI + j]) != to_bits(d[j] * ga[j]);
+                double ref = (double)d[j] * g[j] * ref_dgelu(a[j]);
+                bad += fabs(d1[(size_t)r * 2 * NI + j] - ref) > 1e-6 * fabs(ref) + 1e-12;
+            }
+        }
+        printf("geglu: %zu values differ between the paths, %zu outside the bounds\n", bad_paths, bad);
+        CHECK_EQ_INT(bad_paths, 0);
+        CHECK_EQ_INT(bad, 0);
+    }
+    free(x), free(y1), free(y0), free(dy), free(d1), free(d0), free(ga);
+}
+
 int main(void) {
     float *x = NULL;
     size_t n = make_inputs(&x);
@@ -163,6 +204,7 @@ int main(void) {
         check_paths_identical(x, n);
         check_accuracy(x, n);
     }
+    check_geglu();
     free(x);
     return TEST_RESULT();
 }
