@@ -1,12 +1,15 @@
 /* seqlora serve: the HTTP API of a packaged model (see serve.h for the files of the server). */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "cli_common.h"
 #include "commands.h"
@@ -46,6 +49,41 @@ static void usage(FILE *out) {
         "                          /healthz and /v1/model report the device and precision in use\n"
         "  --quiet                 no access log\n"
         "  -h, --help              this help\n");
+}
+
+/* The stop signals, written by the handler (async-signal-safe: write(2) only) and read by the main thread. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop(int sig) {
+    const unsigned char c = (unsigned char)sig;
+    const int saved = errno;
+    if (write(stop_pipe[1], &c, 1) < 0) { /* full: a signal is pending already */
+    }
+    errno = saved;
+}
+
+/* Create the pipe (non-blocking, close-on-exec) and catch SIGTERM/SIGINT. 0, or -1 with errno set. */
+static int stop_pipe_open(void) {
+    if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK)) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    return sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL) ? -1 : 0;
+}
+
+/* The first stop signal received: wait for one when `block`, else 0 when none came yet. */
+static int stop_pipe_wait(int block) {
+    for (;;) {
+        unsigned char c;
+        ssize_t n = read(stop_pipe[0], &c, 1);
+        if (n == 1) return c;
+        if (n < 0 && errno == EINTR) continue;
+        if (!block) return 0;
+        struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return SIGTERM; /* cannot wait: stop */
+    }
 }
 
 enum {
@@ -132,13 +170,11 @@ int sl_cmd_serve(int argc, char **argv) {
     }
     if (optind < argc) return sl_cli_usage_error("serve: unexpected argument '%s'", argv[optind]);
     if (!model) return sl_cli_usage_error("serve: --model is required (see seqlora serve --help)");
-    /* block the stop signals in every thread before any is made (the CUDA runtime's, OpenBLAS's, MHD's
-     * inherit the mask), so that only this thread takes them (sigwait below) */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* SIGTERM/SIGINT are caught from here on, in whichever thread the kernel picks: OpenBLAS starts its
+     * threads before main (with the signals unblocked) and the CUDA runtime may too, so blocking them for a
+     * sigwait leaves a window where the default action kills the server; the handler writes the signal to
+     * a pipe that this thread reads instead */
+    if (stop_pipe_open()) return sl_cli_report(sl_err_errno(&err, SL_EIO, errno, "serve: signal pipe"), &err);
     /* the device before the model: a refused --device is exit 2 without extracting anything */
     sl_nn_device dev;
     int prec;
@@ -173,8 +209,7 @@ int sl_cmd_serve(int argc, char **argv) {
     s.model_info = sl_serve_model_info(&s);
 
     /* a stop signal that came while loading: exit now, without listening */
-    struct timespec now = {0, 0};
-    int early = sigtimedwait(&stop, NULL, &now);
+    int early = stop_pipe_wait(0);
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d = NULL;
     int bound = 0;
@@ -189,8 +224,7 @@ int sl_cmd_serve(int argc, char **argv) {
         fflush(stdout);
         fprintf(stderr, "seqlora serve: model %s (%s weights) on %s (%s), listening on %s port %d\n",
                 s.model->digest, s.model->weights, s.device, sl_nn_precision_name(prec), host, bound);
-        int sig = 0;
-        sigwait(&stop, &sig);
+        int sig = stop_pipe_wait(1);
         fprintf(stderr, "seqlora serve: %s: finishing open requests, then exiting\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
         sl_serve_stop(d, (int)timeout);

@@ -356,8 +356,9 @@ json_t *sl_serve_model_info(const sl_serve *s) {
     json_object_set_new(o, "digest", json_string(m->digest));
     json_object_set(o, "bundle", m->meta);
     json_object_set_new(o, "weights", json_string(m->weights));
-    json_object_set_new(o, "device", json_string(s->device));
-    json_object_set_new(o, "precision", json_string(s->precision));
+    /* an sl_serve set up without them (the fuzz harness) runs on the CPU in fp32 */
+    json_object_set_new(o, "device", json_string(s->device[0] ? s->device : "cpu"));
+    json_object_set_new(o, "precision", json_string(s->precision ? s->precision : "fp32"));
     json_object_set_new(o, "threshold", json_real(m->threshold));
     json_object_set_new(o, "inference",
                         json_pack("{s:i,s:i,s:i,s:i}", "window", sl_nn_infer_window(in), "stride",
