@@ -3,7 +3,7 @@
  *
  * Each float is widened to double and Phi is evaluated from its lower tail q(t) = Phi(-t), t = |x|, by
  * polynomials fitted in double precision (src/nn/gelu_fit.py prints them and their errors, ~1e-14 relative)
- * and a double exp (Cody-Waite reduction, Taylor polynomial, exact scaling by 2^k). The result is rounded
+ * and the double exp of exp_double.h. The result is rounded
  * to float once, so it is the correctly rounded GELU for all but a vanishing fraction of inputs, and
  * more accurate than the formula 0.5 x (1 + erff(x / sqrt 2)) in float, whose 1 + erff cancels for
  * negative x (tests/perf/test_gelu.c measures both against libm's double erfc).
@@ -16,13 +16,14 @@
 
 #include "bert_impl.h"
 #include "esm_impl.h"
+#include "exp_double.h"
 #include "kernels_simd.h"
 #include "parallel.h"
 #include "prof.h"
 
 #ifdef __clang__
-#pragma STDC FP_CONTRACT                                                                                     \
-    OFF /* the two paths must round the same: no fused multiply-adds but the explicit ones */
+/* the two paths must round the same: no fused multiply-adds but the explicit ones */
+#pragma STDC FP_CONTRACT OFF
 #endif
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
@@ -47,16 +48,6 @@ static const double gelu_mb[17] = {
     0x1.049aace1997cep+5,  -0x1.c05643095d224p+4, -0x1.31d94ddffc996p+6, 0x1.5a09b6cf2cdf8p+8,
     -0x1.c470fee13d91ap+8,
 };
-static const double gelu_exp_c[12] = {
-    /* 1/n!, n = 0 .. 11 */
-    0x1.0000000000000p+0,  0x1.0000000000000p+0,  0x1.0000000000000p-1,  0x1.5555555555555p-3,
-    0x1.5555555555555p-5,  0x1.1111111111111p-7,  0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13,
-    0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22, 0x1.ae64567f544e4p-26,
-};
-#define GELU_LN2_HI 0x1.62e42fef00000p-1
-#define GELU_LN2_LO 0x1.473de6af278edp-34
-#define GELU_LOG2E 0x1.71547652b82fep+0
-
 #define GELU_A_CUT 2.5   /* region A (polynomial in t^2) for t <= 2.5, region B (tail) above */
 #define GELU_TQ_MAX 15.0 /* region B's fit ends here; q(15) ~ 4e-51 underflows every float result */
 #define GELU_TE_MAX 37.0 /* exp(-37^2 / 2) ~ 1e-297 is still a normal double */
@@ -68,21 +59,12 @@ static double horner(const double *c, int n, double x) {
     return p;
 }
 
-/* exp(y) for y in [-700, 0]: y = k ln 2 + r, |r| <= ln 2 / 2, exp(r) by its Taylor polynomial (error
- * < 1e-15), times 2^k exactly. */
-static double exp_neg(double y) {
-    double k = nearbyint(y * GELU_LOG2E);
-    double r = fma(-k, GELU_LN2_HI, y);
-    r = fma(-k, GELU_LN2_LO, r);
-    return ldexp(horner(gelu_exp_c, 12, r), (int)k);
-}
-
 /* Phi(x); with pdf, also phi(x) into *pdf. */
 static double cdf_pdf(double x, double *pdf) {
     const double t = fabs(x), te = fmin(t, GELU_TE_MAX);
     const int tail = !(t <= GELU_A_CUT);
     double q, e = 0;
-    if (tail || pdf) e = exp_neg(-0.5 * (te * te));
+    if (tail || pdf) e = sl_nn_exp_neg(-0.5 * (te * te));
     if (!tail)
         q = fma(-t, horner(gelu_sa, 14, t * t), 0.5);
     else
@@ -114,21 +96,13 @@ AVX512 static inline __m512d horner8(const double *c, int n, __m512d x) {
     return p;
 }
 
-AVX512 static inline __m512d exp_neg8(__m512d y) {
-    __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(y, _mm512_set1_pd(GELU_LOG2E)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(GELU_LN2_HI), y);
-    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(GELU_LN2_LO), r);
-    return _mm512_scalef_pd(horner8(gelu_exp_c, 12, r), k);
-}
-
 /* As cdf_pdf for 8 lanes; the exp is computed only when some lane needs it. */
 AVX512 static inline __m512d cdf_pdf8(__m512d x, __m512d *pdf) {
     const __m512d t = _mm512_abs_pd(x), te = _mm512_min_pd(t, _mm512_set1_pd(GELU_TE_MAX));
     const __mmask8 in_a = _mm512_cmp_pd_mask(t, _mm512_set1_pd(GELU_A_CUT), _CMP_LE_OQ);
     __m512d q = _mm512_fnmadd_pd(t, horner8(gelu_sa, 14, _mm512_mul_pd(t, t)), _mm512_set1_pd(0.5));
     __m512d e = _mm512_setzero_pd();
-    if (in_a != 0xff || pdf) e = exp_neg8(_mm512_mul_pd(_mm512_set1_pd(-0.5), _mm512_mul_pd(te, te)));
+    if (in_a != 0xff || pdf) e = sl_nn_exp_neg8(_mm512_mul_pd(_mm512_set1_pd(-0.5), _mm512_mul_pd(te, te)));
     if (in_a != 0xff) {
         __m512d u = _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_min_pd(t, _mm512_set1_pd(GELU_TQ_MAX)));
         __m512d qb = _mm512_mul_pd(e, horner8(gelu_mb, 17, _mm512_sub_pd(u, _mm512_set1_pd(GELU_UB_MID))));

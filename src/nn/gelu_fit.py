@@ -58,19 +58,14 @@ def main():
     print(f"#define GELU_UB_MID {UB_MID.hex()}")
     emit("gelu_sa", ca)
     emit("gelu_mb", cb)
-    print("static const double gelu_exp_c[12] = { /* 1/n!, n = 0 .. 11 */")
-    for n in range(12):
-        print(f"    {(1 / math.factorial(n)).hex()},")
-    print("};")
-    ln2 = math.log(2)
+    ln2 = math.log(2)  # the exp constants of exp_double.h
     hi = float.fromhex(ln2.hex()[:12] + "p-1")  # ln 2 to 33 significant bits: k * hi is exact for |k| < 2^20
     with decimal.localcontext() as ctx:  # lo = ln 2 - hi from the exact ln 2, not from its double
         ctx.prec = 60
         lo = float(decimal.Decimal(2).ln() - decimal.Decimal(hi))
-    print(f"#define GELU_LN2_HI {hi.hex()}")
-    print(f"#define GELU_LN2_LO {lo.hex()}")
-    print(f"#define GELU_LOG2E {(1 / ln2).hex()}")
-
+    print("/* exp_double.h: sl_nn_exp_c = 1/n!, n = 0 .. 11 */")
+    print("/* " + ", ".join((1 / math.factorial(n)).hex() for n in range(12)) + " */")
+    print(f"/* SL_NN_EXP_LN2_HI {hi.hex()}, SL_NN_EXP_LN2_LO {lo.hex()}, SL_NN_EXP_LOG2E {(1 / ln2).hex()} */")
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-/* Kernels the non-BERT families need: rotary position embeddings, SwiGLU, a per-head attention with an
+/* Kernels the non-BERT families need: rotary position embeddings, a per-head attention with an
  * additive bias (ALiBi) and the sequence-classification losses, written once for every family. */
 #include <cblas.h>
 #include <math.h>
@@ -37,30 +37,6 @@ void sl_nn_k_rotary(float *x, const float *cos_t, const float *sin_t, int B, int
                 }
             }
         }
-}
-
-static float sigmoidf(float x) {
-    return 1.0f / (1.0f + expf(-x));
-}
-
-void sl_nn_k_swiglu(float *y, const float *x, int N, int ni) {
-    for (size_t n = 0; n < (size_t)N; n++) {
-        const float *a = x + n * 2 * ni, *g = a + ni;
-        float *o = y + n * ni;
-        for (int j = 0; j < ni; j++) o[j] = a[j] * sigmoidf(a[j]) * g[j];
-    }
-}
-
-void sl_nn_k_swiglu_bwd(float *dx, const float *dy, const float *x, int N, int ni) {
-    for (size_t n = 0; n < (size_t)N; n++) {
-        const float *a = x + n * 2 * ni, *g = a + ni, *d = dy + n * ni;
-        float *da = dx + n * 2 * ni, *dg = da + ni;
-        for (int j = 0; j < ni; j++) {
-            float s = sigmoidf(a[j]), silu = a[j] * s;
-            dg[j] = d[j] * silu;
-            da[j] = d[j] * g[j] * s * (1.0f + a[j] * (1.0f - s));
-        }
-    }
 }
 
 float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *x, const float *y, int B, int C, float *g) {

@@ -14,8 +14,8 @@
 #include "prof.h"
 
 #ifdef __clang__
-#pragma STDC FP_CONTRACT                                                                                     \
-    OFF /* the two paths must round the same: no fused multiply-adds but the explicit ones */
+/* the two paths must round the same: no fused multiply-adds but the explicit ones */
+#pragma STDC FP_CONTRACT OFF
 #endif
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))

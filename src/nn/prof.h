@@ -15,7 +15,7 @@
 typedef enum {
     SL_NN_PH_GEMM,      /* the dense GEMMs through sl_nn_sgemm (Linear layers, LoRA, head) */
     SL_NN_PH_ATTENTION, /* per-(row, head) attention: QK^T, mask + softmax, dropout, PV and their backward */
-    SL_NN_PH_GELU,      /* GELU forward and backward */
+    SL_NN_PH_GELU,      /* the MLP activation, forward and backward: GELU, GeGLU, SwiGLU */
     SL_NN_PH_LAYERNORM, /* LayerNorm forward and backward */
     SL_NN_PH_DROPOUT,   /* hidden and LoRA-input dropout (draws and masks) */
     SL_NN_PH_OPTIMIZER, /* gradient clipping and AdamW */

@@ -1,20 +1,20 @@
 /* Attention softmax rows: the masked softmax of the forward pass and its backward.
  *
- * exp is evaluated in double (Cody-Waite reduction, a degree-11 Taylor polynomial, exact scaling by 2^k)
- * and rounded to float once, so it agrees with a correctly rounded expf. Row sums are accumulated in double
- * in 8 interleaved partial sums (element j into sum j % 8) added in a fixed tree at the end. Two paths,
- * chosen at run time: AVX-512F (8 doubles at a time) and portable C performing the same IEEE operations in
- * the same order, so both give the same bits. */
+ * exp is evaluated in double (exp_double.h) and rounded to float once, so it agrees with a correctly rounded
+ * expf. Row sums are accumulated in double in 8 interleaved partial sums (element j into sum j % 8) added in
+ * a fixed tree at the end. Two paths, chosen at run time: AVX-512F (8 doubles at a time) and portable C
+ * performing the same IEEE operations in the same order, so both give the same bits. */
 #include <math.h>
 #include <stdint.h>
 
 #include "softmax.h"
 
+#include "exp_double.h"
 #include "kernels_simd.h"
 
 #ifdef __clang__
-#pragma STDC FP_CONTRACT                                                                                     \
-    OFF /* the two paths must round the same: no fused multiply-adds but the explicit ones */
+/* the two paths must round the same: no fused multiply-adds but the explicit ones */
+#pragma STDC FP_CONTRACT OFF
 #endif
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
@@ -22,29 +22,14 @@
 #include <immintrin.h>
 #endif
 
-#define SM_LOG2E 0x1.71547652b82fep+0
-#define SM_LN2_HI 0x1.62e42fef00000p-1 /* ln 2 to 33 bits: k * hi is exact for |k| < 2^20 */
-#define SM_LN2_LO 0x1.473de6af278edp-34
 #define SM_MIN_ARG (-110.0) /* exp(-110) ~ 2e-48 rounds to +0 in float, as every smaller argument */
-
-static const double sm_exp_c[12] = {
-    /* 1/n!, n = 0 .. 11 */
-    0x1.0000000000000p+0,  0x1.0000000000000p+0,  0x1.0000000000000p-1,  0x1.5555555555555p-3,
-    0x1.5555555555555p-5,  0x1.1111111111111p-7,  0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13,
-    0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22, 0x1.ae64567f544e4p-26,
-};
 
 /* exp(x) for x <= 0 or NaN, in double, rounded to float (x below SM_MIN_ARG gives +0). */
 static float exp_c(float xf) {
     double x = xf;
     if (isnan(x)) return xf;
     x = SM_MIN_ARG > x ? SM_MIN_ARG : x;
-    double k = nearbyint(x * SM_LOG2E);
-    double r = fma(-k, SM_LN2_HI, x);
-    r = fma(-k, SM_LN2_LO, r);
-    double p = sm_exp_c[11];
-    for (int i = 10; i >= 0; i--) p = fma(p, r, sm_exp_c[i]);
-    return (float)ldexp(p, (int)k);
+    return (float)sl_nn_exp_neg(x);
 }
 
 static void softmax_c(float *row, const int32_t *mk, int T) {
@@ -75,13 +60,7 @@ static void softmax_bwd_c(float *g, const float *p, int T) {
 AVX512 static inline __m256 exp8(__m256 xf) {
     __m512d x = _mm512_cvtps_pd(xf);
     x = _mm512_max_pd(_mm512_set1_pd(SM_MIN_ARG), x); /* a NaN x stays NaN (second operand) */
-    __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(SM_LOG2E)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SM_LN2_HI), x);
-    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(SM_LN2_LO), r);
-    __m512d p = _mm512_set1_pd(sm_exp_c[11]);
-    for (int i = 10; i >= 0; i--) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(sm_exp_c[i]));
-    return _mm512_cvtpd_ps(_mm512_scalef_pd(p, k));
+    return _mm512_cvtpd_ps(sl_nn_exp_neg8(x));
 }
 
 AVX512 static void softmax_avx512(float *row, const int32_t *mk, int T) {
