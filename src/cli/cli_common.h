@@ -1,8 +1,9 @@
 /* What every subcommand shares: the common options, error reporting, and the call into the runner.
  *
  * Conventions for a command file cmd_<name>.c:
- *   - getopt_long with SL_CLI_COMMON_LONGOPTS in its option table; unknown options are handed to
- *     sl_cli_common_opt() in the default case;
+ *   - options declared in a cli_options.h table and parsed by sl_cli_parse (which handles the common
+ *     options); a command not on the table uses getopt_long with SL_CLI_COMMON_LONGOPTS and hands unknown
+ *     options to sl_cli_common_opt() in the default case;
  *   - `-h/--help` prints usage to stdout and returns 0; a usage error prints "seqlora: error: ..." and
  *     returns 2 (sl_cli_usage_error);
  *   - the command turns flags into canonical parameters + input files and calls sl_cli_run_step(), which

@@ -18,8 +18,10 @@
  *   ... a.params: every option with .param, with its value or default; a.common: --store, --quiet ...
  *
  * The shared options (SL_CLI_OPT_* below) are declared once here so that train, pretrain, init-model,
- * predict, evaluate and run accept the same names with the same ranges and messages. Not thread-safe
- * (getopt_long's globals). */
+ * predict, evaluate and run accept the same names with the same ranges and messages; kmerize, split, clean,
+ * clinical, sexcheck, fetch and package parse with the same table. A parameter the step defaults itself
+ * is declared SL_CLI_IF_GIVEN, so that a command line without the option keeps its action key. Not
+ * thread-safe (getopt_long's globals). */
 #ifndef SEQLORA_CLI_CLI_OPTIONS_H
 #define SEQLORA_CLI_CLI_OPTIONS_H
 
