@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "esm_impl.h"
+#include "parallel.h"
 #include "softmax.h"
 
 void sl_nn_k_rotary_tables(float *cos_t, float *sin_t, int T, int d) {
@@ -20,23 +21,41 @@ void sl_nn_k_rotary_tables(float *cos_t, float *sin_t, int T, int d) {
         }
 }
 
-void sl_nn_k_rotary(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int d,
-                    int inverse) {
-    const int h = d / 2, nh = H / d;
-    const float sg = inverse ? -1.0f : 1.0f;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            const float *c = cos_t + (size_t)t * d, *s = sin_t + (size_t)t * d;
-            for (int hd = 0; hd < nh; hd++) {
-                float *r = x + ((size_t)b * T + t) * H + (size_t)hd * d;
-                for (int i = 0; i < h; i++) {
-                    float x1 = r[i], x2 = r[i + h];
-                    /* forward: [x1 c - x2 s, x2 c + x1 s]; transpose: [x1 c + x2 s, x2 c - x1 s] */
-                    r[i] = x1 * c[i] - sg * x2 * s[i];
-                    r[i + h] = x2 * c[i + h] + sg * x1 * s[i + h];
-                }
+typedef struct {
+    float *x;
+    const float *cos_t, *sin_t;
+    int B, T, H, d;
+    float sg;
+} rotary_job;
+
+#define ROTARY_ROWS 32
+
+/* Rows (b, t) = [32 task, 32 task + 32) of the B x T rows: each row's heads rotated in place. */
+static void rotary_task(void *p, size_t task, int worker) {
+    (void)worker;
+    const rotary_job *j = p;
+    const int h = j->d / 2, nh = j->H / j->d, n = j->B * j->T;
+    const int r1 = (int)(task + 1) * ROTARY_ROWS < n ? (int)(task + 1) * ROTARY_ROWS : n;
+    for (int row = (int)task * ROTARY_ROWS; row < r1; row++) {
+        const int t = row % j->T;
+        const float *c = j->cos_t + (size_t)t * j->d, *s = j->sin_t + (size_t)t * j->d;
+        for (int hd = 0; hd < nh; hd++) {
+            float *r = j->x + (size_t)row * j->H + (size_t)hd * j->d;
+            for (int i = 0; i < h; i++) {
+                float x1 = r[i], x2 = r[i + h];
+                /* forward: [x1 c - x2 s, x2 c + x1 s]; transpose: [x1 c + x2 s, x2 c - x1 s] */
+                r[i] = x1 * c[i] - j->sg * x2 * s[i];
+                r[i + h] = x2 * c[i + h] + j->sg * x1 * s[i + h];
             }
         }
+    }
+}
+
+void sl_nn_k_rotary(float *x, const float *cos_t, const float *sin_t, int B, int T, int H, int d,
+                    int inverse) {
+    rotary_job j = {x, cos_t, sin_t, B, T, H, d, inverse ? -1.0f : 1.0f};
+    size_t n = (size_t)(B > 0 ? B : 0) * (size_t)(T > 0 ? T : 0);
+    sl_nn_parallel_for((n + ROTARY_ROWS - 1) / ROTARY_ROWS, rotary_task, &j);
 }
 
 float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *x, const float *y, int B, int C, float *g) {
