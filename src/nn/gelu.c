@@ -17,6 +17,7 @@
 #include "bert_impl.h"
 #include "esm_impl.h"
 #include "exp_double.h"
+#include "glu.h"
 #include "kernels_simd.h"
 #include "parallel.h"
 #include "prof.h"
@@ -177,53 +178,26 @@ AVX512 static int geglu_bwd_row_avx512(float *da, float *dg, const float *dy, co
 }
 #endif
 
-typedef struct {
-    float *y, *dx;
-    const float *x, *dy;
-    int N, ni;
-} geglu_job;
-
-#define GEGLU_ROWS 16
-
-static void geglu_task(void *p, size_t t, int worker) {
-    (void)worker;
-    const geglu_job *jb = p;
-    const int ni = jb->ni, r1 = (int)(t + 1) * GEGLU_ROWS < jb->N ? (int)(t + 1) * GEGLU_ROWS : jb->N;
+static const sl_nn_glu_kernels geglu_kernels = {
 #ifdef SL_NN_GELU_AVX512
-    const int simd = sl_nn_k_simd_active();
+    geglu_row_avx512,
+    geglu_row_c,
+    geglu_bwd_row_avx512,
+    geglu_bwd_row_c,
+#else
+    NULL,
+    geglu_row_c,
+    NULL,
+    geglu_bwd_row_c,
 #endif
-    for (int r = (int)t * GEGLU_ROWS; r < r1; r++) {
-        const float *a = jb->x + (size_t)r * 2 * ni, *g = a + ni;
-        int j = 0;
-        if (jb->dy) {
-            float *da = jb->dx + (size_t)r * 2 * ni, *dg = da + ni;
-            const float *d = jb->dy + (size_t)r * ni;
-#ifdef SL_NN_GELU_AVX512
-            if (simd) j = geglu_bwd_row_avx512(da, dg, d, a, g, ni);
-#endif
-            geglu_bwd_row_c(da + j, dg + j, d + j, a + j, g + j, ni - j);
-        } else {
-            float *o = jb->y + (size_t)r * ni;
-#ifdef SL_NN_GELU_AVX512
-            if (simd) j = geglu_row_avx512(o, a, g, ni);
-#endif
-            geglu_row_c(o + j, a + j, g + j, ni - j);
-        }
-    }
-}
+};
 
 void sl_nn_k_geglu(float *y, const float *x, int N, int ni) {
-    geglu_job jb = {y, NULL, x, NULL, N, ni};
-    double t0 = sl_nn_prof_begin();
-    sl_nn_parallel_for(((size_t)(N > 0 ? N : 0) + GEGLU_ROWS - 1) / GEGLU_ROWS, geglu_task, &jb);
-    sl_nn_prof_end(SL_NN_PH_GELU, t0);
+    sl_nn_k_glu(&geglu_kernels, y, x, N, ni);
 }
 
 void sl_nn_k_geglu_bwd(float *dx, const float *dy, const float *x, int N, int ni) {
-    geglu_job jb = {NULL, dx, x, dy, N, ni};
-    double t0 = sl_nn_prof_begin();
-    sl_nn_parallel_for(((size_t)(N > 0 ? N : 0) + GEGLU_ROWS - 1) / GEGLU_ROWS, geglu_task, &jb);
-    sl_nn_prof_end(SL_NN_PH_GELU, t0);
+    sl_nn_k_glu_bwd(&geglu_kernels, dx, dy, x, N, ni);
 }
 
 static void gelu_range(float *y, const float *x, size_t n) {

@@ -10,9 +10,8 @@
 
 #include "esm_impl.h"
 #include "exp_double.h"
+#include "glu.h"
 #include "kernels_simd.h"
-#include "parallel.h"
-#include "prof.h"
 
 #ifdef __clang__
 /* the two paths must round the same: no fused multiply-adds but the explicit ones */
@@ -84,51 +83,24 @@ AVX512 static int swiglu_bwd_row_avx512(float *da, float *dg, const float *dy, c
 }
 #endif
 
-typedef struct {
-    float *y, *dx;
-    const float *x, *dy;
-    int N, ni;
-} swiglu_job;
-
-#define SWIGLU_ROWS 16
-
-static void swiglu_task(void *p, size_t t, int worker) {
-    (void)worker;
-    const swiglu_job *jb = p;
-    const int ni = jb->ni, r1 = (int)(t + 1) * SWIGLU_ROWS < jb->N ? (int)(t + 1) * SWIGLU_ROWS : jb->N;
+static const sl_nn_glu_kernels swiglu_kernels = {
 #ifdef SL_NN_SWIGLU_AVX512
-    const int simd = sl_nn_k_simd_active();
+    swiglu_row_avx512,
+    swiglu_row_c,
+    swiglu_bwd_row_avx512,
+    swiglu_bwd_row_c,
+#else
+    NULL,
+    swiglu_row_c,
+    NULL,
+    swiglu_bwd_row_c,
 #endif
-    for (int r = (int)t * SWIGLU_ROWS; r < r1; r++) {
-        const float *a = jb->x + (size_t)r * 2 * ni, *g = a + ni;
-        int j = 0;
-        if (jb->dy) {
-            float *da = jb->dx + (size_t)r * 2 * ni, *dg = da + ni;
-            const float *d = jb->dy + (size_t)r * ni;
-#ifdef SL_NN_SWIGLU_AVX512
-            if (simd) j = swiglu_bwd_row_avx512(da, dg, d, a, g, ni);
-#endif
-            swiglu_bwd_row_c(da + j, dg + j, d + j, a + j, g + j, ni - j);
-        } else {
-            float *o = jb->y + (size_t)r * ni;
-#ifdef SL_NN_SWIGLU_AVX512
-            if (simd) j = swiglu_row_avx512(o, a, g, ni);
-#endif
-            swiglu_row_c(o + j, a + j, g + j, ni - j);
-        }
-    }
-}
+};
 
 void sl_nn_k_swiglu(float *y, const float *x, int N, int ni) {
-    swiglu_job jb = {y, NULL, x, NULL, N, ni};
-    double t0 = sl_nn_prof_begin();
-    sl_nn_parallel_for(((size_t)(N > 0 ? N : 0) + SWIGLU_ROWS - 1) / SWIGLU_ROWS, swiglu_task, &jb);
-    sl_nn_prof_end(SL_NN_PH_GELU, t0);
+    sl_nn_k_glu(&swiglu_kernels, y, x, N, ni);
 }
 
 void sl_nn_k_swiglu_bwd(float *dx, const float *dy, const float *x, int N, int ni) {
-    swiglu_job jb = {NULL, dx, x, dy, N, ni};
-    double t0 = sl_nn_prof_begin();
-    sl_nn_parallel_for(((size_t)(N > 0 ? N : 0) + SWIGLU_ROWS - 1) / SWIGLU_ROWS, swiglu_task, &jb);
-    sl_nn_prof_end(SL_NN_PH_GELU, t0);
+    sl_nn_k_glu_bwd(&swiglu_kernels, dx, dy, x, N, ni);
 }
