@@ -201,11 +201,13 @@ int sl_cmd_serve(int argc, char **argv) {
         free(s.token);
         return sl_cli_report(rc, &err);
     }
-    if (cuda)
-        snprintf(s.device, sizeof s.device, "cuda:%d", mo.cuda_device);
+    /* what the session runs on, for /healthz, /v1/model and the start line */
+    const int ordinal = sl_nn_infer_cuda_device(s.model->infer);
+    if (ordinal >= 0)
+        snprintf(s.device, sizeof s.device, "cuda:%d", ordinal);
     else
         snprintf(s.device, sizeof s.device, "cpu");
-    s.precision = sl_nn_precision_name(prec);
+    s.precision = sl_nn_precision_name(sl_nn_infer_precision(s.model->infer));
     s.model_info = sl_serve_model_info(&s);
 
     /* a stop signal that came while loading: exit now, without listening */
@@ -223,7 +225,7 @@ int sl_cmd_serve(int argc, char **argv) {
         printf(fmt, host, bound);
         fflush(stdout);
         fprintf(stderr, "seqlora serve: model %s (%s weights) on %s (%s), listening on %s port %d\n",
-                s.model->digest, s.model->weights, s.device, sl_nn_precision_name(prec), host, bound);
+                s.model->digest, s.model->weights, s.device, s.precision, host, bound);
         int sig = stop_pipe_wait(1);
         fprintf(stderr, "seqlora serve: %s: finishing open requests, then exiting\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
