@@ -16,7 +16,7 @@ void sl_cli_common_init(sl_cli_common *c) {
     c->json = 0;
     c->quiet = 0;
     const char *t = getenv("SEQLORA_THREADS");
-    long long v;
+    long long v = 0;
     sl_err err;
     if (t && *t) c->threads = sl_cli_parse_int("SEQLORA_THREADS", t, 0, 4096, &v, &err) ? -1 : (int)v;
 }
@@ -24,7 +24,7 @@ void sl_cli_common_init(sl_cli_common *c) {
 int sl_cli_common_check(const sl_cli_common *c, sl_err *err) {
     if (c->threads >= 0) return 0;
     const char *t = getenv("SEQLORA_THREADS");
-    long long v;
+    long long v = 0;
     return sl_cli_parse_int("$SEQLORA_THREADS", t ? t : "", 0, 4096, &v, err) ? SL_EUSAGE : 0;
 }
 
@@ -51,7 +51,7 @@ int sl_cli_parse_real(const char *opt, const char *s, double *out, sl_err *err) 
 }
 
 int sl_cli_common_opt(sl_cli_common *c, int opt, const char *arg, sl_err *err) {
-    long long v;
+    long long v = 0;
     switch (opt) {
         case SL_OPT_STORE:
             c->store = arg;

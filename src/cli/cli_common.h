@@ -25,19 +25,21 @@ enum {
     SL_OPT_QUIET,
 };
 
-#define SL_CLI_COMMON_LONGOPTS                                                                              \
-    {"store", required_argument, 0, SL_OPT_STORE}, {"threads", required_argument, 0, SL_OPT_THREADS},       \
-        {"no-cache", no_argument, 0, SL_OPT_NO_CACHE}, {"json", no_argument, 0, SL_OPT_JSON},               \
-        {"quiet", no_argument, 0, SL_OPT_QUIET}
+#define SL_CLI_COMMON_LONGOPTS                                                                               \
+    {"store", required_argument, 0, SL_OPT_STORE}, {"threads", required_argument, 0, SL_OPT_THREADS},        \
+        {"no-cache", no_argument, 0, SL_OPT_NO_CACHE}, {"json", no_argument, 0, SL_OPT_JSON}, {              \
+        "quiet", no_argument, 0, SL_OPT_QUIET                                                                \
+    }
 
 /* Help text for the common options, to append to each command's usage. */
-#define SL_CLI_COMMON_HELP                                                                                  \
-    "common options:\n"                                                                                     \
-    "  --store DIR     artifact store (default: $SEQLORA_STORE, else ./store)\n"                            \
-    "  --threads N     thread budget, BLAS included (default: all cores); never changes results\n"          \
-    "  --no-cache      run the step even when the store has its result\n"                                  \
-    "  --json          machine-readable output on stdout where the command has any\n"                      \
-    "  --quiet         no progress or cache lines on stderr\n"                                             \
+#define SL_CLI_COMMON_HELP                                                                                   \
+    "common options:\n"                                                                                      \
+    "  --store DIR     artifact store (default: $SEQLORA_STORE, else ./store)\n"                             \
+    "  --threads N     thread budget, BLAS included (default: $SEQLORA_THREADS, else all cores); never\n"    \
+    "                  changes results\n"                                                                    \
+    "  --no-cache      run the step even when the store has its result\n"                                    \
+    "  --json          machine-readable output on stdout where the command has any\n"                        \
+    "  --quiet         no progress or cache lines on stderr\n"                                               \
     "  -h, --help      this help\n"
 
 typedef struct sl_cli_common {
@@ -71,12 +73,14 @@ int sl_cli_report(int rc, const sl_err *err);
 int sl_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse a whole-string integer/real option value; the error names the option. */
-int sl_cli_parse_int(const char *opt, const char *s, long long min, long long max, long long *out, sl_err *err);
+int sl_cli_parse_int(const char *opt, const char *s, long long min, long long max, long long *out,
+                     sl_err *err);
 int sl_cli_parse_real(const char *opt, const char *s, double *out, sl_err *err);
 
 /* Run the step named `step_name` through the runner with the common options; prints errors.
  * Returns the process exit status. `result` may be NULL. */
 int sl_cli_run_step(const char *step_name, const json_t *params, const sl_run_input *inputs, size_t n_inputs,
-                    const sl_run_output *outputs, size_t n_outputs, const sl_cli_common *c, sl_run_result *result);
+                    const sl_run_output *outputs, size_t n_outputs, const sl_cli_common *c,
+                    sl_run_result *result);
 
 #endif
