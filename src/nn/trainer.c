@@ -129,20 +129,8 @@ static int evaluate(sl_nn_model *m, sl_nn_cuda_bert *cb, const sl_nn_dataset *ds
             break;
         loss_sum += (double)loss * B;
         const float *lg = cb ? dev_logits : sl_nn_model_logits(m);
-        for (int i = 0; i < B; i++) {
-            const float *row = lg + (size_t)i * C;
-            double *pr = prob + (start + (size_t)i) * C;
-            if (p == SL_NN_SINGLE_LABEL) {
-                double mx = row[0], s = 0;
-                for (int c = 1; c < C; c++) mx = row[c] > mx ? row[c] : mx;
-                for (int c = 0; c < C; c++) s += exp(row[c] - mx);
-                for (int c = 0; c < C; c++) pr[c] = exp(row[c] - mx) / s;
-            } else if (p == SL_NN_MULTI_LABEL) {
-                for (int c = 0; c < C; c++) pr[c] = 1.0 / (1.0 + exp(-(double)row[c]));
-            } else {
-                for (int c = 0; c < C; c++) pr[c] = row[c];
-            }
-        }
+        for (int i = 0; i < B; i++)
+            sl_nn_logits_outputs(p, lg + (size_t)i * C, C, prob + (start + (size_t)i) * C);
     }
     *loss_out = loss_sum / (double)ds->n;
     double v = NAN;
