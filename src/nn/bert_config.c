@@ -6,37 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_read.h"
 #include "util/json.h"
-
-static int get_int(const json_t *o, const char *path, const char *key, long long def, long long min, int *out,
-                   sl_err *err) {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        *out = (int)def;
-        return 0;
-    }
-    if (!json_is_integer(v))
-        return sl_err_set(err, SL_EDATA, "%s: field '%s': expected an integer", path, key);
-    long long x = json_integer_value(v);
-    if (x < min || x > 1000000000)
-        return sl_err_set(err, SL_EDATA, "%s: field '%s': value %lld out of range", path, key, x);
-    *out = (int)x;
-    return 0;
-}
-
-static int get_real(const json_t *o, const char *path, const char *key, double def, float *out, sl_err *err) {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        *out = (float)def;
-        return 0;
-    }
-    if (!json_is_number(v)) return sl_err_set(err, SL_EDATA, "%s: field '%s': expected a number", path, key);
-    double x = json_number_value(v);
-    if (!(x >= 0 && x < 1e9))
-        return sl_err_set(err, SL_EDATA, "%s: field '%s': value %g out of range", path, key, x);
-    *out = (float)x;
-    return 0;
-}
 
 int sl_nn_problem_parse(const char *s) {
     if (!strcmp(s, "single_label_classification")) return SL_NN_SINGLE_LABEL;
@@ -119,20 +90,21 @@ int sl_nn_bert_config_load(const char *path, sl_nn_bert_config *cfg, sl_err *err
         rc = sl_err_set(err, SL_EDATA, "%s: hidden_act must be \"gelu\" (exact erf GELU)", path);
         goto out;
     }
-    if ((rc = get_int(o, path, "vocab_size", 30522, 1, &cfg->vocab_size, err)) ||
-        (rc = get_int(o, path, "hidden_size", 768, 1, &cfg->hidden, err)) ||
-        (rc = get_int(o, path, "num_hidden_layers", 12, 1, &cfg->layers, err)) ||
-        (rc = get_int(o, path, "num_attention_heads", 12, 1, &cfg->heads, err)) ||
-        (rc = get_int(o, path, "intermediate_size", 3072, 1, &cfg->intermediate, err)) ||
-        (rc = get_int(o, path, "max_position_embeddings", 512, 1, &cfg->max_position, err)) ||
-        (rc = get_int(o, path, "type_vocab_size", 2, 1, &cfg->type_vocab, err)) ||
-        (rc = get_int(o, path, "pad_token_id", 0, 0, &cfg->pad_token_id, err)) ||
-        (rc = get_real(o, path, "hidden_dropout_prob", 0.1, &cfg->hidden_dropout, err)) ||
-        (rc = get_real(o, path, "attention_probs_dropout_prob", 0.1, &cfg->attn_dropout, err)) ||
-        (rc = get_real(o, path, "layer_norm_eps", 1e-12, &cfg->ln_eps, err)) ||
-        (rc = get_real(o, path, "initializer_range", 0.02, &cfg->init_range, err)))
+    if ((rc = sl_nn_cfg_int(o, path, "vocab_size", 30522, 1, &cfg->vocab_size, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "hidden_size", 768, 1, &cfg->hidden, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "num_hidden_layers", 12, 1, &cfg->layers, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "num_attention_heads", 12, 1, &cfg->heads, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "intermediate_size", 3072, 1, &cfg->intermediate, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "max_position_embeddings", 512, 1, &cfg->max_position, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "type_vocab_size", 2, 1, &cfg->type_vocab, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "pad_token_id", 0, 0, &cfg->pad_token_id, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "hidden_dropout_prob", 0.1, &cfg->hidden_dropout, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "attention_probs_dropout_prob", 0.1, &cfg->attn_dropout, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "layer_norm_eps", 1e-12, &cfg->ln_eps, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "initializer_range", 0.02, &cfg->init_range, err)))
         goto out;
-    if ((rc = get_real(o, path, "classifier_dropout", cfg->hidden_dropout, &cfg->classifier_dropout, err)))
+    if ((rc = sl_nn_cfg_real(o, path, "classifier_dropout", cfg->hidden_dropout, &cfg->classifier_dropout,
+                             err)))
         goto out;
     if (cfg->hidden % cfg->heads) {
         rc = sl_err_set(err, SL_EDATA, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path,
@@ -148,7 +120,7 @@ int sl_nn_bert_config_load(const char *path, sl_nn_bert_config *cfg, sl_err *err
     int n = 2;
     if (id2label && json_is_object(id2label) && json_object_size(id2label) > 0) {
         n = (int)json_object_size(id2label);
-    } else if ((rc = get_int(o, path, "num_labels", 2, 1, &n, err))) {
+    } else if ((rc = sl_nn_cfg_int(o, path, "num_labels", 2, 1, &n, err))) {
         goto out;
     }
     if (n > MAX_LABELS) { /* before anything is sized by it */

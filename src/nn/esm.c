@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_read.h"
 #include "esm_impl.h"
 #include "family_common.h"
 #include "safetensors.h"
@@ -14,48 +15,6 @@
 #include "util/rng.h"
 
 /* ---- config.json --------------------------------------------------------------------------- */
-
-static int cfg_int(const json_t *o, const char *path, const char *key, long long def, long long min, int *out,
-                   sl_err *err) {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        *out = (int)def;
-        return 0;
-    }
-    if (!json_is_integer(v))
-        return sl_err_set(err, SL_EDATA, "%s: field '%s': expected an integer", path, key);
-    long long x = json_integer_value(v);
-    if (x < min || x > 1000000000)
-        return sl_err_set(err, SL_EDATA, "%s: field '%s': value %lld out of range", path, key, x);
-    *out = (int)x;
-    return 0;
-}
-
-static int cfg_real(const json_t *o, const char *path, const char *key, double def, float *out, sl_err *err) {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        *out = (float)def;
-        return 0;
-    }
-    if (!json_is_number(v)) return sl_err_set(err, SL_EDATA, "%s: field '%s': expected a number", path, key);
-    double x = json_number_value(v);
-    if (!(x >= 0 && x < 1e9))
-        return sl_err_set(err, SL_EDATA, "%s: field '%s': value %g out of range", path, key, x);
-    *out = (float)x;
-    return 0;
-}
-
-static int cfg_bool(const json_t *o, const char *path, const char *key, int def, int *out, sl_err *err) {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_boolean(v))
-        return sl_err_set(err, SL_EDATA, "%s: field '%s': expected true or false", path, key);
-    *out = json_is_true(v);
-    return 0;
-}
 
 static int esm_architecture(const json_t *o) {
     json_t *a = json_object_get(o, "architectures");
@@ -122,21 +81,21 @@ int sl_nn_esm_config_load(const char *path, sl_nn_esm_config *cfg, sl_err *err) 
         rc = sl_err_set(err, SL_EDATA, "%s: fields 'vocab_size' and 'pad_token_id' must be integers", path);
         goto out;
     }
-    if ((rc = cfg_int(o, path, "vocab_size", 33, 1, &b->vocab_size, err)) ||
-        (rc = cfg_int(o, path, "hidden_size", 768, 2, &b->hidden, err)) ||
-        (rc = cfg_int(o, path, "num_hidden_layers", 12, 1, &b->layers, err)) ||
-        (rc = cfg_int(o, path, "num_attention_heads", 12, 1, &b->heads, err)) ||
-        (rc = cfg_int(o, path, "intermediate_size", 3072, 1, &b->intermediate, err)) ||
-        (rc = cfg_int(o, path, "max_position_embeddings", 1026, 1, &b->max_position, err)) ||
-        (rc = cfg_int(o, path, "pad_token_id", 1, 0, &b->pad_token_id, err)) ||
-        (rc = cfg_int(o, path, "mask_token_id", -1, -1, &cfg->mask_token_id, err)) ||
-        (rc = cfg_real(o, path, "hidden_dropout_prob", 0.1, &b->hidden_dropout, err)) ||
-        (rc = cfg_real(o, path, "attention_probs_dropout_prob", 0.1, &b->attn_dropout, err)) ||
-        (rc = cfg_real(o, path, "layer_norm_eps", 1e-12, &b->ln_eps, err)) ||
-        (rc = cfg_real(o, path, "initializer_range", 0.02, &b->init_range, err)) ||
-        (rc = cfg_bool(o, path, "token_dropout", 0, &cfg->token_dropout, err)) ||
-        (rc = cfg_bool(o, path, "emb_layer_norm_before", 0, &cfg->emb_ln_before, err)) ||
-        (rc = cfg_bool(o, path, "add_bias_fnn", 1, &cfg->ffn_bias, err)))
+    if ((rc = sl_nn_cfg_int(o, path, "vocab_size", 33, 1, &b->vocab_size, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "hidden_size", 768, 2, &b->hidden, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "num_hidden_layers", 12, 1, &b->layers, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "num_attention_heads", 12, 1, &b->heads, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "intermediate_size", 3072, 1, &b->intermediate, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "max_position_embeddings", 1026, 1, &b->max_position, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "pad_token_id", 1, 0, &b->pad_token_id, err)) ||
+        (rc = sl_nn_cfg_int(o, path, "mask_token_id", -1, -1, &cfg->mask_token_id, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "hidden_dropout_prob", 0.1, &b->hidden_dropout, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "attention_probs_dropout_prob", 0.1, &b->attn_dropout, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "layer_norm_eps", 1e-12, &b->ln_eps, err)) ||
+        (rc = sl_nn_cfg_real(o, path, "initializer_range", 0.02, &b->init_range, err)) ||
+        (rc = sl_nn_cfg_bool(o, path, "token_dropout", 0, &cfg->token_dropout, err)) ||
+        (rc = sl_nn_cfg_bool(o, path, "emb_layer_norm_before", 0, &cfg->emb_ln_before, err)) ||
+        (rc = sl_nn_cfg_bool(o, path, "add_bias_fnn", 1, &cfg->ffn_bias, err)))
         goto out;
     b->type_vocab = 1;
     b->classifier_dropout = b->hidden_dropout; /* EsmClassificationHead uses hidden_dropout_prob */
@@ -165,7 +124,7 @@ int sl_nn_esm_config_load(const char *path, sl_nn_esm_config *cfg, sl_err *err) 
     json_t *id2label = json_object_get(o, "id2label");
     if (id2label && json_is_object(id2label) && json_object_size(id2label) > 0)
         n = (int)json_object_size(id2label);
-    else if ((rc = cfg_int(o, path, "num_labels", 2, 1, &n, err)))
+    else if ((rc = sl_nn_cfg_int(o, path, "num_labels", 2, 1, &n, err)))
         goto out;
     if (!(names = calloc((size_t)n, sizeof *names))) {
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
