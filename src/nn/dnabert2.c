@@ -7,7 +7,6 @@
 
 #include "dnabert2_impl.h"
 #include "family_common.h"
-#include "peft_config.h"
 #include "safetensors.h"
 #include "torch_pickle.h"
 #include "util/fs.h"
@@ -76,58 +75,10 @@ int sl_nn_dnabert2_lora_targets(const char *const *names, size_t n, unsigned *ta
 }
 
 int sl_nn_dnabert2_adapter_read_config(const char *dir, sl_nn_lora_spec *spec, sl_err *err) {
-    char *path = sl_fs_join(dir, "adapter_config.json");
-    if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
-    sl_nn_peft_config cfg;
-    memset(spec, 0, sizeof *spec);
-    int rc = sl_nn_peft_config_read(path, &cfg, err);
-    if (rc) goto out;
-    const char *why = NULL;
-    if (strcmp(cfg.bias, "none"))
-        why = "bias: only \"none\" is supported";
-    else if (cfg.fan_in_fan_out)
-        why = "fan_in_fan_out: not supported";
-    else if (cfg.layers_to_transform)
-        why = "layers_to_transform: not supported (every layer is adapted)";
-    else if (json_object_size(cfg.rank_pattern) || json_object_size(cfg.alpha_pattern))
-        why = "rank_pattern/alpha_pattern: per-module ranks are not supported yet";
-    else if (!cfg.target_modules && !cfg.target_modules_regex)
-        why = "target_modules: null (PEFT has no default for DNABERT-2) — name the modules, e.g. Wqkv";
-    else if (sl_nn_peft_config_targets(&cfg, "bert.pooler.dense"))
-        why = "target_modules adapt bert.pooler.dense, which seqlora does not do";
-    if (why) {
-        rc = sl_err_set(err, SL_EDATA, "%s: %s", path, why);
-        goto out;
-    }
-    spec->r = cfg.r;
-    spec->alpha = (float)cfg.lora_alpha;
-    spec->dropout = (float)cfg.lora_dropout;
-    spec->use_rslora = cfg.use_rslora;
-    char name[160];
-    for (int mod = 0; mod < SL_NN_D2_NMOD; mod++) {
-        snprintf(name, sizeof name, "bert.encoder.layer.0.%s", d2_paths[mod]);
-        if (sl_nn_peft_config_targets(&cfg, name)) spec->targets |= 1u << mod;
-    }
-    if (!spec->targets) {
-        rc = sl_err_set(err, SL_EDATA, "%s: target_modules match no Linear of a DNABERT-2 layer", path);
-        goto out;
-    }
-    if (cfg.target_modules_regex) {
-        spec->target_regex = 1;
-        snprintf(spec->target_names, sizeof spec->target_names, "%s", cfg.target_modules_regex);
-    } else {
-        size_t used = 0;
-        for (size_t i = 0; i < cfg.n_target_modules && used < sizeof spec->target_names; i++)
-            used += (size_t)snprintf(spec->target_names + used, sizeof spec->target_names - used, "%s%s",
-                                     i ? "," : "", cfg.target_modules[i]);
-    }
-    for (size_t i = 0; i < cfg.n_modules_to_save; i++)
-        if (!strcmp(cfg.modules_to_save[i], "pooler") || !strcmp(cfg.modules_to_save[i], "bert.pooler"))
-            spec->train_pooler = 1;
-out:
-    sl_nn_peft_config_free(&cfg);
-    free(path);
-    return rc;
+    static const sl_nn_adapter_layout lay = {
+        "bert.encoder.layer", d2_paths, SL_NN_D2_NMOD, "DNABERT-2",
+        "target_modules: null (PEFT has no default for DNABERT-2) — name the modules, e.g. Wqkv"};
+    return sl_nn_family_adapter_read_config(dir, &lay, spec, err);
 }
 
 /* ---- weights ------------------------------------------------------------------------------- */

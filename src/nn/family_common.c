@@ -1,6 +1,7 @@
-/* PEFT target names and adapter files shared by the ESM and DNABERT-2 engines (family_common.h). */
+/* PEFT target names and adapter files of every model family (family_common.h). */
 #include "family_common.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,74 @@ static double short_double(float f) {
         if ((float)d == f) return d;
     }
     return (double)f;
+}
+
+int sl_nn_family_adapter_read_config(const char *dir, const sl_nn_adapter_layout *lay, sl_nn_lora_spec *spec,
+                                     sl_err *err) {
+    char *path = sl_fs_join(dir, "adapter_config.json");
+    if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    sl_nn_peft_config cfg;
+    memset(spec, 0, sizeof *spec);
+    int rc = sl_nn_peft_config_read(path, &cfg, err);
+    if (rc) goto out;
+    const char *why = NULL;
+    if (strcmp(cfg.bias, "none"))
+        why = "bias: only \"none\" is supported";
+    else if (cfg.fan_in_fan_out)
+        why = "fan_in_fan_out: not supported";
+    else if (cfg.layers_to_transform)
+        why = "layers_to_transform: not supported (every layer is adapted)";
+    else if (json_object_size(cfg.rank_pattern) || json_object_size(cfg.alpha_pattern))
+        why = "rank_pattern/alpha_pattern: per-module ranks are not supported yet";
+    else if (!cfg.target_modules && !cfg.target_modules_regex)
+        why = lay->null_targets;
+    else if (sl_nn_peft_config_targets(&cfg, "bert.pooler.dense"))
+        why = "target_modules adapt bert.pooler.dense, which seqlora does not do";
+    if (why) {
+        rc = sl_err_set(err, SL_EDATA, "%s: %s", path, why);
+        goto out;
+    }
+    spec->r = cfg.r;
+    spec->alpha = (float)cfg.lora_alpha;
+    spec->dropout = (float)cfg.lora_dropout;
+    spec->use_rslora = cfg.use_rslora;
+    /* which Linear kinds PEFT adapts, decided by PEFT's own matching rule on the module paths */
+    char name[160];
+    for (int mod = 0; mod < lay->n_kinds; mod++) {
+        int hit = -1;
+        for (int l = 0; l < 2; l++) { /* the same answer in every layer (no layers_to_transform) */
+            snprintf(name, sizeof name, "%s.%d.%s", lay->layer_prefix, l, lay->paths[mod]);
+            int h = sl_nn_peft_config_targets(&cfg, name);
+            if (hit >= 0 && h != hit) {
+                rc = sl_err_set(err, SL_EDATA,
+                                "%s: target_modules adapt %s in some layers only; not supported", path,
+                                lay->paths[mod]);
+                goto out;
+            }
+            hit = h;
+        }
+        if (hit) spec->targets |= 1u << mod;
+    }
+    if (!spec->targets) {
+        rc = sl_err_set(err, SL_EDATA, "%s: target_modules match no Linear of a %s layer", path, lay->family);
+        goto out;
+    }
+    if (cfg.target_modules_regex) {
+        spec->target_regex = 1;
+        snprintf(spec->target_names, sizeof spec->target_names, "%s", cfg.target_modules_regex);
+    } else {
+        size_t used = 0;
+        for (size_t i = 0; i < cfg.n_target_modules && used < sizeof spec->target_names; i++)
+            used += (size_t)snprintf(spec->target_names + used, sizeof spec->target_names - used, "%s%s",
+                                     i ? "," : "", cfg.target_modules[i]);
+    }
+    for (size_t i = 0; i < cfg.n_modules_to_save; i++)
+        if (!strcmp(cfg.modules_to_save[i], "pooler") || !strcmp(cfg.modules_to_save[i], "bert.pooler"))
+            spec->train_pooler = 1;
+out:
+    sl_nn_peft_config_free(&cfg);
+    free(path);
+    return rc;
 }
 
 int sl_nn_family_adapter_write(const sl_nn_param *params, size_t np, const float *values,
@@ -99,19 +168,22 @@ int sl_nn_family_adapter_load(const sl_nn_param *params, size_t np, float *value
     for (size_t i = 0; i < np && !rc; i++) {
         const sl_nn_param *p = &params[i];
         if (!sl_nn_st_find(st, p->name))
-            rc = sl_err_set(err, SL_EDATA, "%s: no tensor %s (the adapter and the model disagree)",
+            rc = sl_err_set(err, SL_EDATA,
+                            "%s: no tensor %s (the adapter does not match the model: LoRA targets, rank, or "
+                            "the head)",
                             sl_nn_st_path(st), p->name);
         else
             rc = sl_nn_st_read_f32_shape(st, p->name, p->ndim, p->shape, values + p->offset, err);
     }
+    /* every tensor of the file must have a home here */
     for (size_t i = 0; i < sl_nn_st_count(st) && !rc; i++) {
         const char *nm = sl_nn_st_tensor_at(st, i)->name;
-        if (!strstr(nm, ".lora_")) continue;
         size_t j = 0;
         while (j < np && strcmp(params[j].name, nm)) j++;
         if (j == np)
             rc = sl_err_set(err, SL_EDATA,
-                            "%s: tensor %s has no slot in this model (the adapter and the model disagree)",
+                            "%s: tensor %s has no counterpart in this model (LoRA targets or modules_to_save "
+                            "differ)",
                             sl_nn_st_path(st), nm);
     }
     sl_nn_st_close(st);

@@ -1,8 +1,9 @@
 /* Helpers shared by the model families (bert.c, esm.c, dnabert2.c): the load prologue, the checkpoint-tensor
  * reader with each family's name mapping, the base-weight and trainable arenas laid out from lists of named
  * tensors, the activation arena, the head draws transformers' initialisers are matched with, PEFT's
- * target-name rule and the PEFT adapter files. Each family keeps its own layout, names and layer math; these
- * are the parts that are the same. Internal to src/nn.
+ * target-name rule and the PEFT adapter files (one reader/writer, each family's module names as data). Each
+ * family keeps its own layout, names and layer math; these are the parts that are the same. Internal to
+ * src/nn.
  *
  * Ownership: a table owns its arrays until sl_nn_tensor_table_free; a model takes over `params` by copying
  * the pointer and setting it to NULL in the table. Thread-safety: none needed (one thread loads one model).
@@ -220,6 +221,27 @@ int sl_nn_bump_alloc(void (*layout)(void *model, sl_nn_bump *b), void *model, fl
 /* PEFT's list rule: `name` equals `target` or ends with "." + target. */
 int sl_nn_target_suffix_match(const char *name, const char *target);
 
+/* A family's PEFT module names, as data: its layers are "<layer_prefix>.<l>.<paths[k]>" for the module kinds
+ * k < n_kinds (the bits of sl_nn_lora_spec.targets); `family` names it in messages ("BERT"); `null_targets`
+ * is the reason given when adapter_config.json has target_modules null. */
+typedef struct sl_nn_adapter_layout {
+    const char *layer_prefix;
+    const char *const *paths;
+    int n_kinds;
+    const char *family;
+    const char *null_targets;
+} sl_nn_adapter_layout;
+
+/* Read `dir`/adapter_config.json (peft_config.h) into *spec (zeroed first) for the family `lay`: r,
+ * lora_alpha, lora_dropout, use_rslora, the target names (a list or PEFT's regex string, kept as written) and
+ * the module kinds they adapt, decided with PEFT's own matching rule on layers 0 and 1 of the module paths,
+ * and "pooler" / "bert.pooler" in modules_to_save (train_pooler). SL_EDATA "PATH: KEY: why" for what seqlora
+ * cannot honour: bias other than "none", fan_in_fan_out, layers_to_transform, rank/alpha patterns, null
+ * target_modules, a target on bert.pooler.dense, targets that differ between layers or match no module of the
+ * family; peft_type other than LORA and malformed files as sl_nn_peft_config_read. */
+int sl_nn_family_adapter_read_config(const char *dir, const sl_nn_adapter_layout *lay, sl_nn_lora_spec *spec,
+                                     sl_err *err);
+
 /* Write `dir`/adapter_model.safetensors (the n tensors of `params`, values from `values`) and
  * `dir`/adapter_config.json (SEQ_CLS, the spec's r/alpha/dropout/rslora, its target names or, when none
  * were kept, the paths of module_paths[i] for the set bits of spec->targets; modules_to_save as given). */
@@ -228,8 +250,9 @@ int sl_nn_family_adapter_write(const sl_nn_param *params, size_t n, const float 
                                const char *const *modules_to_save, size_t n_modules_to_save, const char *dir,
                                const char *base_name, sl_err *err);
 
-/* Read every tensor of `params` from `dir`/adapter_model.safetensors into `values` (shape-checked); a LoRA
- * tensor of the file with no slot in `params` is SL_EDATA (the adapter and the model disagree). */
+/* Read every tensor of `params` from `dir`/adapter_model.safetensors into `values` (shape-checked). A tensor
+ * of `params` missing from the file, or a tensor of the file with no counterpart in `params`, is SL_EDATA
+ * naming the file and the tensor (the adapter and the model differ in LoRA targets, rank or head). */
 int sl_nn_family_adapter_load(const sl_nn_param *params, size_t n, float *values, const char *dir,
                               sl_err *err);
 
