@@ -31,6 +31,20 @@ static size_t bracket_len(const char *p) {
     return p[i] == ']' ? i + 1 : 0;
 }
 
+/* A repeat count's digits at *q (advanced past them): the count, COUNT_NONE when there are no digits,
+ * COUNT_HUGE above 100000 (glibc's RE_DUP_MAX is 32767). No sign or space: glibc takes none. */
+#define COUNT_NONE (-1L)
+#define COUNT_HUGE (-2L)
+static long read_count(const char **q) {
+    long v = COUNT_NONE;
+    for (; **q >= '0' && **q <= '9'; (*q)++) {
+        if (v == COUNT_NONE) v = 0;
+        if (v != COUNT_HUGE) v = v * 10 + (**q - '0');
+        if (v > 100000) v = COUNT_HUGE;
+    }
+    return v;
+}
+
 int sl_regex_check(const char *pattern, const char *what, sl_err *err) {
     size_t len = strlen(pattern);
     if (len > SL_REGEX_MAX_LEN)
@@ -73,30 +87,26 @@ int sl_regex_check(const char *pattern, const char *what, sl_err *err) {
                 mult = 2;
                 break;
             case '{': {
-                char *end;
-                long lo = strtol(p + 1, &end, 10), hi = lo;
-                if (end == p + 1) { /* not a bound: a literal '{' */
+                /* a bound as glibc's parse_dup_op reads it: '{' [m] [',' [n]] '}', where "{,n}" is the GNU
+                 * extension {0,n} and "{m,}" is m copies and a star */
+                const char *q = p + 1;
+                long lo = read_count(&q), hi = lo;
+                const int comma = *q == ',';
+                if (comma) {
+                    q++;
+                    hi = read_count(&q);
+                }
+                if ((lo == COUNT_NONE && !comma) || *q != '}') { /* not a bound: a literal '{' */
                     st[d].total += 1;
                     st[d].last = 1;
                     break;
                 }
-                if (*end == ',') {
-                    char *e2;
-                    hi = strtol(end + 1, &e2, 10);
-                    if (e2 == end + 1) hi = lo; /* {n,}: n copies and a star */
-                    end = e2;
-                }
-                if (*end != '}') { /* malformed: regcomp reports it */
-                    st[d].total += 1;
-                    st[d].last = 1;
-                    break;
-                }
-                if (lo < 0 || hi < 0 || lo > 100000 || hi > 100000)
+                if (lo == COUNT_HUGE || hi == COUNT_HUGE)
                     return sl_err_set(err, SL_EDATA,
                                       "%s: regular expression repeat count out of range (byte %zu)", what, i);
                 mult = (double)(hi > lo ? hi : lo);
                 if (mult < 1) mult = 1;
-                adv = (size_t)(end - p) + 1;
+                adv = (size_t)(q - p) + 1;
                 break;
             }
             case '[': {

@@ -47,7 +47,9 @@ static void regex_guard_estimates(void) {
                         "layer\\.[0-9]{1,3}\\.attention",
                         "[[:alpha:]_]+\\.dense",
                         "a{2,5}b+c*d?",
-                        "(x|y){0,20}"};
+                        "(x|y){0,20}",
+                        "a{,3}b{2,}",
+                        "\\{literal\\}|x{|y{,|{}"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         sl_err err = {0};
         CHECK_EQ_INT(sl_regex_check(ok[i], "test", &err), 0);
@@ -97,6 +99,7 @@ static void peft_config_regexes(void) {
         {"\"layers_pattern\": [\"layer\", \"((((a){99}){99}){99})\"]", "\"layers_pattern\""},
         {"\"rank_pattern\": {\"q+++++++++++++++++++++++++\": 4}", "a key of \"rank_pattern\""},
         {"\"alpha_pattern\": {\"((((v){50}){50}){50})\": 8}", "a key of \"alpha_pattern\""},
+        {"\"target_modules\": \"(((((query){,99}){,99}){,99}){,99})\"", "\"target_modules\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(text, sizeof text, fmt, bad[i].field);
