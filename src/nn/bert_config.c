@@ -60,6 +60,49 @@ int sl_nn_bert_config_set_head(sl_nn_bert_config *cfg, int n, const char *const 
     return 0;
 }
 
+int sl_nn_cfg_head(const json_t *o, const char *path, sl_nn_bert_config *cfg, sl_err *err) {
+    /* id2label wins over num_labels (PretrainedConfig does the same) */
+    json_t *id2label = json_object_get(o, "id2label"), *v;
+    const int named = id2label && json_is_object(id2label) && json_object_size(id2label) > 0;
+    int n = 2, rc;
+    if (named)
+        n = (int)json_object_size(id2label);
+    else if ((rc = sl_nn_cfg_int(o, path, "num_labels", 2, 1, &n, err)))
+        return rc;
+    if (n > MAX_LABELS) /* before anything is sized by it */
+        return sl_err_set(err, SL_EDATA, "%s: %d labels (num_labels or id2label) is more than %d", path, n,
+                          MAX_LABELS);
+    sl_nn_problem p = n == 1 ? SL_NN_REGRESSION : SL_NN_SINGLE_LABEL;
+    int has_pt = 0;
+    if ((v = json_object_get(o, "problem_type")) && !json_is_null(v)) {
+        int q = json_is_string(v) ? sl_nn_problem_parse(json_string_value(v)) : -1;
+        if (q < 0)
+            return json_is_string(v)
+                       ? sl_err_set(err, SL_EDATA, "%s: field 'problem_type': unknown value '%s'", path,
+                                    json_string_value(v))
+                       : sl_err_set(err, SL_EDATA, "%s: field 'problem_type': expected a string", path);
+        p = (sl_nn_problem)q;
+        has_pt = 1;
+    }
+    const char **names = calloc((size_t)n, sizeof *names);
+    if (!names) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    char key[32];
+    int all = named;
+    for (int i = 0; i < n && named; i++) {
+        snprintf(key, sizeof key, "%d", i);
+        json_t *nm = json_object_get(id2label, key);
+        if (!json_is_string(nm)) {
+            free(names);
+            return sl_err_set(err, SL_EDATA, "%s: field 'id2label': no string label for id %d", path, i);
+        }
+        names[i] = json_string_value(nm);
+    }
+    rc = sl_nn_bert_config_set_head(cfg, n, all ? names : NULL, p, err);
+    if (!rc) cfg->has_problem_type = has_pt;
+    free(names);
+    return rc;
+}
+
 int sl_nn_bert_config_load(const char *path, sl_nn_bert_config *cfg, sl_err *err) {
     memset(cfg, 0, sizeof *cfg);
     json_t *o = sl_json_load_file(path, err);
@@ -115,52 +158,7 @@ int sl_nn_bert_config_load(const char *path, sl_nn_bert_config *cfg, sl_err *err
         rc = sl_err_set(err, SL_EDATA, "%s: dropout probabilities must be < 1", path);
         goto out;
     }
-    /* the head: id2label wins over num_labels (PretrainedConfig does the same) */
-    json_t *id2label = json_object_get(o, "id2label");
-    int n = 2;
-    if (id2label && json_is_object(id2label) && json_object_size(id2label) > 0) {
-        n = (int)json_object_size(id2label);
-    } else if ((rc = sl_nn_cfg_int(o, path, "num_labels", 2, 1, &n, err))) {
-        goto out;
-    }
-    if (n > MAX_LABELS) { /* before anything is sized by it */
-        rc = sl_err_set(err, SL_EDATA, "%s: %d labels (num_labels or id2label) is more than %d", path, n,
-                        MAX_LABELS);
-        goto out;
-    }
-    const char **names = calloc((size_t)n, sizeof *names);
-    if (!names) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-        goto out;
-    }
-    char key[32];
-    for (int i = 0; i < n; i++) {
-        snprintf(key, sizeof key, "%d", i);
-        json_t *nm = id2label ? json_object_get(id2label, key) : NULL;
-        names[i] = nm && json_is_string(nm) ? json_string_value(nm) : NULL;
-        if (id2label && json_object_size(id2label) > 0 && !names[i]) {
-            free(names);
-            rc = sl_err_set(err, SL_EDATA, "%s: id2label lacks a string for id %d", path, i);
-            goto out;
-        }
-    }
-    sl_nn_problem p = n == 1 ? SL_NN_REGRESSION : SL_NN_SINGLE_LABEL;
-    int has_pt = 0;
-    if ((v = json_object_get(o, "problem_type")) && json_is_string(v)) {
-        int q = sl_nn_problem_parse(json_string_value(v));
-        if (q < 0) {
-            free(names);
-            rc = sl_err_set(err, SL_EDATA, "%s: unknown problem_type '%s'", path, json_string_value(v));
-            goto out;
-        }
-        p = (sl_nn_problem)q;
-        has_pt = 1;
-    }
-    int all = 1;
-    for (int i = 0; i < n; i++) all &= names[i] != NULL;
-    rc = sl_nn_bert_config_set_head(cfg, n, all ? names : NULL, p, err);
-    cfg->has_problem_type = has_pt;
-    free(names);
+    rc = sl_nn_cfg_head(o, path, cfg, err);
 out:
     json_decref(o);
     if (rc) sl_nn_bert_config_free(cfg);

@@ -40,8 +40,7 @@ int sl_nn_esm_config_load(const char *path, sl_nn_esm_config *cfg, sl_err *err) 
     json_t *o = sl_json_load_file(path, err);
     if (!o) return err ? err->code : SL_EDATA;
     sl_nn_bert_config *b = &cfg->b;
-    int rc = 0, n = 2;
-    const char **names = NULL;
+    int rc = 0;
     json_t *v;
     if (!json_is_object(o)) {
         rc = sl_err_set(err, SL_EDATA, "%s: expected a JSON object", path);
@@ -120,41 +119,8 @@ int sl_nn_esm_config_load(const char *path, sl_nn_esm_config *cfg, sl_err *err) 
         rc = sl_err_set(err, SL_EDATA, "%s: dropout probabilities must be < 1", path);
         goto out;
     }
-    /* the head: id2label wins over num_labels, as PretrainedConfig */
-    json_t *id2label = json_object_get(o, "id2label");
-    if (id2label && json_is_object(id2label) && json_object_size(id2label) > 0)
-        n = (int)json_object_size(id2label);
-    else if ((rc = sl_nn_cfg_int(o, path, "num_labels", 2, 1, &n, err)))
-        goto out;
-    if (!(names = calloc((size_t)n, sizeof *names))) {
-        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-        goto out;
-    }
-    char key[32];
-    for (int i = 0; i < n; i++) {
-        snprintf(key, sizeof key, "%d", i);
-        json_t *nm = id2label ? json_object_get(id2label, key) : NULL;
-        if (id2label && json_object_size(id2label) > 0 && !json_is_string(nm)) {
-            rc = sl_err_set(err, SL_EDATA, "%s: field 'id2label': no string label for id %d", path, i);
-            goto out;
-        }
-        names[i] = nm ? json_string_value(nm) : NULL;
-    }
-    int problem = n == 1 ? SL_NN_REGRESSION : SL_NN_SINGLE_LABEL, has_pt = 0;
-    if ((v = json_object_get(o, "problem_type")) && !json_is_null(v)) {
-        problem = json_is_string(v) ? sl_nn_problem_parse(json_string_value(v)) : -1;
-        if (problem < 0) {
-            rc = sl_err_set(err, SL_EDATA, "%s: field 'problem_type': unknown value", path);
-            goto out;
-        }
-        has_pt = 1;
-    }
-    int all = 1;
-    for (int i = 0; i < n; i++) all &= names[i] != NULL;
-    if ((rc = sl_nn_bert_config_set_head(b, n, all ? names : NULL, (sl_nn_problem)problem, err))) goto out;
-    b->has_problem_type = has_pt;
+    rc = sl_nn_cfg_head(o, path, b, err);
 out:
-    free(names);
     json_decref(o);
     if (rc) sl_nn_bert_config_free(b);
     return rc;
