@@ -113,7 +113,8 @@ sizes); do not edit by hand. The checks are `tests/reliability/` (ctest label `r
 
 HDR
     echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores (a machine shared with other jobs). Each row names"
-    echo "the date and commit of its own run (\`+\`: that tree also had uncommitted changes under src/)."
+    echo "the date of its own run and the commit checked out then (\`+\`: the tree also had uncommitted changes under"
+    echo "src/ — other engineers' work in progress; the binaries were those of the build folder at that moment)."
     echo
     echo "## Fault injection, kills, concurrency, secrets, permissions, memcheck"
     echo
@@ -134,7 +135,8 @@ HDR
     echo "## Fuzzing (libFuzzer + ASan + UBSan, from the committed seeds)"
     echo
     read -r d1 d2 d3 c <<<"$(run_of fuzz)"
-    awk -F'\t' 'NR > 1 { s += $2; r += $3; n++ } END { if (n) printf "Run %s %s, commit %s: %d targets, %d s of fuzzing in all (%.2f h), %d executions.\n", d1, d2, c, n, s, s / 3600, r }' \
+    awk -F'\t' 'NR > 1 { s += $2; r += $3; n++; split($1, w, " "); if (!(w[1] in t)) { t[w[1]] = 1; k++ } }
+        END { if (n) printf "Run %s %s, commit %s: %d runs of %d targets, %d s of fuzzing in all (%.2f h), %d executions.\n", d1, d2, c, n, k, s, s / 3600, r }' \
         d1="$d1" d2="$d2" c="$c" "$summary" 2>/dev/null
     echo "cov: code edges covered at the end; ft: libFuzzer features; corpus: inputs kept in the working corpus;"
     echo "new: inputs that added coverage during the run (libFuzzer's own counters)."
@@ -179,8 +181,7 @@ None open at the last run. Each finding below became an always-on regression tes
 - store gc: deleted files whatever its per-entry index updates returned and could exit 0 with index entries for deleted
   files; it now drops the entries in one LMDB transaction first, deletes nothing when that fails and exits
   non-zero (82f3c9b). `reliability_shim_strict`.
-
-- peft_config (hour-long fuzzing, this session): a 369-byte adapter_config.json with `"target_modules":
+- peft_config (hour-long fuzzing, 2026-11-28): a 369-byte adapter_config.json with `"target_modules":
   "query+++…+|value"` made glibc's `regcomp` ask for 22 GB (each `+` copies what it repeats; the replay was
   OOM-killed after 103 s). Every regular expression read from the file (target_modules, layers_pattern,
   rank_pattern/alpha_pattern keys) is now checked by `sl_regex_check` (src/util/regex_guard.c: estimated
@@ -196,6 +197,9 @@ None open at the last run. Each finding below became an always-on regression tes
   (`SOAK_SECONDS`, set by `--long` to 600); CI runs the Python-client version (`reliability_serve`).
 - The `lmdb-readers` row is the C test `test_store_readers` (tests/store, label `unit`, so CI runs it in the
   normal and the ASan/UBSan stages); it counts its two scenarios, not repetitions.
+- The minimised new coverage of the hour-long run was added to the committed seeds only where it is small
+  (at most 40 KB per target: 12 targets); for tokenizer, dataset, gdc_manifest, vcf, clinical and regions
+  (53-381 KB each) it stays in the fuzz build's working corpus.
 - Fuzzing coverage (`cov`) is libFuzzer's count of covered edges in the instrumented code the target reaches,
   not a percentage of seqlora; there is no line-coverage report of the fuzz runs.
 - The LD_PRELOAD shim does not see glibc-internal calls (stdio's buffered writes of `fprintf`-written files
