@@ -6,17 +6,8 @@
 #include "bert_impl.h"
 #include "family_common.h"
 
-/* BERT's module paths by kind (bert.h's SL_NN_MOD_*), as sl_nn_adapter_layout wants them. */
-static void bert_paths(const char *paths[SL_NN_NMOD]) {
-    for (int mod = 0; mod < SL_NN_NMOD; mod++) paths[mod] = sl_nn_module_path(mod);
-}
-
 int sl_nn_adapter_read_config(const char *dir, sl_nn_lora_spec *spec, sl_err *err) {
-    const char *paths[SL_NN_NMOD];
-    bert_paths(paths);
-    const sl_nn_adapter_layout lay = {"bert.encoder.layer", paths, SL_NN_NMOD, "BERT",
-                                      "target_modules: null (PEFT's per-model default) — name the modules"};
-    return sl_nn_family_adapter_read_config(dir, &lay, spec, err);
+    return sl_nn_family_adapter_read_config(dir, &sl_nn_bert_layout, spec, err);
 }
 
 int sl_nn_adapter_load_weights(sl_nn_bert *m, const char *dir, sl_err *err) {
@@ -25,11 +16,10 @@ int sl_nn_adapter_load_weights(sl_nn_bert *m, const char *dir, sl_err *err) {
 
 int sl_nn_adapter_write(const sl_nn_bert *m, const float *params, const char *dir, const char *base_name,
                         sl_err *err) {
-    const char *paths[SL_NN_NMOD];
-    bert_paths(paths);
     static const char *const mts[3] = {"classifier", "score", "pooler"};
-    return sl_nn_family_adapter_write(m->params, m->n_params, params ? params : m->tparams, &m->spec, paths,
-                                      SL_NN_NMOD, mts, m->spec.train_pooler ? 3 : 2, dir, base_name, err);
+    return sl_nn_family_adapter_write(m->params, m->n_params, params ? params : m->tparams, &m->spec,
+                                      sl_nn_module_paths, SL_NN_NMOD, mts, m->spec.train_pooler ? 3 : 2, dir,
+                                      base_name, err);
 }
 
 /* n with thousands separators, as Python's {:,d} */

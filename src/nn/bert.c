@@ -10,43 +10,30 @@
 #include "torch_pickle.h"
 #include "util/fs.h"
 
-static const char *const module_paths[SL_NN_NMOD] = {
+const char *const sl_nn_module_paths[SL_NN_NMOD] = {
     "attention.self.query",   "attention.self.key", "attention.self.value",
     "attention.output.dense", "intermediate.dense", "output.dense",
 };
 
 const char *sl_nn_module_path(int m) {
-    return m >= 0 && m < SL_NN_NMOD ? module_paths[m] : NULL;
+    return m >= 0 && m < SL_NN_NMOD ? sl_nn_module_paths[m] : NULL;
 }
 
+static const char *const bert_frozen[] = {"bert.pooler.dense", NULL};
+const sl_nn_adapter_layout sl_nn_bert_layout = {
+    "bert.encoder.layer",
+    sl_nn_module_paths,
+    SL_NN_NMOD,
+    "BERT",
+    "target_modules: null (PEFT's per-model default) — name the modules",
+    bert_frozen,
+    "bert.pooler.dense, which seqlora does not do",
+    "attention.output.dense, intermediate.dense and/or output.dense",
+    "query, key, value, attention.output.dense, intermediate.dense, output.dense",
+};
+
 int sl_nn_lora_targets(const char *const *names, size_t n, unsigned *targets, sl_err *err) {
-    unsigned set = 0;
-    if (n == 0) return sl_err_set(err, SL_EUSAGE, "no LoRA target modules given");
-    for (size_t i = 0; i < n; i++) {
-        const char *t = names[i];
-        if (!*t) return sl_err_set(err, SL_EUSAGE, "empty LoRA target module name");
-        if (sl_nn_target_suffix_match("bert.pooler.dense", t))
-            return sl_err_set(
-                err, SL_EUSAGE,
-                "target module '%s' would also adapt bert.pooler.dense, which seqlora does not do; "
-                "name attention.output.dense, intermediate.dense and/or output.dense instead",
-                t);
-        unsigned hit = 0;
-        for (int m = 0; m < SL_NN_NMOD; m++) {
-            char full[128];
-            snprintf(full, sizeof full, "bert.encoder.layer.0.%s", module_paths[m]);
-            if (sl_nn_target_suffix_match(full, t)) hit |= 1u << m;
-        }
-        if (!hit)
-            return sl_err_set(
-                err, SL_EUSAGE,
-                "target module '%s' matches no Linear of a BERT layer (expected query, key, value, "
-                "attention.output.dense, intermediate.dense, output.dense or a suffix of them)",
-                t);
-        set |= hit;
-    }
-    *targets = set;
-    return 0;
+    return sl_nn_family_lora_targets(&sl_nn_bert_layout, names, n, targets, err);
 }
 
 static int mod_in(const sl_nn_bert_config *c, int mod) {
@@ -75,7 +62,8 @@ static int load_base(sl_nn_bert *m, const sl_nn_ckpt *ck, sl_err *err) {
         sl_nn_layer_w *lw = &m->layer[l];
         for (int mod = 0; mod < SL_NN_NMOD; mod++)
             if ((rc = sl_nn_base_add_wb(&t, &lw->w[mod], &lw->b[mod], SL_NN_BASE_READ, mod_out(c, mod),
-                                        mod_in(c, mod), err, "encoder.layer.%d.%s", l, module_paths[mod])))
+                                        mod_in(c, mod), err, "encoder.layer.%d.%s", l,
+                                        sl_nn_module_paths[mod])))
                 goto out;
         if ((rc = sl_nn_base_add_wb(&t, &lw->ln1_w, &lw->ln1_b, SL_NN_BASE_READ, H, 0, err,
                                     "encoder.layer.%d.attention.output.LayerNorm", l)) ||
@@ -97,7 +85,7 @@ static int setup_trainable(sl_nn_bert *m, uint64_t seed, sl_err *err) {
     int in[SL_NN_NMOD], out[SL_NN_NMOD];
     for (int mod = 0; mod < SL_NN_NMOD; mod++)
         in[mod] = mod_in(&m->cfg, mod), out[mod] = mod_out(&m->cfg, mod);
-    return sl_nn_bert_cls_trainable(&m->cfg, &m->spec, module_paths, SL_NN_NMOD, in, out, seed,
+    return sl_nn_bert_cls_trainable(&m->cfg, &m->spec, sl_nn_module_paths, SL_NN_NMOD, in, out, seed,
                                     SL_NN_BERT_CLS_ARENA(m), err);
 }
 

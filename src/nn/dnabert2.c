@@ -46,39 +46,25 @@ int sl_nn_dnabert2_config_load(const char *path, sl_nn_bert_config *cfg, sl_err 
     return 0;
 }
 
+static const char *const d2_frozen[] = {"bert.pooler.dense", NULL};
+const sl_nn_adapter_layout sl_nn_d2_layout = {
+    "bert.encoder.layer",
+    d2_paths,
+    SL_NN_D2_NMOD,
+    "DNABERT-2",
+    "target_modules: null (PEFT has no default for DNABERT-2) — name the modules, e.g. Wqkv",
+    d2_frozen,
+    "bert.pooler.dense, which seqlora does not do",
+    "Wqkv, attention.output.dense, gated_layers and/or wo",
+    "Wqkv, attention.output.dense, gated_layers, wo",
+};
+
 int sl_nn_dnabert2_lora_targets(const char *const *names, size_t n, unsigned *targets, sl_err *err) {
-    unsigned set = 0;
-    if (n == 0) return sl_err_set(err, SL_EUSAGE, "no LoRA target modules given");
-    for (size_t i = 0; i < n; i++) {
-        const char *t = names[i];
-        if (!*t) return sl_err_set(err, SL_EUSAGE, "empty LoRA target module name");
-        if (sl_nn_target_suffix_match("bert.pooler.dense", t))
-            return sl_err_set(err, SL_EUSAGE,
-                              "target module '%s' would also adapt bert.pooler.dense; name Wqkv, "
-                              "attention.output.dense, gated_layers and/or wo instead",
-                              t);
-        unsigned hit = 0;
-        for (int m = 0; m < SL_NN_D2_NMOD; m++) {
-            char full[128];
-            snprintf(full, sizeof full, "bert.encoder.layer.0.%s", d2_paths[m]);
-            if (sl_nn_target_suffix_match(full, t)) hit |= 1u << m;
-        }
-        if (!hit)
-            return sl_err_set(err, SL_EUSAGE,
-                              "target module '%s' matches no Linear of a DNABERT-2 layer (expected Wqkv, "
-                              "attention.output.dense, gated_layers, wo or a suffix of them)",
-                              t);
-        set |= hit;
-    }
-    *targets = set;
-    return 0;
+    return sl_nn_family_lora_targets(&sl_nn_d2_layout, names, n, targets, err);
 }
 
 int sl_nn_dnabert2_adapter_read_config(const char *dir, sl_nn_lora_spec *spec, sl_err *err) {
-    static const sl_nn_adapter_layout lay = {
-        "bert.encoder.layer", d2_paths, SL_NN_D2_NMOD, "DNABERT-2",
-        "target_modules: null (PEFT has no default for DNABERT-2) — name the modules, e.g. Wqkv"};
-    return sl_nn_family_adapter_read_config(dir, &lay, spec, err);
+    return sl_nn_family_adapter_read_config(dir, &sl_nn_d2_layout, spec, err);
 }
 
 /* ---- weights ------------------------------------------------------------------------------- */

@@ -128,35 +128,21 @@ out:
 
 /* ---- LoRA targets -------------------------------------------------------------------------- */
 
+static const char *const esm_frozen[] = {"classifier.dense", "classifier.out_proj", NULL};
+const sl_nn_adapter_layout sl_nn_esm_layout = {
+    "esm.encoder.layer",
+    sl_nn_module_paths,
+    SL_NN_NMOD,
+    "ESM",
+    "target_modules: null (PEFT's per-model default) — name the modules",
+    esm_frozen,
+    "the ESM classifier (classifier.dense / out_proj), which is trained whole",
+    "attention.output.dense, intermediate.dense and/or output.dense",
+    "query, key, value, attention.output.dense, intermediate.dense, output.dense",
+};
+
 int sl_nn_esm_lora_targets(const char *const *names, size_t n, unsigned *targets, sl_err *err) {
-    unsigned set = 0;
-    if (n == 0) return sl_err_set(err, SL_EUSAGE, "no LoRA target modules given");
-    for (size_t i = 0; i < n; i++) {
-        const char *t = names[i];
-        if (!*t) return sl_err_set(err, SL_EUSAGE, "empty LoRA target module name");
-        if (sl_nn_target_suffix_match("classifier.dense", t) ||
-            sl_nn_target_suffix_match("classifier.out_proj", t))
-            return sl_err_set(err, SL_EUSAGE,
-                              "target module '%s' would also adapt the ESM classifier (classifier.dense / "
-                              "out_proj), which is trained whole; name attention.output.dense, "
-                              "intermediate.dense and/or output.dense instead",
-                              t);
-        unsigned hit = 0;
-        for (int m = 0; m < SL_NN_NMOD; m++) {
-            char full[128];
-            snprintf(full, sizeof full, "esm.encoder.layer.0.%s", sl_nn_module_path(m));
-            if (sl_nn_target_suffix_match(full, t)) hit |= 1u << m;
-        }
-        if (!hit)
-            return sl_err_set(
-                err, SL_EUSAGE,
-                "target module '%s' matches no Linear of an ESM layer (expected query, key, value, "
-                "attention.output.dense, intermediate.dense, output.dense or a suffix of them)",
-                t);
-        set |= hit;
-    }
-    *targets = set;
-    return 0;
+    return sl_nn_family_lora_targets(&sl_nn_esm_layout, names, n, targets, err);
 }
 
 /* ---- weights ------------------------------------------------------------------------------- */
@@ -218,11 +204,10 @@ static int setup_trainable(sl_nn_esm *m, uint64_t seed, sl_err *err) {
     int in[SL_NN_NMOD], out[SL_NN_NMOD];
     for (int mod = 0; mod < SL_NN_NMOD; mod++)
         in[mod] = sl_nn_esm_mod_in(c, mod), out[mod] = sl_nn_esm_mod_out(c, mod);
-    const char *paths[SL_NN_NMOD];
-    for (int mod = 0; mod < SL_NN_NMOD; mod++) paths[mod] = sl_nn_module_path(mod);
     sl_nn_tensor_table t = {0};
-    int rc = sl_nn_param_table_add_lora(&t, "base_model.model.esm.encoder.layer", c->b.layers, paths,
-                                        SL_NN_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
+    int rc =
+        sl_nn_param_table_add_lora(&t, "base_model.model.esm.encoder.layer", c->b.layers, sl_nn_module_paths,
+                                   SL_NN_NMOD, in, out, &m->spec, SL_NN_LORA_SLOTS(m->layer), err);
     if (!rc)
         rc = sl_nn_param_table_add(&t, "base_model.model.classifier.dense.weight", H, H, &m->cd_w, &m->gcd_w,
                                    err);
@@ -446,11 +431,9 @@ void sl_nn_esm_zero_grad(sl_nn_esm *m) {
 
 int sl_nn_esm_adapter_write(const sl_nn_esm *m, const float *params, const char *dir, const char *base_name,
                             sl_err *err) {
-    const char *paths[SL_NN_NMOD];
-    for (int mod = 0; mod < SL_NN_NMOD; mod++) paths[mod] = sl_nn_module_path(mod);
     static const char *const mts[2] = {"classifier", "score"};
-    return sl_nn_family_adapter_write(m->params, m->n_params, params ? params : m->tparams, &m->spec, paths,
-                                      SL_NN_NMOD, mts, 2, dir, base_name, err);
+    return sl_nn_family_adapter_write(m->params, m->n_params, params ? params : m->tparams, &m->spec,
+                                      sl_nn_module_paths, SL_NN_NMOD, mts, 2, dir, base_name, err);
 }
 
 int sl_nn_esm_adapter_load_weights(sl_nn_esm *m, const char *dir, sl_err *err) {

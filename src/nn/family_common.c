@@ -17,6 +17,35 @@ int sl_nn_target_suffix_match(const char *name, const char *t) {
     return n > k && name[n - k - 1] == '.' && !strcmp(name + n - k, t);
 }
 
+int sl_nn_family_lora_targets(const sl_nn_adapter_layout *lay, const char *const *names, size_t n,
+                              unsigned *targets, sl_err *err) {
+    unsigned set = 0;
+    if (n == 0) return sl_err_set(err, SL_EUSAGE, "no LoRA target modules given");
+    for (size_t i = 0; i < n; i++) {
+        const char *t = names[i];
+        if (!*t) return sl_err_set(err, SL_EUSAGE, "empty LoRA target module name");
+        for (const char *const *f = lay->frozen; *f; f++)
+            if (sl_nn_target_suffix_match(*f, t))
+                return sl_err_set(err, SL_EUSAGE, "target module '%s' would also adapt %s; name %s instead",
+                                  t, lay->frozen_what, lay->suggest);
+        unsigned hit = 0;
+        for (int m = 0; m < lay->n_kinds; m++) {
+            char full[160];
+            snprintf(full, sizeof full, "%s.0.%s", lay->layer_prefix, lay->paths[m]);
+            if (sl_nn_target_suffix_match(full, t)) hit |= 1u << m;
+        }
+        if (!hit)
+            return sl_err_set(
+                err, SL_EUSAGE,
+                "target module '%s' matches no Linear of a %s layer (expected %s or a suffix of "
+                "them)",
+                t, lay->family, lay->expected);
+        set |= hit;
+    }
+    *targets = set;
+    return 0;
+}
+
 /* The shortest decimal that reads back as the float f (0.1f -> 0.1), as PEFT writes Python floats. */
 static double short_double(float f) {
     char b[32];

@@ -223,14 +223,33 @@ int sl_nn_target_suffix_match(const char *name, const char *target);
 
 /* A family's PEFT module names, as data: its layers are "<layer_prefix>.<l>.<paths[k]>" for the module kinds
  * k < n_kinds (the bits of sl_nn_lora_spec.targets); `family` names it in messages ("BERT"); `null_targets`
- * is the reason given when adapter_config.json has target_modules null. */
+ * is the reason given when adapter_config.json has target_modules null. `frozen` (NULL-terminated) are the
+ * module names outside the layers a target name must not reach, described by `frozen_what`
+ * ("bert.pooler.dense, which seqlora does not do"); `suggest` and `expected` list the names to use in
+ * messages. */
 typedef struct sl_nn_adapter_layout {
     const char *layer_prefix;
     const char *const *paths;
     int n_kinds;
     const char *family;
     const char *null_targets;
+    const char *const *frozen;
+    const char *frozen_what;
+    const char *suggest;
+    const char *expected;
 } sl_nn_adapter_layout;
+
+/* The paths of BERT's (and ESM's) six Linear kinds inside a layer, by SL_NN_MOD_* (bert.c). */
+extern const char *const sl_nn_module_paths[SL_NN_NMOD];
+
+/* Each family's layout: BERT (bert.c), ESM (esm.c), DNABERT-2 (dnabert2.c). */
+extern const sl_nn_adapter_layout sl_nn_bert_layout, sl_nn_esm_layout, sl_nn_d2_layout;
+
+/* The module kinds of the family `lay` that the LoRA target names names[0..n) adapt, by PEFT's list rule
+ * (sl_nn_target_suffix_match on layer 0's module paths), into *targets. SL_EUSAGE for no names, an empty
+ * name, a name that would also reach a module of lay->frozen, or one that matches no module of the family. */
+int sl_nn_family_lora_targets(const sl_nn_adapter_layout *lay, const char *const *names, size_t n,
+                              unsigned *targets, sl_err *err);
 
 /* Read `dir`/adapter_config.json (peft_config.h) into *spec (zeroed first) for the family `lay`: r,
  * lora_alpha, lora_dropout, use_rslora, the target names (a list or PEFT's regex string, kept as written) and
