@@ -190,6 +190,10 @@ None open at the last run. Each finding below became an always-on regression tes
 - bert_config (same run): `{"num_labels": 211021020}` looped and allocated for 211 M labels (1.6 GB, 30 s)
   before the head's limit of 100,000 was checked; now checked first, SL_EDATA naming the count.
   `tests/fuzz/crashes/bert_config/`, `test_input_limits`.
+- regex guard (code review of the fix above, 2026-11-28): the guard read `{,n}` (glibc's GNU form of `{0,n}`)
+  as a literal `{`, so `(((a){,99}){,99}){,99}` passed it and regcomp asked for more than 2 GB (`seqlora
+  predict` with such target_modules: 2.7 GB RSS, 18 s). Bounds are now read as glibc reads them (61b9a9d).
+  `test_input_limits` (fails with the old guard).
 
 ## Not covered yet
 
