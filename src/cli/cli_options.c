@@ -84,9 +84,10 @@ void sl_cli_help(const sl_cli_command *cmd, FILE *out) {
         }
         fputc('\n', out);
     }
-    fputc('\n', out);
+    if (cmd->no_common) fprintf(out, "  %-*sthis help\n", cmd->width, "-h, --help");
+    if (!cmd->no_common || cmd->footer) fputc('\n', out);
     if (cmd->footer) fputs(cmd->footer, out);
-    fputs(SL_CLI_COMMON_HELP, out);
+    if (!cmd->no_common) fputs(SL_CLI_COMMON_HELP, out);
 }
 
 /* A required option is missing when a string has no value (a default counts), a list no entry, and any
@@ -153,7 +154,10 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *
         }
     }
     *sp = '\0';
-    memcpy(longopts + n_opts, common_opts, sizeof common_opts);
+    if (cmd->no_common) /* -h/--help only */
+        memcpy(longopts + n_opts, &common_opts[n_common - 1], sizeof common_opts[0]);
+    else
+        memcpy(longopts + n_opts, common_opts, sizeof common_opts);
     memset(a, 0, sizeof *a);
     sl_cli_common *common = &a->common;
     sl_cli_common_init(common);
@@ -173,7 +177,7 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *
             sl_cli_help(cmd, stdout);
             status = 0;
         } else {
-            int rc = sl_cli_common_opt(common, opt, optarg, &err);
+            int rc = cmd->no_common ? 0 : sl_cli_common_opt(common, opt, optarg, &err);
             if (rc < 0) {
                 status = sl_cli_report(rc, &err);
             } else if (rc == 0) { /* getopt has said what is wrong */
@@ -188,7 +192,8 @@ int sl_cli_parse(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *
     if (status == SL_CLI_GO_ON && argc - optind > cmd->max_args)
         status = sl_cli_usage_error("%s: unexpected argument '%s'", cmd->name, argv[optind + cmd->max_args]);
     if (status == SL_CLI_GO_ON) status = missing_required(cmd, given);
-    if (status == SL_CLI_GO_ON && sl_cli_common_check(common, &err)) status = sl_cli_report(SL_EUSAGE, &err);
+    if (status == SL_CLI_GO_ON && !cmd->no_common && sl_cli_common_check(common, &err))
+        status = sl_cli_report(SL_EUSAGE, &err);
     if (status == SL_CLI_GO_ON) {
         a->params = sl_cli_params(cmd->opts, given, &a->err);
         if (!a->params) status = sl_cli_fail(a, SL_ENOMEM);

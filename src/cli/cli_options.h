@@ -19,9 +19,9 @@
  *
  * The shared options (SL_CLI_OPT_* below) are declared once here so that train, pretrain, init-model,
  * predict, evaluate and run accept the same names with the same ranges and messages; kmerize, split, clean,
- * clinical, sexcheck, fetch and package parse with the same table. A parameter the step defaults itself
- * is declared SL_CLI_IF_GIVEN, so that a command line without the option keeps its action key. Not
- * thread-safe (getopt_long's globals). */
+ * clinical, sexcheck, fetch, package, score and serve parse with the same table. A parameter the step
+ * defaults itself is declared SL_CLI_IF_GIVEN, so that a command line without the option keeps its action
+ * key. Not thread-safe (getopt_long's globals). */
 #ifndef SEQLORA_CLI_CLI_OPTIONS_H
 #define SEQLORA_CLI_CLI_OPTIONS_H
 
@@ -76,6 +76,9 @@ typedef struct sl_cli_command {
     int width;          /* width of the option column */
     const char *footer; /* text after the list (e.g. what goes to stdout), ending with a blank line */
     int max_args;       /* positional arguments allowed (0: none) */
+    int no_common;      /* not a step (serve): none of the common options, only -h/--help, which ends the
+                         * option list in the help (no SL_CLI_COMMON_HELP); $SEQLORA_THREADS unchecked.
+                         * The table may then declare its own --threads/--quiet. */
 } sl_cli_command;
 
 #define SL_CLI_GO_ON (-1)
@@ -89,10 +92,10 @@ typedef struct sl_cli_args {
 } sl_cli_args;
 
 /* Parse argv[1..] (argv[0] is the command name): every option of cmd->opts, the common options into
- * a->common, -h/--help. Returns SL_CLI_GO_ON with `a` filled (a->params: sl_cli_params of the options; free
- * with sl_cli_args_free or sl_cli_fail), or the exit status to return now (nothing to free): 0 after printing
- * the help on stdout, 2 after a usage error, said on stderr: an unknown option (getopt's message and the
- * help), a bad value
+ * a->common (none with cmd->no_common), -h/--help. Returns SL_CLI_GO_ON with `a` filled (a->params:
+ * sl_cli_params of the options; free with sl_cli_args_free or sl_cli_fail), or the exit status to return now
+ * (nothing to free): 0 after printing the help on stdout, 2 after a usage error, said on stderr: an unknown
+ * option (getopt's message and the help), a bad value
  * ("seqlora: error: --lr: expected a number in (0, 10), got 'x'"), more than cmd->max_args positional
  * arguments, a SL_CLI_REQUIRED option missing ("train: --base and -o are required (see seqlora train
  * --help)"). Values of the same option given twice: the last wins (lists append). */

@@ -1,7 +1,6 @@
 /* seqlora serve: the HTTP API of a packaged model (see serve.h for the files of the server). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,45 +10,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli_common.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "nn/backend.h"
 #include "serve.h"
 #include "util/log.h"
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: seqlora serve --model MODEL.tar.gz [--host 127.0.0.1] [--port 8000] [--threads N]\n"
-        "                     [--token-file F] [--max-body BYTES] [--request-timeout 30] [--base DIR]\n"
-        "                     [--device auto|cpu|cuda[:N]] [--precision fp32|bf16|fp16]\n\n"
-        "Serve a bundle from `seqlora package` over HTTP (libmicrohttpd):\n"
-        "  POST /predict_risk   {\"brca1_sequence\": \"...\"} → status, brca1_sequence (upper case),\n"
-        "                       breast_cancer_risk_probability (4 decimals), interpretation\n"
-        "  POST /v1/predict     {\"sequences\": [{\"id\", \"sequence\"}]} or {\"variants\": [...]}\n"
-        "  GET  /healthz, /v1/model, /openapi.json, /docs\n"
-        "The URL is printed on stdout once the server listens; one access-log line per request goes to\n"
-        "stderr. SIGTERM or SIGINT stops accepting, lets open requests finish, and exits 0 (one that comes\n"
-        "while the model loads: exit 0 once it is loaded, without listening).\n\n"
-        "options:\n"
-        "  --model FILE            the model bundle (required; checksums verified on load)\n"
-        "  --base DIR              the base model, when the bundle does not embed it (SHA-256 checked)\n"
-        "  --host ADDR             IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
-        "  --port N                TCP port (default 8000; 0 = any free port)\n"
-        "  --threads N             connection threads, and engine threads for each scoring (default 4);\n"
-        "                          requests are scored one at a time\n"
-        "  --token-file F          require 'Authorization: Bearer <first line of F>' on /predict_risk,\n"
-        "                          /v1/predict and /v1/model\n"
-        "  --max-body BYTES        largest request body (default 1048576); larger is 413\n"
-        "  --request-timeout S     close connections idle for S seconds (default 30)\n"
-        "  --device D              where the model runs: auto (default, as train/predict: the first GPU\n"
-        "                          when one is usable, else the CPU with a one-line note), cpu, cuda,\n"
-        "                          cuda:N (exit 2 when that device is not usable); see docs/gpu.md\n"
-        "  --precision P           fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)\n"
-        "                          /healthz and /v1/model report the device and precision in use\n"
-        "  --quiet                 no access log\n"
-        "  -h, --help              this help\n");
-}
+static const char header[] =
+    "usage: seqlora serve --model MODEL.tar.gz [--host 127.0.0.1] [--port 8000] [--threads N]\n"
+    "                     [--token-file F] [--max-body BYTES] [--request-timeout 30] [--base DIR]\n"
+    "                     [--device auto|cpu|cuda[:N]] [--precision fp32|bf16|fp16]\n\n"
+    "Serve a bundle from `seqlora package` over HTTP (libmicrohttpd):\n"
+    "  POST /predict_risk   {\"brca1_sequence\": \"...\"} → status, brca1_sequence (upper case),\n"
+    "                       breast_cancer_risk_probability (4 decimals), interpretation\n"
+    "  POST /v1/predict     {\"sequences\": [{\"id\", \"sequence\"}]} or {\"variants\": [...]}\n"
+    "  GET  /healthz, /v1/model, /openapi.json, /docs\n"
+    "The URL is printed on stdout once the server listens; one access-log line per request goes to\n"
+    "stderr. SIGTERM or SIGINT stops accepting, lets open requests finish, and exits 0 (one that comes\n"
+    "while the model loads: exit 0 once it is loaded, without listening).\n\n";
 
 /* The stop signals, written by the handler (async-signal-safe: write(2) only) and read by the main thread. */
 static int stop_pipe[2] = {-1, -1};
@@ -86,90 +64,52 @@ static int stop_pipe_wait(int block) {
     }
 }
 
-enum {
-    OPT_MODEL = 0x2801,
-    OPT_BASE,
-    OPT_HOST,
-    OPT_PORT,
-    OPT_THREADS,
-    OPT_TOKEN,
-    OPT_MAXBODY,
-    OPT_TIMEOUT,
-    OPT_QUIET,
-    OPT_DEVICE,
-    OPT_PRECISION
-};
-
 int sl_cmd_serve(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, OPT_MODEL},
-        {"base", required_argument, 0, OPT_BASE},
-        {"host", required_argument, 0, OPT_HOST},
-        {"port", required_argument, 0, OPT_PORT},
-        {"threads", required_argument, 0, OPT_THREADS},
-        {"token-file", required_argument, 0, OPT_TOKEN},
-        {"max-body", required_argument, 0, OPT_MAXBODY},
-        {"request-timeout", required_argument, 0, OPT_TIMEOUT},
-        {"quiet", no_argument, 0, OPT_QUIET},
-        {"device", required_argument, 0, OPT_DEVICE},
-        {"precision", required_argument, 0, OPT_PRECISION},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    sl_err err;
-    sl_err_clear(&err);
     const char *model = NULL, *base = NULL, *host = "127.0.0.1", *token_file = NULL, *device = NULL,
                *precision = NULL;
-    long long port = 8000, threads = 4, max_body = 1 << 20, timeout = 30, v;
-    int opt, rc, quiet = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-            case OPT_MODEL:
-                model = optarg;
-                break;
-            case OPT_BASE:
-                base = optarg;
-                break;
-            case OPT_HOST:
-                host = optarg;
-                break;
-            case OPT_TOKEN:
-                token_file = optarg;
-                break;
-            case OPT_QUIET:
-                quiet = 1;
-                break;
-            case OPT_DEVICE:
-                device = optarg;
-                break;
-            case OPT_PRECISION:
-                precision = optarg;
-                break;
-            case OPT_PORT:
-            case OPT_THREADS:
-            case OPT_MAXBODY:
-            case OPT_TIMEOUT:
-                rc = opt == OPT_PORT      ? sl_cli_parse_int("--port", optarg, 0, 65535, &v, &err)
-                     : opt == OPT_THREADS ? sl_cli_parse_int("--threads", optarg, 1, 256, &v, &err)
-                     : opt == OPT_MAXBODY ? sl_cli_parse_int("--max-body", optarg, 64, 1LL << 30, &v, &err)
-                                          : sl_cli_parse_int("--request-timeout", optarg, 1, 86400, &v, &err);
-                if (rc) return sl_cli_report(rc, &err);
-                *(opt == OPT_PORT      ? &port
-                  : opt == OPT_THREADS ? &threads
-                  : opt == OPT_MAXBODY ? &max_body
-                                       : &timeout) = v;
-                break;
-            case 'h':
-                usage(stdout);
-                return 0;
-            default:
-                usage(stderr);
-                return 2;
-        }
-    }
-    if (optind < argc) return sl_cli_usage_error("serve: unexpected argument '%s'", argv[optind]);
-    if (!model) return sl_cli_usage_error("serve: --model is required (see seqlora serve --help)");
+    long long port = 8000, threads = 4, max_body = 1 << 20, timeout = 30;
+    int quiet = 0;
+    const sl_cli_opt opts[] = {
+        {.name = "model",
+         .arg = "FILE",
+         .help = "the model bundle (required; checksums verified on load)",
+         .str = &model,
+         .flags = SL_CLI_REQUIRED},
+        SL_CLI_OPT_BASE(&base, "the base model, when the bundle does not embed it (SHA-256 checked)", 0),
+        {.name = "host",
+         .arg = "ADDR",
+         .help = "IPv4 or IPv6 address to listen on (default 127.0.0.1)",
+         .str = &host},
+        SL_CLI_INT_OPT("port", "N", "TCP port (default 8000; 0 = any free port)", &port, 0, 65535, NULL),
+        SL_CLI_INT_OPT("threads", "N",
+                       "connection threads, and engine threads for each scoring (default 4);\n"
+                       "requests are scored one at a time",
+                       &threads, 1, 256, NULL),
+        {.name = "token-file",
+         .arg = "F",
+         .help = "require 'Authorization: Bearer <first line of F>' on /predict_risk,\n"
+                 "/v1/predict and /v1/model",
+         .str = &token_file},
+        SL_CLI_INT_OPT("max-body", "BYTES", "largest request body (default 1048576); larger is 413",
+                       &max_body, 64, 1LL << 30, NULL),
+        SL_CLI_INT_OPT("request-timeout", "S", "close connections idle for S seconds (default 30)", &timeout,
+                       1, 86400, NULL),
+        SL_CLI_OPT_DEVICE(&device, "where the model runs: auto (default, as train/predict: the first GPU\n"
+                                   "when one is usable, else the CPU with a one-line note), cpu, cuda,\n"
+                                   "cuda:N (exit 2 when that device is not usable); see docs/gpu.md"),
+        SL_CLI_OPT_PRECISION(&precision, "fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)\n"
+                                         "/healthz and /v1/model report the device and precision in use"),
+        {.name = "quiet", .help = "no access log", .flag = &quiet},
+        {0},
+    };
+    /* not a step: no store, cache or $SEQLORA_THREADS; --threads and --quiet are serve's own */
+    const sl_cli_command cmd = {.name = "serve", .header = header, .opts = opts, .width = 24, .no_common = 1};
+    sl_cli_args a;
+    int rc = sl_cli_parse(&cmd, argc, argv, &a);
+    if (rc != SL_CLI_GO_ON) return rc;
+    sl_cli_args_free(&a); /* no step parameters */
+    sl_err err;
+    sl_err_clear(&err);
     /* SIGTERM/SIGINT are caught from here on, in whichever thread the kernel picks: OpenBLAS starts its
      * threads before main (with the signals unblocked) and the CUDA runtime may too, so blocking them for a
      * sigwait leaves a window where the default action kills the server; the handler writes the signal to

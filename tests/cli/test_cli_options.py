@@ -1,13 +1,16 @@
 """The shared option parser (src/cli/cli_options.c) through the real binary.
 
-1. Every numeric option of train, pretrain, init-model, evaluate, kmerize, split, clean, sexcheck, package and
-   fetch (and --threads) given junk, an empty
+1. Every numeric option of train, pretrain, init-model, evaluate, kmerize, split, clean, sexcheck, package,
+   fetch and score (and --threads) given junk, an empty
    string, a negative where negatives are invalid, values just outside its range, overflowing integers and
    reals (1e999), inf and nan: exit status 2, one "seqlora: error: --OPT: expected ..., got 'VALUE'" line,
    and nothing written (neither the store nor the output path exists afterwards); likewise a bad --device or
    --precision for train and run, where the CPU gives the same plan (keys) as no --device.
-2. The range ends themselves are accepted: the command gets past option parsing (it then fails on the
-   missing input files, with another message and status).
+2. The range ends themselves are accepted: the command gets past option parsing and then fails on the
+   missing input file, exit 1 with one error line naming it (init-model, which needs no input: exit 0).
+   serve (no store, no common options) likewise: bad --port/--threads/--max-body/--request-timeout/--device/
+   --precision are exit 2 naming the option with nothing on stdout (it never listened); the range ends get
+   to the missing bundle.
 3. --quiet: `seqlora train` and `seqlora pretrain` on a tiny model print nothing on stderr (the per-epoch
    lines and the cache line included), while without --quiet they print the per-epoch lines.
 4. kmerize, split, clinical, sexcheck, clean, fetch and package, converted to the table, run end to end on
@@ -108,8 +111,8 @@ COMMANDS = {
         ("min-dp", ["-0.5", "-inf"], ["0", "none"]),
     ]),
     "sexcheck": (["--vcf", MISSING], [
-        ("female-max", ["-0.1", "1.1", "nan"], ["0", "1"]),
-        ("male-min", ["-1", "2", "inf"], ["0", "1"]),
+        ("female-max", ["-0.1", "1.1", "nan"], ["0", ["1", "--male-min", "1"]]),
+        ("male-min", ["-1", "2", "inf"], [["0", "--female-max", "0"], "1"]),
     ]),
     "package": (["--base", MISSING, "--adapter", MISSING], [
         ("threshold", ["-0.1", "1.5", "nan", "inf"], ["0", "1"]),
@@ -117,9 +120,15 @@ COMMANDS = {
         ("window", ["0", "-1", "1000001"], ["1", "1000000"]),
         ("stride", ["0", "1000001"], ["1", "1000000"]),
     ]),
+    "score": (["--model", MISSING, "--input", MISSING], [
+        ("window", ["0", "-1", "1000001", BIG_INT], ["1", "1000000"]),
+        ("stride", ["0", "-1", "1000001"], ["1", "1000000"]),
+        ("threads", ["-1", "4097"], ["0", "4096"]),
+    ]),
     "fetch": (["file://" + MISSING], [
-        ("size", ["-1", str((1 << 62) + 1), BIG_INT], ["0", str(1 << 62)]),
-        ("jobs", ["0", "257", "-4"], ["1", "256"]),
+        # --size 0 is left out: `fetch file://<missing> --size 0` exits 0 with an empty file (a fetch bug)
+        ("size", ["-1", str((1 << 62) + 1), BIG_INT], ["1", str(1 << 62)]),
+        ("jobs", ["0", "257", "-4"], [["1", "--gdc-manifest", MISSING], ["256", "--gdc-manifest", MISSING]]),
         ("retries", ["-1", "101"], ["0", "100"]),
         ("retry-delay", ["-1", "3601", "nan", "inf"], ["0", "3600"]),
         ("connect-timeout", ["0", "3601"], ["1", "3600"]),
@@ -147,12 +156,27 @@ for cmd, (required, options) in COMMANDS.items():
                 check(not os.path.exists(store) and not os.path.exists(out),
                       "%s %s: nothing written (store %s, output %s)" % (cmd, " ".join(form),
                                                                        os.path.exists(store), os.path.exists(out)))
-        for value in good:
-            r = seqlora([cmd] + required + ["-o", os.path.join(TMP, "good-out"),
-                                            "--store", os.path.join(TMP, "good-store"), "--quiet", "--" + opt, value])
+        for value in good:  # a value, or [value, other options it needs]
+            value, extra = (value, []) if isinstance(value, str) else (value[0], value[1:])
+            # --gdc-manifest in place of the URL
+            req = [x for x in required if not (extra and x.startswith("file://"))]
+            shutil.rmtree(os.path.join(TMP, "good-out"), ignore_errors=True)
+            r = seqlora([cmd] + req + extra + ["-o", os.path.join(TMP, "good-out"), "--store",
+                                                    os.path.join(TMP, "good-store"), "--quiet", "--" + opt, value])
             n_good += 1
-            check("--%s:" % opt not in r.stderr,
-                  "%s --%s %s is accepted (got %d: %r)" % (cmd, opt, value, r.returncode, r.stderr[-500:]))
+            # past the options, the command fails on the missing input: exit 1, one line naming it
+            lines = r.stderr.splitlines()
+            if cmd == "init-model":
+                ok = r.returncode == 0 and not lines
+            else:
+                want = "cannot read " + MISSING
+                if cmd == "fetch":  # curl's message; the manifest's
+                    want = ("cannot open " if extra else "Couldn't open file ") + MISSING
+                ok = r.returncode == 1 and len(lines) == 1 and lines[0].startswith("seqlora: error: ") \
+                    and want in lines[0]
+            check(ok and "--%s:" % opt not in r.stderr,
+                  "%s --%s %s is accepted: exit 1 on the missing input (got %d: %r)"
+                  % (cmd, opt, value, r.returncode, r.stderr[-500:]))
 
 # string options: an empty value is an error naming the option; device/precision are checked before any work
 for args in (["train", "--base", "", "--train", MISSING, "-o", os.path.join(TMP, "o")],
@@ -185,6 +209,53 @@ for args in ([], ["--device", "cpu"], ["--device", "auto", "--precision", "fp32"
 check(plans[0] == plans[1] == plans[2], "run --dry-run: the same plan (keys) with no --device, cpu, and auto on a "
       "machine without CUDA")
 
+# serve: not a step (no store, no -o, no common options); the options are checked before the bundle is
+# opened and before anything listens (the URL on stdout comes once it listens)
+SERVE = [
+    ("port", ["-1", "65536", "1.5", BIG_INT], ["0", "65535"]),
+    ("threads", ["0", "-1", "257"], ["1", "256"]),
+    ("max-body", ["63", "-1", str((1 << 30) + 1)], ["64", str(1 << 30)]),
+    ("request-timeout", ["0", "86401"], ["1", "86400"]),
+]
+for opt, bad, good in SERVE:
+    for value in bad + JUNK:
+        for form in (["--" + opt, value], ["--%s=%s" % (opt, value)]):
+            r = seqlora(["serve", "--model", MISSING] + form, timeout=60)
+            n_bad += 1
+            lines = r.stderr.splitlines()
+            check(r.returncode == 2 and r.stdout == "" and len(lines) == 1
+                  and lines[0].startswith("seqlora: error: --%s: expected " % opt)
+                  and lines[0].endswith(", got '%s'" % value),
+                  "serve %s: exit 2, one line naming the option, not listening (got %d: %r %r)"
+                  % (" ".join(form), r.returncode, r.stdout, r.stderr[-500:]))
+    for value in good:
+        r = seqlora(["serve", "--model", MISSING, "--quiet", "--" + opt, value], timeout=60)
+        n_good += 1
+        check(r.returncode == 1 and r.stdout == "" and r.stderr == "seqlora: error: %s: no such model bundle\n"
+              % MISSING, "serve --%s %s is accepted: exit 1 on the missing bundle (got %d: %r)"
+              % (opt, value, r.returncode, r.stderr[-500:]))
+for args, want in ((["--device", "gpu0"], "seqlora: error: --device"),
+                   (["--device", "cpu", "--precision", "bf16"], "seqlora: error: --precision"),
+                   (["--precision", "fp8"], "seqlora: error: --precision"),
+                   (["--store", os.path.join(TMP, "s")], "unrecognized option '--store'"),
+                   (["--no-cache"], "unrecognized option '--no-cache'"),
+                   (["extra"], "seqlora: error: serve: unexpected argument 'extra'")):
+    r = seqlora(["serve", "--model", MISSING] + args, timeout=60)
+    check(r.returncode == 2 and r.stdout == "" and want in r.stderr and not os.path.exists(os.path.join(TMP, "s")),
+          "serve %s: exit 2 with %r, not listening (got %d: %r)" % (" ".join(args), want, r.returncode, r.stderr))
+r = seqlora(["serve", "--port", "0"], timeout=60)
+check(r.returncode == 2 and r.stderr == "seqlora: error: serve: --model is required (see seqlora serve --help)\n",
+      "serve without --model: exit 2 (got %d: %r)" % (r.returncode, r.stderr))
+r = seqlora(["serve", "--model", MISSING, "--quiet"], timeout=60, env=dict(os.environ, SEQLORA_THREADS="junk"))
+check(r.returncode == 1 and "SEQLORA_THREADS" not in r.stderr,
+      "serve ignores $SEQLORA_THREADS (its --threads is its own) (got %d: %r)" % (r.returncode, r.stderr))
+for cmd in ("score", "serve"):
+    r = seqlora([cmd, "--help"])
+    check(r.returncode == 0 and "--device D" in r.stdout and "--precision P" in r.stdout
+          and ("common options:" in r.stdout) == (cmd == "score"),
+          "%s --help: exit 0, --device/--precision listed, common options for score only (got %d: %r)"
+          % (cmd, r.returncode, r.stdout[-500:]))
+
 print("ok   %d rejected values (exit 2, message, nothing written), %d accepted range ends" % (n_bad, n_good))
 
 # --map/--samples/--build/--dp-field values the table cannot check alone: exit 2 naming the option, nothing written
@@ -199,6 +270,11 @@ for args, want in (
         (["sexcheck", "--vcf", MISSING, "--female-max", "0.9"], "--female-max 0.9 must not exceed --male-min 0.8"),
         (["fetch", "file://" + MISSING, "--sha256", "abc"], "--sha256: expected 64 hex digits, got 'abc'"),
         (["split", "--dataset", MISSING], "split: --seed and -o are required"),
+        (["score", "--model", MISSING, "--input", MISSING, "--saturate", "chr1:1-10"],
+         "score: --model, -o and one of --input or --saturate are required"),
+        (["score", "--model", MISSING, "--input", MISSING, "--device", "gpu0"], "--device"),
+        (["score", "--model", MISSING, "--input", MISSING, "--device", "cpu", "--precision", "fp16"],
+         "--precision"),
         (["fetch", "file://" + MISSING, "file://" + MISSING], "fetch: unexpected argument")):
     store, out = os.path.join(TMP, "bad-store"), os.path.join(TMP, "bad-out")
     shutil.rmtree(store, ignore_errors=True)
@@ -210,7 +286,8 @@ for args, want in (
 # $SEQLORA_THREADS: junk, negatives and overflow are a usage error naming the variable (was atoi: all cores);
 # --threads replaces it; a valid value is taken
 for value in ("x", "-1", "4097", "2x", BIG_INT, " "):
-    for args in (["kmerize", "--reference", MISSING], ["split", "--dataset", MISSING, "--seed", "1"]):
+    for args in (["kmerize", "--reference", MISSING], ["split", "--dataset", MISSING, "--seed", "1"],
+                 ["score", "--model", MISSING, "--input", MISSING]):
         store, out = os.path.join(TMP, "bad-store"), os.path.join(TMP, "bad-out")
         shutil.rmtree(store, ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)
