@@ -5,7 +5,6 @@
 
 #include "cli_options.h"
 #include "commands.h"
-#include "util/fs.h"
 
 static const char header[] =
     "usage: seqlora split --dataset DATASET.tsv --seed S -o OUTDIR [options]\n\n"
@@ -98,7 +97,7 @@ int sl_cmd_split(int argc, char **argv) {
     sl_cli_args a;
     int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
-    if ((rc = sl_fs_mkdirs(out, &a.err))) return sl_cli_fail(&a, rc);
+    rc = 0;
     char *paths[4];
     const char *names[4] = {"train.tsv", "test.tsv", "split.json", "folds.tsv"};
     sl_run_output outputs[4];
@@ -111,6 +110,7 @@ int sl_cmd_split(int argc, char **argv) {
         for (int i = 0; i < 4; i++) free(paths[i]);
         return sl_cli_fail(&a, rc);
     }
+    /* the runner creates `out` when it writes the outputs: a failed step leaves no empty directory */
     sl_run_input inputs[1] = {{"dataset", dataset}};
     sl_run_result res = {0};
     rc = sl_cli_run_step("split", a.params, inputs, 1, outputs, folds > 1 ? 4 : 3, &a.common, &res);

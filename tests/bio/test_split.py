@@ -7,6 +7,7 @@ minimum warns and, when set hard, fails; a cache hit the second time."""
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -137,7 +138,21 @@ out = os.path.join(T, "min")
 p = run(["split", "--dataset", ds, "--seed", "1", "--warn-per-class", "200", "-o", out])
 check(p.returncode == 0 and "warning: label 'INT' has 169 rows, fewer than 200" in p.stderr, "warning: " + p.stderr)
 out = os.path.join(T, "min2")
+shutil.rmtree(out, ignore_errors=True)
 p = run(["split", "--dataset", ds, "--seed", "1", "--min-per-class", "200", "-o", out])
 check(p.returncode == 3 and "label 'INT' has 169 rows" in p.stderr, "hard minimum: %d %s" % (p.returncode, p.stderr))
-check(not os.path.exists(os.path.join(out, "train.tsv")), "train.tsv written despite the error")
+check(not os.path.exists(out), "the output directory exists despite the error")
+
+# 6. a failed split leaves no -o directory behind (a workflow engine would take it for a finished output):
+# a missing dataset, one that is not a dataset, and the hard minimum above; a nested -o as well
+empty = os.path.join(T, "empty.tsv")
+open(empty, "w").close()
+for dataset, rc in ((os.path.join(T, "no-such.tsv"), 1), (empty, 3)):
+    for out in (os.path.join(T, "fail"), os.path.join(T, "fail-parent", "sub")):
+        shutil.rmtree(os.path.join(T, "fail"), ignore_errors=True)
+        shutil.rmtree(os.path.join(T, "fail-parent"), ignore_errors=True)
+        p = run(["split", "--dataset", dataset, "--seed", "1", "-o", out])
+        check(p.returncode == rc and not os.path.exists(out),
+              "failed split (%s): exit %d, %s left behind (got %d, %s)"
+              % (os.path.basename(dataset), rc, out, p.returncode, p.stderr.strip()))
 sys.exit(1 if failures else 0)
