@@ -233,11 +233,11 @@ json_t *sl_cli_params(const sl_cli_opt *opts, const unsigned char *given, sl_err
 
 int sl_cli_device_params(const char *device, const char *precision, const char *model_dir,
                          const sl_cli_common *c, json_t *params, sl_err *err) {
+    (void)model_dir; /* every family runs on CUDA: nothing to check (cli_options.h) */
     sl_nn_device dev;
     int prec, rc;
     char note[1400];
-    if ((rc = sl_nn_device_select(device, precision, model_dir, &dev, &prec, note, sizeof note, err)))
-        return rc;
+    if ((rc = sl_nn_device_select(device, precision, &dev, &prec, note, sizeof note, err))) return rc;
     if (note[0] && !c->quiet) sl_log_info("%s", note);
     if (dev.kind != SL_NN_DEVICE_CUDA) return 0;
     if (json_object_set_new(params, "device", json_string("cuda")) ||

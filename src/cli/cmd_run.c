@@ -60,7 +60,7 @@ static void print_plan(const sl_pipeline *p, FILE *out) {
 
 /* --device/--precision: the stages that run the model (train, the model's evaluation) run there. Resolved
  * before anything is written; only a CUDA device changes their parameters (and so their keys), as for
- * `seqlora train`. A base given as a folder is checked for a family the device can run. */
+ * `seqlora train`. (Any model family runs on CUDA: the base is handed on, but not checked.) */
 static int device_params(const json_t *config, const char *device, const char *precision,
                          const sl_cli_common *c, json_t **out, sl_err *err) {
     const char *base = json_string_value(json_object_get(config, "base"));

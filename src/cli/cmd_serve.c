@@ -119,7 +119,7 @@ int sl_cmd_serve(int argc, char **argv) {
     sl_nn_device dev;
     int prec;
     char note[1400];
-    if ((rc = sl_nn_device_select(device, precision, NULL, &dev, &prec, note, sizeof note, &err)))
+    if ((rc = sl_nn_device_select(device, precision, &dev, &prec, note, sizeof note, &err)))
         return sl_cli_report(rc, &err);
     if (note[0] && !quiet) sl_log_info("%s", note);
     const int cuda = dev.kind == SL_NN_DEVICE_CUDA;

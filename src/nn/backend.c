@@ -187,8 +187,8 @@ int sl_nn_cuda_ordinal(void) {
     return cuda_ordinal;
 }
 
-int sl_nn_device_select(const char *device, const char *precision, const char *model_dir, sl_nn_device *out,
-                        int *prec, char *note, size_t note_len, sl_err *err) {
+int sl_nn_device_select(const char *device, const char *precision, sl_nn_device *out, int *prec, char *note,
+                        size_t note_len, sl_err *err) {
     sl_nn_device req;
     int rc;
     if (note && note_len) note[0] = '\0';
@@ -201,7 +201,6 @@ int sl_nn_device_select(const char *device, const char *precision, const char *m
                           sl_nn_precision_name(*prec));
     char why[1200] = "";
     if ((rc = sl_nn_device_resolve(&req, out, why, sizeof why, err))) return rc;
-    (void)model_dir; /* every family runs on CUDA */
     if (out->kind == SL_NN_DEVICE_CPU && *prec != SL_CUDA_FP32) {
         size_t l = strlen(why);
         snprintf(why + l, sizeof why - l, "; --precision %s applies to CUDA only, running fp32",

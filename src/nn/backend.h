@@ -47,15 +47,12 @@ const sl_cuda_api *sl_nn_cuda_api(char *why, size_t why_len);
 int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note, size_t note_len,
                          sl_err *err);
 
-/* --device / --precision for a run on the model in `model_dir` (device NULL = "auto", precision NULL =
- * "fp32"): parse both, resolve the device, and apply what the CUDA backend can run. train/predict hand
- * BERT-family bases only to the CUDA module (it runs ESM and DNABERT-2 too, sl_nn_cuda_model_create, but
- * the trainer and predict are not wired for them yet): for another family auto falls back to the CPU with
- * a note and cuda[:N] is SL_EUSAGE naming the base and its family. The CPU engine is fp32 only: cpu +
- * bf16/fp16 is SL_EUSAGE, auto falling back to the CPU runs fp32 and says so in the note. *note (may be NULL)
- * gets one line when auto fell back, else "". model_dir may be NULL (no family check). */
-int sl_nn_device_select(const char *device, const char *precision, const char *model_dir, sl_nn_device *out,
-                        int *prec, char *note, size_t note_len, sl_err *err);
+/* --device / --precision for a run (device NULL = "auto", precision NULL = "fp32"): parse both and resolve
+ * the device (every model family runs on CUDA, so the model is not looked at). The CPU engine is fp32 only:
+ * cpu + bf16/fp16 is SL_EUSAGE, auto falling back to the CPU runs fp32 and says so in the note. *note (may
+ * be NULL) gets one line when auto fell back, else "". Errors: SL_EUSAGE naming the option. */
+int sl_nn_device_select(const char *device, const char *precision, sl_nn_device *out, int *prec, char *note,
+                        size_t note_len, sl_err *err);
 
 /* The CUDA ordinal that steps whose parameters say device "cuda" run on. The ordinal is not part of an
  * action key (the same bytes on any device of a machine); the CLI sets it from --device cuda:N before
