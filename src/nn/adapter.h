@@ -26,7 +26,4 @@ int sl_nn_adapter_load_weights(sl_nn_bert *m, const char *dir, sl_err *err);
 int sl_nn_adapter_write(const sl_nn_bert *m, const float *params, const char *dir, const char *base_name,
                         sl_err *err);
 
-/* PEFT's print_trainable_parameters() line: "trainable params: N || all params: M || trainable%: P". */
-void sl_nn_trainable_line(const sl_nn_bert *m, char *buf, size_t len);
-
 #endif

@@ -250,12 +250,9 @@ static void commas(size_t n, char *out, size_t len) {
 }
 
 void sl_nn_model_trainable_line(const sl_nn_model *m, char *buf, size_t len) {
-    if (m->bert) {
-        sl_nn_trainable_line(m->bert, buf, len);
-        return;
-    }
-    size_t tr = sl_nn_model_n_train(m),
-           all = m->esm ? sl_nn_esm_n_total(m->esm) : sl_nn_dnabert2_n_total(m->d2);
+    size_t tr = sl_nn_model_n_train(m), all = m->esm  ? sl_nn_esm_n_total(m->esm)
+                                              : m->d2 ? sl_nn_dnabert2_n_total(m->d2)
+                                                      : sl_nn_bert_n_total(m->bert);
     char a[40], b[40];
     commas(tr, a, sizeof a);
     commas(all, b, sizeof b);
