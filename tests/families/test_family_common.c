@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/config_read.h"
 #include "nn/family_common.h"
 #include "nn/safetensors.h"
 #include "test.h"
+#include "util/fs.h"
 
 /* An in-memory checkpoint "ckpt" holding the given 1-D / 2-D float tensors, values i + 100 * tensor. */
 static sl_nn_st_file *make_ckpt(const char *const *names, const int64_t (*shapes)[2], size_t n) {
@@ -185,11 +187,111 @@ static void test_bump(void) {
     CHECK(strstr(err.msg, "out of memory for activations (batch 2 x length 3)") != NULL && mem == NULL);
 }
 
+/* The LoRA target names of each family's layout: kinds by PEFT's suffix rule, the modules LoRA must not
+ * reach and names matching nothing refused with the family's lists. */
+static void test_lora_targets(void) {
+    sl_err err = {0};
+    unsigned t = 0;
+    const char *q[] = {"query", "output.dense"}, *dense[] = {"dense"}, *wqkv[] = {"Wqkv", "wo"},
+               *pool[] = {"pooler.dense"}, *foo[] = {"foo"};
+    CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_bert_layout, q, 2, &t, &err), 0);
+    CHECK_EQ_INT((int)t, (1 << 0) | (1 << 3) | (1 << 5)); /* output.dense: attention.output.dense too */
+    CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_d2_layout, wqkv, 2, &t, &err), 0);
+    CHECK_EQ_INT((int)t, (1 << 0) | (1 << 3));
+    CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_bert_layout, pool, 1, &t, &err), SL_EUSAGE);
+    CHECK(strstr(err.msg, "'pooler.dense' would also adapt bert.pooler.dense") != NULL);
+    CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_esm_layout, dense, 1, &t, &err), SL_EUSAGE);
+    CHECK(strstr(err.msg, "ESM classifier") != NULL);
+    CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_d2_layout, foo, 1, &t, &err), SL_EUSAGE);
+    CHECK(strstr(err.msg, "'foo' matches no Linear of a DNABERT-2 layer (expected Wqkv") != NULL);
+    CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_d2_layout, foo, 0, &t, &err), SL_EUSAGE);
+}
+
+static const char *tmp_dir(const char *name) {
+    static char dir[4096];
+    const char *base = getenv("SEQLORA_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/family_common_%s", base ? base : "/tmp", name);
+    sl_fs_mkdirs(dir, NULL);
+    return dir;
+}
+
+/* adapter_config.json: a regex reaching layer 0 only is refused for DNABERT-2 as for BERT. */
+static void test_adapter_config(void) {
+    const char *dir = tmp_dir("cfg");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    const char *one_layer = "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": "
+                            "\"bert\\\\.encoder\\\\.layer\\\\.0\\\\.attention\\\\.self\\\\.Wqkv\"}";
+    sl_err err = {0};
+    sl_nn_lora_spec spec;
+    CHECK_EQ_INT(sl_fs_write_atomic(path, one_layer, strlen(one_layer), &err), 0);
+    CHECK_EQ_INT(sl_nn_family_adapter_read_config(dir, &sl_nn_d2_layout, &spec, &err), SL_EDATA);
+    CHECK(strstr(err.msg, "adapt attention.self.Wqkv in some layers only") != NULL);
+    const char *list = "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": "
+                       "[\"Wqkv\"], \"modules_to_save\": [\"classifier\", \"pooler\"]}";
+    CHECK_EQ_INT(sl_fs_write_atomic(path, list, strlen(list), &err), 0);
+    CHECK_EQ_INT(sl_nn_family_adapter_read_config(dir, &sl_nn_d2_layout, &spec, &err), 0);
+    CHECK(spec.targets == 1u && spec.r == 4 && spec.train_pooler && !strcmp(spec.target_names, "Wqkv"));
+    CHECK_EQ_INT(sl_nn_family_adapter_read_config(dir, &sl_nn_bert_layout, &spec, &err), SL_EDATA);
+    CHECK(strstr(err.msg, "target_modules match no Linear of a BERT layer") != NULL);
+}
+
+/* adapter_model.safetensors: every tensor of the model must be in the file, and every tensor of the file
+ * (LoRA or head) must have a slot in the model. */
+static void test_adapter_weights(void) {
+    const char *dir = tmp_dir("w");
+    sl_nn_param ps[2] = {{"base_model.model.x.lora_A.weight", 2, {2, 3}, 0, 6},
+                         {"base_model.model.classifier.bias", 1, {2, 0}, 6, 2}};
+    float v[8] = {1, 2, 3, 4, 5, 6, 7, 8}, back[8] = {0};
+    sl_nn_lora_spec spec = {.r = 2, .alpha = 4, .targets = 1};
+    const char *paths[] = {"x"}, *mts[] = {"classifier"};
+    sl_err err = {0};
+    CHECK_EQ_INT(sl_nn_family_adapter_write(ps, 2, v, &spec, paths, 1, mts, 1, dir, NULL, &err), 0);
+    CHECK_EQ_INT(sl_nn_family_adapter_load(ps, 2, back, dir, &err), 0);
+    CHECK(!memcmp(v, back, sizeof v));
+    CHECK_EQ_INT(sl_nn_family_adapter_load(ps, 1, back, dir, &err), SL_EDATA);
+    CHECK(strstr(err.msg, "tensor base_model.model.classifier.bias has no counterpart in this model") !=
+          NULL);
+    sl_nn_param other = {"base_model.model.y.lora_A.weight", 2, {2, 3}, 0, 6};
+    CHECK_EQ_INT(sl_nn_family_adapter_load(&other, 1, back, dir, &err), SL_EDATA);
+    CHECK(strstr(err.msg, "no tensor base_model.model.y.lora_A.weight (the adapter does not match") != NULL);
+}
+
+/* config.json's head, the same for every family. */
+static void test_cfg_head(void) {
+    sl_err err = {0};
+    sl_nn_bert_config c = {0};
+    json_t *o = json_loads("{\"num_labels\": 200000}", 0, NULL);
+    CHECK_EQ_INT(sl_nn_cfg_head(o, "c.json", &c, &err), SL_EDATA);
+    CHECK(strstr(err.msg, "c.json: 200000 labels (num_labels or id2label) is more than 100000") != NULL);
+    json_decref(o);
+    o = json_loads("{\"id2label\": {\"0\": \"a\", \"1\": 3}}", 0, NULL);
+    CHECK_EQ_INT(sl_nn_cfg_head(o, "c.json", &c, &err), SL_EDATA);
+    CHECK(strstr(err.msg, "field 'id2label': no string label for id 1") != NULL);
+    json_decref(o);
+    o = json_loads("{\"num_labels\": 3, \"problem_type\": 7}", 0, NULL);
+    CHECK_EQ_INT(sl_nn_cfg_head(o, "c.json", &c, &err), SL_EDATA);
+    CHECK(strstr(err.msg, "field 'problem_type': expected a string") != NULL);
+    json_decref(o);
+    o = json_loads("{\"id2label\": {\"0\": \"neg\", \"1\": \"pos\"}, \"problem_type\": "
+                   "\"multi_label_classification\"}",
+                   0, NULL);
+    CHECK_EQ_INT(sl_nn_cfg_head(o, "c.json", &c, &err), 0);
+    CHECK(c.num_labels == 2 && !strcmp(c.labels[1], "pos") && c.problem == SL_NN_MULTI_LABEL &&
+          c.has_problem_type);
+    json_decref(o);
+    sl_nn_bert_config_free(&c);
+}
+
 int main(void) {
     RUN_TEST(test_ckpt_names);
     RUN_TEST(test_base_table);
     RUN_TEST(test_trainable_table);
     RUN_TEST(test_names);
     RUN_TEST(test_bump);
+    RUN_TEST(test_lora_targets);
+    RUN_TEST(test_adapter_config);
+    RUN_TEST(test_adapter_weights);
+    RUN_TEST(test_cfg_head);
     return TEST_RESULT();
 }
