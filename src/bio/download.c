@@ -419,7 +419,9 @@ static int fetch_loop(sink *s, const char *url, int64_t expect_size, fetch_state
         uint64_t have = 0;
         if (s->fd >= 0) {
             if ((rc = file_size(s->fd, &have, s->path, err))) break;
-            if (expect_size >= 0 && have == (uint64_t)expect_size) break; /* already complete */
+            /* a partial file of a previous try that is already whole; an empty one proves nothing (the
+             * resource may not exist), so an expected size of 0 always asks the source */
+            if (expect_size >= 0 && have > 0 && have == (uint64_t)expect_size) break;
             if (expect_size >= 0 && have > (uint64_t)expect_size) {
                 if ((rc = truncate_file(s, err))) break;
                 have = 0;

@@ -85,6 +85,13 @@ def main():
     p = fetch(base + "/status/404/data.bin", "-o", out404)
     check(p.returncode == 1 and "404" in p.stderr and not os.path.exists(out404), "404 -> exit 1: " + p.stderr.strip())
 
+    # an expected size of 0 is no proof the resource exists: a missing file or a 404 still fails, nothing written
+    # (it used to count the fresh empty partial file as "already complete": exit 0, an empty output)
+    for url in (base + "/status/404/empty.bin", "file://" + os.path.join(TMP, "no-such-file")):
+        out0 = os.path.join(TMP, "size0.bin")
+        p = fetch(url, "-o", out0, "--size", "0")
+        check(p.returncode == 1 and not os.path.exists(out0), "--size 0, missing source -> exit 1: " + p.stderr.strip())
+
     # 500 then 200: retried
     srv.reset_counts()
     p = fetch(base + "/flaky/1/data.bin", "-o", os.path.join(TMP, "flaky.bin"), "--sha256", sha)
