@@ -231,9 +231,8 @@ json_t *sl_cli_params(const sl_cli_opt *opts, const unsigned char *given, sl_err
     return params;
 }
 
-int sl_cli_device_params(const char *device, const char *precision, const char *model_dir,
-                         const sl_cli_common *c, json_t *params, sl_err *err) {
-    (void)model_dir; /* every family runs on CUDA: nothing to check (cli_options.h) */
+int sl_cli_device_params(const char *device, const char *precision, const sl_cli_common *c, json_t *params,
+                         sl_err *err) {
     sl_nn_device dev;
     int prec, rc;
     char note[1400];

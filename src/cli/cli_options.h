@@ -133,10 +133,9 @@ int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err);
 /* --device/--precision for a run: resolve them (sl_nn_device_select), log its note unless c->quiet, and for
  * a CUDA device put "device": "cuda" and
  * "precision" into `params` (only a CUDA run carries them in its action key, docs/gpu.md) and select
- * that GPU for the steps. Errors: SL_EUSAGE naming the option, as sl_nn_device_select. `model_dir` is
- * ignored (every model family runs on CUDA, so there is no family check) and may be NULL. */
-int sl_cli_device_params(const char *device, const char *precision, const char *model_dir,
-                         const sl_cli_common *c, json_t *params, sl_err *err);
+ * that GPU for the steps. Errors: SL_EUSAGE naming the option, as sl_nn_device_select. */
+int sl_cli_device_params(const char *device, const char *precision, const sl_cli_common *c, json_t *params,
+                         sl_err *err);
 
 /* "<dir>/<name>" when `path` is NULL, else a copy of path; malloc'd (NULL when out of memory). For the
  * outputs that default to a file inside the output folder (metrics.jsonl). */

@@ -80,7 +80,7 @@ int sl_cmd_evaluate(int argc, char **argv) {
     else if (pred && (device || precision))
         rc = sl_err_set(&a.err, SL_EUSAGE, "evaluate: --device and --precision apply to --base only");
     else if (base)
-        rc = sl_cli_device_params(device, precision, base, &a.common, a.params, &a.err);
+        rc = sl_cli_device_params(device, precision, &a.common, a.params, &a.err);
     if (rc) return sl_cli_fail(&a, rc);
     sl_run_input inputs[5];
     size_t n_in = 0;

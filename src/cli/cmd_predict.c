@@ -38,7 +38,7 @@ int sl_cmd_predict(int argc, char **argv) {
     int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
     /* only a CUDA run carries device/precision in its action key (docs/gpu.md "Action keys") */
-    if ((rc = sl_cli_device_params(device, precision, base, &a.common, a.params, &a.err)))
+    if ((rc = sl_cli_device_params(device, precision, &a.common, a.params, &a.err)))
         return sl_cli_fail(&a, rc);
     sl_run_input inputs[3];
     size_t n = 0;

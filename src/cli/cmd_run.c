@@ -60,13 +60,11 @@ static void print_plan(const sl_pipeline *p, FILE *out) {
 
 /* --device/--precision: the stages that run the model (train, the model's evaluation) run there. Resolved
  * before anything is written; only a CUDA device changes their parameters (and so their keys), as for
- * `seqlora train`. (Any model family runs on CUDA: the base is handed on, but not checked.) */
-static int device_params(const json_t *config, const char *device, const char *precision,
-                         const sl_cli_common *c, json_t **out, sl_err *err) {
-    const char *base = json_string_value(json_object_get(config, "base"));
-    if (base && !strncmp(base, "sha256:", 7)) base = NULL;
+ * `seqlora train` (every model family runs on CUDA). */
+static int device_params(const char *device, const char *precision, const sl_cli_common *c, json_t **out,
+                         sl_err *err) {
     *out = json_object();
-    return *out ? sl_cli_device_params(device, precision, base, c, *out, err)
+    return *out ? sl_cli_device_params(device, precision, c, *out, err)
                 : sl_err_set(err, SL_ENOMEM, "out of memory");
 }
 
@@ -124,7 +122,7 @@ int sl_cmd_run(int argc, char **argv) {
         return 0;
     }
     json_t *dp = NULL;
-    if ((rc = device_params(config, device, precision, &common, &dp, &err))) {
+    if ((rc = device_params(device, precision, &common, &dp, &err))) {
         json_decref(dp);
         json_decref(config);
         return sl_cli_report(rc, &err);

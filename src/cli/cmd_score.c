@@ -77,7 +77,7 @@ int sl_cmd_score(int argc, char **argv) {
             "score: --model, -o and one of --input or --saturate are required (see seqlora score --help)");
     }
     /* only a CUDA run carries device/precision in its action key (docs/gpu.md "Action keys") */
-    if ((rc = sl_cli_device_params(device, precision, NULL, &a.common, a.params, &a.err)))
+    if ((rc = sl_cli_device_params(device, precision, &a.common, a.params, &a.err)))
         return sl_cli_fail(&a, rc);
     sl_run_input inputs[4];
     size_t n = 0;

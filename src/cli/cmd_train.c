@@ -110,7 +110,7 @@ int sl_cmd_train(int argc, char **argv) {
     int rc = sl_cli_parse(&cmd, argc, argv, &a);
     if (rc != SL_CLI_GO_ON) return rc;
     /* the device is resolved here, so that only a CUDA run carries device/precision in its action key */
-    rc = sl_cli_device_params(device, precision, base, &a.common, a.params, &a.err);
+    rc = sl_cli_device_params(device, precision, &a.common, a.params, &a.err);
     if (!rc && json_object_set_new(a.params, "base_name", json_string(base_name(base))))
         rc = sl_err_set(&a.err, SL_ENOMEM, "out of memory");
     char *mpath = rc ? NULL : sl_cli_default_in(metrics, out, "metrics.jsonl");
