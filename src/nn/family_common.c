@@ -37,7 +37,7 @@ int sl_nn_family_lora_targets(const sl_nn_adapter_layout *lay, const char *const
         if (!hit)
             return sl_err_set(
                 err, SL_EUSAGE,
-                "target module '%s' matches no Linear of a %s layer (expected %s or a suffix of "
+                "target module '%s' matches no Linear of the %s layers (expected %s or a suffix of "
                 "them)",
                 t, lay->family, lay->expected);
         set |= hit;
@@ -76,12 +76,15 @@ int sl_nn_family_adapter_read_config(const char *dir, const sl_nn_adapter_layout
         why = "rank_pattern/alpha_pattern: per-module ranks are not supported yet";
     else if (!cfg.target_modules && !cfg.target_modules_regex)
         why = lay->null_targets;
-    else if (sl_nn_peft_config_targets(&cfg, "bert.pooler.dense"))
-        why = "target_modules adapt bert.pooler.dense, which seqlora does not do";
     if (why) {
         rc = sl_err_set(err, SL_EDATA, "%s: %s", path, why);
         goto out;
     }
+    for (const char *const *f = lay->frozen; *f; f++)
+        if (sl_nn_peft_config_targets(&cfg, *f)) {
+            rc = sl_err_set(err, SL_EDATA, "%s: target_modules adapt %s", path, lay->frozen_what);
+            goto out;
+        }
     spec->r = cfg.r;
     spec->alpha = (float)cfg.lora_alpha;
     spec->dropout = (float)cfg.lora_dropout;
@@ -104,7 +107,8 @@ int sl_nn_family_adapter_read_config(const char *dir, const sl_nn_adapter_layout
         if (hit) spec->targets |= 1u << mod;
     }
     if (!spec->targets) {
-        rc = sl_err_set(err, SL_EDATA, "%s: target_modules match no Linear of a %s layer", path, lay->family);
+        rc = sl_err_set(err, SL_EDATA, "%s: target_modules match no Linear of the %s layers", path,
+                        lay->family);
         goto out;
     }
     if (cfg.target_modules_regex) {

@@ -256,8 +256,8 @@ int sl_nn_family_lora_targets(const sl_nn_adapter_layout *lay, const char *const
  * the module kinds they adapt, decided with PEFT's own matching rule on layers 0 and 1 of the module paths,
  * and "pooler" / "bert.pooler" in modules_to_save (train_pooler). SL_EDATA "PATH: KEY: why" for what seqlora
  * cannot honour: bias other than "none", fan_in_fan_out, layers_to_transform, rank/alpha patterns, null
- * target_modules, a target on bert.pooler.dense, targets that differ between layers or match no module of the
- * family; peft_type other than LORA and malformed files as sl_nn_peft_config_read. */
+ * target_modules, a target on a module of lay->frozen, targets that differ between layers or match no module
+ * of the family; peft_type other than LORA and malformed files as sl_nn_peft_config_read. */
 int sl_nn_family_adapter_read_config(const char *dir, const sl_nn_adapter_layout *lay, sl_nn_lora_spec *spec,
                                      sl_err *err);
 

@@ -234,6 +234,7 @@ int sl_nn_model_adapter_read_config(const char *model_dir, const char *adapter_d
                 "%s: target_modules put LoRA on the ESM classifier (classifier.dense / out_proj), "
                 "which seqlora trains whole; not supported",
                 path);
+        return sl_nn_family_adapter_read_config(adapter_dir, &sl_nn_esm_layout, spec, err);
     }
     return sl_nn_adapter_read_config(adapter_dir, spec, err);
 }

@@ -203,7 +203,7 @@ static void test_lora_targets(void) {
     CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_esm_layout, dense, 1, &t, &err), SL_EUSAGE);
     CHECK(strstr(err.msg, "ESM classifier") != NULL);
     CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_d2_layout, foo, 1, &t, &err), SL_EUSAGE);
-    CHECK(strstr(err.msg, "'foo' matches no Linear of a DNABERT-2 layer (expected Wqkv") != NULL);
+    CHECK(strstr(err.msg, "'foo' matches no Linear of the DNABERT-2 layers (expected Wqkv") != NULL);
     CHECK_EQ_INT(sl_nn_family_lora_targets(&sl_nn_d2_layout, foo, 0, &t, &err), SL_EUSAGE);
 }
 
@@ -233,7 +233,14 @@ static void test_adapter_config(void) {
     CHECK_EQ_INT(sl_nn_family_adapter_read_config(dir, &sl_nn_d2_layout, &spec, &err), 0);
     CHECK(spec.targets == 1u && spec.r == 4 && spec.train_pooler && !strcmp(spec.target_names, "Wqkv"));
     CHECK_EQ_INT(sl_nn_family_adapter_read_config(dir, &sl_nn_bert_layout, &spec, &err), SL_EDATA);
-    CHECK(strstr(err.msg, "target_modules match no Linear of a BERT layer") != NULL);
+    CHECK(strstr(err.msg, "target_modules match no Linear of the BERT layers") != NULL);
+    /* a regex is matched against the family's own module names (PEFT writes esm.encoder.layer... for ESM) */
+    const char *esm = "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": "
+                      "\"esm\\\\.encoder\\\\.layer\\\\.[0-9]+\\\\.attention\\\\.self\\\\.(query|value)\"}";
+    CHECK_EQ_INT(sl_fs_write_atomic(path, esm, strlen(esm), &err), 0);
+    CHECK_EQ_INT(sl_nn_family_adapter_read_config(dir, &sl_nn_esm_layout, &spec, &err), 0);
+    CHECK(spec.targets == 5u && spec.target_regex);
+    CHECK_EQ_INT(sl_nn_family_adapter_read_config(dir, &sl_nn_bert_layout, &spec, &err), SL_EDATA);
 }
 
 /* adapter_model.safetensors: every tensor of the model must be in the file, and every tensor of the file
