@@ -26,4 +26,10 @@ int sl_nn_adapter_load_weights(sl_nn_bert *m, const char *dir, sl_err *err);
 int sl_nn_adapter_write(const sl_nn_bert *m, const float *params, const char *dir, const char *base_name,
                         sl_err *err);
 
+/* The number of classes of the sequence-classification head saved in `dir`/adapter_model.safetensors, for
+ * an adapter without seqlora_head.json (a PEFT-made one): the length of base_model.model.classifier.bias
+ * (BERT, DNABERT-2) or base_model.model.classifier.out_proj.bias (ESM's EsmClassificationHead). SL_EDATA
+ * naming the file when it has neither. */
+int sl_nn_adapter_num_labels(const char *dir, int *n, sl_err *err);
+
 #endif

@@ -32,26 +32,6 @@ struct sl_nn_infer {
     char residues[27]; /* protein: the one-letter residues the vocabulary has, upper case */
 };
 
-/* The number of classes of an adapter's classifier (a PEFT-made adapter has no seqlora_head.json). */
-static int adapter_classes(const char *dir, int *n, sl_err *err) {
-    char *path = sl_fs_join(dir, "adapter_model.safetensors");
-    if (!path) return sl_err_set(err, SL_ENOMEM, "out of memory");
-    sl_nn_st_file *st = NULL;
-    int rc = sl_nn_st_open(path, &st, err);
-    if (!rc) {
-        const sl_nn_st_tensor *t = sl_nn_st_find(st, "base_model.model.classifier.bias");
-        if (!t || t->ndim != 1)
-            rc = sl_err_set(err, SL_EDATA,
-                            "%s: no base_model.model.classifier.bias (not a sequence-classification adapter)",
-                            path);
-        else
-            *n = (int)t->shape[0];
-    }
-    sl_nn_st_close(st);
-    free(path);
-    return rc;
-}
-
 /* The head of (base config, adapter): seqlora_head.json when the adapter has one, else the base's. */
 static int resolve_head(const sl_nn_infer_opts *o, const sl_nn_bert_config *base, sl_nn_bert_config *head,
                         int *max_len, sl_nn_lora_spec *spec, sl_err *err) {
@@ -65,7 +45,7 @@ static int resolve_head(const sl_nn_infer_opts *o, const sl_nn_bert_config *base
     if (rc == SL_ENOTFOUND) {
         int c = 0;
         if (err) sl_err_clear(err);
-        if ((rc = adapter_classes(o->adapter_dir, &c, err))) return rc;
+        if ((rc = sl_nn_adapter_num_labels(o->adapter_dir, &c, err))) return rc;
         sl_nn_problem q = c == 1                              ? SL_NN_REGRESSION
                           : base->problem == SL_NN_REGRESSION ? SL_NN_SINGLE_LABEL
                                                               : base->problem;

@@ -41,25 +41,6 @@ static int sb_printf(sbuf *b, const char *fmt, ...) {
     }
 }
 
-/* The number of classes of an adapter's classifier (from adapter_model.safetensors). */
-static int adapter_num_labels(const char *dir, int *n, sl_err *err) {
-    char *path = sl_fs_join(dir, "adapter_model.safetensors");
-    sl_nn_st_file *st = NULL;
-    int rc = path ? sl_nn_st_open(path, &st, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
-    if (!rc) {
-        const sl_nn_st_tensor *t = sl_nn_st_find(st, "base_model.model.classifier.bias");
-        if (!t || t->ndim != 1)
-            rc = sl_err_set(err, SL_EDATA,
-                            "%s: no base_model.model.classifier.bias (not a sequence-classification adapter)",
-                            path);
-        else
-            *n = (int)t->shape[0];
-    }
-    sl_nn_st_close(st);
-    free(path);
-    return rc;
-}
-
 int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const char *dataset_tsv,
                           const char *out_tsv, int threads, sl_err *err) {
     return sl_nn_predict_dataset_on(base_dir, adapter_dir, dataset_tsv, out_tsv, threads, -1, SL_CUDA_FP32,
@@ -91,7 +72,7 @@ int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, cons
         rc = sl_nn_head_read(adapter_dir, &labels, &n_labels, &p, &max_len, err);
         if (rc == SL_ENOTFOUND) { /* a PEFT-made adapter: classes from its classifier, names from the base */
             int n = 0;
-            if ((rc = adapter_num_labels(adapter_dir, &n, err))) goto out;
+            if ((rc = sl_nn_adapter_num_labels(adapter_dir, &n, err))) goto out;
             rc = sl_nn_bert_config_set_head(&head, n,
                                             n == base.num_labels ? (const char *const *)base.labels : NULL,
                                             n == 1                             ? SL_NN_REGRESSION

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import torch
-from peft import PeftModel
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import EsmConfig, EsmForSequenceClassification, EsmTokenizer
 
 BIN = os.environ["SEQLORA_BIN"]
@@ -109,6 +109,26 @@ for name, vocab, alphabet, motif, kw in CASES:
     ours = np.array([[float(x) for x in row[2:]] for row in rows[1:]])
     diff = float(np.max(np.abs(ours - ref))) if ours.shape == ref.shape else float("inf")
     check(diff < 1e-4, f"{name}: predict probabilities vs EsmTokenizer + PeftModel: max|diff| {diff:.2e} < 1e-4")
+
+    # a PEFT-made adapter (task SEQ_CLS: the classifier, dense + out_proj, saved; random LoRA B) through predict
+    torch.manual_seed(5)
+    pm = get_peft_model(EsmForSequenceClassification.from_pretrained(base),
+                        LoraConfig(task_type="SEQ_CLS", r=2, lora_alpha=4, target_modules=["query", "value"],
+                                   init_lora_weights=False))
+    peft_dir = os.path.join(TMP, name + "_peft_adapter")
+    pm.save_pretrained(peft_dir)
+    pred2 = os.path.join(TMP, name + "_pred_peft.tsv")
+    r = seqlora(["predict", "--base", base, "--adapter", peft_dir, "--input", evl, "-o", pred2], store)
+    check(r.returncode == 0, f"{name}: predict with a PEFT-made adapter exits 0" +
+          ("" if r.returncode == 0 else ": " + r.stderr[-1000:]))
+    if r.returncode == 0:
+        model = PeftModel.from_pretrained(EsmForSequenceClassification.from_pretrained(base), peft_dir).eval()
+        with torch.no_grad():
+            ref = torch.softmax(model(**enc).logits, -1).numpy()
+        rows = [l.rstrip("\n").split("\t") for l in open(pred2)]
+        ours = np.array([[float(x) for x in row[2:]] for row in rows[1:]])
+        diff = float(np.max(np.abs(ours - ref))) if ours.shape == ref.shape else float("inf")
+        check(diff < 1e-4, f"{name}: PEFT-made adapter, predict vs PeftModel: max|diff| {diff:.2e} < 1e-4")
 
 # a target that would adapt the classifier: refused, nothing written
 base = os.path.join(TMP, "esm2_base")
