@@ -8,8 +8,8 @@
 # 2. a Release build into ./build
 # 3. `seqlora run` with no arguments: BRCA1 saturation genome editing variants (Findlay et al. 2018),
 #    LOF vs FUNC on held-out exons, next to CADD and a consequence-class baseline, on a small BERT that the
-#    run first MLM-pretrains on the bundled BRCA1 region. About 3-5 minutes on two cores from a cold store
-#    (measured 156 s, docs/run.md); a second run is all cache hits (seconds). The report is OUTDIR/report.md.
+#    run first MLM-pretrains on the bundled BRCA1 region. About a minute on two cores from a cold store
+#    (measured 44 s, docs/run.md); a second run is all cache hits (under a second). The report is OUTDIR/report.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-seqlora-demo}
