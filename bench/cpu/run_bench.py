@@ -15,7 +15,7 @@ than wall time while other jobs load the machine; PyTorch's may include OpenMP t
 and peak RSS for every engine and the ratios, the seqlora engine's
 per-phase profile (src/nn/prof.h) and the achieved GFLOP/s (the GEMM and attention-product operations the
 seqlora step performs, counted from the shapes it ran, divided by each engine's median step time) against
---peak-gflops (the FP32 peak measured in ../shared/reference/bench-pytorch-cpu, 234 on the build machine).
+--peak-gflops (the FP32 peak of the machine; 234 GFLOP/s measured on the build machine, docs/performance.md).
 --tuned-torch runs PyTorch with the environment measured best there (OMP_WAIT_POLICY=passive,
 MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_=68719476736) and, with --torch-threads 0, 2 threads."""
 import argparse
