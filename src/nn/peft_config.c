@@ -149,11 +149,24 @@ static int get_bool(const json_t *root, const char *key, int *out, const char *p
     return 0;
 }
 
-/* A regular expression read from the file, checked before regcomp ever sees it (util/regex_guard.h). */
+/* A regular expression read from the file: its size checked before regcomp ever sees it
+ * (util/regex_guard.h), then compiled once, so that a pattern regcomp refuses is an error naming the field
+ * here rather than a silent "no match" when the modules are matched. */
 static int regex_field_check(const char *path, const char *field, const char *pattern, sl_err *err) {
     char what[1024];
     snprintf(what, sizeof what, "%s: %s", path, field);
-    return sl_regex_check(pattern, what, err);
+    int rc = sl_regex_check(pattern, what, err);
+    if (rc) return rc;
+    regex_t re;
+    int bad = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+    if (!bad) {
+        regfree(&re);
+        return 0;
+    }
+    char why[256];
+    regerror(bad, NULL, why, sizeof why);
+    return sl_err_set(err, SL_EDATA, "%s: not a valid POSIX extended regular expression (%s): %s", what, why,
+                      pattern);
 }
 
 /* A list of strings, or (when allow_str) a single string read as a one-entry list; null leaves NULL. */

@@ -121,6 +121,18 @@ static void peft_config_regexes(void) {
     CHECK_EQ_INT(sl_nn_peft_config_targets(&cfg, "bert.encoder.layer.0.attention.self.query"), 1);
     CHECK_EQ_INT(sl_nn_peft_config_targets(&cfg, "bert.encoder.layer.0.attention.self.key"), 0);
     sl_nn_peft_config_free(&cfg);
+    /* a pattern regcomp refuses (Python-only syntax, unbalanced) is an error naming the field, not a silent
+     * "no match" later (review finding F2) */
+    const char *invalid[] = {"\"target_modules\": \"(?:query|value)\"", "\"target_modules\": \"query(\"",
+                             "\"alpha_pattern\": {\"val[ue\": 8}"};
+    for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++) {
+        snprintf(text, sizeof text, fmt, invalid[i]);
+        p = write_file("adapter_config.json", text);
+        sl_err e2 = {0};
+        CHECK_EQ_INT(sl_nn_peft_config_read(p, &cfg, &e2), SL_EDATA);
+        CHECK(strstr(e2.msg, "not a valid POSIX extended regular expression") && strstr(e2.msg, p));
+        sl_nn_peft_config_free(&cfg);
+    }
 }
 
 int main(void) {
