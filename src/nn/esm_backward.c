@@ -6,38 +6,10 @@
 #include "esm_impl.h"
 #include "parallel.h"
 
-/* Backward of y = x W^T + b + s B A dropout(x): LoRA gradients added; dx assigned (acc 0) or added (acc 1),
- * skipped when dx is NULL. */
 static void linear_lora_bwd(sl_nn_esm *m, int l, int mod, float *dx, int acc, const float *dy, const float *x,
                             int N, const float *u) {
-    const sl_nn_esm_layer *lw = &m->layer[l];
-    const int in = sl_nn_esm_mod_in(&m->cfg, mod), out = sl_nn_esm_mod_out(&m->cfg, mod);
-    if (dx) sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
-    const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
-    if (!A) return;
-    const int r = m->spec.r;
-    const float s = m->scaling;
-    const int dropped = m->drop_on && m->spec.dropout > 0;
-    const uint64_t hi = sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod);
-    const float *xin = x;
-    if (dropped) {
-        memcpy(m->xd, x, (size_t)N * in * sizeof(float));
-        sl_nn_k_dropout_cached(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed, hi,
-                               m->acts[l].lkeep[mod], 1);
-        xin = m->xd;
-    }
-    sl_nn_sgemm(1, 0, out, r, N, s, dy, out, u, r, 1.0f, lw->glora_b[mod], r);
-    sl_nn_sgemm(0, 0, N, r, out, s, dy, out, B, r, 0.0f, m->du, r);
-    sl_nn_sgemm(1, 0, r, in, N, 1.0f, m->du, r, xin, in, 1.0f, lw->glora_a[mod], in);
-    if (!dx) return;
-    if (dropped) {
-        sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 0.0f, m->dwide, in);
-        sl_nn_k_dropout_cached(m->dwide, (size_t)N * in, m->spec.dropout, m->drop.seed, hi,
-                               m->acts[l].lkeep[mod], 1);
-        for (size_t i = 0; i < (size_t)N * in; i++) dx[i] += m->dwide[i];
-    } else {
-        sl_nn_sgemm(0, 0, N, in, r, 1.0f, m->du, r, A, in, 1.0f, dx, in);
-    }
+    const sl_nn_lora_linear L = sl_nn_esm_lora(m, l, mod);
+    sl_nn_lora_linear_bwd(&L, dx, acc, dy, x, N, u);
 }
 
 typedef struct {

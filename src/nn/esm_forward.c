@@ -6,24 +6,30 @@
 #include "esm_impl.h"
 #include "parallel.h"
 
-/* y = x W^T (+ b) + LoRA branch (keeping A x in u). */
-static void linear_lora(sl_nn_esm *m, int l, int mod, float *y, const float *x, int N, float *u) {
+sl_nn_lora_linear sl_nn_esm_lora(sl_nn_esm *m, int l, int mod) {
     const sl_nn_esm_layer *lw = &m->layer[l];
-    const int in = sl_nn_esm_mod_in(&m->cfg, mod), out = sl_nn_esm_mod_out(&m->cfg, mod);
-    sl_nn_k_linear(y, x, lw->w[mod], lw->b[mod], N, in, out);
-    const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
-    if (!A) return;
-    const int r = m->spec.r;
-    const float *xin = x;
-    if (m->drop_on && m->spec.dropout > 0) {
-        memcpy(m->xd, x, (size_t)N * in * sizeof(float));
-        sl_nn_k_dropout_cached(m->xd, (size_t)N * in, m->spec.dropout, m->drop.seed,
-                               sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod), m->acts[l].lkeep[mod],
-                               0);
-        xin = m->xd;
-    }
-    sl_nn_sgemm(0, 1, N, r, in, 1.0f, xin, in, A, in, 0.0f, u, r);
-    sl_nn_sgemm(0, 1, N, out, r, m->scaling, u, r, B, r, 1.0f, y, out);
+    return (sl_nn_lora_linear){.w = lw->w[mod],
+                               .b = lw->b[mod],
+                               .A = lw->lora_a[mod],
+                               .B = lw->lora_b[mod],
+                               .gA = lw->glora_a[mod],
+                               .gB = lw->glora_b[mod],
+                               .in = sl_nn_esm_mod_in(&m->cfg, mod),
+                               .out = sl_nn_esm_mod_out(&m->cfg, mod),
+                               .r = m->spec.r,
+                               .scaling = m->scaling,
+                               .dropout = m->drop_on ? (float)m->spec.dropout : 0.0f,
+                               .seed = m->drop.seed,
+                               .hi = sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_LORA + mod),
+                               .keep = m->acts[l].lkeep[mod],
+                               .xd = m->xd,
+                               .du = m->du,
+                               .dwide = m->dwide};
+}
+
+static void linear_lora(sl_nn_esm *m, int l, int mod, float *y, const float *x, int N, float *u) {
+    const sl_nn_lora_linear L = sl_nn_esm_lora(m, l, mod);
+    sl_nn_lora_linear_fwd(&L, y, x, N, u);
 }
 
 typedef struct {

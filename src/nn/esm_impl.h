@@ -4,6 +4,7 @@
 #define SEQLORA_NN_ESM_IMPL_H
 
 #include "bert_impl.h"
+#include "lora_linear.h"
 #include "esm.h"
 
 typedef struct sl_nn_esm_layer {
@@ -57,6 +58,10 @@ struct sl_nn_esm {
     int have_labels, drop_on;
     sl_nn_dropout drop;
 };
+
+/* Module `mod` of layer `l` as a LoRA Linear (lora_linear.h), with the model's dropout state (esm_forward.c).
+ */
+sl_nn_lora_linear sl_nn_esm_lora(sl_nn_esm *m, int l, int mod);
 
 /* Width of the output of module kind `mod` / of its input. */
 int sl_nn_esm_mod_out(const sl_nn_esm_config *c, int mod);
