@@ -41,6 +41,14 @@ if [[ $os_id == ubuntu:2[4-9]* ]]; then
   done
 fi
 
+# oneDNN 2.x for `--precision bf16` on the CPU (optional at build time: SEQLORA_ONEDNN=AUTO). Debian 12 ships
+# 2.6.3 (the version checked here); elsewhere AUTO builds without bf16 unless a oneDNN 2.x is installed (3.x
+# changed the C API and is not used yet).
+if [[ $os_id == debian:12 ]]; then
+  RUNTIME_PKGS+=(libdnnl2)
+  BUILD_PKGS+=(libdnnl-dev)
+fi
+
 mode=${1:-build}
 if [[ $mode == --print ]]; then
   case ${2:-build} in

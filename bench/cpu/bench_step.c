@@ -60,15 +60,19 @@ static int cmp_d(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6 && argc != 7) {
-        fprintf(stderr, "usage: nn_bench_step MODEL_DIR BATCH SEQ STEPS THREADS [train|infer]\n");
+    if (argc < 6 || argc > 8) {
+        fprintf(stderr, "usage: nn_bench_step MODEL_DIR BATCH SEQ STEPS THREADS [train|infer [fp32|bf16]]\n");
         return 2;
     }
-    const char *dir = argv[1], *mode = argc == 7 ? argv[6] : "train";
+    const char *dir = argv[1], *mode = argc >= 7 ? argv[6] : "train",
+               *precision = argc == 8 ? argv[7] : "fp32";
     int B = atoi(argv[2]), T = atoi(argv[3]), steps = atoi(argv[4]), threads = atoi(argv[5]);
     int train = !strcmp(mode, "train");
-    if ((!train && strcmp(mode, "infer")) || B < 1 || T < 1 || steps < 1 || threads < 1) {
-        fprintf(stderr, "nn_bench_step: BATCH, SEQ, STEPS and THREADS must be >= 1, mode train or infer\n");
+    int bf16 = !strcmp(precision, "bf16");
+    if ((!train && strcmp(mode, "infer")) || (!bf16 && strcmp(precision, "fp32")) || B < 1 || T < 1 ||
+        steps < 1 || threads < 1) {
+        fprintf(stderr, "nn_bench_step: BATCH, SEQ, STEPS and THREADS must be >= 1, mode train or infer, "
+                        "precision fp32 or bf16\n");
         return 2;
     }
     sl_nn_set_threads(threads);
@@ -78,7 +82,8 @@ int main(int argc, char **argv) {
     if (sl_nn_lora_targets(targets, 2, &spec.targets, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     double t0 = sl_now_seconds();
     sl_nn_bert *m;
-    if (sl_nn_bert_load(dir, NULL, &spec, 42, B, T, train, &m, &err))
+    if (sl_nn_bert_load(dir, NULL, &spec, 42, B, T, train, &m, &err) ||
+        (bf16 && sl_nn_bert_use_bf16(m, &err)))
         return fprintf(stderr, "%s\n", err.msg), 1;
     double load_s = sl_now_seconds() - t0;
     const sl_nn_bert_config *c = sl_nn_bert_get_config(m);
@@ -130,9 +135,9 @@ int main(int argc, char **argv) {
     qsort(sorted, (size_t)steps, sizeof(double), cmp_d);
     double cpu_med = sorted[steps / 2];
     for (int s = 1; s <= steps; s++) mean += times[s] / steps;
-    printf("{\"engine\": \"seqlora\", \"mode\": \"%s\", \"threads\": %d, \"batch\": %d, \"seq\": %d, "
-           "\"load_s\": %.3f, \"warmup_s\": %.3f, \"step_s\": [",
-           mode, threads, B, T, load_s, times[0]);
+    printf("{\"engine\": \"seqlora\", \"mode\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
+           "\"batch\": %d, \"seq\": %d, \"load_s\": %.3f, \"warmup_s\": %.3f, \"step_s\": [",
+           mode, precision, threads, B, T, load_s, times[0]);
     for (int s = 1; s <= steps; s++) printf("%s%.4f", s > 1 ? ", " : "", times[s]);
     printf("], \"median_s\": %.4f, \"cpu_median_s\": %.4f, \"tokens_per_s\": %.1f, \"peak_rss_mb\": %.1f",
            med, cpu_med, (double)B * T / med, peak_rss_mb());

@@ -224,6 +224,45 @@ int sl_nn_bert_scratch(sl_nn_bert *m, int T, sl_err *err) {
     return 0;
 }
 
+static void bf16_free(sl_nn_bert *m) {
+    const size_t n = (size_t)m->cfg.layers * SL_NN_NMOD;
+    for (size_t i = 0; i < n; i++) {
+        if (m->bf16_fwd) sl_nn_bf16_mat_free(m->bf16_fwd[i]);
+        if (m->bf16_bwd) sl_nn_bf16_mat_free(m->bf16_bwd[i]);
+    }
+    free(m->bf16_fwd);
+    free(m->bf16_bwd);
+    m->bf16_fwd = m->bf16_bwd = NULL;
+}
+
+int sl_nn_bert_use_bf16(sl_nn_bert *m, sl_err *err) {
+    if (m->bf16_fwd) return 0;
+    if (m->base_grad)
+        return sl_err_set(err, SL_EUSAGE, "bf16 mode needs frozen base weights (not full-weight training)");
+    const size_t n = (size_t)m->cfg.layers * SL_NN_NMOD;
+    m->bf16_fwd = calloc(n, sizeof *m->bf16_fwd);
+    if (m->training) m->bf16_bwd = calloc(n, sizeof *m->bf16_bwd);
+    if (!m->bf16_fwd || (m->training && !m->bf16_bwd)) {
+        bf16_free(m);
+        return sl_err_set(err, SL_ENOMEM, "out of memory for the bf16 weights");
+    }
+    int rc = 0;
+    for (int l = 0; l < m->cfg.layers && !rc; l++)
+        for (int mod = 0; mod < SL_NN_NMOD && !rc; mod++) {
+            const size_t i = (size_t)l * SL_NN_NMOD + mod;
+            const int in = mod_in(&m->cfg, mod), out = mod_out(&m->cfg, mod);
+            rc = sl_nn_bf16_mat_create(m->layer[l].w[mod], in, out, 1, &m->bf16_fwd[i], err);
+            if (!rc && m->bf16_bwd)
+                rc = sl_nn_bf16_mat_create(m->layer[l].w[mod], out, in, 0, &m->bf16_bwd[i], err);
+        }
+    if (rc) bf16_free(m);
+    return rc;
+}
+
+int sl_nn_bert_is_bf16(const sl_nn_bert *m) {
+    return m->bf16_fwd != NULL;
+}
+
 void sl_nn_bert_free(sl_nn_bert *m) {
     if (!m) return;
     sl_nn_bert_config_free(&m->cfg);
@@ -241,6 +280,7 @@ void sl_nn_bert_free(sl_nn_bert *m) {
     free(m->base_grad);
     free(m->base_params);
     free(m->ids_copy);
+    bf16_free(m);
     free(m);
 }
 
@@ -287,6 +327,8 @@ void sl_nn_bert_zero_grad(sl_nn_bert *m) {
 
 int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err) {
     if (m->base_grad) return 0;
+    if (m->bf16_fwd)
+        return sl_err_set(err, SL_EUSAGE, "full-weight training is fp32 only (the model is in bf16 mode)");
     if (!m->training) return sl_err_set(err, SL_EINTERNAL, "full-weight gradients need a training model");
     m->base_grad = calloc(m->n_base, sizeof(float));
     m->ids_copy = malloc((size_t)m->max_batch * m->max_len * sizeof(int32_t));

@@ -126,7 +126,21 @@ void sl_nn_bert_zero_grad(sl_nn_bert *m);
 
 /* Allocate the base-weight gradients (zeroed) and the named views; idempotent. SL_ENOMEM; SL_EINTERNAL
  * on a model loaded with training = 0. */
-int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err);
+int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err); /* SL_EUSAGE in bf16 mode */
+
+/* ---- bf16 mode ---------------------------------------------------------------------------------
+ * The frozen encoder Linears (query, key, value, attention output, intermediate, output) multiply in bf16
+ * (nn/gemm_bf16.h: weights rounded once and packed, activations rounded on the fly, fp32 accumulation), in
+ * the forward and, for a training model, in the input-gradient GEMMs of the backward. Embeddings, LoRA,
+ * attention, LayerNorm, pooler, classifier, losses and the optimizer stay fp32. */
+
+/* Switch to bf16 mode; call after load, before a forward. Memory: 2 bytes per encoder Linear weight, twice
+ * for a training model. SL_EUSAGE when bf16 is not supported here (no oneDNN, or a CPU without bf16 dot
+ * products) or in full-weight mode (the base weights change); SL_ENOMEM; SL_EINTERNAL. */
+int sl_nn_bert_use_bf16(sl_nn_bert *m, sl_err *err);
+
+/* 1 in bf16 mode. */
+int sl_nn_bert_is_bf16(const sl_nn_bert *m);
 
 /* The base weights as named tensors: BertModel names with the "bert." prefix
  * ("bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight", ...,

@@ -25,7 +25,10 @@ static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, c
         sl_nn_sgemm(1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, base_grad_of(m, lw->w[mod]), in);
         sl_nn_k_colsum_add(base_grad_of(m, lw->b[mod]), dy, N, out);
     }
-    if (dx) sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
+    if (dx && m->bf16_bwd)
+        sl_nn_bf16_gemm(m->bf16_bwd[(size_t)l * SL_NN_NMOD + mod], N, dy, out, NULL, acc, dx, in);
+    else if (dx)
+        sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
     const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
     if (!A) return;
     const int r = m->spec.r;
@@ -220,7 +223,7 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
     memset(m->dh, 0, (size_t)N * H * sizeof(float));
     sl_nn_sgemm(0, 0, B, H, H, 1.0f, dpd, H, m->pool_w, H, 0.0f, m->dh, T * H);
     encoder_bwd(m);
-    return 0;
+    return m->bf16_bwd ? sl_nn_bf16_take_error(err) : 0;
 }
 
 int sl_nn_bert_backward_hidden(sl_nn_bert *m, const float *dh, sl_err *err) {
@@ -229,5 +232,5 @@ int sl_nn_bert_backward_hidden(sl_nn_bert *m, const float *dh, sl_err *err) {
     if (rc) return rc;
     memcpy(m->dh, dh, (size_t)m->B * m->T * m->cfg.hidden * sizeof(float));
     encoder_bwd(m);
-    return 0;
+    return m->bf16_bwd ? sl_nn_bf16_take_error(err) : 0;
 }

@@ -13,7 +13,10 @@
 static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x, int N, int in, int out,
                         float *u) {
     const sl_nn_layer_w *lw = &m->layer[l];
-    sl_nn_k_linear(y, x, lw->w[mod], lw->b[mod], N, in, out);
+    if (m->bf16_fwd)
+        sl_nn_bf16_gemm(m->bf16_fwd[(size_t)l * SL_NN_NMOD + mod], N, x, in, lw->b[mod], 0, y, out);
+    else
+        sl_nn_k_linear(y, x, lw->w[mod], lw->b[mod], N, in, out);
     const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
     if (!A) return;
     const int r = m->spec.r;
@@ -202,6 +205,7 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
         sl_nn_k_layernorm(out, a->ln2_mean, a->ln2_rstd, a->ln2_in, m->layer[l].ln2_w, m->layer[l].ln2_b, N,
                           H, c->ln_eps);
     }
+    if (m->bf16_fwd && (rc = sl_nn_bf16_take_error(err))) return rc;
     /* pooler on [CLS], classifier */
     const float *last = m->h[c->layers];
     sl_nn_sgemm(0, 1, B, H, H, 1.0f, last, T * H, m->pool_w, H, 0.0f, m->pooled, H);

@@ -1,0 +1,432 @@
+/* bf16 GEMMs against frozen operands (see gemm_bf16.h): rounding, packing, oneDNN primitives per block
+ * shape, and the split over the engine's pool. */
+#include "gemm_bf16.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels_simd.h"
+#include "parallel.h"
+#include "prof.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SL_BF16_X86 1
+#endif
+
+/* ---- rounding --------------------------------------------------------------------------------- */
+
+static uint16_t round_one(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+#ifdef SL_BF16_X86
+/* Same arithmetic as round_one, 16 floats at a time (AVX-512F integer ops; no bf16 instructions needed). */
+__attribute__((target("avx512f,avx512bw"))) static void round_avx512(uint16_t *dst, const float *src,
+                                                                     size_t n) {
+    const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i quiet = _mm512_set1_epi32(0x00400000);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_castps_si512(_mm512_loadu_ps(src + i));
+        __m512i r =
+            _mm512_add_epi32(_mm512_add_epi32(u, bias), _mm512_and_si512(_mm512_srli_epi32(u, 16), one));
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absmask), inf);
+        r = _mm512_mask_or_epi32(r, nan, u, quiet);
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+    for (; i < n; i++) dst[i] = round_one(src[i]);
+}
+#endif
+
+static void round_portable(uint16_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = round_one(src[i]);
+}
+
+void sl_nn_bf16_round(uint16_t *dst, const float *src, size_t n) {
+#ifdef SL_BF16_X86
+    static _Atomic int have_bw = -1;
+    if (have_bw < 0) have_bw = __builtin_cpu_supports("avx512bw");
+    if (have_bw && sl_nn_k_simd_active()) {
+        round_avx512(dst, src, n);
+        return;
+    }
+#endif
+    round_portable(dst, src, n);
+}
+
+/* ---- errors recorded by the void GEMM ---------------------------------------------------------- */
+
+static struct {
+    int code;
+    char msg[512];
+} g_error;
+
+static void record_error(int code, const char *msg) {
+    if (g_error.code) return;
+    g_error.code = code;
+    snprintf(g_error.msg, sizeof g_error.msg, "%s", msg);
+}
+
+int sl_nn_bf16_take_error(sl_err *err) {
+    int code = g_error.code;
+    if (code) sl_err_set(err, code, "bf16 GEMM: %s", g_error.msg);
+    g_error.code = 0;
+    return code;
+}
+
+static void fill_nan(float *C, int rows, int N, int ldc) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = NAN;
+}
+
+#ifndef SEQLORA_HAVE_ONEDNN
+
+int sl_nn_bf16_supported(char *why, size_t why_len) {
+    if (why && why_len) snprintf(why, why_len, "this seqlora was built without oneDNN (libdnnl-dev)");
+    return 0;
+}
+
+int sl_nn_bf16_mat_create(const float *B, int K, int N, int trans_b, sl_nn_bf16_mat **out, sl_err *err) {
+    (void)B, (void)K, (void)N, (void)trans_b;
+    *out = NULL;
+    return sl_err_set(err, SL_EUSAGE, "bf16 on the CPU: this seqlora was built without oneDNN (libdnnl-dev)");
+}
+
+void sl_nn_bf16_mat_free(sl_nn_bf16_mat *b) {
+    (void)b;
+}
+
+size_t sl_nn_bf16_mat_bytes(const sl_nn_bf16_mat *b) {
+    (void)b;
+    return 0;
+}
+
+void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, const float *bias,
+                     int accumulate, float *C, int ldc) {
+    (void)B, (void)A, (void)lda, (void)bias, (void)accumulate;
+    (void)C, (void)ldc, (void)M;
+    record_error(SL_EINTERNAL, "built without oneDNN");
+}
+
+#else /* SEQLORA_HAVE_ONEDNN */
+
+#include <dnnl.h>
+#include <omp.h>
+#include <pthread.h>
+
+/* One oneDNN matmul primitive for one block shape: rows x K times the packed K x N, into rows x N with
+ * leading dimension ldc; variant bit 0 = with bias, bit 1 = accumulate (a sum post-op). */
+typedef struct prim {
+    int rows, ldc, variant;
+    dnnl_primitive_t p;
+    dnnl_memory_desc_t a_md, c_md;
+    size_t scratch;
+    struct prim *next;
+} prim;
+
+struct sl_nn_bf16_mat {
+    int K, N;
+    dnnl_memory_desc_t w_md, bias_md;
+    void *w; /* packed bf16 weights, w_md's layout */
+    size_t w_bytes;
+    prim *prims;
+};
+
+/* Per-worker state: a stream, oneDNN's scratchpad, and the bf16 copy of the block of A. */
+typedef struct {
+    dnnl_stream_t stream;
+    void *scratch;
+    size_t scratch_len;
+    uint16_t *a16;
+    size_t a16_len;
+} worker_state;
+
+static struct {
+    pthread_once_t once;
+    int ok;
+    char why[256];
+    dnnl_engine_t engine;
+    worker_state *w;
+    int n_w;
+} g = {.once = PTHREAD_ONCE_INIT};
+
+static void init_once(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if ((isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) {
+        snprintf(g.why, sizeof g.why,
+                 "this CPU has no bf16 dot-product instructions (AVX512-BF16 or AMX), so bf16 would be "
+                 "slower than fp32");
+        return;
+    }
+    if (dnnl_engine_create(&g.engine, dnnl_cpu, 0) != dnnl_success) {
+        snprintf(g.why, sizeof g.why, "oneDNN could not create its CPU engine");
+        return;
+    }
+    g.ok = 1;
+}
+
+int sl_nn_bf16_supported(char *why, size_t why_len) {
+    pthread_once(&g.once, init_once);
+    if (!g.ok && why && why_len) snprintf(why, why_len, "%s", g.why);
+    return g.ok;
+}
+
+/* oneDNN sizes its work by omp_get_max_threads() of the calling thread, both when a primitive is created
+ * and when it runs; the pool supplies the parallelism, so every call here is single-threaded. */
+static void one_thread(void) {
+    if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) ? NULL : p;
+}
+
+static int workers_ready(int n, size_t scratch, size_t a16, char *msg, size_t msg_len) {
+    if (n > g.n_w) {
+        worker_state *w = realloc(g.w, (size_t)n * sizeof *w);
+        if (!w) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
+        memset(w + g.n_w, 0, (size_t)(n - g.n_w) * sizeof *w);
+        g.w = w;
+        for (; g.n_w < n; g.n_w++)
+            if (dnnl_stream_create(&w[g.n_w].stream, g.engine, dnnl_stream_default_flags) != dnnl_success)
+                return snprintf(msg, msg_len, "oneDNN could not create a stream"), SL_EINTERNAL;
+    }
+    for (int i = 0; i < n; i++) {
+        worker_state *w = &g.w[i];
+        if (w->scratch_len < scratch) {
+            free(w->scratch);
+            w->scratch_len = 0;
+            if (!(w->scratch = alloc64(scratch))) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
+            w->scratch_len = scratch;
+        }
+        if (w->a16_len < a16) {
+            free(w->a16);
+            w->a16_len = 0;
+            if (!(w->a16 = alloc64(a16 * sizeof(uint16_t))))
+                return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
+            w->a16_len = a16;
+        }
+    }
+    return 0;
+}
+
+/* A matmul primitive descriptor for rows x K times the weights in w_md (format_tag_any when w_md is
+ * NULL) into rows x N (ldc), with bias and/or a sum post-op per variant. */
+static dnnl_status_t make_pd(const sl_nn_bf16_mat *b, int rows, int ldc, int variant,
+                             const dnnl_memory_desc_t *w_md, dnnl_memory_desc_t *a_md,
+                             dnnl_memory_desc_t *c_md, dnnl_primitive_desc_t *pd) {
+    dnnl_dims_t ad = {rows, b->K}, cd = {rows, b->N}, wd = {b->K, b->N}, cs = {ldc, 1};
+    dnnl_memory_desc_t any;
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_tag(a_md, 2, ad, dnnl_bf16, dnnl_ab)) ||
+        (s = dnnl_memory_desc_init_by_strides(c_md, 2, cd, dnnl_f32, cs)) ||
+        (s = dnnl_memory_desc_init_by_tag(&any, 2, wd, dnnl_bf16, dnnl_format_tag_any)))
+        return s;
+    dnnl_matmul_desc_t md;
+    if ((s = dnnl_matmul_desc_init(&md, a_md, w_md ? w_md : &any, (variant & 1) ? &b->bias_md : NULL, c_md)))
+        return s;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    if (!(s = dnnl_primitive_attr_create(&attr)) &&
+        !(s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) && (variant & 2) &&
+        !(s = dnnl_post_ops_create(&po)) && !(s = dnnl_post_ops_append_sum(po, 1.0f)))
+        s = dnnl_primitive_attr_set_post_ops(attr, po);
+    if (!s) {
+        one_thread();
+        s = dnnl_primitive_desc_create(pd, &md, attr, g.engine, NULL);
+    }
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+static prim *find_prim(sl_nn_bf16_mat *b, int rows, int ldc, int variant, char *msg, size_t msg_len) {
+    for (prim *p = b->prims; p; p = p->next)
+        if (p->rows == rows && p->ldc == ldc && p->variant == variant) return p;
+    prim *p = calloc(1, sizeof *p);
+    if (!p) return snprintf(msg, msg_len, "out of memory"), NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s = make_pd(b, rows, ldc, variant, &b->w_md, &p->a_md, &p->c_md, &pd);
+    if (!s) {
+        const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        p->scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
+        s = dnnl_primitive_create(&p->p, pd);
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (s) {
+        free(p);
+        snprintf(msg, msg_len, "oneDNN refused a %d x %d x %d matmul (status %d)", rows, b->K, b->N, (int)s);
+        return NULL;
+    }
+    p->rows = rows, p->ldc = ldc, p->variant = variant;
+    p->next = b->prims;
+    b->prims = p;
+    return p;
+}
+
+int sl_nn_bf16_mat_create(const float *B, int K, int N, int trans_b, sl_nn_bf16_mat **out, sl_err *err) {
+    *out = NULL;
+    char why[256];
+    if (!sl_nn_bf16_supported(why, sizeof why)) return sl_err_set(err, SL_EUSAGE, "bf16 on the CPU: %s", why);
+    if (K <= 0 || N <= 0) return sl_err_set(err, SL_EINTERNAL, "bf16 operand of %d x %d", K, N);
+    sl_nn_bf16_mat *b = calloc(1, sizeof *b);
+    uint16_t *plain = malloc((size_t)K * N * sizeof *plain);
+    if (!b || !plain) {
+        free(b), free(plain);
+        return sl_err_set(err, SL_ENOMEM, "bf16 operand of %d x %d: out of memory", K, N);
+    }
+    b->K = K, b->N = N;
+    /* The packed layout is the one oneDNN picks for a canonical block of 256 rows; primitives for other
+     * block shapes are then created against that layout. */
+    dnnl_dims_t bd = {1, N}, wd = {K, N}, ws = {trans_b ? 1 : N, trans_b ? K : 1};
+    dnnl_memory_desc_t plain_md, a_md, c_md;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    dnnl_stream_t stream = NULL;
+    dnnl_status_t s;
+    sl_nn_bf16_round(plain, B, (size_t)K * N); /* our rounding, so weights and activations round alike */
+    if (!(s = dnnl_memory_desc_init_by_tag(&b->bias_md, 2, bd, dnnl_f32, dnnl_ab)) &&
+        !(s = make_pd(b, 256, N, 0, NULL, &a_md, &c_md, &pd))) {
+        b->w_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        b->w_bytes = dnnl_memory_desc_get_size(&b->w_md);
+        if (!(b->w = alloc64(b->w_bytes))) s = dnnl_out_of_memory;
+    }
+    if (!s && !(s = dnnl_memory_desc_init_by_strides(&plain_md, 2, wd, dnnl_bf16, ws)) &&
+        !(s = dnnl_reorder_primitive_desc_create(&rpd, &plain_md, g.engine, &b->w_md, g.engine, NULL)) &&
+        !(s = dnnl_primitive_create(&reorder, rpd)) &&
+        !(s = dnnl_memory_create(&from, &plain_md, g.engine, plain)) &&
+        !(s = dnnl_memory_create(&to, &b->w_md, g.engine, b->w)) &&
+        !(s = dnnl_stream_create(&stream, g.engine, dnnl_stream_default_flags))) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        if (!(s = dnnl_primitive_execute(reorder, stream, 2, args))) s = dnnl_stream_wait(stream);
+    }
+    if (stream) dnnl_stream_destroy(stream);
+    if (to) dnnl_memory_destroy(to);
+    if (from) dnnl_memory_destroy(from);
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    free(plain);
+    if (s) {
+        sl_nn_bf16_mat_free(b);
+        if (s == dnnl_out_of_memory)
+            return sl_err_set(err, SL_ENOMEM, "bf16 operand of %d x %d: out of memory", K, N);
+        return sl_err_set(err, SL_EINTERNAL, "oneDNN could not pack a %d x %d bf16 operand (status %d)", K, N,
+                          (int)s);
+    }
+    *out = b;
+    return 0;
+}
+
+void sl_nn_bf16_mat_free(sl_nn_bf16_mat *b) {
+    if (!b) return;
+    for (prim *p = b->prims, *next; p; p = next) {
+        next = p->next;
+        dnnl_primitive_destroy(p->p);
+        free(p);
+    }
+    free(b->w);
+    free(b);
+}
+
+size_t sl_nn_bf16_mat_bytes(const sl_nn_bf16_mat *b) {
+    return b ? b->w_bytes : 0;
+}
+
+typedef struct {
+    const sl_nn_bf16_mat *b;
+    const prim *full, *last; /* primitives of a full block and of the last (shorter) one */
+    int M, lda, ldc, block;
+    const float *A, *bias;
+    float *C;
+    atomic_int failed;
+} gemm_job;
+
+static void gemm_task(void *ctx, size_t task, int worker) {
+    gemm_job *j = ctx;
+    const int s = (int)task * j->block;
+    const int rows = j->M - s < j->block ? j->M - s : j->block;
+    const prim *p = rows == j->block ? j->full : j->last;
+    worker_state *w = &g.w[worker];
+    const int K = j->b->K;
+    for (int i = 0; i < rows; i++)
+        sl_nn_bf16_round(w->a16 + (size_t)i * K, j->A + (size_t)(s + i) * j->lda, K);
+    float *C = j->C + (size_t)s * j->ldc;
+    dnnl_memory_t a = NULL, wm = NULL, c = NULL, bias = NULL, sp = NULL;
+    dnnl_memory_desc_t sp_md;
+    dnnl_dims_t sd = {(dnnl_dim_t)(p->scratch ? p->scratch : 1)};
+    dnnl_status_t st;
+    one_thread();
+    if (!(st = dnnl_memory_create(&a, &p->a_md, g.engine, w->a16)) &&
+        !(st = dnnl_memory_create(&wm, &j->b->w_md, g.engine, j->b->w)) &&
+        !(st = dnnl_memory_create(&c, &p->c_md, g.engine, C)) &&
+        !(st = dnnl_memory_desc_init_by_tag(&sp_md, 1, sd, dnnl_u8, dnnl_a)) &&
+        !(st = dnnl_memory_create(&sp, &sp_md, g.engine, w->scratch)) &&
+        !(st = (p->variant & 1) ? dnnl_memory_create(&bias, &j->b->bias_md, g.engine, (void *)j->bias)
+                                : dnnl_success)) {
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, a},
+                                   {DNNL_ARG_WEIGHTS, wm},
+                                   {DNNL_ARG_DST, c},
+                                   {DNNL_ARG_SCRATCHPAD, sp},
+                                   {DNNL_ARG_BIAS, bias}};
+        if (!(st = dnnl_primitive_execute(p->p, w->stream, (p->variant & 1) ? 5 : 4, args)))
+            st = dnnl_stream_wait(w->stream);
+    }
+    if (bias) dnnl_memory_destroy(bias);
+    if (sp) dnnl_memory_destroy(sp);
+    if (c) dnnl_memory_destroy(c);
+    if (wm) dnnl_memory_destroy(wm);
+    if (a) dnnl_memory_destroy(a);
+    if (st) {
+        fill_nan(C, rows, j->b->N, j->ldc);
+        atomic_store(&j->failed, (int)st);
+    }
+}
+
+void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, const float *bias,
+                     int accumulate, float *C, int ldc) {
+    if (M <= 0) return;
+    double t0 = sl_nn_prof_begin();
+    sl_nn_bf16_mat *b = (sl_nn_bf16_mat *)B; /* the primitive cache grows; the operand does not change */
+    /* Blocks of rows depend only on M: 16 of them (enough for 16 threads) of 64..256 rows, multiples of 32.
+     */
+    int block = M / 16 / 32 * 32;
+    block = block < 64 ? 64 : (block > 256 ? 256 : block);
+    if (block > M) block = M;
+    const int variant = (bias ? 1 : 0) | (accumulate ? 2 : 0);
+    char msg[256] = "";
+    gemm_job j = {.b = b, .M = M, .lda = lda, .ldc = ldc, .block = block, .A = A, .bias = bias, .C = C};
+    int code = SL_EINTERNAL;
+    j.full = find_prim(b, block, ldc, variant, msg, sizeof msg);
+    j.last = M % block ? find_prim(b, M % block, ldc, variant, msg, sizeof msg) : j.full;
+    if (j.full && j.last) {
+        size_t scratch = j.full->scratch > j.last->scratch ? j.full->scratch : j.last->scratch;
+        code = workers_ready(sl_nn_get_threads(), scratch, (size_t)block * b->K, msg, sizeof msg);
+    }
+    if (!j.full || !j.last || code) {
+        if (!msg[0]) snprintf(msg, sizeof msg, "out of memory");
+        record_error(code ? code : SL_EINTERNAL, msg);
+        fill_nan(C, M, b->N, ldc);
+    } else {
+        sl_nn_parallel_for((size_t)(M + block - 1) / (size_t)block, gemm_task, &j);
+        if (atomic_load(&j.failed)) {
+            snprintf(msg, sizeof msg, "oneDNN failed on a %d x %d x %d matmul (status %d)", M, b->K, b->N,
+                     atomic_load(&j.failed));
+            record_error(SL_EINTERNAL, msg);
+        }
+    }
+    if (t0 != 0.0) sl_nn_prof_flops(2.0 * M * b->N * b->K);
+    sl_nn_prof_end(SL_NN_PH_GEMM, t0);
+}
+
+#endif /* SEQLORA_HAVE_ONEDNN */
