@@ -174,8 +174,10 @@ int sl_tool_main(int argc, char **argv, const sl_tool_opts *ops) {
         maxT = T > maxT ? T : maxT;
     }
     uint64_t seed = (uint64_t)json_integer_value(json_object_get(spec, "seed"));
+    const char *precision = json_string_value(json_object_get(spec, "precision"));
     if (sl_nn_model_load(model_dir, hp, &ls, seed, maxB, maxT, 1, &m, &err) ||
-        (init && sl_nn_model_adapter_load_weights(m, init, &err))) {
+        (init && sl_nn_model_adapter_load_weights(m, init, &err)) ||
+        (precision && !strcmp(precision, "bf16") && sl_nn_model_use_bf16(m, &err))) {
         rc = fail_json(argv[2], &err);
         goto done;
     }

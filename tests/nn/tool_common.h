@@ -9,7 +9,8 @@
  * SPEC: {"model_dir", "init_adapter" (opt), "write_adapter" (opt), "seed", "problem_type", "num_labels"
  *        (opt), "lora": {"r", "alpha", "dropout", "targets": [..], "rslora", "pooler"}, "batches": [{"ids":
  *        [[..]], "mask": [[..]], "labels": [..] or [[..]]}], "steps", "accum", "lr", "weight_decay",
- *        "warmup", "total", "max_grad_norm", "threads"}
+ *        "warmup", "total", "max_grad_norm", "threads", "precision" ("fp32" default, or "bf16": the CPU
+ *        engine's bf16 mode, sl_nn_model_use_bf16)}
  * OUT: {"n_train", "trainable_line" (PEFT's print_trainable_parameters), "logits", "loss", "grads": {name:
  *       [..]}, "losses", "final_logits"} + the tool's extras.
  * An error while setting up (LoRA targets, adapter config, load, the first forward) gives OUT.json
