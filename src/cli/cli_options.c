@@ -238,7 +238,13 @@ int sl_cli_device_params(const char *device, const char *precision, const sl_cli
     char note[1400];
     if ((rc = sl_nn_device_select(device, precision, &dev, &prec, note, sizeof note, err))) return rc;
     if (note[0] && !c->quiet) sl_log_info("%s", note);
-    if (dev.kind != SL_NN_DEVICE_CUDA) return 0;
+    if (dev.kind != SL_NN_DEVICE_CUDA) {
+        /* a CPU bf16 run computes other numbers than an fp32 one: its key says so; fp32's stays as it was */
+        if (prec != SL_CUDA_FP32 &&
+            json_object_set_new(params, "precision", json_string(sl_nn_precision_name(prec))))
+            return sl_err_set(err, SL_ENOMEM, "out of memory");
+        return 0;
+    }
     if (json_object_set_new(params, "device", json_string("cuda")) ||
         json_object_set_new(params, "precision", json_string(sl_nn_precision_name(prec))))
         return sl_err_set(err, SL_ENOMEM, "out of memory");

@@ -131,9 +131,9 @@ int sl_cli_list_param(const sl_cli_list *l, const char *sep, json_t *params, con
 int sl_cli_opt_set(const sl_cli_opt *o, const char *value, sl_err *err);
 
 /* --device/--precision for a run: resolve them (sl_nn_device_select), log its note unless c->quiet, and for
- * a CUDA device put "device": "cuda" and
- * "precision" into `params` (only a CUDA run carries them in its action key, docs/gpu.md) and select
- * that GPU for the steps. Errors: SL_EUSAGE naming the option, as sl_nn_device_select. */
+ * a CUDA device put "device": "cuda" and "precision" into `params` and select that GPU for the steps; for
+ * the CPU put "precision": "bf16" there when the run is bf16 (a CPU fp32 run carries neither, so its action
+ * key is unchanged, docs/gpu.md). Errors: SL_EUSAGE naming the option, as sl_nn_device_select. */
 int sl_cli_device_params(const char *device, const char *precision, const sl_cli_common *c, json_t *params,
                          sl_err *err);
 

@@ -58,7 +58,7 @@ int sl_cmd_evaluate(int argc, char **argv) {
          .help = "the trainer's metrics.jsonl: plot loss and metrics per epoch",
          .str = &history},
         SL_CLI_OPT_DEVICE(&device, "with --base: auto (default), cpu, cuda, cuda:N (as seqlora predict)"),
-        SL_CLI_OPT_PRECISION(&precision, "with --base: fp32 (default), bf16, fp16 (CUDA only)"),
+        SL_CLI_OPT_PRECISION(&precision, "with --base: fp32 (default), bf16, fp16 (fp16: CUDA only)"),
         {0},
     };
     const sl_cli_command cmd = {.name = "evaluate",

@@ -92,7 +92,8 @@ int sl_cmd_run(int argc, char **argv) {
          .flag = &print},
         SL_CLI_OPT_DEVICE(&device, "where train and the model's evaluation run: auto (default: the first\n"
                                    "GPU when one is usable, else the CPU with a note), cpu, cuda, cuda:N"),
-        SL_CLI_OPT_PRECISION(&precision, "fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)"),
+        SL_CLI_OPT_PRECISION(
+            &precision, "fp32 (default), bf16, fp16: the base's GEMMs (CPU: fp32, bf16 with AVX512-BF16)"),
         {0},
     };
     const sl_cli_command cmd = {.name = "run",

@@ -63,7 +63,8 @@ int sl_cmd_score(int argc, char **argv) {
          .param = "merged"},
         SL_CLI_OPT_DEVICE(&device, "auto (default: the first GPU when one is usable, else the CPU with a\n"
                                    "one-line note), cpu, cuda, cuda:N (see docs/gpu.md)"),
-        SL_CLI_OPT_PRECISION(&precision, "fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)"),
+        SL_CLI_OPT_PRECISION(
+            &precision, "fp32 (default), bf16, fp16: the base's GEMMs (CPU: fp32, bf16 with AVX512-BF16)"),
         SL_CLI_OPT_OUTPUT(&out, "FILE", "the scores TSV (required)", 0),
         {0},
     };

@@ -97,8 +97,9 @@ int sl_cmd_serve(int argc, char **argv) {
         SL_CLI_OPT_DEVICE(&device, "where the model runs: auto (default, as train/predict: the first GPU\n"
                                    "when one is usable, else the CPU with a one-line note), cpu, cuda,\n"
                                    "cuda:N (exit 2 when that device is not usable); see docs/gpu.md"),
-        SL_CLI_OPT_PRECISION(&precision, "fp32 (default), bf16, fp16: the base's GEMMs on CUDA (CPU: fp32)\n"
-                                         "/healthz and /v1/model report the device and precision in use"),
+        SL_CLI_OPT_PRECISION(
+            &precision, "fp32 (default), bf16, fp16: the base's GEMMs (CPU: fp32, bf16 with AVX512-BF16)\n"
+                        "/healthz and /v1/model report the device and precision in use"),
         {.name = "quiet", .help = "no access log", .flag = &quiet},
         {0},
     };

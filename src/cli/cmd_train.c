@@ -101,8 +101,9 @@ int sl_cmd_train(int argc, char **argv) {
                               SL_CLI_OMIT_ZERO),
         SL_CLI_OPT_DEVICE(&device, "auto (default: the first GPU when one is usable, else the CPU with a\n"
                                    "note), cpu, cuda, cuda:N (exit 2 when not usable); BERT-family bases"),
-        SL_CLI_OPT_PRECISION(&precision,
-                             "fp32 (default), bf16, fp16: the frozen base's GEMMs on CUDA (CPU: fp32)"),
+        SL_CLI_OPT_PRECISION(
+            &precision,
+            "fp32 (default), bf16, fp16: the frozen base's GEMMs (CPU: fp32, bf16 with AVX512-BF16)"),
         {0},
     };
     const sl_cli_command cmd = {.name = "train", .header = header, .opts = opts, .width = 24};

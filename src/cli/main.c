@@ -21,7 +21,8 @@ static const command commands[] = {
 
 static void print_version(void) {
     printf("seqlora %s\n", SEQLORA_VERSION);
-    printf("backends: cpu (OpenBLAS)%s\n", strcmp(SEQLORA_HAVE_CUDA_STR, "ON") == 0 ? ", cuda (cuBLAS)" : "");
+    printf("backends: cpu (OpenBLAS%s)%s\n", strcmp(SEQLORA_HAVE_ONEDNN_STR, "ON") == 0 ? ", bf16: oneDNN" : "",
+           strcmp(SEQLORA_HAVE_CUDA_STR, "ON") == 0 ? ", cuda (cuBLAS)" : "");
 }
 
 static void print_usage(FILE *out) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bert_impl.h"
+#include "gemm_bf16.h"
 #include "dnabert2_impl.h"
 #include "esm_impl.h"
 #include "model.h"
@@ -195,15 +196,19 @@ int sl_nn_device_select(const char *device, const char *precision, sl_nn_device 
     if ((rc = sl_nn_device_parse(device ? device : "auto", &req, err)) ||
         (rc = sl_nn_precision_parse(precision ? precision : "fp32", prec, err)))
         return rc;
-    if (req.kind == SL_NN_DEVICE_CPU && *prec != SL_CUDA_FP32)
+    char bf16_why[256] = "";
+    const int cpu_bf16 = sl_nn_bf16_supported(bf16_why, sizeof bf16_why);
+    if (req.kind == SL_NN_DEVICE_CPU && *prec == SL_CUDA_FP16)
         return sl_err_set(err, SL_EUSAGE,
-                          "--precision %s: the CPU engine runs fp32 only (use --device cuda for bf16/fp16)",
-                          sl_nn_precision_name(*prec));
+                          "--precision fp16: the CPU engine runs fp32 or bf16 (use --device cuda for fp16)");
+    if (req.kind == SL_NN_DEVICE_CPU && *prec == SL_CUDA_BF16 && !cpu_bf16)
+        return sl_err_set(err, SL_EUSAGE, "--precision bf16 on the CPU: %s (use fp32, or --device cuda)",
+                          bf16_why);
     char why[1200] = "";
     if ((rc = sl_nn_device_resolve(&req, out, why, sizeof why, err))) return rc;
-    if (out->kind == SL_NN_DEVICE_CPU && *prec != SL_CUDA_FP32) {
+    if (out->kind == SL_NN_DEVICE_CPU && *prec != SL_CUDA_FP32 && !(*prec == SL_CUDA_BF16 && cpu_bf16)) {
         size_t l = strlen(why);
-        snprintf(why + l, sizeof why - l, "; --precision %s applies to CUDA only, running fp32",
+        snprintf(why + l, sizeof why - l, "; --precision %s does not run on this CPU, running fp32",
                  sl_nn_precision_name(*prec));
         *prec = SL_CUDA_FP32;
     }
@@ -213,7 +218,11 @@ int sl_nn_device_select(const char *device, const char *precision, sl_nn_device 
 
 const char *sl_nn_backends_describe(char *buf, size_t n) {
     size_t len = 0;
-    len += (size_t)snprintf(buf, n, "cpu (OpenBLAS)\n");
+    char bf16_why[256] = "";
+    if (sl_nn_bf16_supported(bf16_why, sizeof bf16_why))
+        len += (size_t)snprintf(buf, n, "cpu (OpenBLAS; bf16: oneDNN)\n");
+    else
+        len += (size_t)snprintf(buf, n, "cpu (OpenBLAS; bf16: no, %s)\n", bf16_why);
     char why[1024] = "";
     const sl_cuda_api *api = sl_nn_cuda_api(why, sizeof why);
     int count = 0;

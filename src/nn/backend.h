@@ -48,9 +48,11 @@ int sl_nn_device_resolve(const sl_nn_device *req, sl_nn_device *out, char *note,
                          sl_err *err);
 
 /* --device / --precision for a run (device NULL = "auto", precision NULL = "fp32"): parse both and resolve
- * the device (every model family runs on CUDA, so the model is not looked at). The CPU engine is fp32 only:
- * cpu + bf16/fp16 is SL_EUSAGE, auto falling back to the CPU runs fp32 and says so in the note. *note (may
- * be NULL) gets one line when auto fell back, else "". Errors: SL_EUSAGE naming the option. */
+ * the device (every model family runs on CUDA, so the model is not looked at). The CPU engine runs fp32, and
+ * bf16 where sl_nn_bf16_supported (oneDNN and AVX512-BF16/AMX; sl_nn_model_use_bf16): cpu + fp16, and cpu +
+ * bf16 where unsupported, are SL_EUSAGE (saying why); auto falling back to the CPU keeps bf16 where
+ * supported and otherwise runs fp32 and says so in the note. *note (may be NULL) gets one line when auto
+ * fell back, else "". Errors: SL_EUSAGE naming the option. */
 int sl_nn_device_select(const char *device, const char *precision, sl_nn_device *out, int *prec, char *note,
                         size_t note_len, sl_err *err);
 
@@ -60,7 +62,7 @@ int sl_nn_device_select(const char *device, const char *precision, sl_nn_device 
 void sl_nn_cuda_set_ordinal(int ordinal);
 int sl_nn_cuda_ordinal(void);
 
-/* One line per usable backend, e.g. "cpu (OpenBLAS)\ncuda:0 NVIDIA H200, 139.8 GiB, sm_90 (CUDA runtime
+/* One line per usable backend, e.g. "cpu (OpenBLAS; bf16: oneDNN)\ncuda:0 NVIDIA H200, 139.8 GiB, sm_90 (CUDA runtime
  * 13.0 ...)\n", or "cuda: not usable (reason)". Returns buf. */
 const char *sl_nn_backends_describe(char *buf, size_t n);
 
@@ -158,7 +160,8 @@ typedef struct sl_nn_dev_forward {
     int max_batch, C;
 } sl_nn_dev_forward;
 
-/* cuda = 0: the CPU engine (precision must be SL_CUDA_FP32, else SL_EUSAGE); cuda = 1: CUDA device
+/* cuda = 0: the CPU engine, in fp32 or (SL_CUDA_BF16) its bf16 mode (sl_nn_model_use_bf16; fp16 is
+ * SL_EUSAGE); cuda = 1: CUDA device
  * `cuda_device` at `precision` (errors as sl_nn_cuda_model_create). max_batch: the most rows a call passes
  * (the batch capacity `m` was loaded with). On error *f is left freeable. */
 int sl_nn_dev_forward_init(sl_nn_dev_forward *f, sl_nn_model *m, int cuda, int cuda_device, int precision,

@@ -13,8 +13,10 @@ int sl_nn_dev_forward_init(sl_nn_dev_forward *f, sl_nn_model *m, int cuda, int c
     f->max_batch = max_batch;
     f->C = sl_nn_model_get_config(m)->num_labels;
     if (!cuda) {
+        if (precision == SL_CUDA_BF16) return sl_nn_model_use_bf16(m, err);
         if (precision != SL_CUDA_FP32)
-            return sl_err_set(err, SL_EUSAGE, "precision %s needs the CUDA backend (the CPU runs fp32)",
+            return sl_err_set(err, SL_EUSAGE,
+                              "precision %s needs the CUDA backend (the CPU runs fp32 or bf16)",
                               sl_nn_precision_name(precision));
         return 0;
     }

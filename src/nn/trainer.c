@@ -448,6 +448,12 @@ int sl_nn_train(const sl_nn_train_opts *o, sl_nn_train_result *res, sl_err *err)
         goto out;
     }
     if (o->init_adapter && (rc = sl_nn_model_adapter_load_weights(m, o->init_adapter, err))) goto out;
+    if (!o->cuda && o->precision == SL_CUDA_BF16 && (rc = sl_nn_model_use_bf16(m, err))) goto out;
+    if (!o->cuda && o->precision != SL_CUDA_FP32 && o->precision != SL_CUDA_BF16) {
+        rc = sl_err_set(err, SL_EUSAGE, "train: precision %s needs CUDA (the CPU runs fp32 or bf16)",
+                        sl_nn_precision_name(o->precision));
+        goto out;
+    }
     sl_nn_model_trainable_line(m, res->trainable_line, sizeof res->trainable_line);
     if (o->progress) sl_log_info("%s", res->trainable_line);
 

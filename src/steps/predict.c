@@ -3,8 +3,9 @@
  *
  * Inputs:  base (dir), adapter (dir, optional), input (file).
  * Output:  predictions.tsv (id, label, prob_<class>... | prediction).
- * Params:  device ("cpu" default | "cuda"), precision ("fp32" default | "bf16" | "fp16"; cuda only) — the
- *          CLI writes them only for a CUDA run; the CUDA ordinal is sl_nn_cuda_ordinal() (not in the key). */
+ * Params:  device ("cpu" default | "cuda"), precision ("fp32" default | "bf16" | "fp16"; fp16 cuda only) —
+ *          the CLI writes them only for a CUDA run or a CPU bf16 run; the CUDA ordinal is
+ *          sl_nn_cuda_ordinal() (not in the key). */
 #include <stdlib.h>
 #include <string.h>
 

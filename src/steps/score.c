@@ -16,9 +16,10 @@
  * Inputs:  model (file), input (file, optional), reference (file, optional), base (dir, optional: the base
  * model of a bundle that does not embed it). Output:  scores.tsv. Params:  window, stride (bases; 0 = the
  * bundle's), region (saturate), merged (1 = merged weights when the bundle has them, the default; 0 = base +
- * adapter), device ("cpu" default | "cuda"), precision ("fp32" default | "bf16" | "fp16"; cuda only): the CLI
- * writes device/precision only for a CUDA run, so a CPU run's key is the same with or without --device; the
- * CUDA ordinal is sl_nn_cuda_ordinal() (not in the key; docs/gpu.md "Action keys"). */
+ * adapter), device ("cpu" default | "cuda"), precision ("fp32" default | "bf16" | "fp16"; fp16 cuda only):
+ * the CLI writes device/precision only for a CUDA run (precision also for a CPU bf16 run), so a CPU fp32
+ * run's key is the same with or without --device; the CUDA ordinal is sl_nn_cuda_ordinal() (not in the key;
+ * docs/gpu.md "Action keys"). */
 #include <ctype.h>
 #include <errno.h>
 #include <strings.h>
@@ -450,9 +451,9 @@ static int run_score(const sl_step_ctx *ctx) {
     if (strcmp(device, "cpu") && strcmp(device, "cuda"))
         return sl_err_set(err, SL_EUSAGE, "score: device '%s' (expected cpu or cuda)", device);
     const int cuda = !strcmp(device, "cuda");
-    if (!cuda && prec != SL_CUDA_FP32)
-        return sl_err_set(err, SL_EUSAGE, "score: precision '%s' needs device cuda (the CPU runs fp32)",
-                          precision);
+    if (!cuda && prec == SL_CUDA_FP16)
+        return sl_err_set(err, SL_EUSAGE,
+                          "score: precision '%s' needs device cuda (the CPU runs fp32 or bf16)", precision);
     if (window < 0 || stride < 0 || window > 1000000 || stride > 1000000)
         return sl_err_set(err, SL_EUSAGE, "score: window and stride must be in 0..1000000");
     const char *model = sl_step_input(ctx, "model"), *input = sl_step_input(ctx, "input"),

@@ -8,8 +8,9 @@
  *          weight_decay, max_grad_norm, epochs, batch_size, grad_accum, warmup_steps, max_length, patience,
  *          seed, metric, problem_type, labels ("A,B"; absent = sorted unique training labels),
  *          checkpoint_every, base_name, device ("cpu" default | "cuda"), precision ("fp32" default |
- *          "bf16" | "fp16"; cuda only). The CLI writes device/precision only for a CUDA run, so a CPU run's
- *          key is the same with or without --device; the CUDA ordinal is not a parameter
+ *          "bf16" | "fp16"; fp16 cuda only). The CLI writes device/precision only for a CUDA run and
+ *          precision for a CPU bf16 run, so a CPU fp32 run's key is the same with or without --device and
+ *          --precision fp32; the CUDA ordinal is not a parameter
  *          (sl_nn_cuda_ordinal(), set by the CLI): docs/gpu.md "Action keys".
  * Checkpoints go to ctx->workdir, so a killed run resumes where it stopped and ends with the same bytes. */
 #include <stdlib.h>
@@ -106,9 +107,9 @@ static int run_train(const sl_step_ctx *ctx) {
         return sl_err_set(err, SL_EUSAGE, "train: device '%s' (expected cpu or cuda)", device);
     o.cuda = !strcmp(device, "cuda");
     if ((rc = sl_nn_precision_parse(precision, &o.precision, err))) return rc;
-    if (!o.cuda && o.precision != SL_CUDA_FP32)
-        return sl_err_set(err, SL_EUSAGE, "train: precision '%s' needs device cuda (the CPU runs fp32)",
-                          precision);
+    if (!o.cuda && o.precision == SL_CUDA_FP16)
+        return sl_err_set(err, SL_EUSAGE,
+                          "train: precision '%s' needs device cuda (the CPU runs fp32 or bf16)", precision);
     o.cuda_device = sl_nn_cuda_ordinal();
     if (r < 1 || r > 4096 || epochs < 1 || epochs > 100000 || bs < 1 || bs > 65536 || acc < 1 ||
         acc > 65536 || warm < 0 || maxlen < 3 || maxlen > 1000000 || pat < 0 || pat > 100000 || seed < 0 ||

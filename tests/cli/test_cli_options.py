@@ -185,7 +185,7 @@ for args in (["train", "--base", "", "--train", MISSING, "-o", os.path.join(TMP,
     r = seqlora(args + ["--store", os.path.join(TMP, "bad-store")])
     check(r.returncode == 2 and "expected a value, got ''" in r.stderr,
           "%s with an empty value: exit 2 (got %d: %r)" % (args[0], r.returncode, r.stderr))
-for args, want in ((["--device", "gpu0"], "--device"), (["--device", "cpu", "--precision", "bf16"], "--precision"),
+for args, want in ((["--device", "gpu0"], "--device"), (["--device", "cpu", "--precision", "fp16"], "--precision"),
                    (["--precision", "fp8"], "fp8")):
     shutil.rmtree(os.path.join(TMP, "bad-store"), ignore_errors=True)
     r = seqlora(["train", "--base", MISSING, "--train", MISSING, "-o", os.path.join(TMP, "o"),
@@ -194,7 +194,7 @@ for args, want in ((["--device", "gpu0"], "--device"), (["--device", "cpu", "--p
           "train %s: exit 2 naming %s, nothing written (got %d: %r)" % (" ".join(args), want, r.returncode, r.stderr))
 # run --device/--precision: checked before anything is written; the CPU leaves the plan (keys) unchanged
 for args, want in ((["--device", "cuda"], "--device cuda"), (["--device", "gpu"], "--device"),
-                   (["--device", "cpu", "--precision", "bf16"], "--precision bf16")):
+                   (["--device", "cpu", "--precision", "fp16"], "--precision fp16")):
     out, store = os.path.join(TMP, "run-out"), os.path.join(TMP, "run-store")
     r = seqlora(["run", "--dry-run", "-o", out, "--store", store] + args)
     check(r.returncode == 2 and want in r.stderr and not os.path.exists(out) and not os.path.exists(store),
@@ -235,7 +235,7 @@ for opt, bad, good in SERVE:
               % MISSING, "serve --%s %s is accepted: exit 1 on the missing bundle (got %d: %r)"
               % (opt, value, r.returncode, r.stderr[-500:]))
 for args, want in ((["--device", "gpu0"], "seqlora: error: --device"),
-                   (["--device", "cpu", "--precision", "bf16"], "seqlora: error: --precision"),
+                   (["--device", "cpu", "--precision", "fp16"], "seqlora: error: --precision"),
                    (["--precision", "fp8"], "seqlora: error: --precision"),
                    (["--store", os.path.join(TMP, "s")], "unrecognized option '--store'"),
                    (["--no-cache"], "unrecognized option '--no-cache'"),

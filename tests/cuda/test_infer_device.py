@@ -11,7 +11,7 @@ emulated CUDA module (SEQLORA_CUDA_EMU: the module's model code on the host, tes
     `--device cpu` and `--device auto` without a usable module are the no-flag run's action (a cache hit) with
     the one-line note for auto, byte-identical output;
   * refusals: --device cuda without the module (SEQLORA_CUDA_MODULE=none) is exit 2 naming the reason, for
-    score and serve; --device cpu --precision bf16 is exit 2;
+    score and serve; --device cpu --precision fp16 is exit 2 (CPU bf16: tests/cli/test_cpu_bf16_cli.py);
   * `serve --device cuda`: /healthz and /v1/model report cuda:0 / fp32, /v1/predict == CPU `score` within 1e-5;
     `serve --device auto` without the module: the note, cpu in /healthz.
 Exits 1 on any failure."""
@@ -153,9 +153,9 @@ if "bert" in BUNDLES:
     check(r.returncode == 2 and "SEQLORA_CUDA_MODULE=none" in r.stderr and not os.path.exists(out),
           f"score --device cuda without the module: exit 2 with the reason, nothing written (exit {r.returncode}: "
           f"{r.stderr.strip()[-200:]})")
-    r = seqlora(["score", "--model", b, "--input", fasta, "-o", out, "--device", "cpu", "--precision", "bf16"], store)
+    r = seqlora(["score", "--model", b, "--input", fasta, "-o", out, "--device", "cpu", "--precision", "fp16"], store)
     check(r.returncode == 2 and "fp32" in r.stderr and not os.path.exists(out),
-          f"score --device cpu --precision bf16: exit 2 (exit {r.returncode})")
+          f"score --device cpu --precision fp16: exit 2 (exit {r.returncode})")
     r = seqlora(["score", "--model", b, "--input", fasta, "-o", out, "--device", "gpu"], store)
     check(r.returncode == 2 and "--device" in r.stderr, f"score --device gpu: exit 2 naming the option ({r.returncode})")
     p = subprocess.run([BIN, "serve", "--model", b, "--port", "0", "--device", "cuda"], capture_output=True, text=True,

@@ -4,7 +4,8 @@ Without a GPU (always):
   * --device auto with no usable CUDA module trains on the CPU, prints the one-line note, and is the same
     action as a run without the flag (a cache hit in the same store, byte-identical adapter);
   * --device cuda without a usable module/device: exit 2 with the reason, nothing written;
-    --device cpu --precision bf16: exit 2.
+    --device cpu --precision fp16: exit 2; --device auto --precision bf16 without CUDA is the CPU's bf16 mode
+    where the CPU has it (tests/cli/test_cpu_bf16_cli.py checks that mode), else fp32 with a note.
 With the emulated CUDA module (SEQLORA_CUDA_EMU = tests/cuda/emu built as a shared object; model.cu/api.cu
 on the host), through the real CLI:
   * --device cuda --precision fp32 is a different action from the CPU run (no cache hit: device and
@@ -114,17 +115,23 @@ r = seqlora(train_args(auto2, ["--device", "auto", "--no-cache"]), os.path.join(
 check(r.returncode == 0 and ran_step(r.stderr) and
       read(os.path.join(cpu, "adapter_model.safetensors")) == read(os.path.join(auto2, "adapter_model.safetensors")),
       "--device auto, fresh store, really trained: byte-identical adapter to the no-flag run")
+CPU_BF16 = "bf16: oneDNN" in subprocess.run([BIN, "backends"], capture_output=True, text=True,
+                                            env=dict(os.environ, SEQLORA_CUDA_MODULE="none")).stdout
 r = seqlora(train_args(os.path.join(TMP, "auto_bf16"), ["--device", "auto", "--precision", "bf16"]), store)
-check(r.returncode == 0 and "running fp32" in r.stderr and not ran_step(r.stderr),
-      "--device auto --precision bf16 on the CPU: fp32 with a note, the CPU action")
+if CPU_BF16:
+    check(r.returncode == 0 and "running fp32" not in r.stderr and ran_step(r.stderr),
+          "--device auto --precision bf16 without CUDA: the CPU's bf16 mode, its own action (not the fp32 run's)")
+else:
+    check(r.returncode == 0 and "running fp32" in r.stderr and not ran_step(r.stderr),
+          "--device auto --precision bf16 on a CPU without bf16: fp32 with a note, the CPU action")
 # 3. refusals
 out = os.path.join(TMP, "refused")
 r = seqlora(train_args(out, ["--device", "cuda"]), store)
 check(r.returncode == 2 and "--device cuda" in r.stderr and "disabled" in r.stderr and not os.path.exists(out),
       f"--device cuda without CUDA: exit {r.returncode}, {r.stderr.strip()[-160:]}")
-r = seqlora(train_args(out, ["--device", "cpu", "--precision", "bf16"]), store)
-check(r.returncode == 2 and "fp32 only" in r.stderr and not os.path.exists(out),
-      f"--device cpu --precision bf16: exit {r.returncode}, {r.stderr.strip()[-160:]}")
+r = seqlora(train_args(out, ["--device", "cpu", "--precision", "fp16"]), store)
+check(r.returncode == 2 and "fp32 or bf16" in r.stderr and not os.path.exists(out),
+      f"--device cpu --precision fp16: exit {r.returncode}, {r.stderr.strip()[-160:]}")
 r = seqlora(train_args(out, ["--device", "gpu"]), store)
 check(r.returncode == 2 and not os.path.exists(out), f"--device gpu: exit {r.returncode}, {r.stderr.strip()[-160:]}")
 
