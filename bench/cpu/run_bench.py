@@ -2,7 +2,7 @@
 
 usage: run_bench.py NN_BENCH_STEP [--config tiny|dnabert|both] [--mode train|infer|both] [--steps N]
                     [--threads N] [--torch-threads N] [--tuned-torch] [--out results.jsonl]
-                    [--baseline OLD_NN_BENCH_STEP] [--peak-gflops 234]
+                    [--baseline OLD_NN_BENCH_STEP] [--peak-gflops 234] [--precision fp32|bf16]
 
 For each config a random BertForSequenceClassification is saved with transformers (the same weights feed
 both engines), then each engine runs in its own process (so peak RSS is its own): 1 untimed warm-up step +
@@ -17,7 +17,14 @@ per-phase profile (src/nn/prof.h) and the achieved GFLOP/s (the GEMM and attenti
 seqlora step performs, counted from the shapes it ran, divided by each engine's median step time) against
 --peak-gflops (the FP32 peak of the machine; 234 GFLOP/s measured on the build machine, docs/performance.md).
 --tuned-torch runs PyTorch with the environment measured best there (OMP_WAIT_POLICY=passive,
-MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_=68719476736) and, with --torch-threads 0, 2 threads."""
+MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_=68719476736) and, with --torch-threads 0, 2 threads.
+--precision bf16 runs seqlora's bf16 mode (nn_bench_step's 8th argument: the frozen encoder Linears in bf16,
+fp32 accumulation) and adds a third engine, pytorch+peft-bf16: the same PyTorch worker (same environment)
+with the forward under torch.autocast("cpu", dtype=torch.bfloat16) (train: forward + loss inside autocast,
+backward, clipping and AdamW outside, PyTorch's AMP recipe; infer: no_grad + autocast). seqlora's ratios
+are then printed against both PyTorch runs, and % of the bf16 peak (2x --peak-gflops: AVX512-BF16's dot
+products do twice the FP32 FMA's work per instruction) next to % of the FP32 peak. Every record carries
+"precision"."""
 import argparse
 import json
 import os
@@ -46,7 +53,9 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def torch_worker(model_dir, batch, seq, steps, threads, mode="train"):
+def torch_worker(model_dir, batch, seq, steps, threads, mode="train", precision="fp32"):
+    import contextlib
+
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import BertForSequenceClassification
@@ -62,12 +71,19 @@ def torch_worker(model_dir, batch, seq, steps, threads, mode="train"):
     labels = torch.randint(0, 2, (batch,), generator=g)
     times, cpu = [], []
     loss = None
+
+    def autocast():  # a fresh context each step
+        if precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
     if mode == "infer":
         model.eval()
         with torch.no_grad():
             for s in range(steps + 1):
                 a, ca = time.time(), time.process_time()
-                model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.sum().item()
+                with autocast():
+                    logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+                logits.float().sum().item()
                 times.append(time.time() - a)
                 cpu.append(time.process_time() - ca)
     else:
@@ -77,7 +93,8 @@ def torch_worker(model_dir, batch, seq, steps, threads, mode="train"):
         for s in range(steps + 1):
             a, ca = time.time(), time.process_time()
             opt.zero_grad()
-            loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
+            with autocast():
+                loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -86,7 +103,8 @@ def torch_worker(model_dir, batch, seq, steps, threads, mode="train"):
     st = sorted(times[1:])
     med = st[len(st) // 2]
     rss = peak_rss_mb()
-    rec = {"engine": "pytorch+peft", "mode": mode, "torch": torch.__version__,
+    rec = {"engine": "pytorch+peft" + ("-bf16" if precision == "bf16" else ""), "mode": mode,
+           "precision": precision, "torch": torch.__version__,
            "threads": torch.get_num_threads(), "batch": batch, "seq": seq, "load_s": round(load_s, 3),
            "warmup_s": round(times[0], 3), "step_s": [round(t, 4) for t in times[1:]], "median_s": round(med, 4),
            "cpu_median_s": round(sorted(cpu[1:])[len(cpu[1:]) // 2], 4), "tokens_per_s": round(batch * seq / med, 1), "peak_rss_mb": round(rss, 1)}
@@ -108,7 +126,7 @@ def make_model(cfg, d):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--torch-worker":
         torch_worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
-                     sys.argv[7] if len(sys.argv) > 7 else "train")
+                     sys.argv[7] if len(sys.argv) > 7 else "train", sys.argv[8] if len(sys.argv) > 8 else "fp32")
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("bench_step")
@@ -117,6 +135,8 @@ def main():
     ap.add_argument("--tuned-torch", action="store_true",
                     help="PyTorch with OMP_WAIT_POLICY=passive and the glibc malloc settings of bench-pytorch-cpu")
     ap.add_argument("--peak-gflops", type=float, default=234.0, help="the machine's measured FP32 peak")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="seqlora's precision; bf16 also runs PyTorch under torch.autocast(bfloat16)")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="seqlora threads")
     ap.add_argument("--torch-threads", type=int, default=0,
@@ -142,11 +162,18 @@ def main():
 
 
 def run_one(a, name, cfg, d, mode, torch_env, torch_threads):
-    # train is the default: a baseline binary from before [train|infer] existed still runs the training step
-    shape = [d, str(cfg["batch"]), str(cfg["seq"]), str(a.steps), str(a.threads)] + ([mode] if mode != "train" else [])
-    runs = [("seqlora", [a.bench_step] + shape, None),
-            ("pytorch+peft", [sys.executable, __file__, "--torch-worker", d, str(cfg["batch"]), str(cfg["seq"]),
-                              str(a.steps), str(torch_threads), mode], torch_env)]
+    # train is the default: a baseline binary from before [train|infer] existed still runs the training step;
+    # the precision is the 8th argument, so bf16 passes the mode explicitly
+    shape = [d, str(cfg["batch"]), str(cfg["seq"]), str(a.steps), str(a.threads)]
+    if a.precision == "bf16":
+        shape += [mode, "bf16"]
+    elif mode != "train":
+        shape += [mode]
+    worker = [sys.executable, __file__, "--torch-worker", d, str(cfg["batch"]), str(cfg["seq"]), str(a.steps),
+              str(torch_threads), mode]
+    runs = [("seqlora", [a.bench_step] + shape, None), ("pytorch+peft", worker + ["fp32"], torch_env)]
+    if a.precision == "bf16":
+        runs.append(("pytorch+peft-bf16", worker + ["bf16"], torch_env))
     if a.baseline:
         runs.append(("seqlora-baseline", [a.baseline] + shape, None))
     res = {}
@@ -158,23 +185,30 @@ def run_one(a, name, cfg, d, mode, torch_env, torch_threads):
         r = json.loads(out.stdout.strip().splitlines()[-1])
         if r.get("mode", "train") != mode:  # an old binary without [train|infer] ignores the argument
             sys.exit(f"{eng} ran mode {r.get('mode', 'train')}, not {mode}")
-        r.update(config=name, engine=eng, mode=mode, loadavg_1m_before=round(load0, 2),
+        want = "fp32" if eng == "pytorch+peft" else a.precision
+        if r.get("precision", "fp32") != want:  # an old binary without [fp32|bf16] ignores the argument
+            sys.exit(f"{eng} ran precision {r.get('precision', 'fp32')}, not {want}")
+        r.update(config=name, engine=eng, mode=mode, precision=want, loadavg_1m_before=round(load0, 2),
                  loadavg_1m=round(os.getloadavg()[0], 2))
         res[eng] = r
-    s, t = res["seqlora"], res["pytorch+peft"]
+    s = res["seqlora"]
     flops = s.get("gflop_per_step", 0.0)
     print(f"\n{name} {mode}: {cfg['layers']}x{cfg['hidden']}, {cfg['heads']} heads, seq {cfg['seq']}, "
-          f"batch {cfg['batch']}, seqlora {a.threads} threads, torch threads {torch_threads or 'default'}"
+          f"batch {cfg['batch']}, seqlora {a.precision} {a.threads} threads, torch threads {torch_threads or 'default'}"
           f"{' (tuned env)' if a.tuned_torch else ''}, {a.steps} timed steps")
-    print(f"  {'':16s} {'s/step':>8s} {'cpu s':>7s} {'tokens/s':>10s} {'peak RSS MB':>12s} {'GFLOP/s':>8s} "
-          f"{'% peak':>7s}  load avg before/after")
+    bf16 = a.precision == "bf16"
+    print(f"  {'':17s} {'s/step':>8s} {'cpu s':>7s} {'tokens/s':>10s} {'peak RSS MB':>12s} {'GFLOP/s':>8s} "
+          f"{'% peak':>7s}" + (f"{'%bf16pk':>8s}" if bf16 else "") + "  load avg before/after")
     for eng in res:
         r = res[eng]
         gf = flops / r["median_s"] if flops else 0.0
-        print(f"  {eng:16s} {r['median_s']:8.3f} {r.get('cpu_median_s', float('nan')):7.3f} {r['tokens_per_s']:10.1f} {r['peak_rss_mb']:12.1f} {gf:8.1f} "
-              f"{100 * gf / a.peak_gflops:6.1f}%  {r['loadavg_1m_before']}/{r['loadavg_1m']}")
-    print(f"  ratio seqlora/pytorch: s/step {s['median_s'] / t['median_s']:.2f}, tokens/s "
-          f"{s['tokens_per_s'] / t['tokens_per_s']:.2f}, peak RSS {s['peak_rss_mb'] / t['peak_rss_mb']:.2f}")
+        print(f"  {eng:17s} {r['median_s']:8.3f} {r.get('cpu_median_s', float('nan')):7.3f} {r['tokens_per_s']:10.1f} {r['peak_rss_mb']:12.1f} {gf:8.1f} "
+              f"{100 * gf / a.peak_gflops:6.1f}%" + (f"{100 * gf / (2 * a.peak_gflops):7.1f}%" if bf16 else "")
+              + f"  {r['loadavg_1m_before']}/{r['loadavg_1m']}")
+    for peer in ["pytorch+peft"] + (["pytorch+peft-bf16"] if bf16 else []):
+        t = res[peer]
+        print(f"  ratio seqlora/{peer}: s/step {s['median_s'] / t['median_s']:.2f}, tokens/s "
+              f"{s['tokens_per_s'] / t['tokens_per_s']:.2f}, peak RSS {s['peak_rss_mb'] / t['peak_rss_mb']:.2f}")
     if a.baseline:
         b = res["seqlora-baseline"]
         print(f"  ratio seqlora/baseline: s/step {s['median_s'] / b['median_s']:.2f}"
