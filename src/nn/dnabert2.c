@@ -258,7 +258,23 @@ void sl_nn_dnabert2_free(sl_nn_dnabert2 *m) {
     free(m->scratch);
     free(m->labels);
     free(m->mask);
+    sl_nn_lora_bf16_free(&m->bf16);
     free(m);
+}
+
+/* slot l * SL_NN_D2_NMOD + mod of sl_nn_dnabert2.bf16 */
+static const float *d2_weight(const void *model, size_t i, int *in, int *out) {
+    const sl_nn_dnabert2 *m = model;
+    const int mod = (int)(i % SL_NN_D2_NMOD);
+    *in = sl_nn_d2_mod_in(&m->cfg, mod);
+    *out = sl_nn_d2_mod_out(&m->cfg, mod);
+    return m->layer[i / SL_NN_D2_NMOD].w[mod];
+}
+
+int sl_nn_dnabert2_use_bf16(sl_nn_dnabert2 *m, sl_err *err) {
+    if (m->bf16.fwd) return 0;
+    return sl_nn_lora_bf16_pack(&m->bf16, (size_t)m->cfg.layers * SL_NN_D2_NMOD, d2_weight, m, m->training,
+                                err);
 }
 
 const sl_nn_bert_config *sl_nn_dnabert2_get_config(const sl_nn_dnabert2 *m) {

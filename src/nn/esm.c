@@ -385,7 +385,23 @@ void sl_nn_esm_free(sl_nn_esm *m) {
     free(m->scratch);
     free(m->labels);
     free(m->mask);
+    sl_nn_lora_bf16_free(&m->bf16);
     free(m);
+}
+
+/* slot l * SL_NN_NMOD + mod of sl_nn_esm.bf16 */
+static const float *esm_weight(const void *model, size_t i, int *in, int *out) {
+    const sl_nn_esm *m = model;
+    const int mod = (int)(i % SL_NN_NMOD);
+    *in = sl_nn_esm_mod_in(&m->cfg, mod);
+    *out = sl_nn_esm_mod_out(&m->cfg, mod);
+    return m->layer[i / SL_NN_NMOD].w[mod];
+}
+
+int sl_nn_esm_use_bf16(sl_nn_esm *m, sl_err *err) {
+    if (m->bf16.fwd) return 0;
+    return sl_nn_lora_bf16_pack(&m->bf16, (size_t)m->cfg.b.layers * SL_NN_NMOD, esm_weight, m, m->training,
+                                err);
 }
 
 const sl_nn_esm_config *sl_nn_esm_get_config(const sl_nn_esm *m) {

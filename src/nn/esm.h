@@ -70,6 +70,17 @@ int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const s
 
 void sl_nn_esm_free(sl_nn_esm *m);
 
+/* bf16 mode, as sl_nn_bert_use_bf16: the frozen encoder Linears (query, key, value, attention output, the
+ * intermediate — NT v2's fused [2I, H] SwiGLU one included — and output) multiply in bf16 (gemm_bf16.h:
+ * weights rounded once and packed, activations rounded on the fly, fp32 accumulation) in the forward and,
+ * for a training model, in the input-gradient GEMMs of the backward. Embeddings, rotary, attention,
+ * LayerNorms, LoRA, the classifier, the losses and the optimizer stay fp32. Call after load (and after
+ * loading an adapter, which does not touch the frozen weights), before a forward; idempotent. Memory: 2
+ * bytes per encoder Linear weight, twice for a training model; freed by sl_nn_esm_free. SL_EUSAGE when bf16
+ * is not supported here (sl_nn_bf16_supported: no oneDNN, or a CPU without bf16 dot products), SL_ENOMEM,
+ * SL_EINTERNAL when oneDNN refuses to pack a weight; on error the model stays in fp32 mode. */
+int sl_nn_esm_use_bf16(sl_nn_esm *m, sl_err *err);
+
 const sl_nn_esm_config *sl_nn_esm_get_config(const sl_nn_esm *m);
 const sl_nn_lora_spec *sl_nn_esm_get_spec(const sl_nn_esm *m);
 int sl_nn_esm_head_loaded(const sl_nn_esm *m); /* 1 when the classifier came from the checkpoint */

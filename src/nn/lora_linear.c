@@ -1,6 +1,7 @@
 /* PEFT LoRA Linear forward/backward (lora_linear.h). */
 #include "lora_linear.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "bert_impl.h"
@@ -16,7 +17,10 @@ static const float *lora_input(const sl_nn_lora_linear *L, const float *x, int N
 
 void sl_nn_lora_linear_fwd(const sl_nn_lora_linear *L, float *y, const float *x, int N, float *u) {
     const int in = L->in, out = L->out, r = L->r;
-    sl_nn_k_linear(y, x, L->w, L->b, N, in, out);
+    if (L->wbf)
+        sl_nn_bf16_gemm(L->wbf, N, x, in, L->b, 0, y, out);
+    else
+        sl_nn_k_linear(y, x, L->w, L->b, N, in, out);
     if (!L->A) return;
     const float *xin = lora_input(L, x, N, 0);
     sl_nn_sgemm(0, 1, N, r, in, 1.0f, xin, in, L->A, in, 0.0f, u, r);
@@ -26,7 +30,10 @@ void sl_nn_lora_linear_fwd(const sl_nn_lora_linear *L, float *y, const float *x,
 void sl_nn_lora_linear_bwd(const sl_nn_lora_linear *L, float *dx, int acc, const float *dy, const float *x,
                            int N, const float *u) {
     const int in = L->in, out = L->out, r = L->r;
-    if (dx) sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, L->w, in, acc ? 1.0f : 0.0f, dx, in);
+    if (dx && L->wbf_t)
+        sl_nn_bf16_gemm(L->wbf_t, N, dy, out, NULL, acc, dx, in);
+    else if (dx)
+        sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, L->w, in, acc ? 1.0f : 0.0f, dx, in);
     if (!L->A) return;
     const float s = L->scaling;
     const float *xin = lora_input(L, x, N, 1);
@@ -41,4 +48,37 @@ void sl_nn_lora_linear_bwd(const sl_nn_lora_linear *L, float *dx, int acc, const
     } else {
         sl_nn_sgemm(0, 0, N, in, r, 1.0f, L->du, r, L->A, in, 1.0f, dx, in);
     }
+}
+
+void sl_nn_lora_bf16_free(sl_nn_lora_bf16 *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->fwd) sl_nn_bf16_mat_free(s->fwd[i]);
+        if (s->bwd) sl_nn_bf16_mat_free(s->bwd[i]);
+    }
+    free(s->fwd);
+    free(s->bwd);
+    memset(s, 0, sizeof *s);
+}
+
+int sl_nn_lora_bf16_pack(sl_nn_lora_bf16 *s, size_t n, sl_nn_lora_weight_fn weight, const void *model,
+                         int training, sl_err *err) {
+    char why[256];
+    if (!sl_nn_bf16_supported(why, sizeof why)) return sl_err_set(err, SL_EUSAGE, "bf16 on the CPU: %s", why);
+    s->n = n;
+    s->fwd = calloc(n ? n : 1, sizeof *s->fwd);
+    if (training) s->bwd = calloc(n ? n : 1, sizeof *s->bwd);
+    if (!s->fwd || (training && !s->bwd)) {
+        sl_nn_lora_bf16_free(s);
+        return sl_err_set(err, SL_ENOMEM, "out of memory for the bf16 weights");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        int in = 0, out = 0;
+        const float *w = weight(model, i, &in, &out);
+        if (!w) continue;
+        rc = sl_nn_bf16_mat_create(w, in, out, 1, &s->fwd[i], err);
+        if (!rc && s->bwd) rc = sl_nn_bf16_mat_create(w, out, in, 0, &s->bwd[i], err);
+    }
+    if (rc) sl_nn_lora_bf16_free(s);
+    return rc;
 }

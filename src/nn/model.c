@@ -179,9 +179,8 @@ int sl_nn_model_backward(sl_nn_model *m, float loss_scale, sl_err *err) {
     return sl_nn_bert_backward(m->bert, loss_scale, err);
 }
 int sl_nn_model_use_bf16(sl_nn_model *m, sl_err *err) {
-    if (m->esm || m->d2)
-        return sl_err_set(err, SL_EUSAGE, "--precision bf16 on the CPU: not implemented for the %s family yet",
-                          m->esm ? "ESM" : "DNABERT-2");
+    if (m->esm) return sl_nn_esm_use_bf16(m->esm, err);
+    if (m->d2) return sl_nn_dnabert2_use_bf16(m->d2, err);
     return sl_nn_bert_use_bf16(m->bert, err);
 }
 int sl_nn_model_adapter_load_weights(sl_nn_model *m, const char *dir, sl_err *err) {
