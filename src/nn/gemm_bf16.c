@@ -112,8 +112,8 @@ size_t sl_nn_bf16_mat_bytes(const sl_nn_bf16_mat *b) {
 void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, const float *bias,
                      int accumulate, float *C, int ldc) {
     (void)B, (void)A, (void)lda, (void)bias, (void)accumulate;
-    (void)C, (void)ldc, (void)M;
     record_error(SL_EINTERNAL, "built without oneDNN");
+    if (M > 0 && B) fill_nan(C, M, 1, ldc); /* unreachable: no operand can be made without oneDNN */
 }
 
 #else /* SEQLORA_HAVE_ONEDNN */
@@ -129,6 +129,10 @@ typedef struct prim {
     dnnl_primitive_t p;
     dnnl_memory_desc_t a_md, c_md;
     size_t scratch;
+    /* per worker: the memory objects of its arguments (src, weights, dst, scratchpad, bias), made once in the
+     * driving thread; a task only points them at this block's buffers (dnnl_memory_set_data_handle) */
+    dnnl_memory_t (*mem)[5];
+    int n_mem;
     struct prim *next;
 } prim;
 
@@ -333,6 +337,10 @@ void sl_nn_bf16_mat_free(sl_nn_bf16_mat *b) {
     for (prim *p = b->prims, *next; p; p = next) {
         next = p->next;
         dnnl_primitive_destroy(p->p);
+        for (int i = 0; i < p->n_mem; i++)
+            for (int k = 0; k < 5; k++)
+                if (p->mem[i][k]) dnnl_memory_destroy(p->mem[i][k]);
+        free(p->mem);
         free(p);
     }
     free(b->w);
@@ -352,6 +360,34 @@ typedef struct {
     atomic_int failed;
 } gemm_job;
 
+/* Make the per-worker memory objects of p for n workers (driving thread only). */
+static int prim_mem_ready(const sl_nn_bf16_mat *b, prim *p, int n, char *msg, size_t msg_len) {
+    if (p->n_mem >= n) return 0;
+    dnnl_memory_t(*mem)[5] = realloc(p->mem, (size_t)n * sizeof *mem);
+    if (!mem) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
+    p->mem = mem;
+    dnnl_memory_desc_t sp_md;
+    dnnl_dims_t sd = {(dnnl_dim_t)(p->scratch ? p->scratch : 1)};
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&sp_md, 1, sd, dnnl_u8, dnnl_a);
+    for (; !s && p->n_mem < n; p->n_mem++) {
+        dnnl_memory_t *m = mem[p->n_mem];
+        memset(m, 0, 5 * sizeof *m);
+        if ((s = dnnl_memory_create(&m[0], &p->a_md, g.engine, DNNL_MEMORY_NONE)) ||
+            (s = dnnl_memory_create(&m[1], &b->w_md, g.engine, b->w)) ||
+            (s = dnnl_memory_create(&m[2], &p->c_md, g.engine, DNNL_MEMORY_NONE)) ||
+            (s = dnnl_memory_create(&m[3], &sp_md, g.engine, DNNL_MEMORY_NONE)) ||
+            (s = (p->variant & 1) ? dnnl_memory_create(&m[4], &b->bias_md, g.engine, DNNL_MEMORY_NONE) : 0)) {
+            for (int k = 0; k < 5; k++)
+                if (m[k]) dnnl_memory_destroy(m[k]);
+            break;
+        }
+    }
+    if (s)
+        return snprintf(msg, msg_len, "oneDNN could not create memory objects (status %d)", (int)s),
+               SL_EINTERNAL;
+    return 0;
+}
+
 static void gemm_task(void *ctx, size_t task, int worker) {
     gemm_job *j = ctx;
     const int s = (int)task * j->block;
@@ -362,31 +398,20 @@ static void gemm_task(void *ctx, size_t task, int worker) {
     for (int i = 0; i < rows; i++)
         sl_nn_bf16_round(w->a16 + (size_t)i * K, j->A + (size_t)(s + i) * j->lda, K);
     float *C = j->C + (size_t)s * j->ldc;
-    dnnl_memory_t a = NULL, wm = NULL, c = NULL, bias = NULL, sp = NULL;
-    dnnl_memory_desc_t sp_md;
-    dnnl_dims_t sd = {(dnnl_dim_t)(p->scratch ? p->scratch : 1)};
+    dnnl_memory_t *m = p->mem[worker];
     dnnl_status_t st;
     one_thread();
-    if (!(st = dnnl_memory_create(&a, &p->a_md, g.engine, w->a16)) &&
-        !(st = dnnl_memory_create(&wm, &j->b->w_md, g.engine, j->b->w)) &&
-        !(st = dnnl_memory_create(&c, &p->c_md, g.engine, C)) &&
-        !(st = dnnl_memory_desc_init_by_tag(&sp_md, 1, sd, dnnl_u8, dnnl_a)) &&
-        !(st = dnnl_memory_create(&sp, &sp_md, g.engine, w->scratch)) &&
-        !(st = (p->variant & 1) ? dnnl_memory_create(&bias, &j->b->bias_md, g.engine, (void *)j->bias)
-                                : dnnl_success)) {
-        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, a},
-                                   {DNNL_ARG_WEIGHTS, wm},
-                                   {DNNL_ARG_DST, c},
-                                   {DNNL_ARG_SCRATCHPAD, sp},
-                                   {DNNL_ARG_BIAS, bias}};
+    if (!(st = dnnl_memory_set_data_handle(m[0], w->a16)) && !(st = dnnl_memory_set_data_handle(m[2], C)) &&
+        !(st = dnnl_memory_set_data_handle(m[3], w->scratch)) &&
+        !(st = (p->variant & 1) ? dnnl_memory_set_data_handle(m[4], (void *)j->bias) : dnnl_success)) {
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, m[0]},
+                                   {DNNL_ARG_WEIGHTS, m[1]},
+                                   {DNNL_ARG_DST, m[2]},
+                                   {DNNL_ARG_SCRATCHPAD, m[3]},
+                                   {DNNL_ARG_BIAS, m[4]}};
         if (!(st = dnnl_primitive_execute(p->p, w->stream, (p->variant & 1) ? 5 : 4, args)))
             st = dnnl_stream_wait(w->stream);
     }
-    if (bias) dnnl_memory_destroy(bias);
-    if (sp) dnnl_memory_destroy(sp);
-    if (c) dnnl_memory_destroy(c);
-    if (wm) dnnl_memory_destroy(wm);
-    if (a) dnnl_memory_destroy(a);
     if (st) {
         fill_nan(C, rows, j->b->N, j->ldc);
         atomic_store(&j->failed, (int)st);
@@ -398,10 +423,10 @@ void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, co
     if (M <= 0) return;
     double t0 = sl_nn_prof_begin();
     sl_nn_bf16_mat *b = (sl_nn_bf16_mat *)B; /* the primitive cache grows; the operand does not change */
-    /* Blocks of rows depend only on M: 16 of them (enough for 16 threads) of 64..256 rows, multiples of 32.
-     */
+    /* Blocks of rows depend only on M: 16 of them (enough for 16 threads) of 128..256 rows, multiples of 32
+     * (below 128 rows the per-block cost of rounding, dispatch and oneDNN's call shows). */
     int block = M / 16 / 32 * 32;
-    block = block < 64 ? 64 : (block > 256 ? 256 : block);
+    block = block < 128 ? 128 : (block > 256 ? 256 : block);
     if (block > M) block = M;
     const int variant = (bias ? 1 : 0) | (accumulate ? 2 : 0);
     char msg[256] = "";
@@ -411,7 +436,10 @@ void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, co
     j.last = M % block ? find_prim(b, M % block, ldc, variant, msg, sizeof msg) : j.full;
     if (j.full && j.last) {
         size_t scratch = j.full->scratch > j.last->scratch ? j.full->scratch : j.last->scratch;
-        code = workers_ready(sl_nn_get_threads(), scratch, (size_t)block * b->K, msg, sizeof msg);
+        const int n = sl_nn_get_threads();
+        code = workers_ready(n, scratch, (size_t)block * b->K, msg, sizeof msg);
+        if (!code) code = prim_mem_ready(b, (prim *)j.full, n, msg, sizeof msg);
+        if (!code) code = prim_mem_ready(b, (prim *)j.last, n, msg, sizeof msg);
     }
     if (!j.full || !j.last || code) {
         if (!msg[0]) snprintf(msg, sizeof msg, "out of memory");
