@@ -57,9 +57,9 @@ int sl_nn_model_forward(sl_nn_model *m, const int32_t *ids, const int32_t *mask,
                         const float *labels, const sl_nn_dropout *drop, float *loss, sl_err *err);
 int sl_nn_model_backward(sl_nn_model *m, float loss_scale, sl_err *err);
 
-/* bf16 mode of the CPU engine (sl_nn_bert_use_bf16 and the families' equivalents): the frozen encoder
- * Linears multiply in bf16 with fp32 accumulation. Call after load, before a forward. SL_EUSAGE when bf16
- * is not supported here (sl_nn_bf16_supported) or not by the model's family. */
+/* bf16 mode of the CPU engine (sl_nn_bert_use_bf16, sl_nn_esm_use_bf16, sl_nn_dnabert2_use_bf16): the
+ * frozen encoder Linears multiply in bf16 with fp32 accumulation. Call after load, before a forward.
+ * SL_EUSAGE when bf16 is not supported here (sl_nn_bf16_supported). */
 int sl_nn_model_use_bf16(sl_nn_model *m, sl_err *err);
 
 /* PEFT adapter files of the model's family (adapter.h for BERT, sl_nn_esm_adapter_* for ESM). */
