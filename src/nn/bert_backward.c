@@ -60,6 +60,7 @@ typedef struct {
     sl_nn_bert *m;
     int l;
     const sl_nn_acts *a;
+    const sl_nn_bf16_mm *dp, *dv, *dq, *dk; /* bf16 mode: the four products, NULL in fp32 */
 } attn_job;
 
 static void attention_bwd_task(void *p, size_t task, int worker) {
@@ -80,6 +81,23 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
         sl_nn_k_apply_bits(sp, P, bits, (size_t)T * T, dscale);
         Pd = sp;
     }
+    if (j->dp) { /* bf16 mode: operands rounded to bf16 in the worker's scratch, products in fp32 */
+        uint16_t *c16 = sl_nn_bf16_worker_scratch(worker), *v16 = c16 + (size_t)T * d,
+                 *k16 = v16 + (size_t)T * d, *q16 = k16 + (size_t)T * d, *p16 = q16 + (size_t)T * d;
+        sl_nn_bf16_round_rows(c16, (size_t)d, m->dctx + off, (size_t)H, T, d);
+        sl_nn_bf16_round_rows(v16, (size_t)d, a->v + off, (size_t)H, T, d);
+        sl_nn_bf16_mm_run(j->dp, worker, c16, v16, dP);
+        sl_nn_bf16_round(p16, Pd, (size_t)T * T);
+        sl_nn_bf16_mm_run(j->dv, worker, p16, c16, m->dv + off);
+        if (pdrop > 0) sl_nn_k_apply_bits(dP, dP, bits, (size_t)T * T, dscale);
+        for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
+        sl_nn_bf16_round(p16, dP, (size_t)T * T);
+        sl_nn_bf16_round_rows(k16, (size_t)d, a->k + off, (size_t)H, T, d);
+        sl_nn_bf16_round_rows(q16, (size_t)d, a->q + off, (size_t)H, T, d);
+        sl_nn_bf16_mm_run(j->dq, worker, p16, k16, m->dq + off);
+        sl_nn_bf16_mm_run(j->dk, worker, p16, q16, m->dk + off);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, m->dctx + off, H, a->v + off, H, 0.0f,
                 dP, T);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, m->dctx + off, H, 0.0f,
@@ -93,7 +111,17 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
 }
 
 static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
-    attn_job j = {m, l, a};
+    attn_job j = {m, l, a, NULL, NULL, NULL, NULL};
+    if (m->bf16_bwd) {
+        const int T = m->T, H = m->cfg.hidden, d = H / m->cfg.heads;
+        const float scale = 1.0f / sqrtf((float)d);
+        const size_t scratch = 4 * (size_t)T * d + (size_t)T * T;
+        j.dp = sl_nn_bf16_mm_get(T, T, d, 0, d, 1, d, T, 1.0f, scratch);  /* dctx v^T */
+        j.dv = sl_nn_bf16_mm_get(T, d, T, 1, T, 0, d, H, 1.0f, scratch);  /* dropout(P)^T dctx */
+        j.dq = sl_nn_bf16_mm_get(T, d, T, 0, T, 0, d, H, scale, scratch); /* dP k */
+        j.dk = sl_nn_bf16_mm_get(T, d, T, 1, T, 0, d, H, scale, scratch); /* dP^T q */
+        if (!j.dp || !j.dv || !j.dq || !j.dk) return; /* recorded; the backward fails at its end */
+    }
     double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((size_t)m->B * m->cfg.heads, attention_bwd_task, &j);
     if (t0 != 0.0)

@@ -36,6 +36,7 @@ typedef struct {
     sl_nn_bert *m;
     int l, B, T;
     sl_nn_acts *a;
+    const sl_nn_bf16_mm *qk, *pv; /* bf16 mode: the two products, NULL in fp32 */
 } attn_job;
 
 /* One (batch row, head): P = softmax(q k^T / sqrt(d) over the unmasked keys), ctx = dropout(P) v. */
@@ -52,8 +53,17 @@ static void attention_task(void *p, size_t task, int worker) {
     /* training keeps P for the backward pass; inference softmaxes into the worker's scratch, which stays in
      * cache for the PV product, instead of writing B x heads x T x T floats to memory */
     float *P = m->training ? a->P + task * T * T : m->scratch + ((size_t)worker * 2 + 1) * T * T;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, a->q + off, H, a->k + off, H, 0.0f,
-                P, T);
+    /* bf16 mode: q, k, v and dropout(P) rounded to bf16 in the worker's scratch, products in fp32 */
+    uint16_t *q16 = j->qk ? sl_nn_bf16_worker_scratch(worker) : NULL, *k16 = q16 + (size_t)T * d,
+             *v16 = k16 + (size_t)T * d, *p16 = v16 + (size_t)T * d;
+    if (j->qk) {
+        sl_nn_bf16_round_rows(q16, (size_t)d, a->q + off, (size_t)H, T, d);
+        sl_nn_bf16_round_rows(k16, (size_t)d, a->k + off, (size_t)H, T, d);
+        sl_nn_bf16_mm_run(j->qk, worker, q16, k16, P);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, a->q + off, H, a->k + off, H,
+                    0.0f, P, T);
+    }
     for (int i = 0; i < T; i++) sl_nn_k_softmax_masked(P + (size_t)i * T, mk, T);
     const float *Pd = P;
     if (pdrop > 0) {
@@ -69,12 +79,25 @@ static void attention_task(void *p, size_t task, int worker) {
         }
         Pd = sp;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, a->v + off, H, 0.0f,
-                a->ctx + off, H);
+    if (j->pv) {
+        sl_nn_bf16_round(p16, Pd, (size_t)T * T);
+        sl_nn_bf16_round_rows(v16, (size_t)d, a->v + off, (size_t)H, T, d);
+        sl_nn_bf16_mm_run(j->pv, worker, p16, v16, a->ctx + off);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, a->v + off, H, 0.0f,
+                    a->ctx + off, H);
+    }
 }
 
 static void attention(sl_nn_bert *m, int l, sl_nn_acts *a, int B, int T) {
-    attn_job j = {m, l, B, T, a};
+    attn_job j = {m, l, B, T, a, NULL, NULL};
+    if (m->bf16_fwd) {
+        const int H = m->cfg.hidden, d = H / m->cfg.heads;
+        const size_t scratch = 3 * (size_t)T * d + (size_t)T * T;
+        j.qk = sl_nn_bf16_mm_get(T, T, d, 0, d, 1, d, T, 1.0f / sqrtf((float)d), scratch);
+        j.pv = sl_nn_bf16_mm_get(T, d, T, 0, T, 0, d, H, 1.0f, scratch);
+        if (!j.qk || !j.pv) return; /* recorded; the forward fails at the end of the encoder */
+    }
     double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((size_t)B * m->cfg.heads, attention_task, &j);
     if (t0 != 0.0)

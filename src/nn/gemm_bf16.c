@@ -3,6 +3,7 @@
 #include "gemm_bf16.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,21 +66,32 @@ void sl_nn_bf16_round(uint16_t *dst, const float *src, size_t n) {
 /* ---- errors recorded by the void GEMM ---------------------------------------------------------- */
 
 static struct {
+    pthread_mutex_t lock; /* pool workers record too (sl_nn_bf16_mm_run) */
     int code;
     char msg[512];
-} g_error;
+} g_error = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void record_error(int code, const char *msg) {
-    if (g_error.code) return;
-    g_error.code = code;
-    snprintf(g_error.msg, sizeof g_error.msg, "%s", msg);
+    pthread_mutex_lock(&g_error.lock);
+    if (!g_error.code) {
+        g_error.code = code;
+        snprintf(g_error.msg, sizeof g_error.msg, "%s", msg);
+    }
+    pthread_mutex_unlock(&g_error.lock);
 }
 
 int sl_nn_bf16_take_error(sl_err *err) {
+    pthread_mutex_lock(&g_error.lock);
     int code = g_error.code;
     if (code) sl_err_set(err, code, "bf16 GEMM: %s", g_error.msg);
     g_error.code = 0;
+    pthread_mutex_unlock(&g_error.lock);
     return code;
+}
+
+void sl_nn_bf16_round_rows(uint16_t *dst, size_t ldd, const float *src, size_t lds, int rows, int cols) {
+    for (int i = 0; i < rows; i++)
+        sl_nn_bf16_round(dst + (size_t)i * ldd, src + (size_t)i * lds, (size_t)cols);
 }
 
 static void fill_nan(float *C, int rows, int N, int ldc) {
@@ -116,11 +128,28 @@ void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, co
     if (M > 0 && B) fill_nan(C, M, 1, ldc); /* unreachable: no operand can be made without oneDNN */
 }
 
+const sl_nn_bf16_mm *sl_nn_bf16_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
+                                       int ldc, float alpha, size_t scratch_elems) {
+    (void)M, (void)N, (void)K, (void)trans_a, (void)lda, (void)trans_b, (void)ldb, (void)ldc, (void)alpha;
+    (void)scratch_elems;
+    record_error(SL_EINTERNAL, "built without oneDNN");
+    return NULL;
+}
+
+uint16_t *sl_nn_bf16_worker_scratch(int worker) {
+    (void)worker;
+    return NULL;
+}
+
+void sl_nn_bf16_mm_run(const sl_nn_bf16_mm *mm, int worker, const uint16_t *A, const uint16_t *B, float *C) {
+    (void)mm, (void)worker, (void)A, (void)B, (void)C;
+    record_error(SL_EINTERNAL, "built without oneDNN");
+}
+
 #else /* SEQLORA_HAVE_ONEDNN */
 
 #include <dnnl.h>
 #include <omp.h>
-#include <pthread.h>
 
 /* One oneDNN matmul primitive for one block shape: rows x K times the packed K x N, into rows x N with
  * leading dimension ldc; variant bit 0 = with bias, bit 1 = accumulate (a sum post-op). */
@@ -151,6 +180,8 @@ typedef struct {
     size_t scratch_len;
     uint16_t *a16;
     size_t a16_len;
+    uint16_t *t16; /* sl_nn_bf16_worker_scratch */
+    size_t t16_len;
 } worker_state;
 
 static struct {
@@ -455,6 +486,155 @@ void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, co
     }
     if (t0 != 0.0) sl_nn_prof_flops(2.0 * M * b->N * b->K);
     sl_nn_prof_end(SL_NN_PH_GEMM, t0);
+}
+
+/* ---- products of two activations ------------------------------------------------------------------ */
+
+struct sl_nn_bf16_mm {
+    int M, N, K, trans_a, lda, trans_b, ldb, ldc;
+    float alpha;
+    dnnl_primitive_t p;
+    dnnl_memory_desc_t a_md, b_md, c_md, sp_md;
+    size_t scratch;
+    dnnl_memory_t (*mem)[4]; /* per worker: src, weights, dst, scratchpad */
+    int n_mem;
+    struct sl_nn_bf16_mm *next;
+};
+
+static sl_nn_bf16_mm *g_mms; /* the cache, kept for the process's life */
+
+static sl_nn_bf16_mm *mm_make(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb, int ldc,
+                              float alpha, char *msg, size_t msg_len) {
+    sl_nn_bf16_mm *mm = calloc(1, sizeof *mm);
+    if (!mm) return snprintf(msg, msg_len, "out of memory"), NULL;
+    *mm = (sl_nn_bf16_mm){.M = M,
+                          .N = N,
+                          .K = K,
+                          .trans_a = trans_a,
+                          .lda = lda,
+                          .trans_b = trans_b,
+                          .ldb = ldb,
+                          .ldc = ldc,
+                          .alpha = alpha};
+    dnnl_dims_t ad = {M, K}, as = {trans_a ? 1 : lda, trans_a ? lda : 1};
+    dnnl_dims_t bd = {K, N}, bs = {trans_b ? 1 : ldb, trans_b ? ldb : 1};
+    dnnl_dims_t cd = {M, N}, cs = {ldc, 1};
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s;
+    if (!(s = dnnl_memory_desc_init_by_strides(&mm->a_md, 2, ad, dnnl_bf16, as)) &&
+        !(s = dnnl_memory_desc_init_by_strides(&mm->b_md, 2, bd, dnnl_bf16, bs)) &&
+        !(s = dnnl_memory_desc_init_by_strides(&mm->c_md, 2, cd, dnnl_f32, cs)) &&
+        !(s = dnnl_matmul_desc_init(&md, &mm->a_md, &mm->b_md, NULL, &mm->c_md)) &&
+        !(s = dnnl_primitive_attr_create(&attr)) &&
+        !(s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) &&
+        !(s = alpha != 1.0f ? dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) : dnnl_success)) {
+        one_thread();
+        if (!(s = dnnl_primitive_desc_create(&pd, &md, attr, g.engine, NULL))) {
+            const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+            mm->scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
+            dnnl_dims_t sd = {(dnnl_dim_t)(mm->scratch ? mm->scratch : 1)};
+            if (!(s = dnnl_memory_desc_init_by_tag(&mm->sp_md, 1, sd, dnnl_u8, dnnl_a)))
+                s = dnnl_primitive_create(&mm->p, pd);
+        }
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s) {
+        free(mm);
+        snprintf(msg, msg_len, "oneDNN refused a %d x %d x %d bf16 product (status %d)", M, K, N, (int)s);
+        return NULL;
+    }
+    return mm;
+}
+
+static int mm_mem_ready(sl_nn_bf16_mm *mm, int n, char *msg, size_t msg_len) {
+    if (mm->n_mem >= n) return 0;
+    dnnl_memory_t(*mem)[4] = realloc(mm->mem, (size_t)n * sizeof *mem);
+    if (!mem) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
+    mm->mem = mem;
+    dnnl_status_t s = dnnl_success;
+    for (; mm->n_mem < n; mm->n_mem++) {
+        dnnl_memory_t *m = mem[mm->n_mem];
+        memset(m, 0, 4 * sizeof *m);
+        if ((s = dnnl_memory_create(&m[0], &mm->a_md, g.engine, DNNL_MEMORY_NONE)) ||
+            (s = dnnl_memory_create(&m[1], &mm->b_md, g.engine, DNNL_MEMORY_NONE)) ||
+            (s = dnnl_memory_create(&m[2], &mm->c_md, g.engine, DNNL_MEMORY_NONE)) ||
+            (s = dnnl_memory_create(&m[3], &mm->sp_md, g.engine, DNNL_MEMORY_NONE))) {
+            for (int k = 0; k < 4; k++)
+                if (m[k]) dnnl_memory_destroy(m[k]);
+            break;
+        }
+    }
+    if (s)
+        return snprintf(msg, msg_len, "oneDNN could not create memory objects (status %d)", (int)s),
+               SL_EINTERNAL;
+    return 0;
+}
+
+const sl_nn_bf16_mm *sl_nn_bf16_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
+                                       int ldc, float alpha, size_t scratch_elems) {
+    char msg[256] = "";
+    if (!sl_nn_bf16_supported(msg, sizeof msg)) {
+        record_error(SL_EUSAGE, msg);
+        return NULL;
+    }
+    sl_nn_bf16_mm *mm = g_mms;
+    for (; mm; mm = mm->next)
+        if (mm->M == M && mm->N == N && mm->K == K && mm->trans_a == trans_a && mm->lda == lda &&
+            mm->trans_b == trans_b && mm->ldb == ldb && mm->ldc == ldc && mm->alpha == alpha)
+            break;
+    if (!mm && (mm = mm_make(M, N, K, trans_a, lda, trans_b, ldb, ldc, alpha, msg, sizeof msg))) {
+        mm->next = g_mms;
+        g_mms = mm;
+    }
+    const int n = sl_nn_get_threads();
+    int code = mm ? workers_ready(n, mm->scratch, 0, msg, sizeof msg) : SL_EINTERNAL;
+    if (!code) code = mm_mem_ready(mm, n, msg, sizeof msg);
+    for (int i = 0; !code && i < n; i++) {
+        worker_state *w = &g.w[i];
+        if (w->t16_len >= scratch_elems) continue;
+        free(w->t16);
+        w->t16_len = 0;
+        if (!(w->t16 = alloc64(scratch_elems * sizeof(uint16_t))))
+            code = SL_ENOMEM, snprintf(msg, sizeof msg, "out of memory");
+        else
+            w->t16_len = scratch_elems;
+    }
+    if (code) {
+        record_error(code, msg);
+        return NULL;
+    }
+    return mm;
+}
+
+uint16_t *sl_nn_bf16_worker_scratch(int worker) {
+    return worker < g.n_w ? g.w[worker].t16 : NULL;
+}
+
+void sl_nn_bf16_mm_run(const sl_nn_bf16_mm *mm, int worker, const uint16_t *A, const uint16_t *B, float *C) {
+    dnnl_memory_t *m = mm->mem[worker];
+    worker_state *w = &g.w[worker];
+    dnnl_status_t st;
+    one_thread();
+    if (!(st = dnnl_memory_set_data_handle(m[0], (void *)A)) &&
+        !(st = dnnl_memory_set_data_handle(m[1], (void *)B)) &&
+        !(st = dnnl_memory_set_data_handle(m[2], C)) &&
+        !(st = dnnl_memory_set_data_handle(m[3], w->scratch))) {
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, m[0]},
+                                   {DNNL_ARG_WEIGHTS, m[1]},
+                                   {DNNL_ARG_DST, m[2]},
+                                   {DNNL_ARG_SCRATCHPAD, m[3]}};
+        if (!(st = dnnl_primitive_execute(mm->p, w->stream, 4, args))) st = dnnl_stream_wait(w->stream);
+    }
+    if (st) {
+        fill_nan(C, mm->M, mm->N, mm->ldc);
+        char msg[128];
+        snprintf(msg, sizeof msg, "oneDNN failed on a %d x %d x %d bf16 product (status %d)", mm->M, mm->K,
+                 mm->N, (int)st);
+        record_error(SL_EINTERNAL, msg);
+    }
 }
 
 #endif /* SEQLORA_HAVE_ONEDNN */

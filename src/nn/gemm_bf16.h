@@ -62,8 +62,31 @@ size_t sl_nn_bf16_mat_bytes(const sl_nn_bf16_mat *b);
 void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, const float *bias,
                      int accumulate, float *C, int ldc);
 
-/* The first failure of sl_nn_bf16_gemm since the last call (then cleared): 0 when there was none,
- * otherwise its code with the message in err. */
+/* ---- products of two activations inside pool tasks (attention) ---------------------------------- */
+
+/* One product shape: C [M, N] (fp32, leading dimension ldc) = alpha op(A) op(B) of bf16 operands, op(A)
+ * [M, K] (A row-major [M, K], or [K, M] with trans_a; leading dimension lda), op(B) [K, N] (B [K, N], or
+ * [N, K] with trans_b; ldb). */
+typedef struct sl_nn_bf16_mm sl_nn_bf16_mm;
+
+/* The product of that shape, made or found in a process-wide cache, and per-worker bf16 scratch of at
+ * least scratch_elems elements for the pool's current threads (sl_nn_bf16_worker_scratch). Driving thread
+ * only, before the pool runs the tasks that use it. NULL on failure (recorded: sl_nn_bf16_take_error). */
+const sl_nn_bf16_mm *sl_nn_bf16_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
+                                       int ldc, float alpha, size_t scratch_elems);
+
+/* Worker `worker`'s bf16 scratch (at least the largest scratch_elems asked of sl_nn_bf16_mm_get). */
+uint16_t *sl_nn_bf16_worker_scratch(int worker);
+
+/* Run mm in a pool task on worker `worker`: A and B bf16 as described by mm (rounded by the caller, e.g. with
+ * sl_nn_bf16_round_rows), C fp32. On failure C's M x N is NaN and the error is recorded. */
+void sl_nn_bf16_mm_run(const sl_nn_bf16_mm *mm, int worker, const uint16_t *A, const uint16_t *B, float *C);
+
+/* dst [rows, cols] (leading dimension ldd) = src [rows, cols] (lds) rounded as by sl_nn_bf16_round. */
+void sl_nn_bf16_round_rows(uint16_t *dst, size_t ldd, const float *src, size_t lds, int rows, int cols);
+
+/* The first failure of sl_nn_bf16_gemm or sl_nn_bf16_mm_* since the last call (then cleared): 0 when there
+ * was none, otherwise its code with the message in err. */
 int sl_nn_bf16_take_error(sl_err *err);
 
 #endif

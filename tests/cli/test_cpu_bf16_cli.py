@@ -3,8 +3,8 @@
   * train: `--device cpu --precision bf16` trains (its own action: not a cache hit of the fp32 run, and
     `--device auto --precision bf16` without CUDA is the same action, a cache hit); the adapter bytes differ
     from the fp32 adapter's (bf16 really ran) while PEFT's logits of the two adapters (PyTorch fp32, the
-    peer) agree within 5e-2 relative L2, as for the CUDA bf16 path (docs/gpu.md); per-epoch train loss
-    within 5e-2 relative; 1 and 2 threads give the same adapter bytes;
+    peer) agree within 1e-3 relative L2 (measured 1.5e-5 on this model); per-epoch train loss within 1e-3
+    relative (measured 6e-7); 1 and 2 threads give the same adapter bytes;
   * predict / evaluate --base: probabilities within 2e-2 of the fp32 run's and not equal, their own action;
   * score and serve on a bundle: score bf16 within 2e-2 of score fp32 and not equal; serve --precision bf16
     reports bf16 in /healthz and returns score bf16's probabilities (within 1e-5; the batch composition may
@@ -90,7 +90,8 @@ HAVE = "bf16: oneDNN" in backends
 
 
 def train_args(out, extra=()):
-    return ["train", "--base", base, "--train", train, "--eval", evl, "-o", out, "--lora-r", "4", "--lora-alpha",
+    # no --eval: the best-epoch choice (an AUC tie broken by the last bits) would compare different epochs
+    return ["train", "--base", base, "--train", train, "-o", out, "--lora-r", "4", "--lora-alpha",
             "8", "--epochs", "2", "--batch-size", "4", "--lr", "5e-3", "--max-length", "40", "--seed", "7",
             "--patience", "0", "--target-modules", "query,key,value,intermediate.dense"] + list(extra)
 
@@ -147,12 +148,12 @@ def peft_logits(ad):
 
 ref = peft_logits(fp32)
 e = float(np.linalg.norm(peft_logits(bf16) - ref) / np.linalg.norm(ref))
-check(e <= 5e-2, f"PEFT (PyTorch fp32) logits of the bf16-trained adapter vs the fp32-trained one: relative L2 "
-                 f"{e:.2e} <= 5e-2")
+check(e <= 1e-3, f"PEFT (PyTorch fp32) logits of the bf16-trained adapter vs the fp32-trained one: relative L2 "
+                 f"{e:.2e} <= 1e-3")
 lf = [json.loads(x) for x in open(os.path.join(fp32, "metrics.jsonl"))]
 lb = [json.loads(x) for x in open(os.path.join(bf16, "metrics.jsonl"))]
 dl = max(abs(a["train_loss"] - b["train_loss"]) / a["train_loss"] for a, b in zip(lf, lb))
-check(len(lf) == len(lb) == 2 and dl <= 5e-2, f"per-epoch train loss bf16 vs fp32: max relative diff {dl:.2e}")
+check(len(lf) == len(lb) == 2 and dl <= 1e-3, f"per-epoch train loss bf16 vs fp32: max relative diff {dl:.2e}")
 
 # ---- predict / evaluate ---------------------------------------------------------------------------------------
 pf, pb = os.path.join(TMP, "pred_fp32.tsv"), os.path.join(TMP, "pred_bf16.tsv")
