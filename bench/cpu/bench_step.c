@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "nn/bert.h"
+#include "nn/gemm_onednn.h"
 #include "nn/optim.h"
 #include "nn/prof.h"
 #include "util/progress.h"
@@ -61,20 +62,23 @@ static int cmp_d(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 6 || argc > 8) {
-        fprintf(stderr, "usage: nn_bench_step MODEL_DIR BATCH SEQ STEPS THREADS [train|infer [fp32|bf16]]\n");
+        fprintf(stderr, "usage: nn_bench_step MODEL_DIR BATCH SEQ STEPS THREADS [train|infer "
+                        "[fp32|bf16|fp32-openblas]]\n");
         return 2;
     }
     const char *dir = argv[1], *mode = argc >= 7 ? argv[6] : "train",
                *precision = argc == 8 ? argv[7] : "fp32";
     int B = atoi(argv[2]), T = atoi(argv[3]), steps = atoi(argv[4]), threads = atoi(argv[5]);
     int train = !strcmp(mode, "train");
-    int bf16 = !strcmp(precision, "bf16");
-    if ((!train && strcmp(mode, "infer")) || (!bf16 && strcmp(precision, "fp32")) || B < 1 || T < 1 ||
-        steps < 1 || threads < 1) {
+    /* fp32-openblas: fp32 with the GEMMs on OpenBLAS, as in builds without oneDNN (before/after) */
+    int bf16 = !strcmp(precision, "bf16"), openblas = !strcmp(precision, "fp32-openblas");
+    if ((!train && strcmp(mode, "infer")) || (!bf16 && !openblas && strcmp(precision, "fp32")) || B < 1 ||
+        T < 1 || steps < 1 || threads < 1) {
         fprintf(stderr, "nn_bench_step: BATCH, SEQ, STEPS and THREADS must be >= 1, mode train or infer, "
-                        "precision fp32 or bf16\n");
+                        "precision fp32, bf16 or fp32-openblas\n");
         return 2;
     }
+    if (openblas) sl_nn_dnnl_fp32_enable(0);
     sl_nn_set_threads(threads);
     sl_err err = {0};
     sl_nn_lora_spec spec = {.r = 16, .alpha = 32, .dropout = 0.1f};

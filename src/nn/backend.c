@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "bert_impl.h"
-#include "gemm_bf16.h"
+#include "gemm_onednn.h"
 #include "dnabert2_impl.h"
 #include "esm_impl.h"
 #include "model.h"

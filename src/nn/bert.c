@@ -43,6 +43,8 @@ static int mod_out(const sl_nn_bert_config *c, int mod) {
     return mod == SL_NN_MOD_INTER ? c->intermediate : c->hidden;
 }
 
+static int wmats_make(sl_nn_bert *m, sl_nn_dnnl_type type, sl_err *err);
+
 /* ---- weights -------------------------------------------------------------------------------- */
 
 /* The frozen base, in its arena order: the embeddings; per layer the six Linears (weight, bias) and the two
@@ -206,6 +208,9 @@ int sl_nn_bert_load(const char *model_dir, const sl_nn_bert_config *head, const 
     sl_nn_st_close(st);
     st = NULL;
     if ((rc = alloc_acts(m, err))) goto fail;
+    /* fp32 GEMMs through oneDNN where it is faster (gemm_onednn.h); if it refuses, OpenBLAS runs them */
+    sl_err ignored = {0};
+    if (sl_nn_dnnl_fp32_active()) (void)wmats_make(m, SL_NN_DNNL_FP32, &ignored);
     *out = m;
     return 0;
 fail:
@@ -224,43 +229,48 @@ int sl_nn_bert_scratch(sl_nn_bert *m, int T, sl_err *err) {
     return 0;
 }
 
-static void bf16_free(sl_nn_bert *m) {
-    const size_t n = (size_t)m->cfg.layers * SL_NN_NMOD;
+static void wmats_free(sl_nn_dnnl_mat **fwd, sl_nn_dnnl_mat **bwd, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        if (m->bf16_fwd) sl_nn_bf16_mat_free(m->bf16_fwd[i]);
-        if (m->bf16_bwd) sl_nn_bf16_mat_free(m->bf16_bwd[i]);
+        if (fwd) sl_nn_dnnl_mat_free(fwd[i]);
+        if (bwd) sl_nn_dnnl_mat_free(bwd[i]);
     }
-    free(m->bf16_fwd);
-    free(m->bf16_bwd);
-    m->bf16_fwd = m->bf16_bwd = NULL;
+    free(fwd);
+    free(bwd);
 }
 
-int sl_nn_bert_use_bf16(sl_nn_bert *m, sl_err *err) {
-    if (m->bf16_fwd) return 0;
-    if (m->base_grad)
-        return sl_err_set(err, SL_EUSAGE, "bf16 mode needs frozen base weights (not full-weight training)");
+/* The frozen encoder Linears as oneDNN operands of `type`, for y = x W^T and, for a training model,
+ * dx = dy W; they replace the current ones only when all were made. */
+static int wmats_make(sl_nn_bert *m, sl_nn_dnnl_type type, sl_err *err) {
     const size_t n = (size_t)m->cfg.layers * SL_NN_NMOD;
-    m->bf16_fwd = calloc(n, sizeof *m->bf16_fwd);
-    if (m->training) m->bf16_bwd = calloc(n, sizeof *m->bf16_bwd);
-    if (!m->bf16_fwd || (m->training && !m->bf16_bwd)) {
-        bf16_free(m);
-        return sl_err_set(err, SL_ENOMEM, "out of memory for the bf16 weights");
-    }
-    int rc = 0;
+    sl_nn_dnnl_mat **fwd = calloc(n, sizeof *fwd), **bwd = m->training ? calloc(n, sizeof *bwd) : NULL;
+    int rc =
+        !fwd || (m->training && !bwd) ? sl_err_set(err, SL_ENOMEM, "out of memory for the GEMM operands") : 0;
     for (int l = 0; l < m->cfg.layers && !rc; l++)
         for (int mod = 0; mod < SL_NN_NMOD && !rc; mod++) {
             const size_t i = (size_t)l * SL_NN_NMOD + mod;
             const int in = mod_in(&m->cfg, mod), out = mod_out(&m->cfg, mod);
-            rc = sl_nn_bf16_mat_create(m->layer[l].w[mod], in, out, 1, &m->bf16_fwd[i], err);
-            if (!rc && m->bf16_bwd)
-                rc = sl_nn_bf16_mat_create(m->layer[l].w[mod], out, in, 0, &m->bf16_bwd[i], err);
+            rc = sl_nn_dnnl_mat_create(m->layer[l].w[mod], in, out, 1, type, &fwd[i], err);
+            if (!rc && bwd) rc = sl_nn_dnnl_mat_create(m->layer[l].w[mod], out, in, 0, type, &bwd[i], err);
         }
-    if (rc) bf16_free(m);
-    return rc;
+    if (rc) {
+        wmats_free(fwd, bwd, n);
+        return rc;
+    }
+    wmats_free(m->w_fwd, m->w_bwd, n);
+    m->w_fwd = fwd, m->w_bwd = bwd;
+    m->bf16 = type == SL_NN_DNNL_BF16;
+    return 0;
+}
+
+int sl_nn_bert_use_bf16(sl_nn_bert *m, sl_err *err) {
+    if (m->bf16) return 0;
+    if (m->base_grad)
+        return sl_err_set(err, SL_EUSAGE, "bf16 mode needs frozen base weights (not full-weight training)");
+    return wmats_make(m, SL_NN_DNNL_BF16, err);
 }
 
 int sl_nn_bert_is_bf16(const sl_nn_bert *m) {
-    return m->bf16_fwd != NULL;
+    return m->bf16;
 }
 
 void sl_nn_bert_free(sl_nn_bert *m) {
@@ -280,7 +290,7 @@ void sl_nn_bert_free(sl_nn_bert *m) {
     free(m->base_grad);
     free(m->base_params);
     free(m->ids_copy);
-    bf16_free(m);
+    wmats_free(m->w_fwd, m->w_bwd, (size_t)m->cfg.layers * SL_NN_NMOD);
     free(m);
 }
 
@@ -327,7 +337,7 @@ void sl_nn_bert_zero_grad(sl_nn_bert *m) {
 
 int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err) {
     if (m->base_grad) return 0;
-    if (m->bf16_fwd)
+    if (m->bf16)
         return sl_err_set(err, SL_EUSAGE, "full-weight training is fp32 only (the model is in bf16 mode)");
     if (!m->training) return sl_err_set(err, SL_EINTERNAL, "full-weight gradients need a training model");
     m->base_grad = calloc(m->n_base, sizeof(float));

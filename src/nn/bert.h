@@ -130,7 +130,7 @@ int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err); /* SL_EUSAGE in bf1
 
 /* ---- bf16 mode ---------------------------------------------------------------------------------
  * The frozen encoder Linears (query, key, value, attention output, intermediate, output) multiply in bf16
- * (nn/gemm_bf16.h: weights rounded once and packed, activations rounded on the fly, fp32 accumulation), in
+ * (nn/gemm_onednn.h: weights rounded once and packed, activations rounded on the fly, fp32 accumulation), in
  * the forward and, for a training model, in the input-gradient GEMMs of the backward. Embeddings, LoRA,
  * attention, LayerNorm, pooler, classifier, losses and the optimizer stay fp32. */
 

@@ -25,8 +25,8 @@ static void linear_lora_bwd(sl_nn_bert *m, int l, int mod, float *dx, int acc, c
         sl_nn_sgemm(1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, base_grad_of(m, lw->w[mod]), in);
         sl_nn_k_colsum_add(base_grad_of(m, lw->b[mod]), dy, N, out);
     }
-    if (dx && m->bf16_bwd)
-        sl_nn_bf16_gemm(m->bf16_bwd[(size_t)l * SL_NN_NMOD + mod], N, dy, out, NULL, acc, dx, in);
+    if (dx && m->w_bwd)
+        sl_nn_dnnl_gemm(m->w_bwd[(size_t)l * SL_NN_NMOD + mod], N, dy, out, NULL, acc, dx, in);
     else if (dx)
         sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, lw->w[mod], in, acc ? 1.0f : 0.0f, dx, in);
     const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
@@ -60,7 +60,7 @@ typedef struct {
     sl_nn_bert *m;
     int l;
     const sl_nn_acts *a;
-    const sl_nn_bf16_mm *dp, *dv, *dq, *dk; /* bf16 mode: the four products, NULL in fp32 */
+    const sl_nn_dnnl_mm *dp, *dv, *dq, *dk; /* bf16 mode: the four products, NULL in fp32 */
 } attn_job;
 
 static void attention_bwd_task(void *p, size_t task, int worker) {
@@ -81,21 +81,30 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
         sl_nn_k_apply_bits(sp, P, bits, (size_t)T * T, dscale);
         Pd = sp;
     }
+    if (j->dp && !m->bf16) { /* oneDNN fp32: the operands where they lie */
+        sl_nn_dnnl_mm_run(j->dp, worker, m->dctx + off, a->v + off, dP);
+        sl_nn_dnnl_mm_run(j->dv, worker, Pd, m->dctx + off, m->dv + off);
+        if (pdrop > 0) sl_nn_k_apply_bits(dP, dP, bits, (size_t)T * T, dscale);
+        for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
+        sl_nn_dnnl_mm_run(j->dq, worker, dP, a->k + off, m->dq + off);
+        sl_nn_dnnl_mm_run(j->dk, worker, dP, a->q + off, m->dk + off);
+        return;
+    }
     if (j->dp) { /* bf16 mode: operands rounded to bf16 in the worker's scratch, products in fp32 */
-        uint16_t *c16 = sl_nn_bf16_worker_scratch(worker), *v16 = c16 + (size_t)T * d,
+        uint16_t *c16 = sl_nn_dnnl_worker_scratch(worker), *v16 = c16 + (size_t)T * d,
                  *k16 = v16 + (size_t)T * d, *q16 = k16 + (size_t)T * d, *p16 = q16 + (size_t)T * d;
         sl_nn_bf16_round_rows(c16, (size_t)d, m->dctx + off, (size_t)H, T, d);
         sl_nn_bf16_round_rows(v16, (size_t)d, a->v + off, (size_t)H, T, d);
-        sl_nn_bf16_mm_run(j->dp, worker, c16, v16, dP);
+        sl_nn_dnnl_mm_run(j->dp, worker, c16, v16, dP);
         sl_nn_bf16_round(p16, Pd, (size_t)T * T);
-        sl_nn_bf16_mm_run(j->dv, worker, p16, c16, m->dv + off);
+        sl_nn_dnnl_mm_run(j->dv, worker, p16, c16, m->dv + off);
         if (pdrop > 0) sl_nn_k_apply_bits(dP, dP, bits, (size_t)T * T, dscale);
         for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
         sl_nn_bf16_round(p16, dP, (size_t)T * T);
         sl_nn_bf16_round_rows(k16, (size_t)d, a->k + off, (size_t)H, T, d);
         sl_nn_bf16_round_rows(q16, (size_t)d, a->q + off, (size_t)H, T, d);
-        sl_nn_bf16_mm_run(j->dq, worker, p16, k16, m->dq + off);
-        sl_nn_bf16_mm_run(j->dk, worker, p16, q16, m->dk + off);
+        sl_nn_dnnl_mm_run(j->dq, worker, p16, k16, m->dq + off);
+        sl_nn_dnnl_mm_run(j->dk, worker, p16, q16, m->dk + off);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, m->dctx + off, H, a->v + off, H, 0.0f,
@@ -112,14 +121,15 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
 
 static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
     attn_job j = {m, l, a, NULL, NULL, NULL, NULL};
-    if (m->bf16_bwd) {
-        const int T = m->T, H = m->cfg.hidden, d = H / m->cfg.heads;
+    if (m->w_bwd) { /* oneDNN: bf16 operands are contiguous copies (ld d), fp32 ones the slices (ld H) */
+        const int T = m->T, H = m->cfg.hidden, d = H / m->cfg.heads, ld = m->bf16 ? d : H;
         const float scale = 1.0f / sqrtf((float)d);
-        const size_t scratch = 4 * (size_t)T * d + (size_t)T * T;
-        j.dp = sl_nn_bf16_mm_get(T, T, d, 0, d, 1, d, T, 1.0f, scratch);  /* dctx v^T */
-        j.dv = sl_nn_bf16_mm_get(T, d, T, 1, T, 0, d, H, 1.0f, scratch);  /* dropout(P)^T dctx */
-        j.dq = sl_nn_bf16_mm_get(T, d, T, 0, T, 0, d, H, scale, scratch); /* dP k */
-        j.dk = sl_nn_bf16_mm_get(T, d, T, 1, T, 0, d, H, scale, scratch); /* dP^T q */
+        const sl_nn_dnnl_type ty = m->bf16 ? SL_NN_DNNL_BF16 : SL_NN_DNNL_FP32;
+        const size_t scratch = m->bf16 ? 4 * (size_t)T * d + (size_t)T * T : 0;
+        j.dp = sl_nn_dnnl_mm_get(T, T, d, 0, ld, 1, ld, T, 1.0f, ty, scratch); /* dctx v^T */
+        j.dv = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, ld, H, 1.0f, ty, scratch);  /* dropout(P)^T dctx */
+        j.dq = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, ld, H, scale, ty, scratch); /* dP k */
+        j.dk = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, ld, H, scale, ty, scratch); /* dP^T q */
         if (!j.dp || !j.dv || !j.dq || !j.dk) return; /* recorded; the backward fails at its end */
     }
     double t0 = sl_nn_prof_begin();
@@ -251,7 +261,7 @@ int sl_nn_bert_backward(sl_nn_bert *m, float loss_scale, sl_err *err) {
     memset(m->dh, 0, (size_t)N * H * sizeof(float));
     sl_nn_sgemm(0, 0, B, H, H, 1.0f, dpd, H, m->pool_w, H, 0.0f, m->dh, T * H);
     encoder_bwd(m);
-    return m->bf16_bwd ? sl_nn_bf16_take_error(err) : 0;
+    return m->w_bwd ? sl_nn_dnnl_take_error(err) : 0;
 }
 
 int sl_nn_bert_backward_hidden(sl_nn_bert *m, const float *dh, sl_err *err) {
@@ -260,5 +270,5 @@ int sl_nn_bert_backward_hidden(sl_nn_bert *m, const float *dh, sl_err *err) {
     if (rc) return rc;
     memcpy(m->dh, dh, (size_t)m->B * m->T * m->cfg.hidden * sizeof(float));
     encoder_bwd(m);
-    return m->bf16_bwd ? sl_nn_bf16_take_error(err) : 0;
+    return m->w_bwd ? sl_nn_dnnl_take_error(err) : 0;
 }

@@ -13,8 +13,8 @@
 static void linear_lora(sl_nn_bert *m, int l, int mod, float *y, const float *x, int N, int in, int out,
                         float *u) {
     const sl_nn_layer_w *lw = &m->layer[l];
-    if (m->bf16_fwd)
-        sl_nn_bf16_gemm(m->bf16_fwd[(size_t)l * SL_NN_NMOD + mod], N, x, in, lw->b[mod], 0, y, out);
+    if (m->w_fwd)
+        sl_nn_dnnl_gemm(m->w_fwd[(size_t)l * SL_NN_NMOD + mod], N, x, in, lw->b[mod], 0, y, out);
     else
         sl_nn_k_linear(y, x, lw->w[mod], lw->b[mod], N, in, out);
     const float *A = lw->lora_a[mod], *B = lw->lora_b[mod];
@@ -36,7 +36,7 @@ typedef struct {
     sl_nn_bert *m;
     int l, B, T;
     sl_nn_acts *a;
-    const sl_nn_bf16_mm *qk, *pv; /* bf16 mode: the two products, NULL in fp32 */
+    const sl_nn_dnnl_mm *qk, *pv; /* bf16 mode: the two products, NULL in fp32 */
 } attn_job;
 
 /* One (batch row, head): P = softmax(q k^T / sqrt(d) over the unmasked keys), ctx = dropout(P) v. */
@@ -54,12 +54,14 @@ static void attention_task(void *p, size_t task, int worker) {
      * cache for the PV product, instead of writing B x heads x T x T floats to memory */
     float *P = m->training ? a->P + task * T * T : m->scratch + ((size_t)worker * 2 + 1) * T * T;
     /* bf16 mode: q, k, v and dropout(P) rounded to bf16 in the worker's scratch, products in fp32 */
-    uint16_t *q16 = j->qk ? sl_nn_bf16_worker_scratch(worker) : NULL, *k16 = q16 + (size_t)T * d,
+    uint16_t *q16 = m->bf16 ? sl_nn_dnnl_worker_scratch(worker) : NULL, *k16 = q16 + (size_t)T * d,
              *v16 = k16 + (size_t)T * d, *p16 = v16 + (size_t)T * d;
-    if (j->qk) {
+    if (j->qk && m->bf16) {
         sl_nn_bf16_round_rows(q16, (size_t)d, a->q + off, (size_t)H, T, d);
         sl_nn_bf16_round_rows(k16, (size_t)d, a->k + off, (size_t)H, T, d);
-        sl_nn_bf16_mm_run(j->qk, worker, q16, k16, P);
+        sl_nn_dnnl_mm_run(j->qk, worker, q16, k16, P);
+    } else if (j->qk) {
+        sl_nn_dnnl_mm_run(j->qk, worker, a->q + off, a->k + off, P);
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, a->q + off, H, a->k + off, H,
                     0.0f, P, T);
@@ -79,10 +81,12 @@ static void attention_task(void *p, size_t task, int worker) {
         }
         Pd = sp;
     }
-    if (j->pv) {
+    if (j->pv && m->bf16) {
         sl_nn_bf16_round(p16, Pd, (size_t)T * T);
         sl_nn_bf16_round_rows(v16, (size_t)d, a->v + off, (size_t)H, T, d);
-        sl_nn_bf16_mm_run(j->pv, worker, p16, v16, a->ctx + off);
+        sl_nn_dnnl_mm_run(j->pv, worker, p16, v16, a->ctx + off);
+    } else if (j->pv) {
+        sl_nn_dnnl_mm_run(j->pv, worker, Pd, a->v + off, a->ctx + off);
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, a->v + off, H, 0.0f,
                     a->ctx + off, H);
@@ -91,11 +95,12 @@ static void attention_task(void *p, size_t task, int worker) {
 
 static void attention(sl_nn_bert *m, int l, sl_nn_acts *a, int B, int T) {
     attn_job j = {m, l, B, T, a, NULL, NULL};
-    if (m->bf16_fwd) {
-        const int H = m->cfg.hidden, d = H / m->cfg.heads;
-        const size_t scratch = 3 * (size_t)T * d + (size_t)T * T;
-        j.qk = sl_nn_bf16_mm_get(T, T, d, 0, d, 1, d, T, 1.0f / sqrtf((float)d), scratch);
-        j.pv = sl_nn_bf16_mm_get(T, d, T, 0, T, 0, d, H, 1.0f, scratch);
+    if (m->w_fwd) { /* oneDNN: bf16 operands are contiguous copies (ld d), fp32 ones the slices (ld H) */
+        const int H = m->cfg.hidden, d = H / m->cfg.heads, ld = m->bf16 ? d : H;
+        const sl_nn_dnnl_type type = m->bf16 ? SL_NN_DNNL_BF16 : SL_NN_DNNL_FP32;
+        const size_t scratch = m->bf16 ? 3 * (size_t)T * d + (size_t)T * T : 0;
+        j.qk = sl_nn_dnnl_mm_get(T, T, d, 0, ld, 1, ld, T, 1.0f / sqrtf((float)d), type, scratch);
+        j.pv = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, ld, H, 1.0f, type, scratch);
         if (!j.qk || !j.pv) return; /* recorded; the forward fails at the end of the encoder */
     }
     double t0 = sl_nn_prof_begin();
@@ -228,7 +233,7 @@ int sl_nn_bert_forward(sl_nn_bert *m, const int32_t *ids, const int32_t *mask, i
         sl_nn_k_layernorm(out, a->ln2_mean, a->ln2_rstd, a->ln2_in, m->layer[l].ln2_w, m->layer[l].ln2_b, N,
                           H, c->ln_eps);
     }
-    if (m->bf16_fwd && (rc = sl_nn_bf16_take_error(err))) return rc;
+    if (m->w_fwd && (rc = sl_nn_dnnl_take_error(err))) return rc;
     /* pooler on [CLS], classifier */
     const float *last = m->h[c->layers];
     sl_nn_sgemm(0, 1, B, H, H, 1.0f, last, T * H, m->pool_w, H, 0.0f, m->pooled, H);

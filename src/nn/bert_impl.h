@@ -4,7 +4,7 @@
 #define SEQLORA_NN_BERT_IMPL_H
 
 #include "bert.h"
-#include "gemm_bf16.h"
+#include "gemm_onednn.h"
 
 /* Tensor ids mixed into the dropout counter. */
 enum {
@@ -79,9 +79,11 @@ struct sl_nn_bert {
     sl_nn_param *base_params;
     size_t n_base_params;
     int32_t *ids_copy;
-    /* bf16 mode (sl_nn_bert_use_bf16): the frozen encoder Linears packed for y = x W^T and, when training,
-     * for dx = dy W; [layer * SL_NN_NMOD + module]; NULL in fp32 mode */
-    sl_nn_bf16_mat **bf16_fwd, **bf16_bwd;
+    /* the frozen encoder Linears as oneDNN operands (gemm_onednn.h) for y = x W^T and, when training, for
+     * dx = dy W, [layer * SL_NN_NMOD + module]: fp32 (W in place) where sl_nn_dnnl_fp32_active, bf16 (packed)
+     * in bf16 mode; NULL: OpenBLAS. The attention products go through oneDNN too when they are set. */
+    sl_nn_dnnl_mat **w_fwd, **w_bwd;
+    int bf16; /* bf16 mode (sl_nn_bert_use_bf16) */
 };
 
 /* Make sure the per-worker attention scratch fits T and the current thread count (bert.c). */

@@ -200,6 +200,8 @@ static int alloc_acts(sl_nn_dnabert2 *m, sl_err *err) {
     return 0;
 }
 
+static const float *d2_weight(const void *model, size_t i, int *in, int *out);
+
 int sl_nn_dnabert2_load(const char *model_dir, const sl_nn_bert_config *head, const sl_nn_lora_spec *spec,
                         uint64_t seed, int max_batch, int max_len, int training, sl_nn_dnabert2 **out,
                         sl_err *err) {
@@ -236,6 +238,11 @@ int sl_nn_dnabert2_load(const char *model_dir, const sl_nn_bert_config *head, co
     sl_nn_st_close(st);
     st = NULL;
     if ((rc = alloc_acts(m, err))) goto fail;
+    /* fp32 GEMMs through oneDNN where it is faster (gemm_onednn.h); if it refuses, OpenBLAS runs them */
+    sl_err ignored = {0};
+    if (sl_nn_dnnl_fp32_active())
+        (void)sl_nn_lora_dnnl_make(&m->wmats, (size_t)c->layers * SL_NN_D2_NMOD, d2_weight, m, m->training,
+                                   SL_NN_DNNL_FP32, &ignored);
     *out = m;
     return 0;
 fail:
@@ -258,11 +265,11 @@ void sl_nn_dnabert2_free(sl_nn_dnabert2 *m) {
     free(m->scratch);
     free(m->labels);
     free(m->mask);
-    sl_nn_lora_bf16_free(&m->bf16);
+    sl_nn_lora_dnnl_free(&m->wmats);
     free(m);
 }
 
-/* slot l * SL_NN_D2_NMOD + mod of sl_nn_dnabert2.bf16 */
+/* slot l * SL_NN_D2_NMOD + mod of sl_nn_dnabert2.wmats */
 static const float *d2_weight(const void *model, size_t i, int *in, int *out) {
     const sl_nn_dnabert2 *m = model;
     const int mod = (int)(i % SL_NN_D2_NMOD);
@@ -272,9 +279,9 @@ static const float *d2_weight(const void *model, size_t i, int *in, int *out) {
 }
 
 int sl_nn_dnabert2_use_bf16(sl_nn_dnabert2 *m, sl_err *err) {
-    if (m->bf16.fwd) return 0;
-    return sl_nn_lora_bf16_pack(&m->bf16, (size_t)m->cfg.layers * SL_NN_D2_NMOD, d2_weight, m, m->training,
-                                err);
+    if (m->wmats.bf16) return 0;
+    return sl_nn_lora_dnnl_make(&m->wmats, (size_t)m->cfg.layers * SL_NN_D2_NMOD, d2_weight, m, m->training,
+                                SL_NN_DNNL_BF16, err);
 }
 
 const sl_nn_bert_config *sl_nn_dnabert2_get_config(const sl_nn_dnabert2 *m) {

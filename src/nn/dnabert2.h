@@ -55,7 +55,7 @@ int sl_nn_dnabert2_load(const char *model_dir, const sl_nn_bert_config *head, co
 void sl_nn_dnabert2_free(sl_nn_dnabert2 *m);
 
 /* bf16 mode, as sl_nn_bert_use_bf16: the frozen encoder Linears (the fused Wqkv [3H, H], attention.output.
- * dense, mlp.gated_layers [2I, H] and mlp.wo) multiply in bf16 (gemm_bf16.h: weights rounded once and
+ * dense, mlp.gated_layers [2I, H] and mlp.wo) multiply in bf16 (gemm_onednn.h: weights rounded once and
  * packed, activations rounded on the fly, fp32 accumulation) in the forward and, for a training model, in
  * the input-gradient GEMMs of the backward. Embeddings, ALiBi attention, GeGLU, LayerNorms, LoRA, pooler,
  * classifier, losses and the optimizer stay fp32. Call after load (and after loading an adapter), before a

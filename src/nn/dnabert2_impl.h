@@ -31,7 +31,8 @@ struct sl_nn_dnabert2 {
     int training, head_loaded, max_batch, max_len;
     float *word, *type, *emb_ln_w, *emb_ln_b;
     sl_nn_d2_layer *layer;
-    sl_nn_lora_bf16 bf16; /* bf16 mode (sl_nn_dnabert2_use_bf16): slot l * SL_NN_D2_NMOD + mod; 0 = fp32 */
+    sl_nn_lora_dnnl
+        wmats; /* oneDNN operands (fp32 or, sl_nn_dnabert2_use_bf16, bf16): slot l * SL_NN_D2_NMOD + mod */
     float *pool_w, *pool_b, *cls_w, *cls_b, *gpool_w, *gpool_b, *gcls_w, *gcls_b;
     float *base_mem;
     size_t n_base;

@@ -14,8 +14,8 @@ static sl_nn_lora_linear lora_of(sl_nn_dnabert2 *m, int l, int mod) {
     const size_t slot = (size_t)l * SL_NN_D2_NMOD + mod;
     return (sl_nn_lora_linear){.w = lw->w[mod],
                                .b = lw->b[mod],
-                               .wbf = m->bf16.fwd ? m->bf16.fwd[slot] : NULL,
-                               .wbf_t = m->bf16.bwd ? m->bf16.bwd[slot] : NULL,
+                               .wd = m->wmats.fwd ? m->wmats.fwd[slot] : NULL,
+                               .wd_t = m->wmats.bwd ? m->wmats.bwd[slot] : NULL,
                                .A = lw->lora_a[mod],
                                .B = lw->lora_b[mod],
                                .gA = lw->glora_a[mod],
@@ -149,7 +149,7 @@ int sl_nn_dnabert2_forward(sl_nn_dnabert2 *m, const int32_t *ids, const int32_t 
         sl_nn_k_layernorm(out, a->ln2_mean, a->ln2_rstd, a->ln2_in, lw->ln2_w, lw->ln2_b, N, H, c->ln_eps);
     }
     int rc;
-    if (m->bf16.fwd && (rc = sl_nn_bf16_take_error(err))) return rc;
+    if (m->wmats.fwd && (rc = sl_nn_dnnl_take_error(err))) return rc;
     const float *last = m->h[c->layers];
     sl_nn_sgemm(0, 1, B, H, H, 1.0f, last, T * H, m->pool_w, H, 0.0f, m->pooled, H);
     for (int b = 0; b < B; b++)
@@ -232,5 +232,5 @@ int sl_nn_dnabert2_backward(sl_nn_dnabert2 *m, float loss_scale, sl_err *err) {
         m->dh = m->dh2;
         m->dh2 = t;
     }
-    return m->bf16.bwd ? sl_nn_bf16_take_error(err) : 0;
+    return m->wmats.bwd ? sl_nn_dnnl_take_error(err) : 0;
 }

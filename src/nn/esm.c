@@ -297,6 +297,8 @@ static int alloc_acts(sl_nn_esm *m, sl_err *err) {
                             m->max_batch, m->max_len, err);
 }
 
+static const float *esm_weight(const void *model, size_t i, int *in, int *out);
+
 int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const sl_nn_lora_spec *spec,
                    uint64_t seed, int max_batch, int max_len, int training, sl_nn_esm **out, sl_err *err) {
     *out = NULL;
@@ -361,6 +363,11 @@ int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const s
     sl_nn_st_close(st);
     st = NULL;
     if ((rc = alloc_acts(m, err))) goto fail;
+    /* fp32 GEMMs through oneDNN where it is faster (gemm_onednn.h); if it refuses, OpenBLAS runs them */
+    sl_err ignored = {0};
+    if (sl_nn_dnnl_fp32_active())
+        (void)sl_nn_lora_dnnl_make(&m->wmats, (size_t)c->b.layers * SL_NN_NMOD, esm_weight, m, m->training,
+                                   SL_NN_DNNL_FP32, &ignored);
     *out = m;
     return 0;
 fail:
@@ -385,11 +392,11 @@ void sl_nn_esm_free(sl_nn_esm *m) {
     free(m->scratch);
     free(m->labels);
     free(m->mask);
-    sl_nn_lora_bf16_free(&m->bf16);
+    sl_nn_lora_dnnl_free(&m->wmats);
     free(m);
 }
 
-/* slot l * SL_NN_NMOD + mod of sl_nn_esm.bf16 */
+/* slot l * SL_NN_NMOD + mod of sl_nn_esm.wmats */
 static const float *esm_weight(const void *model, size_t i, int *in, int *out) {
     const sl_nn_esm *m = model;
     const int mod = (int)(i % SL_NN_NMOD);
@@ -399,9 +406,9 @@ static const float *esm_weight(const void *model, size_t i, int *in, int *out) {
 }
 
 int sl_nn_esm_use_bf16(sl_nn_esm *m, sl_err *err) {
-    if (m->bf16.fwd) return 0;
-    return sl_nn_lora_bf16_pack(&m->bf16, (size_t)m->cfg.b.layers * SL_NN_NMOD, esm_weight, m, m->training,
-                                err);
+    if (m->wmats.bf16) return 0;
+    return sl_nn_lora_dnnl_make(&m->wmats, (size_t)m->cfg.b.layers * SL_NN_NMOD, esm_weight, m, m->training,
+                                SL_NN_DNNL_BF16, err);
 }
 
 const sl_nn_esm_config *sl_nn_esm_get_config(const sl_nn_esm *m) {

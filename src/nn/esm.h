@@ -71,7 +71,7 @@ int sl_nn_esm_load(const char *model_dir, const sl_nn_bert_config *head, const s
 void sl_nn_esm_free(sl_nn_esm *m);
 
 /* bf16 mode, as sl_nn_bert_use_bf16: the frozen encoder Linears (query, key, value, attention output, the
- * intermediate — NT v2's fused [2I, H] SwiGLU one included — and output) multiply in bf16 (gemm_bf16.h:
+ * intermediate — NT v2's fused [2I, H] SwiGLU one included — and output) multiply in bf16 (gemm_onednn.h:
  * weights rounded once and packed, activations rounded on the fly, fp32 accumulation) in the forward and,
  * for a training model, in the input-gradient GEMMs of the backward. Embeddings, rotary, attention,
  * LayerNorms, LoRA, the classifier, the losses and the optimizer stay fp32. Call after load (and after

@@ -92,5 +92,5 @@ int sl_nn_esm_backward(sl_nn_esm *m, float loss_scale, sl_err *err) {
         if (need_dx)
             sl_nn_k_layernorm_bwd(m->dh, m->dh2, m->h[l], a->ln1_mean, a->ln1_rstd, lw->ln1_w, N, H, 1);
     }
-    return m->bf16.bwd ? sl_nn_bf16_take_error(err) : 0;
+    return m->wmats.bwd ? sl_nn_dnnl_take_error(err) : 0;
 }

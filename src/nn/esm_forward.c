@@ -11,8 +11,8 @@ sl_nn_lora_linear sl_nn_esm_lora(sl_nn_esm *m, int l, int mod) {
     const size_t slot = (size_t)l * SL_NN_NMOD + mod;
     return (sl_nn_lora_linear){.w = lw->w[mod],
                                .b = lw->b[mod],
-                               .wbf = m->bf16.fwd ? m->bf16.fwd[slot] : NULL,
-                               .wbf_t = m->bf16.bwd ? m->bf16.bwd[slot] : NULL,
+                               .wd = m->wmats.fwd ? m->wmats.fwd[slot] : NULL,
+                               .wd_t = m->wmats.bwd ? m->wmats.bwd[slot] : NULL,
                                .A = lw->lora_a[mod],
                                .B = lw->lora_b[mod],
                                .gA = lw->glora_a[mod],
@@ -153,7 +153,7 @@ int sl_nn_esm_forward(sl_nn_esm *m, const int32_t *ids, const int32_t *mask, int
         for (size_t i = 0; i < (size_t)N * H; i++) out[i] += a->a[i];
     }
     int rc;
-    if (m->bf16.fwd && (rc = sl_nn_bf16_take_error(err))) return rc;
+    if (m->wmats.fwd && (rc = sl_nn_dnnl_take_error(err))) return rc;
     sl_nn_k_layernorm(m->fin, m->fin_mean, m->fin_rstd, m->h[c->b.layers], m->after_w, m->after_b, N, H,
                       c->b.ln_eps);
     /* EsmClassificationHead on the first token */

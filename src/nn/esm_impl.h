@@ -33,7 +33,8 @@ struct sl_nn_esm {
     int training, head_loaded, max_batch, max_len;
     float *word, *pos, *emb_ln_w, *emb_ln_b, *after_w, *after_b;
     sl_nn_esm_layer *layer;
-    sl_nn_lora_bf16 bf16; /* bf16 mode (sl_nn_esm_use_bf16): slot l * SL_NN_NMOD + mod; all-zero = fp32 */
+    sl_nn_lora_dnnl
+        wmats; /* oneDNN operands (fp32 or, sl_nn_esm_use_bf16, bf16): slot l * SL_NN_NMOD + mod */
     float *cd_w, *cd_b, *co_w, *co_b;     /* classifier.dense, classifier.out_proj (trainable) */
     float *gcd_w, *gcd_b, *gco_w, *gco_b; /* their gradients */
     float *base_mem;

@@ -17,8 +17,8 @@ static const float *lora_input(const sl_nn_lora_linear *L, const float *x, int N
 
 void sl_nn_lora_linear_fwd(const sl_nn_lora_linear *L, float *y, const float *x, int N, float *u) {
     const int in = L->in, out = L->out, r = L->r;
-    if (L->wbf)
-        sl_nn_bf16_gemm(L->wbf, N, x, in, L->b, 0, y, out);
+    if (L->wd)
+        sl_nn_dnnl_gemm(L->wd, N, x, in, L->b, 0, y, out);
     else
         sl_nn_k_linear(y, x, L->w, L->b, N, in, out);
     if (!L->A) return;
@@ -30,8 +30,8 @@ void sl_nn_lora_linear_fwd(const sl_nn_lora_linear *L, float *y, const float *x,
 void sl_nn_lora_linear_bwd(const sl_nn_lora_linear *L, float *dx, int acc, const float *dy, const float *x,
                            int N, const float *u) {
     const int in = L->in, out = L->out, r = L->r;
-    if (dx && L->wbf_t)
-        sl_nn_bf16_gemm(L->wbf_t, N, dy, out, NULL, acc, dx, in);
+    if (dx && L->wd_t)
+        sl_nn_dnnl_gemm(L->wd_t, N, dy, out, NULL, acc, dx, in);
     else if (dx)
         sl_nn_sgemm(0, 0, N, in, out, 1.0f, dy, out, L->w, in, acc ? 1.0f : 0.0f, dx, in);
     if (!L->A) return;
@@ -50,35 +50,36 @@ void sl_nn_lora_linear_bwd(const sl_nn_lora_linear *L, float *dx, int acc, const
     }
 }
 
-void sl_nn_lora_bf16_free(sl_nn_lora_bf16 *s) {
+void sl_nn_lora_dnnl_free(sl_nn_lora_dnnl *s) {
     for (size_t i = 0; i < s->n; i++) {
-        if (s->fwd) sl_nn_bf16_mat_free(s->fwd[i]);
-        if (s->bwd) sl_nn_bf16_mat_free(s->bwd[i]);
+        if (s->fwd) sl_nn_dnnl_mat_free(s->fwd[i]);
+        if (s->bwd) sl_nn_dnnl_mat_free(s->bwd[i]);
     }
     free(s->fwd);
     free(s->bwd);
     memset(s, 0, sizeof *s);
 }
 
-int sl_nn_lora_bf16_pack(sl_nn_lora_bf16 *s, size_t n, sl_nn_lora_weight_fn weight, const void *model,
-                         int training, sl_err *err) {
-    char why[256];
-    if (!sl_nn_bf16_supported(why, sizeof why)) return sl_err_set(err, SL_EUSAGE, "bf16 on the CPU: %s", why);
-    s->n = n;
-    s->fwd = calloc(n ? n : 1, sizeof *s->fwd);
-    if (training) s->bwd = calloc(n ? n : 1, sizeof *s->bwd);
-    if (!s->fwd || (training && !s->bwd)) {
-        sl_nn_lora_bf16_free(s);
-        return sl_err_set(err, SL_ENOMEM, "out of memory for the bf16 weights");
-    }
-    int rc = 0;
+int sl_nn_lora_dnnl_make(sl_nn_lora_dnnl *s, size_t n, sl_nn_lora_weight_fn weight, const void *model,
+                         int training, sl_nn_dnnl_type type, sl_err *err) {
+    sl_nn_lora_dnnl t = {.n = n, .bf16 = type == SL_NN_DNNL_BF16};
+    t.fwd = calloc(n ? n : 1, sizeof *t.fwd);
+    if (training) t.bwd = calloc(n ? n : 1, sizeof *t.bwd);
+    int rc = !t.fwd || (training && !t.bwd)
+                 ? sl_err_set(err, SL_ENOMEM, "out of memory for the GEMM operands")
+                 : 0;
     for (size_t i = 0; i < n && !rc; i++) {
         int in = 0, out = 0;
         const float *w = weight(model, i, &in, &out);
         if (!w) continue;
-        rc = sl_nn_bf16_mat_create(w, in, out, 1, &s->fwd[i], err);
-        if (!rc && s->bwd) rc = sl_nn_bf16_mat_create(w, out, in, 0, &s->bwd[i], err);
+        rc = sl_nn_dnnl_mat_create(w, in, out, 1, type, &t.fwd[i], err);
+        if (!rc && t.bwd) rc = sl_nn_dnnl_mat_create(w, out, in, 0, type, &t.bwd[i], err);
     }
-    if (rc) sl_nn_lora_bf16_free(s);
-    return rc;
+    if (rc) {
+        sl_nn_lora_dnnl_free(&t);
+        return rc;
+    }
+    sl_nn_lora_dnnl_free(s);
+    *s = t;
+    return 0;
 }

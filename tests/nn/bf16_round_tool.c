@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/gemm_bf16.h"
+#include "nn/gemm_onednn.h"
 #include "nn/kernels_simd.h"
 #include "util/fs.h"
 

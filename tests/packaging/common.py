@@ -7,9 +7,11 @@ import sys
 SRC = os.environ.get("SEQLORA_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # Every packaging route must configure exactly the README's flags, plus only the flags below (install location,
-# backend, no test targets, conda's toolchain).
+# backends (CUDA; oneDNN, off where only an unsupported oneDNN 3.x is packaged), no test targets, conda's
+# toolchain).
 ALLOWED_EXTRA = re.compile(
-    r"^(-DSEQLORA_CUDA=(ON|OFF|\$\{cuda\}|\"\$\{cuda\}\")|-DSEQLORA_CUDA_ARCHS=.*|-DCMAKE_INSTALL_PREFIX=.*"
+    r"^(-DSEQLORA_CUDA=(ON|OFF|\$\{cuda\}|\"\$\{cuda\}\")|-DSEQLORA_CUDA_ARCHS=.*|-DSEQLORA_ONEDNN=(ON|OFF)"
+    r"|-DCMAKE_INSTALL_PREFIX=.*"
     r"|-DCMAKE_INSTALL_LIBDIR=lib|-DSEQLORA_TESTS=OFF|\$\{CMAKE_ARGS(:-)?\}|\$\{SEQLORA_CMAKE_BACKEND\})$")
 
 failures = []

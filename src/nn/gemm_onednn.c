@@ -1,6 +1,6 @@
-/* bf16 GEMMs against frozen operands (see gemm_bf16.h): rounding, packing, oneDNN primitives per block
- * shape, and the split over the engine's pool. */
-#include "gemm_bf16.h"
+/* The engine's oneDNN GEMMs (see gemm_onednn.h): bf16 rounding, packing, primitives per block shape and per
+ * product shape, and the split over the engine's pool. */
+#include "gemm_onednn.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -66,7 +66,7 @@ void sl_nn_bf16_round(uint16_t *dst, const float *src, size_t n) {
 /* ---- errors recorded by the void GEMM ---------------------------------------------------------- */
 
 static struct {
-    pthread_mutex_t lock; /* pool workers record too (sl_nn_bf16_mm_run) */
+    pthread_mutex_t lock; /* pool workers record too (sl_nn_dnnl_mm_run) */
     int code;
     char msg[512];
 } g_error = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -80,10 +80,10 @@ static void record_error(int code, const char *msg) {
     pthread_mutex_unlock(&g_error.lock);
 }
 
-int sl_nn_bf16_take_error(sl_err *err) {
+int sl_nn_dnnl_take_error(sl_err *err) {
     pthread_mutex_lock(&g_error.lock);
     int code = g_error.code;
-    if (code) sl_err_set(err, code, "bf16 GEMM: %s", g_error.msg);
+    if (code) sl_err_set(err, code, "oneDNN GEMM: %s", g_error.msg);
     g_error.code = 0;
     pthread_mutex_unlock(&g_error.lock);
     return code;
@@ -106,55 +106,69 @@ int sl_nn_bf16_supported(char *why, size_t why_len) {
     return 0;
 }
 
-int sl_nn_bf16_mat_create(const float *B, int K, int N, int trans_b, sl_nn_bf16_mat **out, sl_err *err) {
-    (void)B, (void)K, (void)N, (void)trans_b;
-    *out = NULL;
-    return sl_err_set(err, SL_EUSAGE, "bf16 on the CPU: this seqlora was built without oneDNN (libdnnl-dev)");
+int sl_nn_dnnl_fp32_active(void) {
+    return 0;
 }
 
-void sl_nn_bf16_mat_free(sl_nn_bf16_mat *b) {
+void sl_nn_dnnl_fp32_enable(int on) {
+    (void)on;
+}
+
+int sl_nn_dnnl_mat_create(const float *B, int K, int N, int trans_b, sl_nn_dnnl_type type,
+                          sl_nn_dnnl_mat **out, sl_err *err) {
+    (void)B, (void)K, (void)N, (void)trans_b;
+    *out = NULL;
+    return sl_err_set(err, SL_EUSAGE, "%s on the CPU: this seqlora was built without oneDNN (libdnnl-dev)",
+                      type == SL_NN_DNNL_BF16 ? "bf16" : "oneDNN fp32");
+}
+
+void sl_nn_dnnl_mat_free(sl_nn_dnnl_mat *b) {
     (void)b;
 }
 
-size_t sl_nn_bf16_mat_bytes(const sl_nn_bf16_mat *b) {
+size_t sl_nn_dnnl_mat_bytes(const sl_nn_dnnl_mat *b) {
     (void)b;
     return 0;
 }
 
-void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, const float *bias,
+void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, const float *bias,
                      int accumulate, float *C, int ldc) {
-    (void)B, (void)A, (void)lda, (void)bias, (void)accumulate;
+    (void)A, (void)lda, (void)bias, (void)accumulate;
     record_error(SL_EINTERNAL, "built without oneDNN");
     if (M > 0 && B) fill_nan(C, M, 1, ldc); /* unreachable: no operand can be made without oneDNN */
 }
 
-const sl_nn_bf16_mm *sl_nn_bf16_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
-                                       int ldc, float alpha, size_t scratch_elems) {
+const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
+                                       int ldc, float alpha, sl_nn_dnnl_type type, size_t scratch_elems) {
     (void)M, (void)N, (void)K, (void)trans_a, (void)lda, (void)trans_b, (void)ldb, (void)ldc, (void)alpha;
-    (void)scratch_elems;
+    (void)type, (void)scratch_elems;
     record_error(SL_EINTERNAL, "built without oneDNN");
     return NULL;
 }
 
-uint16_t *sl_nn_bf16_worker_scratch(int worker) {
+uint16_t *sl_nn_dnnl_worker_scratch(int worker) {
     (void)worker;
     return NULL;
 }
 
-void sl_nn_bf16_mm_run(const sl_nn_bf16_mm *mm, int worker, const uint16_t *A, const uint16_t *B, float *C) {
+void sl_nn_dnnl_mm_run(const sl_nn_dnnl_mm *mm, int worker, const void *A, const void *B, float *C) {
     (void)mm, (void)worker, (void)A, (void)B, (void)C;
     record_error(SL_EINTERNAL, "built without oneDNN");
 }
 
 #else /* SEQLORA_HAVE_ONEDNN */
-
 #include <dnnl.h>
 #include <omp.h>
 
-/* One oneDNN matmul primitive for one block shape: rows x K times the packed K x N, into rows x N with
- * leading dimension ldc; variant bit 0 = with bias, bit 1 = accumulate (a sum post-op). */
+static dnnl_data_type_t dt_of(sl_nn_dnnl_type t) {
+    return t == SL_NN_DNNL_BF16 ? dnnl_bf16 : dnnl_f32;
+}
+
+/* One oneDNN matmul primitive for one block shape: rows x K (fp32: leading dimension lda; bf16: the
+ * worker's contiguous rounded copy) times the operand, into rows x N with leading dimension ldc; variant
+ * bit 0 = with bias, bit 1 = accumulate (a sum post-op). */
 typedef struct prim {
-    int rows, ldc, variant;
+    int rows, lda, ldc, variant;
     dnnl_primitive_t p;
     dnnl_memory_desc_t a_md, c_md;
     size_t scratch;
@@ -165,53 +179,72 @@ typedef struct prim {
     struct prim *next;
 } prim;
 
-struct sl_nn_bf16_mat {
+struct sl_nn_dnnl_mat {
+    sl_nn_dnnl_type type;
     int K, N;
     dnnl_memory_desc_t w_md, bias_md;
-    void *w; /* packed bf16 weights, w_md's layout */
-    size_t w_bytes;
+    void *w;        /* bf16: the packed weights (owned, w_md's layout); fp32: the caller's B (strided w_md) */
+    size_t w_bytes; /* owned bytes */
     prim *prims;
 };
 
-/* Per-worker state: a stream, oneDNN's scratchpad, and the bf16 copy of the block of A. */
+/* Per-worker state: a stream, oneDNN's scratchpad, the bf16 copy of a block of A, the mm scratch. */
 typedef struct {
     dnnl_stream_t stream;
     void *scratch;
     size_t scratch_len;
     uint16_t *a16;
     size_t a16_len;
-    uint16_t *t16; /* sl_nn_bf16_worker_scratch */
+    uint16_t *t16; /* sl_nn_dnnl_worker_scratch */
     size_t t16_len;
 } worker_state;
 
 static struct {
     pthread_once_t once;
-    int ok;
-    char why[256];
+    int bf16_ok, fp32_ok;
+    char bf16_why[256];
     dnnl_engine_t engine;
     worker_state *w;
     int n_w;
 } g = {.once = PTHREAD_ONCE_INIT};
 
+static atomic_int fp32_enabled = 1;
+
 static void init_once(void) {
+    if (dnnl_engine_create(&g.engine, dnnl_cpu, 0) != dnnl_success) {
+        snprintf(g.bf16_why, sizeof g.bf16_why, "oneDNN could not create its CPU engine");
+        return;
+    }
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    if ((isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) {
-        snprintf(g.why, sizeof g.why,
+    /* brgemm, the kernels this module is for, starts at AVX-512 (avx512_core) */
+    g.fp32_ok = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    g.bf16_ok = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+    if (!g.bf16_ok)
+        snprintf(g.bf16_why, sizeof g.bf16_why,
                  "this CPU has no bf16 dot-product instructions (AVX512-BF16 or AMX), so bf16 would be "
                  "slower than fp32");
-        return;
-    }
-    if (dnnl_engine_create(&g.engine, dnnl_cpu, 0) != dnnl_success) {
-        snprintf(g.why, sizeof g.why, "oneDNN could not create its CPU engine");
-        return;
-    }
-    g.ok = 1;
 }
 
 int sl_nn_bf16_supported(char *why, size_t why_len) {
     pthread_once(&g.once, init_once);
-    if (!g.ok && why && why_len) snprintf(why, why_len, "%s", g.why);
-    return g.ok;
+    if (!g.bf16_ok && why && why_len) snprintf(why, why_len, "%s", g.bf16_why);
+    return g.bf16_ok;
+}
+
+int sl_nn_dnnl_fp32_active(void) {
+    pthread_once(&g.once, init_once);
+    return g.fp32_ok && atomic_load(&fp32_enabled);
+}
+
+void sl_nn_dnnl_fp32_enable(int on) {
+    atomic_store(&fp32_enabled, on != 0);
+}
+
+static int type_ok(sl_nn_dnnl_type t, char *why, size_t why_len) {
+    pthread_once(&g.once, init_once);
+    if (t == SL_NN_DNNL_BF16) return sl_nn_bf16_supported(why, why_len);
+    if (!g.fp32_ok) snprintf(why, why_len, "oneDNN's fp32 kernels here need AVX-512");
+    return g.fp32_ok;
 }
 
 /* oneDNN sizes its work by omp_get_max_threads() of the calling thread, both when a primitive is created
@@ -225,6 +258,7 @@ static void *alloc64(size_t bytes) {
     return posix_memalign(&p, 64, bytes ? bytes : 64) ? NULL : p;
 }
 
+/* Streams for n workers, and each worker's oneDNN scratchpad and bf16 block of A at least this large. */
 static int workers_ready(int n, size_t scratch, size_t a16, char *msg, size_t msg_len) {
     if (n > g.n_w) {
         worker_state *w = realloc(g.w, (size_t)n * sizeof *w);
@@ -254,17 +288,19 @@ static int workers_ready(int n, size_t scratch, size_t a16, char *msg, size_t ms
     return 0;
 }
 
-/* A matmul primitive descriptor for rows x K times the weights in w_md (format_tag_any when w_md is
- * NULL) into rows x N (ldc), with bias and/or a sum post-op per variant. */
-static dnnl_status_t make_pd(const sl_nn_bf16_mat *b, int rows, int ldc, int variant,
+/* A matmul primitive descriptor for a block of rows of A times the operand's weights (w_md, or
+ * format_tag_any when NULL: bf16 packing picks its layout) into rows x N (ldc), with bias and/or a sum
+ * post-op per variant. */
+static dnnl_status_t make_pd(const sl_nn_dnnl_mat *b, int rows, int lda, int ldc, int variant,
                              const dnnl_memory_desc_t *w_md, dnnl_memory_desc_t *a_md,
                              dnnl_memory_desc_t *c_md, dnnl_primitive_desc_t *pd) {
-    dnnl_dims_t ad = {rows, b->K}, cd = {rows, b->N}, wd = {b->K, b->N}, cs = {ldc, 1};
+    const dnnl_data_type_t dt = dt_of(b->type);
+    dnnl_dims_t ad = {rows, b->K}, as = {lda, 1}, cd = {rows, b->N}, wd = {b->K, b->N}, cs = {ldc, 1};
     dnnl_memory_desc_t any;
     dnnl_status_t s;
-    if ((s = dnnl_memory_desc_init_by_tag(a_md, 2, ad, dnnl_bf16, dnnl_ab)) ||
+    if ((s = dnnl_memory_desc_init_by_strides(a_md, 2, ad, dt, as)) ||
         (s = dnnl_memory_desc_init_by_strides(c_md, 2, cd, dnnl_f32, cs)) ||
-        (s = dnnl_memory_desc_init_by_tag(&any, 2, wd, dnnl_bf16, dnnl_format_tag_any)))
+        (s = dnnl_memory_desc_init_by_tag(&any, 2, wd, dt, dnnl_format_tag_any)))
         return s;
     dnnl_matmul_desc_t md;
     if ((s = dnnl_matmul_desc_init(&md, a_md, w_md ? w_md : &any, (variant & 1) ? &b->bias_md : NULL, c_md)))
@@ -284,13 +320,14 @@ static dnnl_status_t make_pd(const sl_nn_bf16_mat *b, int rows, int ldc, int var
     return s;
 }
 
-static prim *find_prim(sl_nn_bf16_mat *b, int rows, int ldc, int variant, char *msg, size_t msg_len) {
+static prim *find_prim(sl_nn_dnnl_mat *b, int rows, int lda, int ldc, int variant, char *msg,
+                       size_t msg_len) {
     for (prim *p = b->prims; p; p = p->next)
-        if (p->rows == rows && p->ldc == ldc && p->variant == variant) return p;
+        if (p->rows == rows && p->lda == lda && p->ldc == ldc && p->variant == variant) return p;
     prim *p = calloc(1, sizeof *p);
     if (!p) return snprintf(msg, msg_len, "out of memory"), NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t s = make_pd(b, rows, ldc, variant, &b->w_md, &p->a_md, &p->c_md, &pd);
+    dnnl_status_t s = make_pd(b, rows, lda, ldc, variant, &b->w_md, &p->a_md, &p->c_md, &pd);
     if (!s) {
         const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         p->scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
@@ -302,36 +339,26 @@ static prim *find_prim(sl_nn_bf16_mat *b, int rows, int ldc, int variant, char *
         snprintf(msg, msg_len, "oneDNN refused a %d x %d x %d matmul (status %d)", rows, b->K, b->N, (int)s);
         return NULL;
     }
-    p->rows = rows, p->ldc = ldc, p->variant = variant;
+    p->rows = rows, p->lda = lda, p->ldc = ldc, p->variant = variant;
     p->next = b->prims;
     b->prims = p;
     return p;
 }
 
-int sl_nn_bf16_mat_create(const float *B, int K, int N, int trans_b, sl_nn_bf16_mat **out, sl_err *err) {
-    *out = NULL;
-    char why[256];
-    if (!sl_nn_bf16_supported(why, sizeof why)) return sl_err_set(err, SL_EUSAGE, "bf16 on the CPU: %s", why);
-    if (K <= 0 || N <= 0) return sl_err_set(err, SL_EINTERNAL, "bf16 operand of %d x %d", K, N);
-    sl_nn_bf16_mat *b = calloc(1, sizeof *b);
+/* bf16: round B, let a canonical 256-row primitive pick the packed layout, reorder into it. */
+static dnnl_status_t pack_bf16(sl_nn_dnnl_mat *b, const float *B, int trans_b) {
+    const int K = b->K, N = b->N;
     uint16_t *plain = malloc((size_t)K * N * sizeof *plain);
-    if (!b || !plain) {
-        free(b), free(plain);
-        return sl_err_set(err, SL_ENOMEM, "bf16 operand of %d x %d: out of memory", K, N);
-    }
-    b->K = K, b->N = N;
-    /* The packed layout is the one oneDNN picks for a canonical block of 256 rows; primitives for other
-     * block shapes are then created against that layout. */
-    dnnl_dims_t bd = {1, N}, wd = {K, N}, ws = {trans_b ? 1 : N, trans_b ? K : 1};
+    if (!plain) return dnnl_out_of_memory;
+    sl_nn_bf16_round(plain, B, (size_t)K * N); /* our rounding, so weights and activations round alike */
+    dnnl_dims_t wd = {K, N}, ws = {trans_b ? 1 : N, trans_b ? K : 1};
     dnnl_memory_desc_t plain_md, a_md, c_md;
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t from = NULL, to = NULL;
     dnnl_stream_t stream = NULL;
-    dnnl_status_t s;
-    sl_nn_bf16_round(plain, B, (size_t)K * N); /* our rounding, so weights and activations round alike */
-    if (!(s = dnnl_memory_desc_init_by_tag(&b->bias_md, 2, bd, dnnl_f32, dnnl_ab)) &&
-        !(s = make_pd(b, 256, N, 0, NULL, &a_md, &c_md, &pd))) {
+    dnnl_status_t s = make_pd(b, 256, K, N, 0, NULL, &a_md, &c_md, &pd);
+    if (!s) {
         b->w_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         b->w_bytes = dnnl_memory_desc_get_size(&b->w_md);
         if (!(b->w = alloc64(b->w_bytes))) s = dnnl_out_of_memory;
@@ -352,18 +379,42 @@ int sl_nn_bf16_mat_create(const float *B, int K, int N, int trans_b, sl_nn_bf16_
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (pd) dnnl_primitive_desc_destroy(pd);
     free(plain);
+    return s;
+}
+
+int sl_nn_dnnl_mat_create(const float *B, int K, int N, int trans_b, sl_nn_dnnl_type type,
+                          sl_nn_dnnl_mat **out, sl_err *err) {
+    *out = NULL;
+    char why[256] = "";
+    const char *what = type == SL_NN_DNNL_BF16 ? "bf16" : "oneDNN fp32";
+    if (!type_ok(type, why, sizeof why)) return sl_err_set(err, SL_EUSAGE, "%s on the CPU: %s", what, why);
+    if (K <= 0 || N <= 0) return sl_err_set(err, SL_EINTERNAL, "%s operand of %d x %d", what, K, N);
+    sl_nn_dnnl_mat *b = calloc(1, sizeof *b);
+    if (!b) return sl_err_set(err, SL_ENOMEM, "%s operand of %d x %d: out of memory", what, K, N);
+    b->type = type, b->K = K, b->N = N;
+    dnnl_dims_t bd = {1, N}, wd = {K, N}, ws = {trans_b ? 1 : N, trans_b ? K : 1};
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&b->bias_md, 2, bd, dnnl_f32, dnnl_ab);
+    if (!s && type == SL_NN_DNNL_BF16) {
+        s = pack_bf16(b, B, trans_b);
+    } else if (!s) { /* fp32: B where it lies; check once that a block primitive accepts it */
+        b->w = (void *)B;
+        char msg[256];
+        if (!(s = dnnl_memory_desc_init_by_strides(&b->w_md, 2, wd, dnnl_f32, ws)) &&
+            !find_prim(b, 256, K, N, 0, msg, sizeof msg))
+            s = dnnl_unimplemented;
+    }
     if (s) {
-        sl_nn_bf16_mat_free(b);
+        sl_nn_dnnl_mat_free(b);
         if (s == dnnl_out_of_memory)
-            return sl_err_set(err, SL_ENOMEM, "bf16 operand of %d x %d: out of memory", K, N);
-        return sl_err_set(err, SL_EINTERNAL, "oneDNN could not pack a %d x %d bf16 operand (status %d)", K, N,
-                          (int)s);
+            return sl_err_set(err, SL_ENOMEM, "%s operand of %d x %d: out of memory", what, K, N);
+        return sl_err_set(err, SL_EINTERNAL, "oneDNN could not make a %d x %d %s operand (status %d)", K, N,
+                          what, (int)s);
     }
     *out = b;
     return 0;
 }
 
-void sl_nn_bf16_mat_free(sl_nn_bf16_mat *b) {
+void sl_nn_dnnl_mat_free(sl_nn_dnnl_mat *b) {
     if (!b) return;
     for (prim *p = b->prims, *next; p; p = next) {
         next = p->next;
@@ -374,25 +425,16 @@ void sl_nn_bf16_mat_free(sl_nn_bf16_mat *b) {
         free(p->mem);
         free(p);
     }
-    free(b->w);
+    if (b->type == SL_NN_DNNL_BF16) free(b->w);
     free(b);
 }
 
-size_t sl_nn_bf16_mat_bytes(const sl_nn_bf16_mat *b) {
+size_t sl_nn_dnnl_mat_bytes(const sl_nn_dnnl_mat *b) {
     return b ? b->w_bytes : 0;
 }
 
-typedef struct {
-    const sl_nn_bf16_mat *b;
-    const prim *full, *last; /* primitives of a full block and of the last (shorter) one */
-    int M, lda, ldc, block;
-    const float *A, *bias;
-    float *C;
-    atomic_int failed;
-} gemm_job;
-
 /* Make the per-worker memory objects of p for n workers (driving thread only). */
-static int prim_mem_ready(const sl_nn_bf16_mat *b, prim *p, int n, char *msg, size_t msg_len) {
+static int prim_mem_ready(const sl_nn_dnnl_mat *b, prim *p, int n, char *msg, size_t msg_len) {
     if (p->n_mem >= n) return 0;
     dnnl_memory_t(*mem)[5] = realloc(p->mem, (size_t)n * sizeof *mem);
     if (!mem) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
@@ -419,6 +461,15 @@ static int prim_mem_ready(const sl_nn_bf16_mat *b, prim *p, int n, char *msg, si
     return 0;
 }
 
+typedef struct {
+    const sl_nn_dnnl_mat *b;
+    const prim *full, *last; /* primitives of a full block and of the last (shorter) one */
+    int M, lda, ldc, block;
+    const float *A, *bias;
+    float *C;
+    atomic_int failed;
+} gemm_job;
+
 static void gemm_task(void *ctx, size_t task, int worker) {
     gemm_job *j = ctx;
     const int s = (int)task * j->block;
@@ -426,13 +477,18 @@ static void gemm_task(void *ctx, size_t task, int worker) {
     const prim *p = rows == j->block ? j->full : j->last;
     worker_state *w = &g.w[worker];
     const int K = j->b->K;
-    for (int i = 0; i < rows; i++)
-        sl_nn_bf16_round(w->a16 + (size_t)i * K, j->A + (size_t)(s + i) * j->lda, K);
+    const float *A = j->A + (size_t)s * j->lda;
+    const void *src = A;
+    if (j->b->type == SL_NN_DNNL_BF16) {
+        sl_nn_bf16_round_rows(w->a16, (size_t)K, A, (size_t)j->lda, rows, K);
+        src = w->a16;
+    }
     float *C = j->C + (size_t)s * j->ldc;
     dnnl_memory_t *m = p->mem[worker];
     dnnl_status_t st;
     one_thread();
-    if (!(st = dnnl_memory_set_data_handle(m[0], w->a16)) && !(st = dnnl_memory_set_data_handle(m[2], C)) &&
+    if (!(st = dnnl_memory_set_data_handle(m[0], (void *)src)) &&
+        !(st = dnnl_memory_set_data_handle(m[2], C)) &&
         !(st = dnnl_memory_set_data_handle(m[3], w->scratch)) &&
         !(st = (p->variant & 1) ? dnnl_memory_set_data_handle(m[4], (void *)j->bias) : dnnl_success)) {
         dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, m[0]},
@@ -449,26 +505,27 @@ static void gemm_task(void *ctx, size_t task, int worker) {
     }
 }
 
-void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, const float *bias,
+void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, const float *bias,
                      int accumulate, float *C, int ldc) {
     if (M <= 0) return;
     double t0 = sl_nn_prof_begin();
-    sl_nn_bf16_mat *b = (sl_nn_bf16_mat *)B; /* the primitive cache grows; the operand does not change */
+    sl_nn_dnnl_mat *b = (sl_nn_dnnl_mat *)B; /* the primitive cache grows; the operand does not change */
+    const int bf16 = b->type == SL_NN_DNNL_BF16;
     /* Blocks of rows depend only on M: 16 of them (enough for 16 threads) of 128..256 rows, multiples of 32
      * (below 128 rows the per-block cost of rounding, dispatch and oneDNN's call shows). */
     int block = M / 16 / 32 * 32;
     block = block < 128 ? 128 : (block > 256 ? 256 : block);
     if (block > M) block = M;
-    const int variant = (bias ? 1 : 0) | (accumulate ? 2 : 0);
+    const int variant = (bias ? 1 : 0) | (accumulate ? 2 : 0), plda = bf16 ? b->K : lda;
     char msg[256] = "";
     gemm_job j = {.b = b, .M = M, .lda = lda, .ldc = ldc, .block = block, .A = A, .bias = bias, .C = C};
     int code = SL_EINTERNAL;
-    j.full = find_prim(b, block, ldc, variant, msg, sizeof msg);
-    j.last = M % block ? find_prim(b, M % block, ldc, variant, msg, sizeof msg) : j.full;
+    j.full = find_prim(b, block, plda, ldc, variant, msg, sizeof msg);
+    j.last = M % block ? find_prim(b, M % block, plda, ldc, variant, msg, sizeof msg) : j.full;
     if (j.full && j.last) {
         size_t scratch = j.full->scratch > j.last->scratch ? j.full->scratch : j.last->scratch;
         const int n = sl_nn_get_threads();
-        code = workers_ready(n, scratch, (size_t)block * b->K, msg, sizeof msg);
+        code = workers_ready(n, scratch, bf16 ? (size_t)block * b->K : 0, msg, sizeof msg);
         if (!code) code = prim_mem_ready(b, (prim *)j.full, n, msg, sizeof msg);
         if (!code) code = prim_mem_ready(b, (prim *)j.last, n, msg, sizeof msg);
     }
@@ -490,46 +547,40 @@ void sl_nn_bf16_gemm(const sl_nn_bf16_mat *B, int M, const float *A, int lda, co
 
 /* ---- products of two activations ------------------------------------------------------------------ */
 
-struct sl_nn_bf16_mm {
+struct sl_nn_dnnl_mm {
     int M, N, K, trans_a, lda, trans_b, ldb, ldc;
     float alpha;
+    sl_nn_dnnl_type type;
     dnnl_primitive_t p;
     dnnl_memory_desc_t a_md, b_md, c_md, sp_md;
     size_t scratch;
     dnnl_memory_t (*mem)[4]; /* per worker: src, weights, dst, scratchpad */
     int n_mem;
-    struct sl_nn_bf16_mm *next;
+    struct sl_nn_dnnl_mm *next;
 };
 
-static sl_nn_bf16_mm *g_mms; /* the cache, kept for the process's life */
+static sl_nn_dnnl_mm *g_mms; /* the cache, kept for the process's life */
 
-static sl_nn_bf16_mm *mm_make(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb, int ldc,
-                              float alpha, char *msg, size_t msg_len) {
-    sl_nn_bf16_mm *mm = calloc(1, sizeof *mm);
+static sl_nn_dnnl_mm *mm_make(const sl_nn_dnnl_mm *key, char *msg, size_t msg_len) {
+    sl_nn_dnnl_mm *mm = malloc(sizeof *mm);
     if (!mm) return snprintf(msg, msg_len, "out of memory"), NULL;
-    *mm = (sl_nn_bf16_mm){.M = M,
-                          .N = N,
-                          .K = K,
-                          .trans_a = trans_a,
-                          .lda = lda,
-                          .trans_b = trans_b,
-                          .ldb = ldb,
-                          .ldc = ldc,
-                          .alpha = alpha};
-    dnnl_dims_t ad = {M, K}, as = {trans_a ? 1 : lda, trans_a ? lda : 1};
-    dnnl_dims_t bd = {K, N}, bs = {trans_b ? 1 : ldb, trans_b ? ldb : 1};
-    dnnl_dims_t cd = {M, N}, cs = {ldc, 1};
+    *mm = *key;
+    const dnnl_data_type_t dt = dt_of(mm->type);
+    dnnl_dims_t ad = {mm->M, mm->K}, as = {mm->trans_a ? 1 : mm->lda, mm->trans_a ? mm->lda : 1};
+    dnnl_dims_t bd = {mm->K, mm->N}, bs = {mm->trans_b ? 1 : mm->ldb, mm->trans_b ? mm->ldb : 1};
+    dnnl_dims_t cd = {mm->M, mm->N}, cs = {mm->ldc, 1};
     dnnl_matmul_desc_t md;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t s;
-    if (!(s = dnnl_memory_desc_init_by_strides(&mm->a_md, 2, ad, dnnl_bf16, as)) &&
-        !(s = dnnl_memory_desc_init_by_strides(&mm->b_md, 2, bd, dnnl_bf16, bs)) &&
+    if (!(s = dnnl_memory_desc_init_by_strides(&mm->a_md, 2, ad, dt, as)) &&
+        !(s = dnnl_memory_desc_init_by_strides(&mm->b_md, 2, bd, dt, bs)) &&
         !(s = dnnl_memory_desc_init_by_strides(&mm->c_md, 2, cd, dnnl_f32, cs)) &&
         !(s = dnnl_matmul_desc_init(&md, &mm->a_md, &mm->b_md, NULL, &mm->c_md)) &&
         !(s = dnnl_primitive_attr_create(&attr)) &&
         !(s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) &&
-        !(s = alpha != 1.0f ? dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) : dnnl_success)) {
+        !(s = mm->alpha != 1.0f ? dnnl_primitive_attr_set_output_scales(attr, 1, 0, &mm->alpha)
+                                : dnnl_success)) {
         one_thread();
         if (!(s = dnnl_primitive_desc_create(&pd, &md, attr, g.engine, NULL))) {
             const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -543,13 +594,14 @@ static sl_nn_bf16_mm *mm_make(int M, int N, int K, int trans_a, int lda, int tra
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (s) {
         free(mm);
-        snprintf(msg, msg_len, "oneDNN refused a %d x %d x %d bf16 product (status %d)", M, K, N, (int)s);
+        snprintf(msg, msg_len, "oneDNN refused a %d x %d x %d product (status %d)", key->M, key->K, key->N,
+                 (int)s);
         return NULL;
     }
     return mm;
 }
 
-static int mm_mem_ready(sl_nn_bf16_mm *mm, int n, char *msg, size_t msg_len) {
+static int mm_mem_ready(sl_nn_dnnl_mm *mm, int n, char *msg, size_t msg_len) {
     if (mm->n_mem >= n) return 0;
     dnnl_memory_t(*mem)[4] = realloc(mm->mem, (size_t)n * sizeof *mem);
     if (!mem) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
@@ -573,19 +625,30 @@ static int mm_mem_ready(sl_nn_bf16_mm *mm, int n, char *msg, size_t msg_len) {
     return 0;
 }
 
-const sl_nn_bf16_mm *sl_nn_bf16_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
-                                       int ldc, float alpha, size_t scratch_elems) {
+const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
+                                       int ldc, float alpha, sl_nn_dnnl_type type, size_t scratch_elems) {
     char msg[256] = "";
-    if (!sl_nn_bf16_supported(msg, sizeof msg)) {
+    if (!type_ok(type, msg, sizeof msg)) {
         record_error(SL_EUSAGE, msg);
         return NULL;
     }
-    sl_nn_bf16_mm *mm = g_mms;
+    const sl_nn_dnnl_mm key = {.M = M,
+                               .N = N,
+                               .K = K,
+                               .trans_a = trans_a,
+                               .lda = lda,
+                               .trans_b = trans_b,
+                               .ldb = ldb,
+                               .ldc = ldc,
+                               .alpha = alpha,
+                               .type = type};
+    sl_nn_dnnl_mm *mm = g_mms;
     for (; mm; mm = mm->next)
         if (mm->M == M && mm->N == N && mm->K == K && mm->trans_a == trans_a && mm->lda == lda &&
-            mm->trans_b == trans_b && mm->ldb == ldb && mm->ldc == ldc && mm->alpha == alpha)
+            mm->trans_b == trans_b && mm->ldb == ldb && mm->ldc == ldc && mm->alpha == alpha &&
+            mm->type == type)
             break;
-    if (!mm && (mm = mm_make(M, N, K, trans_a, lda, trans_b, ldb, ldc, alpha, msg, sizeof msg))) {
+    if (!mm && (mm = mm_make(&key, msg, sizeof msg))) {
         mm->next = g_mms;
         g_mms = mm;
     }
@@ -609,11 +672,11 @@ const sl_nn_bf16_mm *sl_nn_bf16_mm_get(int M, int N, int K, int trans_a, int lda
     return mm;
 }
 
-uint16_t *sl_nn_bf16_worker_scratch(int worker) {
+uint16_t *sl_nn_dnnl_worker_scratch(int worker) {
     return worker < g.n_w ? g.w[worker].t16 : NULL;
 }
 
-void sl_nn_bf16_mm_run(const sl_nn_bf16_mm *mm, int worker, const uint16_t *A, const uint16_t *B, float *C) {
+void sl_nn_dnnl_mm_run(const sl_nn_dnnl_mm *mm, int worker, const void *A, const void *B, float *C) {
     dnnl_memory_t *m = mm->mem[worker];
     worker_state *w = &g.w[worker];
     dnnl_status_t st;
@@ -631,10 +694,9 @@ void sl_nn_bf16_mm_run(const sl_nn_bf16_mm *mm, int worker, const uint16_t *A, c
     if (st) {
         fill_nan(C, mm->M, mm->N, mm->ldc);
         char msg[128];
-        snprintf(msg, sizeof msg, "oneDNN failed on a %d x %d x %d bf16 product (status %d)", mm->M, mm->K,
-                 mm->N, (int)st);
+        snprintf(msg, sizeof msg, "oneDNN failed on a %d x %d x %d product (status %d)", mm->M, mm->K, mm->N,
+                 (int)st);
         record_error(SL_EINTERNAL, msg);
     }
 }
-
 #endif /* SEQLORA_HAVE_ONEDNN */
