@@ -47,10 +47,10 @@ static void linear_lora_bwd(sl_nn_dnabert2 *m, int l, int mod, float *dx, int ac
 typedef struct {
     sl_nn_dnabert2 *m;
     const sl_nn_d2_acts *a;
+    const sl_nn_k_attn_dnnl *dn; /* oneDNN products, or NULL: OpenBLAS */
 } attn_job;
 
 static void attention_task(void *p, size_t task, int worker) {
-    (void)worker;
     const attn_job *j = p;
     sl_nn_dnabert2 *m = j->m;
     const int T = m->T, H = m->cfg.hidden, nh = m->cfg.heads, d = H / nh;
@@ -58,7 +58,7 @@ static void attention_task(void *p, size_t task, int worker) {
     const float *qkv = j->a->qkv + (size_t)b * T * 3 * H + (size_t)h * d;
     sl_nn_k_attention_head(j->a->P + task * T * T, j->a->ctx + (size_t)b * T * H + (size_t)h * d, qkv,
                            qkv + H, qkv + 2 * H, 3 * H, H, T, d, 1.0f / sqrtf((float)d),
-                           m->alibi + (size_t)h * T * T, m->mask + (size_t)b * T);
+                           m->alibi + (size_t)h * T * T, m->mask + (size_t)b * T, j->dn, worker);
 }
 
 static void attention_bwd_task(void *p, size_t task, int worker) {
@@ -71,7 +71,20 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
     float *dqkv = m->dqkv + o3;
     sl_nn_k_attention_head_bwd(dqkv, dqkv + H, dqkv + 2 * H, m->scratch + (size_t)worker * T * T,
                                m->dctx + (size_t)b * T * H + (size_t)h * d, j->a->P + task * T * T, qkv,
-                               qkv + H, qkv + 2 * H, 3 * H, H, T, d, 1.0f / sqrtf((float)d));
+                               qkv + H, qkv + 2 * H, 3 * H, H, T, d, 1.0f / sqrtf((float)d), j->dn, worker);
+}
+
+/* Every (batch row, head) of layer activations a (backward: its backward), on the pool. */
+static void attention(sl_nn_dnabert2 *m, const sl_nn_d2_acts *a, int backward) {
+    const int H = m->cfg.hidden, d = H / m->cfg.heads;
+    sl_nn_k_attn_dnnl dn;
+    attn_job j = {m, a, NULL};
+    if (backward ? m->wmats.bwd != NULL : m->wmats.fwd != NULL) { /* oneDNN products, like the Linears */
+        if (sl_nn_k_attention_dnnl(&dn, backward, m->T, d, 3 * H, H, 1.0f / sqrtf((float)d), m->wmats.bf16))
+            return; /* recorded; the pass fails at its end */
+        j.dn = &dn;
+    }
+    sl_nn_parallel_for((size_t)m->B * m->cfg.heads, backward ? attention_bwd_task : attention_task, &j);
 }
 
 int sl_nn_dnabert2_forward(sl_nn_dnabert2 *m, const int32_t *ids, const int32_t *mask, int B, int T,
@@ -131,8 +144,7 @@ int sl_nn_dnabert2_forward(sl_nn_dnabert2 *m, const int32_t *ids, const int32_t 
         const float *xin = m->h[l];
         float *out = m->h[l + 1];
         linear_lora(m, l, SL_NN_D2_WQKV, a->qkv, xin, N, a->u[SL_NN_D2_WQKV]);
-        attn_job j = {m, a};
-        sl_nn_parallel_for((size_t)B * nh, attention_task, &j);
+        attention(m, a, 0);
         linear_lora(m, l, SL_NN_D2_AO, a->ln1_in, a->ctx, N, a->u[SL_NN_D2_AO]);
         if (m->drop_on)
             sl_nn_k_dropout_cached(a->ln1_in, (size_t)N * H, c->hidden_dropout, m->drop.seed,
@@ -224,8 +236,7 @@ int sl_nn_dnabert2_backward(sl_nn_dnabert2 *m, float loss_scale, sl_err *err) {
             sl_nn_k_dropout_cached(dz, (size_t)N * H, c->hidden_dropout, m->drop.seed,
                                    sl_nn_drop_hi(m->drop.micro, l, SL_NN_DROP_AO), a->ao_keep, 1);
         linear_lora_bwd(m, l, SL_NN_D2_AO, m->dctx, 0, dz, a->ctx, N, a->u[SL_NN_D2_AO]);
-        attn_job j = {m, a};
-        sl_nn_parallel_for((size_t)B * c->heads, attention_bwd_task, &j);
+        attention(m, a, 1);
         linear_lora_bwd(m, l, SL_NN_D2_WQKV, need_dx ? m->dh2 : NULL, 1, m->dqkv, m->h[l], N,
                         a->u[SL_NN_D2_WQKV]);
         float *t = m->dh;

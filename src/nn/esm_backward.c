@@ -15,6 +15,7 @@ static void linear_lora_bwd(sl_nn_esm *m, int l, int mod, float *dx, int acc, co
 typedef struct {
     sl_nn_esm *m;
     const sl_nn_esm_acts *a;
+    const sl_nn_k_attn_dnnl *dn; /* oneDNN products, or NULL: OpenBLAS */
 } attn_job;
 
 static void attention_bwd_task(void *p, size_t task, int worker) {
@@ -26,7 +27,20 @@ static void attention_bwd_task(void *p, size_t task, int worker) {
     const size_t off = (size_t)b * T * H + (size_t)h * d;
     sl_nn_k_attention_head_bwd(m->dq + off, m->dk + off, m->dv + off, m->scratch + (size_t)worker * T * T,
                                m->dctx + off, a->P + task * T * T, a->q + off, a->k + off, a->v + off, H, H,
-                               T, d, 1.0f);
+                               T, d, 1.0f, j->dn, worker);
+}
+
+/* The backward of every (batch row, head) of layer activations a, on the pool. */
+static void attention_bwd(sl_nn_esm *m, const sl_nn_esm_acts *a) {
+    const int H = m->cfg.b.hidden, d = H / m->cfg.b.heads;
+    sl_nn_k_attn_dnnl dn;
+    attn_job j = {m, a, NULL};
+    if (m->wmats.bwd) { /* oneDNN products, like the Linears */
+        if (sl_nn_k_attention_dnnl(&dn, 1, m->T, d, H, H, 1.0f, m->wmats.bf16))
+            return; /* recorded; the backward fails at its end */
+        j.dn = &dn;
+    }
+    sl_nn_parallel_for((size_t)m->B * m->cfg.b.heads, attention_bwd_task, &j);
 }
 
 int sl_nn_esm_backward(sl_nn_esm *m, float loss_scale, sl_err *err) {
@@ -78,8 +92,7 @@ int sl_nn_esm_backward(sl_nn_esm *m, float loss_scale, sl_err *err) {
         sl_nn_k_layernorm_bwd(m->dh, m->dtmp, a->a, a->ln2_mean, a->ln2_rstd, lw->ln2_w, N, H, 1);
         /* a = Linear_ao(ctx) + x; dh now holds d a */
         linear_lora_bwd(m, l, SL_NN_MOD_ATTN_OUT, m->dctx, 0, m->dh, a->ctx, N, a->u[SL_NN_MOD_ATTN_OUT]);
-        attn_job j = {m, a};
-        sl_nn_parallel_for((size_t)B * c->b.heads, attention_bwd_task, &j);
+        attention_bwd(m, a);
         if (c->rotary) {
             sl_nn_k_rotary(m->dq, m->cos_t, m->sin_t, B, T, H, d, 1);
             sl_nn_k_rotary(m->dk, m->cos_t, m->sin_t, B, T, H, d, 1);

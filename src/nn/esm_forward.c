@@ -38,10 +38,10 @@ static void linear_lora(sl_nn_esm *m, int l, int mod, float *y, const float *x, 
 typedef struct {
     sl_nn_esm *m;
     sl_nn_esm_acts *a;
+    const sl_nn_k_attn_dnnl *dn; /* oneDNN products, or NULL: OpenBLAS */
 } attn_job;
 
 static void attention_task(void *p, size_t task, int worker) {
-    (void)worker;
     const attn_job *j = p;
     sl_nn_esm *m = j->m;
     sl_nn_esm_acts *a = j->a;
@@ -50,7 +50,20 @@ static void attention_task(void *p, size_t task, int worker) {
     const size_t off = (size_t)b * T * H + (size_t)h * d;
     /* the query is already scaled by d^-0.5 (ESM scales before rotary) */
     sl_nn_k_attention_head(a->P + task * T * T, a->ctx + off, a->q + off, a->k + off, a->v + off, H, H, T, d,
-                           1.0f, NULL, m->mask + (size_t)b * T);
+                           1.0f, NULL, m->mask + (size_t)b * T, j->dn, worker);
+}
+
+/* Every (batch row, head) of layer activations a, on the pool. */
+static void attention(sl_nn_esm *m, sl_nn_esm_acts *a) {
+    const int H = m->cfg.b.hidden, d = H / m->cfg.b.heads;
+    sl_nn_k_attn_dnnl dn;
+    attn_job j = {m, a, NULL};
+    if (m->wmats.fwd) { /* oneDNN products, like the Linears */
+        if (sl_nn_k_attention_dnnl(&dn, 0, m->T, d, H, H, 1.0f, m->wmats.bf16))
+            return; /* recorded; the forward fails at the end of the encoder */
+        j.dn = &dn;
+    }
+    sl_nn_parallel_for((size_t)m->B * m->cfg.b.heads, attention_task, &j);
 }
 
 static void embeddings(sl_nn_esm *m, const int32_t *ids, const int32_t *mask, int B, int T) {
@@ -139,8 +152,7 @@ int sl_nn_esm_forward(sl_nn_esm *m, const int32_t *ids, const int32_t *mask, int
             sl_nn_k_rotary(a->q, m->cos_t, m->sin_t, B, T, H, d, 0);
             sl_nn_k_rotary(a->k, m->cos_t, m->sin_t, B, T, H, d, 0);
         }
-        attn_job j = {m, a};
-        sl_nn_parallel_for((size_t)B * c->b.heads, attention_task, &j);
+        attention(m, a);
         linear_lora(m, l, SL_NN_MOD_ATTN_OUT, a->a, a->ctx, N, a->u[SL_NN_MOD_ATTN_OUT]);
         for (size_t i = 0; i < (size_t)N * H; i++) a->a[i] += x[i];
         sl_nn_k_layernorm(a->f, a->ln2_mean, a->ln2_rstd, a->a, lw->ln2_w, lw->ln2_b, N, H, c->b.ln_eps);

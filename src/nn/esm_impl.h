@@ -87,15 +87,30 @@ void sl_nn_k_swiglu_bwd(float *dx, const float *dy, const float *x, int N, int n
  * Returns the loss. */
 float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *logits, const float *labels, int B, int C,
                           float *dlogits);
+/* The oneDNN products of sl_nn_k_attention_head (qk, pv) or of its backward (dp, dv, dq, dk) for one shape,
+ * fp32 or bf16 (gemm_onednn.h). A NULL sl_nn_k_attn_dnnl * given to the kernels means OpenBLAS. */
+typedef struct {
+    const sl_nn_dnnl_mm *qk, *pv, *dp, *dv, *dq, *dk;
+    int bf16; /* operands rounded to bf16 in the worker's scratch (sl_nn_dnnl_worker_scratch) */
+} sl_nn_k_attn_dnnl;
+/* Make the products for T, d, ld, ldo, scale of the kernels below (backward 0: the forward's; 1: the
+ * backward's), and the bf16 per-worker scratch they need. Driving thread only, before the pool runs the
+ * tasks (the pool's current thread count). 0, or -1 when one could not be made: then the failure is
+ * recorded for sl_nn_dnnl_take_error, which the pass must call, and the kernels must not run with `p`. */
+int sl_nn_k_attention_dnnl(sl_nn_k_attn_dnnl *p, int backward, int T, int d, int ld, int ldo, float scale,
+                           int bf16);
 /* Masked softmax attention of one (batch row, head) with scores scale `scale` and an optional additive
  * bias [T, T] (NULL = none): P = softmax(scale q k^T + bias over keys with mask 1), ctx = P v. q, k, v
- * are strided by ld, ctx by ldo (rows of length d). */
+ * are strided by ld, ctx by ldo (rows of length d). dn: the products (sl_nn_k_attention_dnnl, run on pool
+ * worker `worker`: in bf16 the operands q, k, v, P are rounded to bf16) or NULL (OpenBLAS). */
 void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k, const float *v, int ld,
-                            int ldo, int T, int d, float scale, const float *bias, const int32_t *mask);
-/* Its backward: from dctx (stride ldo) and P, dq, dk, dv (assigned, stride ld); dP scratch [T, T]. */
+                            int ldo, int T, int d, float scale, const float *bias, const int32_t *mask,
+                            const sl_nn_k_attn_dnnl *dn, int worker);
+/* Its backward: from dctx (stride ldo) and P, dq, dk, dv (assigned, stride ld); dP scratch [T, T]. dn,
+ * worker: as above, the backward's products (bf16: dctx, v, P, dP, k, q rounded), or NULL. */
 void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, const float *dctx, const float *P,
                                 const float *q, const float *k, const float *v, int ld, int ldo, int T, int d,
-                                float scale);
+                                float scale, const sl_nn_k_attn_dnnl *dn, int worker);
 /* GeGLU (DNABERT-2's gated MLP): y[n, j] = gelu_erf(x[n, j]) * x[n, ni + j] for x [N, 2ni]; its backward. */
 void sl_nn_k_geglu(float *y, const float *x, int N, int ni);
 void sl_nn_k_geglu_bwd(float *dx, const float *dy, const float *x, int N, int ni);

@@ -88,21 +88,87 @@ float sl_nn_k_seqcls_loss(sl_nn_problem problem, const float *x, const float *y,
     return (float)(total / (double)n);
 }
 
+int sl_nn_k_attention_dnnl(sl_nn_k_attn_dnnl *p, int backward, int T, int d, int ld, int ldo, float scale,
+                           int bf16) {
+    /* bf16 operands are contiguous rounded copies (leading dimension d), fp32 ones the slices themselves */
+    const sl_nn_dnnl_type ty = bf16 ? SL_NN_DNNL_BF16 : SL_NN_DNNL_FP32;
+    const int lq = bf16 ? d : ld, lo = bf16 ? d : ldo;
+    memset(p, 0, sizeof *p);
+    p->bf16 = bf16;
+    if (!backward) {
+        const size_t scratch = bf16 ? 2 * (size_t)T * d + (size_t)T * T : 0;
+        p->qk = sl_nn_dnnl_mm_get(T, T, d, 0, lq, 1, lq, T, scale, ty, scratch); /* scale q k^T */
+        p->pv = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, lq, ldo, 1.0f, ty, scratch); /* P v */
+        return p->qk && p->pv ? 0 : -1;
+    }
+    const size_t scratch = bf16 ? 4 * (size_t)T * d + (size_t)T * T : 0;
+    p->dp = sl_nn_dnnl_mm_get(T, T, d, 0, lo, 1, lq, T, 1.0f, ty, scratch);  /* dctx v^T */
+    p->dv = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, lo, ld, 1.0f, ty, scratch);  /* P^T dctx */
+    p->dq = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, lq, ld, scale, ty, scratch); /* scale dP k */
+    p->dk = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, lq, ld, scale, ty, scratch); /* scale dP^T q */
+    return p->dp && p->dv && p->dq && p->dk ? 0 : -1;
+}
+
 void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k, const float *v, int ld,
-                            int ldo, int T, int d, float scale, const float *bias, const int32_t *mk) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, q, ld, k, ld, 0.0f, P, T);
+                            int ldo, int T, int d, float scale, const float *bias, const int32_t *mk,
+                            const sl_nn_k_attn_dnnl *dn, int worker) {
+    /* bf16: q, k, v and P rounded into the worker's scratch, products accumulated in fp32 */
+    uint16_t *q16 = dn && dn->bf16 ? sl_nn_dnnl_worker_scratch(worker) : NULL;
+    if (q16) {
+        uint16_t *k16 = q16 + (size_t)T * d;
+        sl_nn_bf16_round_rows(q16, (size_t)d, q, (size_t)ld, T, d);
+        sl_nn_bf16_round_rows(k16, (size_t)d, k, (size_t)ld, T, d);
+        sl_nn_dnnl_mm_run(dn->qk, worker, q16, k16, P);
+    } else if (dn) {
+        sl_nn_dnnl_mm_run(dn->qk, worker, q, k, P);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, scale, q, ld, k, ld, 0.0f, P, T);
+    }
     for (int i = 0; i < T; i++) {
         float *row = P + (size_t)i * T;
         if (bias)
             for (int j = 0; j < T; j++) row[j] += bias[(size_t)i * T + j];
         sl_nn_k_softmax_masked(row, mk, T);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, P, T, v, ld, 0.0f, ctx, ldo);
+    if (q16) { /* q16 and k16 are free again */
+        uint16_t *v16 = q16, *p16 = q16 + (size_t)T * d;
+        sl_nn_bf16_round(p16, P, (size_t)T * T);
+        sl_nn_bf16_round_rows(v16, (size_t)d, v, (size_t)ld, T, d);
+        sl_nn_dnnl_mm_run(dn->pv, worker, p16, v16, ctx);
+    } else if (dn) {
+        sl_nn_dnnl_mm_run(dn->pv, worker, P, v, ctx);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, P, T, v, ld, 0.0f, ctx, ldo);
+    }
 }
 
 void sl_nn_k_attention_head_bwd(float *dq, float *dk, float *dv, float *dP, const float *dctx, const float *P,
                                 const float *q, const float *k, const float *v, int ld, int ldo, int T, int d,
-                                float scale) {
+                                float scale, const sl_nn_k_attn_dnnl *dn, int worker) {
+    if (dn && dn->bf16) { /* operands rounded into the worker's scratch, products accumulated in fp32 */
+        uint16_t *c16 = sl_nn_dnnl_worker_scratch(worker), *v16 = c16 + (size_t)T * d,
+                 *k16 = v16 + (size_t)T * d, *q16 = k16 + (size_t)T * d, *p16 = q16 + (size_t)T * d;
+        sl_nn_bf16_round_rows(c16, (size_t)d, dctx, (size_t)ldo, T, d);
+        sl_nn_bf16_round_rows(v16, (size_t)d, v, (size_t)ld, T, d);
+        sl_nn_dnnl_mm_run(dn->dp, worker, c16, v16, dP);
+        sl_nn_bf16_round(p16, P, (size_t)T * T);
+        sl_nn_dnnl_mm_run(dn->dv, worker, p16, c16, dv);
+        for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
+        sl_nn_bf16_round(p16, dP, (size_t)T * T);
+        sl_nn_bf16_round_rows(k16, (size_t)d, k, (size_t)ld, T, d);
+        sl_nn_bf16_round_rows(q16, (size_t)d, q, (size_t)ld, T, d);
+        sl_nn_dnnl_mm_run(dn->dq, worker, p16, k16, dq);
+        sl_nn_dnnl_mm_run(dn->dk, worker, p16, q16, dk);
+        return;
+    }
+    if (dn) { /* fp32 oneDNN: the operands where they lie */
+        sl_nn_dnnl_mm_run(dn->dp, worker, dctx, v, dP);
+        sl_nn_dnnl_mm_run(dn->dv, worker, P, dctx, dv);
+        for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
+        sl_nn_dnnl_mm_run(dn->dq, worker, dP, k, dq);
+        sl_nn_dnnl_mm_run(dn->dk, worker, dP, q, dk);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, dctx, ldo, v, ld, 0.0f, dP, T);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, P, T, dctx, ldo, 0.0f, dv, ld);
     for (int i = 0; i < T; i++) sl_nn_k_softmax_bwd(dP + (size_t)i * T, P + (size_t)i * T, T);
