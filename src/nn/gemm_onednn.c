@@ -195,9 +195,16 @@ typedef struct {
     size_t scratch_len;
     uint16_t *a16;
     size_t a16_len;
+    float *tail_a, *tail_c; /* the last block of an fp32 A and of C, padded to BLOCK rows */
+    size_t tail_a_len, tail_c_len;
     uint16_t *t16; /* sl_nn_dnnl_worker_scratch */
     size_t t16_len;
 } worker_state;
+
+/* Rows per block of a frozen-operand GEMM. Fixed, so that the primitives made are bounded (a full block and a
+ * padded last block per operand and variant) whatever the M a long-running `serve` sees; 128 rows already run
+ * at full speed (4096 x 768 x 3072: within 2% of 256-row blocks, 1 thread). */
+#define BLOCK 128
 
 static struct {
     pthread_once_t once;
@@ -259,6 +266,24 @@ static void *alloc64(size_t bytes) {
 }
 
 /* Streams for n workers, and each worker's oneDNN scratchpad and bf16 block of A at least this large. */
+static int grow(void **p, size_t *len, size_t need) {
+    if (*len >= need) return 0;
+    free(*p);
+    *len = 0;
+    if (!(*p = alloc64(need))) return SL_ENOMEM;
+    *len = need;
+    return 0;
+}
+
+/* Each worker's fp32 tail buffers: A [BLOCK, K] (fp32 only) and C [BLOCK, N]. */
+static int tails_ready(int n, size_t a_bytes, size_t c_bytes, char *msg, size_t msg_len) {
+    for (int i = 0; i < n; i++)
+        if (grow((void **)&g.w[i].tail_a, &g.w[i].tail_a_len, a_bytes) ||
+            grow((void **)&g.w[i].tail_c, &g.w[i].tail_c_len, c_bytes))
+            return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
+    return 0;
+}
+
 static int workers_ready(int n, size_t scratch, size_t a16, char *msg, size_t msg_len) {
     if (n > g.n_w) {
         worker_state *w = realloc(g.w, (size_t)n * sizeof *w);
@@ -345,7 +370,7 @@ static prim *find_prim(sl_nn_dnnl_mat *b, int rows, int lda, int ldc, int varian
     return p;
 }
 
-/* bf16: round B, let a canonical 256-row primitive pick the packed layout, reorder into it. */
+/* bf16: round B, let a BLOCK-row primitive pick the packed layout, reorder into it. */
 static dnnl_status_t pack_bf16(sl_nn_dnnl_mat *b, const float *B, int trans_b) {
     const int K = b->K, N = b->N;
     uint16_t *plain = malloc((size_t)K * N * sizeof *plain);
@@ -357,7 +382,7 @@ static dnnl_status_t pack_bf16(sl_nn_dnnl_mat *b, const float *B, int trans_b) {
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t from = NULL, to = NULL;
     dnnl_stream_t stream = NULL;
-    dnnl_status_t s = make_pd(b, 256, K, N, 0, NULL, &a_md, &c_md, &pd);
+    dnnl_status_t s = make_pd(b, BLOCK, K, N, 0, NULL, &a_md, &c_md, &pd);
     if (!s) {
         b->w_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         b->w_bytes = dnnl_memory_desc_get_size(&b->w_md);
@@ -400,7 +425,7 @@ int sl_nn_dnnl_mat_create(const float *B, int K, int N, int trans_b, sl_nn_dnnl_
         b->w = (void *)B;
         char msg[256];
         if (!(s = dnnl_memory_desc_init_by_strides(&b->w_md, 2, wd, dnnl_f32, ws)) &&
-            !find_prim(b, 256, K, N, 0, msg, sizeof msg))
+            !find_prim(b, BLOCK, K, N, 0, msg, sizeof msg))
             s = dnnl_unimplemented;
     }
     if (s) {
@@ -463,8 +488,8 @@ static int prim_mem_ready(const sl_nn_dnnl_mat *b, prim *p, int n, char *msg, si
 
 typedef struct {
     const sl_nn_dnnl_mat *b;
-    const prim *full, *last; /* primitives of a full block and of the last (shorter) one */
-    int M, lda, ldc, block;
+    const prim *full, *tail; /* a block in place; the padded last block (contiguous, in the tail buffers) */
+    int M, lda, ldc, accumulate;
     const float *A, *bias;
     float *C;
     atomic_int failed;
@@ -472,23 +497,37 @@ typedef struct {
 
 static void gemm_task(void *ctx, size_t task, int worker) {
     gemm_job *j = ctx;
-    const int s = (int)task * j->block;
-    const int rows = j->M - s < j->block ? j->M - s : j->block;
-    const prim *p = rows == j->block ? j->full : j->last;
+    const int s = (int)task * BLOCK, K = j->b->K, N = j->b->N;
+    const int rows = j->M - s < BLOCK ? j->M - s : BLOCK, tail = rows < BLOCK;
+    const prim *p = tail ? j->tail : j->full;
     worker_state *w = &g.w[worker];
-    const int K = j->b->K;
     const float *A = j->A + (size_t)s * j->lda;
+    float *C = j->C + (size_t)s * j->ldc;
     const void *src = A;
     if (j->b->type == SL_NN_DNNL_BF16) {
         sl_nn_bf16_round_rows(w->a16, (size_t)K, A, (size_t)j->lda, rows, K);
+        if (tail) memset(w->a16 + (size_t)rows * K, 0, (size_t)(BLOCK - rows) * K * sizeof(uint16_t));
         src = w->a16;
+    } else if (tail) {
+        for (int i = 0; i < rows; i++)
+            memcpy(w->tail_a + (size_t)i * K, A + (size_t)i * j->lda, K * sizeof(float));
+        memset(w->tail_a + (size_t)rows * K, 0, (size_t)(BLOCK - rows) * K * sizeof(float));
+        src = w->tail_a;
     }
-    float *C = j->C + (size_t)s * j->ldc;
+    float *dst = C;
+    if (tail) {
+        dst = w->tail_c;
+        if (j->accumulate)
+            for (int i = 0; i < rows; i++)
+                memcpy(dst + (size_t)i * N, C + (size_t)i * j->ldc, N * sizeof(float));
+        memset(dst + (size_t)(j->accumulate ? rows : 0) * N, 0,
+               (size_t)(BLOCK - (j->accumulate ? rows : 0)) * N * sizeof(float));
+    }
     dnnl_memory_t *m = p->mem[worker];
     dnnl_status_t st;
     one_thread();
     if (!(st = dnnl_memory_set_data_handle(m[0], (void *)src)) &&
-        !(st = dnnl_memory_set_data_handle(m[2], C)) &&
+        !(st = dnnl_memory_set_data_handle(m[2], dst)) &&
         !(st = dnnl_memory_set_data_handle(m[3], w->scratch)) &&
         !(st = (p->variant & 1) ? dnnl_memory_set_data_handle(m[4], (void *)j->bias) : dnnl_success)) {
         dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, m[0]},
@@ -500,8 +539,10 @@ static void gemm_task(void *ctx, size_t task, int worker) {
             st = dnnl_stream_wait(w->stream);
     }
     if (st) {
-        fill_nan(C, rows, j->b->N, j->ldc);
+        fill_nan(C, rows, N, j->ldc);
         atomic_store(&j->failed, (int)st);
+    } else if (tail) {
+        for (int i = 0; i < rows; i++) memcpy(C + (size_t)i * j->ldc, dst + (size_t)i * N, N * sizeof(float));
     }
 }
 
@@ -511,30 +552,33 @@ void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, co
     double t0 = sl_nn_prof_begin();
     sl_nn_dnnl_mat *b = (sl_nn_dnnl_mat *)B; /* the primitive cache grows; the operand does not change */
     const int bf16 = b->type == SL_NN_DNNL_BF16;
-    /* Blocks of rows depend only on M: 16 of them (enough for 16 threads) of 128..256 rows, multiples of 32
-     * (below 128 rows the per-block cost of rounding, dispatch and oneDNN's call shows). */
-    int block = M / 16 / 32 * 32;
-    block = block < 128 ? 128 : (block > 256 ? 256 : block);
-    if (block > M) block = M;
-    const int variant = (bias ? 1 : 0) | (accumulate ? 2 : 0), plda = bf16 ? b->K : lda;
+    const int variant = (bias ? 1 : 0) | (accumulate ? 2 : 0);
     char msg[256] = "";
-    gemm_job j = {.b = b, .M = M, .lda = lda, .ldc = ldc, .block = block, .A = A, .bias = bias, .C = C};
+    gemm_job j = {
+        .b = b, .M = M, .lda = lda, .ldc = ldc, .accumulate = accumulate, .A = A, .bias = bias, .C = C};
     int code = SL_EINTERNAL;
-    j.full = find_prim(b, block, plda, ldc, variant, msg, sizeof msg);
-    j.last = M % block ? find_prim(b, M % block, plda, ldc, variant, msg, sizeof msg) : j.full;
-    if (j.full && j.last) {
-        size_t scratch = j.full->scratch > j.last->scratch ? j.full->scratch : j.last->scratch;
+    /* A block in place: A's rows (fp32) or their bf16 copy; the last block when M % BLOCK != 0 (M < BLOCK
+     * included) is padded with zero rows into contiguous tail buffers, so only these two shapes exist. */
+    j.full = M >= BLOCK ? find_prim(b, BLOCK, bf16 ? b->K : lda, ldc, variant, msg, sizeof msg) : NULL;
+    j.tail = M % BLOCK ? find_prim(b, BLOCK, b->K, b->N, variant, msg, sizeof msg) : NULL;
+    if ((j.full || M < BLOCK) && (j.tail || M % BLOCK == 0)) {
+        size_t scratch = 0;
+        if (j.full) scratch = j.full->scratch;
+        if (j.tail && j.tail->scratch > scratch) scratch = j.tail->scratch;
         const int n = sl_nn_get_threads();
-        code = workers_ready(n, scratch, bf16 ? (size_t)block * b->K : 0, msg, sizeof msg);
-        if (!code) code = prim_mem_ready(b, (prim *)j.full, n, msg, sizeof msg);
-        if (!code) code = prim_mem_ready(b, (prim *)j.last, n, msg, sizeof msg);
+        code = workers_ready(n, scratch, bf16 ? (size_t)BLOCK * b->K : 0, msg, sizeof msg);
+        if (!code && j.tail)
+            code = tails_ready(n, bf16 ? 0 : (size_t)BLOCK * b->K * sizeof(float),
+                               (size_t)BLOCK * b->N * sizeof(float), msg, sizeof msg);
+        if (!code && j.full) code = prim_mem_ready(b, (prim *)j.full, n, msg, sizeof msg);
+        if (!code && j.tail) code = prim_mem_ready(b, (prim *)j.tail, n, msg, sizeof msg);
     }
-    if (!j.full || !j.last || code) {
+    if (code) {
         if (!msg[0]) snprintf(msg, sizeof msg, "out of memory");
-        record_error(code ? code : SL_EINTERNAL, msg);
+        record_error(code, msg);
         fill_nan(C, M, b->N, ldc);
     } else {
-        sl_nn_parallel_for((size_t)(M + block - 1) / (size_t)block, gemm_task, &j);
+        sl_nn_parallel_for((size_t)(M + BLOCK - 1) / BLOCK, gemm_task, &j);
         if (atomic_load(&j.failed)) {
             snprintf(msg, sizeof msg, "oneDNN failed on a %d x %d x %d matmul (status %d)", M, b->K, b->N,
                      atomic_load(&j.failed));
@@ -559,7 +603,21 @@ struct sl_nn_dnnl_mm {
     struct sl_nn_dnnl_mm *next;
 };
 
-static sl_nn_dnnl_mm *g_mms; /* the cache, kept for the process's life */
+/* The cache, most recently used first, at most MM_CACHE entries: the shapes follow the sequence length, which
+ * a long-running `serve` sees many of. A pass asks for at most 4 products before running them, so an entry
+ * it holds is never the one evicted. */
+#define MM_CACHE 64
+static sl_nn_dnnl_mm *g_mms;
+static int g_n_mms;
+
+static void mm_free(sl_nn_dnnl_mm *mm) {
+    dnnl_primitive_destroy(mm->p);
+    for (int i = 0; i < mm->n_mem; i++)
+        for (int k = 0; k < 4; k++)
+            if (mm->mem[i][k]) dnnl_memory_destroy(mm->mem[i][k]);
+    free(mm->mem);
+    free(mm);
+}
 
 static sl_nn_dnnl_mm *mm_make(const sl_nn_dnnl_mm *key, char *msg, size_t msg_len) {
     sl_nn_dnnl_mm *mm = malloc(sizeof *mm);
@@ -642,15 +700,26 @@ const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda
                                .ldc = ldc,
                                .alpha = alpha,
                                .type = type};
-    sl_nn_dnnl_mm *mm = g_mms;
-    for (; mm; mm = mm->next)
+    sl_nn_dnnl_mm *mm = g_mms, **link = &g_mms;
+    for (; mm; link = &mm->next, mm = mm->next)
         if (mm->M == M && mm->N == N && mm->K == K && mm->trans_a == trans_a && mm->lda == lda &&
             mm->trans_b == trans_b && mm->ldb == ldb && mm->ldc == ldc && mm->alpha == alpha &&
             mm->type == type)
             break;
-    if (!mm && (mm = mm_make(&key, msg, sizeof msg))) {
+    if (mm) { /* to the front */
+        *link = mm->next;
         mm->next = g_mms;
         g_mms = mm;
+    } else if ((mm = mm_make(&key, msg, sizeof msg))) {
+        mm->next = g_mms;
+        g_mms = mm;
+        if (++g_n_mms > MM_CACHE) { /* drop the least recently used */
+            sl_nn_dnnl_mm **last = &g_mms;
+            while ((*last)->next) last = &(*last)->next;
+            mm_free(*last);
+            *last = NULL;
+            g_n_mms--;
+        }
     }
     const int n = sl_nn_get_threads();
     int code = mm ? workers_ready(n, mm->scratch, 0, msg, sizeof msg) : SL_EINTERNAL;
