@@ -131,8 +131,9 @@ int sl_nn_bert_enable_full_grad(sl_nn_bert *m, sl_err *err); /* SL_EUSAGE in bf1
 /* ---- bf16 mode ---------------------------------------------------------------------------------
  * The frozen encoder Linears (query, key, value, attention output, intermediate, output) multiply in bf16
  * (nn/gemm_onednn.h: weights rounded once and packed, activations rounded on the fly, fp32 accumulation), in
- * the forward and, for a training model, in the input-gradient GEMMs of the backward. Embeddings, LoRA,
- * attention, LayerNorm, pooler, classifier, losses and the optimizer stay fp32. */
+ * the forward and, for a training model, in the input-gradient GEMMs of the backward; so do the attention
+ * products (QK^T, PV and their gradients: both operands rounded). Embeddings, LoRA, softmax, masks,
+ * dropout, LayerNorm, pooler, classifier, losses and the optimizer stay fp32. */
 
 /* Switch to bf16 mode; call after load, before a forward. Memory: 2 bytes per encoder Linear weight, twice
  * for a training model. SL_EUSAGE when bf16 is not supported here (no oneDNN, or a CPU without bf16 dot

@@ -57,8 +57,9 @@ void sl_nn_dnabert2_free(sl_nn_dnabert2 *m);
 /* bf16 mode, as sl_nn_bert_use_bf16: the frozen encoder Linears (the fused Wqkv [3H, H], attention.output.
  * dense, mlp.gated_layers [2I, H] and mlp.wo) multiply in bf16 (gemm_onednn.h: weights rounded once and
  * packed, activations rounded on the fly, fp32 accumulation) in the forward and, for a training model, in
- * the input-gradient GEMMs of the backward. Embeddings, ALiBi attention, GeGLU, LayerNorms, LoRA, pooler,
- * classifier, losses and the optimizer stay fp32. Call after load (and after loading an adapter), before a
+ * the input-gradient GEMMs of the backward; so do the attention products (both operands rounded; the ALiBi
+ * bias and softmax stay fp32). Embeddings, GeGLU, LayerNorms, LoRA, pooler, classifier, losses and the
+ * optimizer stay fp32. Call after load (and after loading an adapter), before a
  * forward; idempotent. Memory: 2 bytes per encoder Linear weight, twice for a training model; freed by
  * sl_nn_dnabert2_free. SL_EUSAGE when bf16 is not supported here (sl_nn_bf16_supported), SL_ENOMEM,
  * SL_EINTERNAL when oneDNN refuses to pack a weight; on error the model stays in fp32 mode. */

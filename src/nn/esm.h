@@ -73,8 +73,9 @@ void sl_nn_esm_free(sl_nn_esm *m);
 /* bf16 mode, as sl_nn_bert_use_bf16: the frozen encoder Linears (query, key, value, attention output, the
  * intermediate — NT v2's fused [2I, H] SwiGLU one included — and output) multiply in bf16 (gemm_onednn.h:
  * weights rounded once and packed, activations rounded on the fly, fp32 accumulation) in the forward and,
- * for a training model, in the input-gradient GEMMs of the backward. Embeddings, rotary, attention,
- * LayerNorms, LoRA, the classifier, the losses and the optimizer stay fp32. Call after load (and after
+ * for a training model, in the input-gradient GEMMs of the backward; so do the attention products (both
+ * operands rounded). Embeddings, rotary, softmax, LayerNorms, LoRA, the classifier, the losses and the
+ * optimizer stay fp32. Call after load (and after
  * loading an adapter, which does not touch the frozen weights), before a forward; idempotent. Memory: 2
  * bytes per encoder Linear weight, twice for a training model; freed by sl_nn_esm_free. SL_EUSAGE when bf16
  * is not supported here (sl_nn_bf16_supported: no oneDNN, or a CPU without bf16 dot products), SL_ENOMEM,
