@@ -164,6 +164,14 @@ static dnnl_data_type_t dt_of(sl_nn_dnnl_type t) {
     return t == SL_NN_DNNL_BF16 ? dnnl_bf16 : dnnl_f32;
 }
 
+/* The memory objects of a primitive's arguments (at most ARGS), one set per pool worker, made once in the
+ * driving thread; a task only points them at its buffers (dnnl_memory_set_data_handle). */
+#define ARGS 5
+typedef struct {
+    dnnl_memory_t (*set)[ARGS];
+    int n; /* workers with a set */
+} arg_sets;
+
 /* One oneDNN matmul primitive for one block shape: rows x K (fp32: leading dimension lda; bf16: the
  * worker's contiguous rounded copy) times the operand, into rows x N with leading dimension ldc; variant
  * bit 0 = with bias, bit 1 = accumulate (a sum post-op). */
@@ -172,10 +180,7 @@ typedef struct prim {
     dnnl_primitive_t p;
     dnnl_memory_desc_t a_md, c_md;
     size_t scratch;
-    /* per worker: the memory objects of its arguments (src, weights, dst, scratchpad, bias), made once in the
-     * driving thread; a task only points them at this block's buffers (dnnl_memory_set_data_handle) */
-    dnnl_memory_t (*mem)[5];
-    int n_mem;
+    arg_sets args; /* src, weights, dst, scratchpad, bias (with a bias) */
     struct prim *next;
 } prim;
 
@@ -313,6 +318,37 @@ static int workers_ready(int n, size_t scratch, size_t a16, char *msg, size_t ms
     return 0;
 }
 
+static void arg_sets_free(arg_sets *a) {
+    for (int i = 0; i < a->n; i++)
+        for (int k = 0; k < ARGS; k++)
+            if (a->set[i][k]) dnnl_memory_destroy(a->set[i][k]);
+    free(a->set);
+    a->set = NULL, a->n = 0;
+}
+
+/* Sets for workers [a->n, n): argument k described by mds[k] (NULL: no such argument) with handles[k]. */
+static int arg_sets_ready(arg_sets *a, int n, const dnnl_memory_desc_t *const mds[ARGS],
+                          void *const handles[ARGS], char *msg, size_t msg_len) {
+    if (a->n >= n) return 0;
+    dnnl_memory_t(*set)[ARGS] = realloc(a->set, (size_t)n * sizeof *set);
+    if (!set) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
+    a->set = set;
+    for (; a->n < n; a->n++) {
+        dnnl_memory_t *m = set[a->n];
+        memset(m, 0, ARGS * sizeof *m);
+        for (int k = 0; k < ARGS; k++) {
+            dnnl_status_t s = mds[k] ? dnnl_memory_create(&m[k], mds[k], g.engine, handles[k]) : dnnl_success;
+            if (s) {
+                for (int i = 0; i < k; i++)
+                    if (m[i]) dnnl_memory_destroy(m[i]);
+                return snprintf(msg, msg_len, "oneDNN could not create memory objects (status %d)", (int)s),
+                       SL_EINTERNAL;
+            }
+        }
+    }
+    return 0;
+}
+
 /* A matmul primitive descriptor for a block of rows of A times the operand's weights (w_md, or
  * format_tag_any when NULL: bf16 packing picks its layout) into rows x N (ldc), with bias and/or a sum
  * post-op per variant. */
@@ -444,10 +480,7 @@ void sl_nn_dnnl_mat_free(sl_nn_dnnl_mat *b) {
     for (prim *p = b->prims, *next; p; p = next) {
         next = p->next;
         dnnl_primitive_destroy(p->p);
-        for (int i = 0; i < p->n_mem; i++)
-            for (int k = 0; k < 5; k++)
-                if (p->mem[i][k]) dnnl_memory_destroy(p->mem[i][k]);
-        free(p->mem);
+        arg_sets_free(&p->args);
         free(p);
     }
     if (b->type == SL_NN_DNNL_BF16) free(b->w);
@@ -458,32 +491,16 @@ size_t sl_nn_dnnl_mat_bytes(const sl_nn_dnnl_mat *b) {
     return b ? b->w_bytes : 0;
 }
 
-/* Make the per-worker memory objects of p for n workers (driving thread only). */
-static int prim_mem_ready(const sl_nn_dnnl_mat *b, prim *p, int n, char *msg, size_t msg_len) {
-    if (p->n_mem >= n) return 0;
-    dnnl_memory_t(*mem)[5] = realloc(p->mem, (size_t)n * sizeof *mem);
-    if (!mem) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
-    p->mem = mem;
+/* The argument sets of p for n workers (driving thread only). */
+static int prim_args_ready(const sl_nn_dnnl_mat *b, prim *p, int n, char *msg, size_t msg_len) {
     dnnl_memory_desc_t sp_md;
     dnnl_dims_t sd = {(dnnl_dim_t)(p->scratch ? p->scratch : 1)};
-    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&sp_md, 1, sd, dnnl_u8, dnnl_a);
-    for (; !s && p->n_mem < n; p->n_mem++) {
-        dnnl_memory_t *m = mem[p->n_mem];
-        memset(m, 0, 5 * sizeof *m);
-        if ((s = dnnl_memory_create(&m[0], &p->a_md, g.engine, DNNL_MEMORY_NONE)) ||
-            (s = dnnl_memory_create(&m[1], &b->w_md, g.engine, b->w)) ||
-            (s = dnnl_memory_create(&m[2], &p->c_md, g.engine, DNNL_MEMORY_NONE)) ||
-            (s = dnnl_memory_create(&m[3], &sp_md, g.engine, DNNL_MEMORY_NONE)) ||
-            (s = (p->variant & 1) ? dnnl_memory_create(&m[4], &b->bias_md, g.engine, DNNL_MEMORY_NONE) : 0)) {
-            for (int k = 0; k < 5; k++)
-                if (m[k]) dnnl_memory_destroy(m[k]);
-            break;
-        }
-    }
-    if (s)
-        return snprintf(msg, msg_len, "oneDNN could not create memory objects (status %d)", (int)s),
-               SL_EINTERNAL;
-    return 0;
+    if (dnnl_memory_desc_init_by_tag(&sp_md, 1, sd, dnnl_u8, dnnl_a))
+        return snprintf(msg, msg_len, "oneDNN refused a scratchpad descriptor"), SL_EINTERNAL;
+    const dnnl_memory_desc_t *mds[ARGS] = {&p->a_md, &b->w_md, &p->c_md, &sp_md,
+                                           (p->variant & 1) ? &b->bias_md : NULL};
+    void *handles[ARGS] = {DNNL_MEMORY_NONE, b->w, DNNL_MEMORY_NONE, DNNL_MEMORY_NONE, DNNL_MEMORY_NONE};
+    return arg_sets_ready(&p->args, n, mds, handles, msg, msg_len);
 }
 
 typedef struct {
@@ -523,7 +540,7 @@ static void gemm_task(void *ctx, size_t task, int worker) {
         memset(dst + (size_t)(j->accumulate ? rows : 0) * N, 0,
                (size_t)(BLOCK - (j->accumulate ? rows : 0)) * N * sizeof(float));
     }
-    dnnl_memory_t *m = p->mem[worker];
+    dnnl_memory_t *m = p->args.set[worker];
     dnnl_status_t st;
     one_thread();
     if (!(st = dnnl_memory_set_data_handle(m[0], (void *)src)) &&
@@ -570,8 +587,8 @@ void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, co
         if (!code && j.tail)
             code = tails_ready(n, bf16 ? 0 : (size_t)BLOCK * b->K * sizeof(float),
                                (size_t)BLOCK * b->N * sizeof(float), msg, sizeof msg);
-        if (!code && j.full) code = prim_mem_ready(b, (prim *)j.full, n, msg, sizeof msg);
-        if (!code && j.tail) code = prim_mem_ready(b, (prim *)j.tail, n, msg, sizeof msg);
+        if (!code && j.full) code = prim_args_ready(b, (prim *)j.full, n, msg, sizeof msg);
+        if (!code && j.tail) code = prim_args_ready(b, (prim *)j.tail, n, msg, sizeof msg);
     }
     if (code) {
         if (!msg[0]) snprintf(msg, sizeof msg, "out of memory");
@@ -598,8 +615,7 @@ struct sl_nn_dnnl_mm {
     dnnl_primitive_t p;
     dnnl_memory_desc_t a_md, b_md, c_md, sp_md;
     size_t scratch;
-    dnnl_memory_t (*mem)[4]; /* per worker: src, weights, dst, scratchpad */
-    int n_mem;
+    arg_sets args; /* src, weights, dst, scratchpad */
     struct sl_nn_dnnl_mm *next;
 };
 
@@ -612,10 +628,7 @@ static int g_n_mms;
 
 static void mm_free(sl_nn_dnnl_mm *mm) {
     dnnl_primitive_destroy(mm->p);
-    for (int i = 0; i < mm->n_mem; i++)
-        for (int k = 0; k < 4; k++)
-            if (mm->mem[i][k]) dnnl_memory_destroy(mm->mem[i][k]);
-    free(mm->mem);
+    arg_sets_free(&mm->args);
     free(mm);
 }
 
@@ -659,28 +672,11 @@ static sl_nn_dnnl_mm *mm_make(const sl_nn_dnnl_mm *key, char *msg, size_t msg_le
     return mm;
 }
 
-static int mm_mem_ready(sl_nn_dnnl_mm *mm, int n, char *msg, size_t msg_len) {
-    if (mm->n_mem >= n) return 0;
-    dnnl_memory_t(*mem)[4] = realloc(mm->mem, (size_t)n * sizeof *mem);
-    if (!mem) return snprintf(msg, msg_len, "out of memory"), SL_ENOMEM;
-    mm->mem = mem;
-    dnnl_status_t s = dnnl_success;
-    for (; mm->n_mem < n; mm->n_mem++) {
-        dnnl_memory_t *m = mem[mm->n_mem];
-        memset(m, 0, 4 * sizeof *m);
-        if ((s = dnnl_memory_create(&m[0], &mm->a_md, g.engine, DNNL_MEMORY_NONE)) ||
-            (s = dnnl_memory_create(&m[1], &mm->b_md, g.engine, DNNL_MEMORY_NONE)) ||
-            (s = dnnl_memory_create(&m[2], &mm->c_md, g.engine, DNNL_MEMORY_NONE)) ||
-            (s = dnnl_memory_create(&m[3], &mm->sp_md, g.engine, DNNL_MEMORY_NONE))) {
-            for (int k = 0; k < 4; k++)
-                if (m[k]) dnnl_memory_destroy(m[k]);
-            break;
-        }
-    }
-    if (s)
-        return snprintf(msg, msg_len, "oneDNN could not create memory objects (status %d)", (int)s),
-               SL_EINTERNAL;
-    return 0;
+static int mm_args_ready(sl_nn_dnnl_mm *mm, int n, char *msg, size_t msg_len) {
+    const dnnl_memory_desc_t *mds[ARGS] = {&mm->a_md, &mm->b_md, &mm->c_md, &mm->sp_md, NULL};
+    void *handles[ARGS] = {DNNL_MEMORY_NONE, DNNL_MEMORY_NONE, DNNL_MEMORY_NONE, DNNL_MEMORY_NONE,
+                           DNNL_MEMORY_NONE};
+    return arg_sets_ready(&mm->args, n, mds, handles, msg, msg_len);
 }
 
 const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
@@ -723,7 +719,7 @@ const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda
     }
     const int n = sl_nn_get_threads();
     int code = mm ? workers_ready(n, mm->scratch, 0, msg, sizeof msg) : SL_EINTERNAL;
-    if (!code) code = mm_mem_ready(mm, n, msg, sizeof msg);
+    if (!code) code = mm_args_ready(mm, n, msg, sizeof msg);
     for (int i = 0; !code && i < n; i++) {
         worker_state *w = &g.w[i];
         if (w->t16_len >= scratch_elems) continue;
@@ -746,7 +742,7 @@ uint16_t *sl_nn_dnnl_worker_scratch(int worker) {
 }
 
 void sl_nn_dnnl_mm_run(const sl_nn_dnnl_mm *mm, int worker, const void *A, const void *B, float *C) {
-    dnnl_memory_t *m = mm->mem[worker];
+    dnnl_memory_t *m = mm->args.set[worker];
     worker_state *w = &g.w[worker];
     dnnl_status_t st;
     one_thread();
