@@ -27,7 +27,7 @@ from transformers import BertForSequenceClassification, BertTokenizer
 
 SRC = os.environ["SEQLORA_SOURCE_DIR"]
 sys.path.insert(0, os.path.join(SRC, "tests", "package"))
-from common import make_model, random_dna  # noqa: E402
+from common import make_model, maxdiff, probs, random_dna  # noqa: E402
 
 BIN = os.environ["SEQLORA_BIN"]
 TMP = os.path.join(os.environ.get("SEQLORA_TEST_TMP", "/tmp"), "cpu_bf16_cli")
@@ -53,18 +53,6 @@ def read(p):
 
 def ran_step(stderr):
     return "trainable params: " in stderr
-
-
-def probs_tsv(path):
-    lines = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
-    cols = [i for i, h in enumerate(lines[0]) if h.startswith("prob_")]
-    return lines[0], {r[0]: np.array([float(r[i]) for i in cols]) for r in lines[1:]}
-
-
-def maxdiff(a, b):
-    if set(a) != set(b) or not a:
-        return float("inf")
-    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
 rng = np.random.default_rng(5)
@@ -163,7 +151,7 @@ r2 = seqlora(["predict", "--base", base, "--adapter", adapter, "--input", evl, "
 ok = r1.returncode == 0 and r2.returncode == 0
 check(ok, "predict fp32 and bf16 exit 0" + ("" if ok else ": " + (r1.stderr + r2.stderr)[-800:]))
 if ok:
-    d = maxdiff(probs_tsv(pf)[1], probs_tsv(pb)[1])
+    d = maxdiff(probs(pf)[1], probs(pb)[1])
     check(0 < d <= 2e-2, f"predict --precision bf16 vs fp32: max |diff| of probabilities {d:.2e} (0 < d <= 2e-2)")
     check("cached:" not in r2.stderr, "predict bf16 is its own action (not the fp32 run's cached file)")
 ev = os.path.join(TMP, "eval_bf16")
@@ -186,8 +174,8 @@ r2 = seqlora(["score", "--model", bundle, "--input", fasta, "-o", sb, "--precisi
 ok = r1.returncode == 0 and r2.returncode == 0
 check(ok, "score fp32 and bf16 exit 0" + ("" if ok else ": " + (r1.stderr + r2.stderr)[-800:]))
 if ok:
-    hdr, score_bf16 = probs_tsv(sb)
-    d = maxdiff(probs_tsv(sf)[1], score_bf16)
+    hdr, score_bf16 = probs(sb)
+    d = maxdiff(probs(sf)[1], score_bf16)
     check(0 < d <= 2e-2, f"score --precision bf16 vs fp32: max |diff| {d:.2e} (0 < d <= 2e-2), {len(score_bf16)} "
                          f"sequences of one and several windows")
     log = open(os.path.join(TMP, "serve.log"), "w+")

@@ -28,7 +28,7 @@ import numpy as np
 SRC = os.environ["SEQLORA_SOURCE_DIR"]
 sys.path.insert(0, os.path.join(SRC, "tests", "package"))
 sys.path.insert(0, os.path.join(SRC, "tests", "families"))
-from common import make_model, random_dna  # noqa: E402
+from common import make_model, maxdiff, probs, random_dna  # noqa: E402
 from bases import make_nt  # noqa: E402
 
 BIN, EMU = os.environ["SEQLORA_BIN"], os.environ["SEQLORA_CUDA_EMU"]
@@ -50,19 +50,6 @@ def seqlora(args, store, module="none"):
     env = dict(os.environ, SEQLORA_CUDA_MODULE=module)
     return subprocess.run([BIN] + args + ["--store", store, "--threads", "1"], capture_output=True, text=True,
                           env=env)
-
-
-def probs(path):
-    """id -> the prob_* columns of a score TSV, and the header."""
-    lines = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
-    cols = [i for i, h in enumerate(lines[0]) if h.startswith("prob_")]
-    return lines[0], {r[0]: np.array([float(r[i]) for i in cols]) for r in lines[1:]}
-
-
-def maxdiff(a, b):
-    if set(a) != set(b) or not a:
-        return float("inf")
-    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
 rng = np.random.default_rng(23)

@@ -84,3 +84,17 @@ def read_tsv(path):
     with open(path) as f:
         lines = [l.rstrip("\n").split("\t") for l in f if l.strip()]
     return lines[0], lines[1:]
+
+
+def probs(path):
+    """The header of a score/predict TSV and id -> its prob_* columns."""
+    header, rows = read_tsv(path)
+    cols = [i for i, h in enumerate(header) if h.startswith("prob_")]
+    return header, {r[0]: np.array([float(r[i]) for i in cols]) for r in rows}
+
+
+def maxdiff(a, b):
+    """max |a[k] - b[k]| over the ids of two probs() dicts; inf when their ids differ or are none."""
+    if set(a) != set(b) or not a:
+        return float("inf")
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
