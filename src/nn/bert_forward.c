@@ -54,9 +54,10 @@ static void attention_task(void *p, size_t task, int worker) {
      * cache for the PV product, instead of writing B x heads x T x T floats to memory */
     float *P = m->training ? a->P + task * T * T : m->scratch + ((size_t)worker * 2 + 1) * T * T;
     /* bf16 mode: q, k, v and dropout(P) rounded to bf16 in the worker's scratch, products in fp32 */
-    uint16_t *q16 = m->bf16 ? sl_nn_dnnl_worker_scratch(worker) : NULL, *k16 = q16 + (size_t)T * d,
-             *v16 = k16 + (size_t)T * d, *p16 = v16 + (size_t)T * d;
+    uint16_t *v16 = NULL, *p16 = NULL;
     if (j->qk && m->bf16) {
+        uint16_t *q16 = sl_nn_dnnl_worker_scratch(worker), *k16 = q16 + (size_t)T * d;
+        v16 = k16 + (size_t)T * d, p16 = v16 + (size_t)T * d;
         sl_nn_bf16_round_rows(q16, (size_t)d, a->q + off, (size_t)H, T, d);
         sl_nn_bf16_round_rows(k16, (size_t)d, a->k + off, (size_t)H, T, d);
         sl_nn_dnnl_mm_run(j->qk, worker, q16, k16, P);
