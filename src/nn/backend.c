@@ -219,10 +219,11 @@ int sl_nn_device_select(const char *device, const char *precision, sl_nn_device 
 const char *sl_nn_backends_describe(char *buf, size_t n) {
     size_t len = 0;
     char bf16_why[256] = "";
+    const char *fp32 = sl_nn_dnnl_fp32_active() ? "oneDNN" : "OpenBLAS";
     if (sl_nn_bf16_supported(bf16_why, sizeof bf16_why))
-        len += (size_t)snprintf(buf, n, "cpu (OpenBLAS; bf16: oneDNN)\n");
+        len += (size_t)snprintf(buf, n, "cpu (fp32 GEMMs: %s; bf16: oneDNN)\n", fp32);
     else
-        len += (size_t)snprintf(buf, n, "cpu (OpenBLAS; bf16: no, %s)\n", bf16_why);
+        len += (size_t)snprintf(buf, n, "cpu (fp32 GEMMs: %s; bf16: no, %s)\n", fp32, bf16_why);
     char why[1024] = "";
     const sl_cuda_api *api = sl_nn_cuda_api(why, sizeof why);
     int count = 0;

@@ -230,6 +230,8 @@ static void init_once(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     /* brgemm, the kernels this module is for, starts at AVX-512 (avx512_core) */
     g.fp32_ok = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    const char *gemm = getenv("SEQLORA_GEMM"); /* "openblas": fp32 as in a build without oneDNN */
+    if (gemm && !strcmp(gemm, "openblas")) g.fp32_ok = 0;
     g.bf16_ok = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
     if (!g.bf16_ok)
         snprintf(g.bf16_why, sizeof g.bf16_why,

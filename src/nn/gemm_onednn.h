@@ -12,7 +12,8 @@
  *
  * Where it is used: fp32 where sl_nn_dnnl_fp32_active() (oneDNN and a CPU with AVX-512, where its brgemm
  * kernels beat the engine's blocked OpenBLAS calls: 10-15% per GEMM on Zen 4; elsewhere the engine keeps
- * OpenBLAS), bf16 where sl_nn_bf16_supported().
+ * OpenBLAS; the environment variable SEQLORA_GEMM=openblas keeps OpenBLAS too, for fp32 results bit-identical
+ * to a build without oneDNN), bf16 where sl_nn_bf16_supported().
  *
  * Determinism: as with sl_nn_sgemm, rows are split into blocks that depend only on M and each block is one
  * single-threaded oneDNN primitive, so results do not depend on the thread count. They do depend on the
@@ -38,7 +39,8 @@ typedef enum { SL_NN_DNNL_FP32 = 0, SL_NN_DNNL_BF16 = 1 } sl_nn_dnnl_type;
 int sl_nn_bf16_supported(char *why, size_t why_len);
 
 /* 1 when the engines run their fp32 frozen-weight GEMMs and attention products through this module: a
- * build with oneDNN, a CPU with AVX-512, and not switched off by sl_nn_dnnl_fp32_enable(0). */
+ * build with oneDNN, a CPU with AVX-512, SEQLORA_GEMM not "openblas" (read once), and not switched off by
+ * sl_nn_dnnl_fp32_enable(0). */
 int sl_nn_dnnl_fp32_active(void);
 
 /* Switch the fp32 use off (0) or back on (1; only where available), for tests and benchmarks that compare

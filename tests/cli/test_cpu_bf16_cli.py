@@ -9,7 +9,9 @@
   * score and serve on a bundle: score bf16 within 2e-2 of score fp32 and not equal; serve --precision bf16
     reports bf16 in /healthz and returns score bf16's probabilities (within 1e-5; the batch composition may
     differ between the two);
-  * fp16 on the CPU: exit 2 naming --precision, nothing written.
+  * fp16 on the CPU: exit 2 naming --precision, nothing written;
+  * fp32 (any machine): predictions with oneDNN's fp32 GEMMs (where `seqlora backends` says so) and with
+    SEQLORA_GEMM=openblas agree within 1e-6 and differ in the last bits only when oneDNN ran.
 Where this build or CPU has no bf16 path (`seqlora backends` says why), the refusal is checked (exit 2 naming
 the reason, nothing written) and the test exits 77 (Skipped). Exits 1 on any failure."""
 import http.client
@@ -90,6 +92,21 @@ r = seqlora(train_args(out, ["--device", "cpu", "--precision", "fp16"]), os.path
 check(r.returncode == 2 and "--precision fp16" in r.stderr and not os.path.exists(out)
       and not os.path.exists(os.path.join(TMP, "store_refused")),
       f"train --device cpu --precision fp16: exit 2 naming the option, nothing written ({r.returncode})")
+# fp32 GEMM library (any machine): oneDNN where `backends` says so, OpenBLAS with SEQLORA_GEMM=openblas; the
+# two agree to rounding, and differ in the last bits exactly when oneDNN's fp32 path is active
+p_def, p_blas = os.path.join(TMP, "pred_fp32_default.tsv"), os.path.join(TMP, "pred_fp32_openblas.tsv")
+r1 = seqlora(["predict", "--base", base, "--adapter", adapter, "--input", evl, "-o", p_def, "--no-cache"], store)
+r2 = subprocess.run([BIN, "predict", "--base", base, "--adapter", adapter, "--input", evl, "-o", p_blas, "--no-cache",
+                     "--store", store, "--threads", "1"], capture_output=True, text=True,
+                    env=dict(os.environ, SEQLORA_CUDA_MODULE="none", SEQLORA_GEMM="openblas"))
+if r1.returncode == 0 and r2.returncode == 0:
+    onednn_fp32 = "fp32 GEMMs: oneDNN" in backends
+    d = maxdiff(probs(p_def)[1], probs(p_blas)[1])
+    check(d <= 1e-6 and (d > 0) == onednn_fp32,
+          f"fp32 predict, default ({'oneDNN' if onednn_fp32 else 'OpenBLAS'}) vs SEQLORA_GEMM=openblas: max |diff| "
+          f"{d:.2e} (<= 1e-6, and > 0 exactly when oneDNN runs the fp32 GEMMs)")
+else:
+    check(False, "fp32 predict with both GEMM libraries: " + (r1.stderr + r2.stderr)[-500:])
 if not HAVE:
     why = backends.splitlines()[0] if backends else ""
     r = seqlora(train_args(out, ["--device", "cpu", "--precision", "bf16"]), os.path.join(TMP, "store_refused"))

@@ -189,7 +189,8 @@ static void test_module(const char *module) {
     CHECK(sl_nn_device_resolve(&req, &got, note, sizeof note, &err) == SL_EUSAGE);
     char buf[2048];
     sl_nn_backends_describe(buf, sizeof buf);
-    CHECK(strncmp(buf, "cpu (OpenBLAS; bf16: ", 21) == 0 && strstr(buf, "cuda") != NULL);
+    CHECK(strncmp(buf, "cpu (fp32 GEMMs: ", 17) == 0 && strstr(buf, "; bf16: ") != NULL &&
+          strstr(buf, "cuda") != NULL);
     /* the memory plan of the 12-GB-card scenario */
     int64_t offs[144];
     sl_cuda_desc d;
