@@ -62,8 +62,8 @@ int sl_nn_device_select(const char *device, const char *precision, sl_nn_device 
 void sl_nn_cuda_set_ordinal(int ordinal);
 int sl_nn_cuda_ordinal(void);
 
-/* One line per usable backend, e.g. "cpu (fp32 GEMMs: oneDNN; bf16: oneDNN)\ncuda:0 NVIDIA H200, 139.8 GiB, sm_90 (CUDA runtime
- * 13.0 ...)\n", or "cuda: not usable (reason)". Returns buf. */
+/* One line per usable backend, e.g. "cpu (fp32 GEMMs: oneDNN; bf16: oneDNN)\ncuda:0 NVIDIA H200, 139.8 GiB,
+ * sm_90 (CUDA runtime 13.0 ...)\n", or "cuda: not usable (reason)". Returns buf. */
 const char *sl_nn_backends_describe(char *buf, size_t n);
 
 /* The description of a CPU-engine model for the CUDA module. It points into `m` (which must outlive it)

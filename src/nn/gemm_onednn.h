@@ -74,8 +74,8 @@ typedef struct sl_nn_dnnl_mat sl_nn_dnnl_mat;
  * with trans_b 0, K = out, N = in). fp32: B is used in place and must outlive the operand; bf16: B is
  * rounded and packed, and not referenced afterwards. SL_EUSAGE when the type is not available here
  * (sl_nn_bf16_supported / sl_nn_dnnl_fp32_active), SL_ENOMEM, SL_EINTERNAL when oneDNN refuses. */
-int sl_nn_dnnl_mat_create(const float *B, int K, int N, int trans_b, sl_nn_dnnl_type type, sl_nn_dnnl_mat **out,
-                          sl_err *err);
+int sl_nn_dnnl_mat_create(const float *B, int K, int N, int trans_b, sl_nn_dnnl_type type,
+                          sl_nn_dnnl_mat **out, sl_err *err);
 
 /* Free an operand (NULL is fine). */
 void sl_nn_dnnl_mat_free(sl_nn_dnnl_mat *b);
@@ -86,8 +86,8 @@ size_t sl_nn_dnnl_mat_bytes(const sl_nn_dnnl_mat *b);
 /* C [M, N] (leading dimension ldc) = A op(B) + bias, where A is fp32 [M, K] with leading dimension lda (bf16:
  * rounded as by sl_nn_bf16_round); bias [N] may be NULL; with accumulate the result is added to C instead
  * of replacing it. Runs on the engine's pool (sl_nn_set_threads). */
-void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, const float *bias, int accumulate,
-                     float *C, int ldc);
+void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, const float *bias,
+                     int accumulate, float *C, int ldc);
 
 /* ---- products of two activations inside pool tasks (attention) ---------------------------------- */
 
@@ -99,8 +99,8 @@ typedef struct sl_nn_dnnl_mm sl_nn_dnnl_mm;
 /* The product of that shape, made or found in a process-wide cache, and per-worker bf16 scratch of at
  * least scratch_elems elements for the pool's current threads (sl_nn_dnnl_worker_scratch). Driving thread
  * only, before the pool runs the tasks that use it. NULL on failure (recorded: sl_nn_dnnl_take_error). */
-const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb, int ldc,
-                                       float alpha, sl_nn_dnnl_type type, size_t scratch_elems);
+const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
+                                       int ldc, float alpha, sl_nn_dnnl_type type, size_t scratch_elems);
 
 /* Worker `worker`'s bf16 scratch (at least the largest scratch_elems asked of sl_nn_dnnl_mm_get). */
 uint16_t *sl_nn_dnnl_worker_scratch(int worker);
