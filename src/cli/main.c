@@ -21,16 +21,19 @@ static const command commands[] = {
 
 static void print_version(void) {
     printf("seqlora %s\n", SEQLORA_VERSION);
-    printf("backends: cpu (OpenBLAS%s)%s\n", strcmp(SEQLORA_HAVE_ONEDNN_STR, "ON") == 0 ? ", bf16: oneDNN" : "",
+    printf("backends: cpu (OpenBLAS%s)%s\n",
+           strcmp(SEQLORA_HAVE_ONEDNN_STR, "ON") == 0 ? ", bf16: oneDNN" : "",
            strcmp(SEQLORA_HAVE_CUDA_STR, "ON") == 0 ? ", cuda (cuBLAS)" : "");
 }
 
 static void print_usage(FILE *out) {
-    fprintf(out, "usage: seqlora <command> [options]\n\n"
-                 "Fine-tune genomic language models with LoRA as cached, provenance-tracked pipeline steps.\n\n"
-                 "commands:\n");
+    fprintf(out,
+            "usage: seqlora <command> [options]\n\n"
+            "Fine-tune genomic language models with LoRA as cached, provenance-tracked pipeline steps.\n\n"
+            "commands:\n");
     for (const command *c = commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
-    fprintf(out, "\n`seqlora <command> --help` describes each command. `seqlora --version` lists the backends.\n");
+    fprintf(out,
+            "\n`seqlora <command> --help` describes each command. `seqlora --version` lists the backends.\n");
 }
 
 int main(int argc, char **argv) {

@@ -39,9 +39,10 @@ typedef struct sl_nn_train_opts {
     int n_labels;
     int progress; /* draw a progress bar (TTY only) and log one line per epoch */
     /* CUDA (src/nn/backend.h; BERT-family bases only): cuda = 0 trains on the CPU engine (precision
-     * SL_CUDA_FP32, or SL_CUDA_BF16 for its bf16 mode, sl_nn_model_use_bf16); 1 on CUDA device cuda_device with the frozen base's GEMMs in `precision` (SL_CUDA_FP32,
-     * _BF16, _FP16). The CPU model stays the owner of the weights: the device arena is copied back before
-     * each evaluation, checkpoint and the adapter write, so those files are the CPU code's. */
+     * SL_CUDA_FP32, or SL_CUDA_BF16 for its bf16 mode, sl_nn_model_use_bf16); 1 on CUDA device cuda_device
+     * with the frozen base's GEMMs in `precision` (SL_CUDA_FP32, _BF16, _FP16). The CPU model stays the owner
+     * of the weights: the device arena is copied back before each evaluation, checkpoint and the adapter
+     * write, so those files are the CPU code's. */
     int cuda, cuda_device, precision;
 } sl_nn_train_opts;
 
