@@ -34,7 +34,8 @@ int sl_nn_device_parse(const char *s, sl_nn_device *out, sl_err *err);
 /* "auto", "cpu", "cuda:N". Returns buf. */
 const char *sl_nn_device_format(const sl_nn_device *d, char *buf, size_t n);
 
-/* GEMM precision (values as SL_CUDA_FP32/BF16/FP16). The CPU engine runs fp32 only. */
+/* GEMM precision (values as SL_CUDA_FP32/BF16/FP16). The CPU engine runs fp32, and bf16 where
+ * sl_nn_bf16_supported. */
 int sl_nn_precision_parse(const char *s, int *out, sl_err *err);
 const char *sl_nn_precision_name(int p);
 

@@ -47,7 +47,7 @@ typedef struct sl_nn_infer_opts {
     int cuda;                  /* 1 = run the forward passes on CUDA device cuda_device (the module loaded by
                                   backend.h; any family); 0 = the CPU engine */
     int cuda_device;           /* CUDA ordinal (>= 0) when cuda = 1 */
-    int precision;             /* SL_CUDA_FP32 (0, the default) | _BF16 | _FP16; the CPU runs fp32 only */
+    int precision;             /* SL_CUDA_FP32 (0, the default) | _BF16 | _FP16; the CPU runs fp32 or bf16 */
 } sl_nn_infer_opts;
 
 typedef struct sl_nn_infer sl_nn_infer;

@@ -20,7 +20,7 @@ int sl_nn_predict_dataset(const char *base_dir, const char *adapter_dir, const c
                           const char *out_tsv, int threads, sl_err *err);
 
 /* As sl_nn_predict_dataset, on CUDA device `cuda_device` (< 0: the CPU engine) with the frozen base's
- * GEMMs in `precision` (SL_CUDA_FP32/_BF16/_FP16 of nn/cuda/sl_cuda.h; the CPU takes fp32 only). CUDA runs
+ * GEMMs in `precision` (SL_CUDA_FP32/_BF16/_FP16 of nn/cuda/sl_cuda.h; the CPU takes fp32 or bf16). CUDA runs
  * BERT-family bases only (SL_EUSAGE otherwise); fp32 on CUDA is the CPU's output within 1e-4, not
  * byte for byte (docs/gpu.md). */
 int sl_nn_predict_dataset_on(const char *base_dir, const char *adapter_dir, const char *dataset_tsv,
