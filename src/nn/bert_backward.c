@@ -130,7 +130,10 @@ static void attention_bwd(sl_nn_bert *m, int l, const sl_nn_acts *a) {
         j.dv = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, ld, H, 1.0f, ty, scratch);  /* dropout(P)^T dctx */
         j.dq = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, ld, H, scale, ty, scratch); /* dP k */
         j.dk = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, ld, H, scale, ty, scratch); /* dP^T q */
-        if (!j.dp || !j.dv || !j.dq || !j.dk) return; /* recorded; the backward fails at its end */
+        if (!j.dp || !j.dv || !j.dq || !j.dk) {
+            if (m->bf16) return;              /* recorded; the backward fails at its end */
+            j.dp = j.dv = j.dq = j.dk = NULL; /* fp32: OpenBLAS runs them */
+        }
     }
     double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((size_t)m->B * m->cfg.heads, attention_bwd_task, &j);

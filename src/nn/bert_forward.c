@@ -102,7 +102,8 @@ static void attention(sl_nn_bert *m, int l, sl_nn_acts *a, int B, int T) {
         const size_t scratch = m->bf16 ? 3 * (size_t)T * d + (size_t)T * T : 0;
         j.qk = sl_nn_dnnl_mm_get(T, T, d, 0, ld, 1, ld, T, 1.0f / sqrtf((float)d), type, scratch);
         j.pv = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, ld, H, 1.0f, type, scratch);
-        if (!j.qk || !j.pv) return; /* recorded; the forward fails at the end of the encoder */
+        if ((!j.qk || !j.pv) && m->bf16) return; /* recorded; the forward fails at the end of the encoder */
+        if (!j.qk || !j.pv) j.qk = j.pv = NULL;  /* fp32: OpenBLAS runs them */
     }
     double t0 = sl_nn_prof_begin();
     sl_nn_parallel_for((size_t)B * m->cfg.heads, attention_task, &j);

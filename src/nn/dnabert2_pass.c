@@ -80,9 +80,10 @@ static void attention(sl_nn_dnabert2 *m, const sl_nn_d2_acts *a, int backward) {
     sl_nn_k_attn_dnnl dn;
     attn_job j = {m, a, NULL};
     if (backward ? m->wmats.bwd != NULL : m->wmats.fwd != NULL) { /* oneDNN products, like the Linears */
-        if (sl_nn_k_attention_dnnl(&dn, backward, m->T, d, 3 * H, H, 1.0f / sqrtf((float)d), m->wmats.bf16))
-            return; /* recorded; the pass fails at its end */
-        j.dn = &dn;
+        int rc =
+            sl_nn_k_attention_dnnl(&dn, backward, m->T, d, 3 * H, H, 1.0f / sqrtf((float)d), m->wmats.bf16);
+        if (rc < 0) return;     /* recorded; the pass fails at its end */
+        j.dn = rc ? NULL : &dn; /* 1: fp32 on OpenBLAS */
     }
     sl_nn_parallel_for((size_t)m->B * m->cfg.heads, backward ? attention_bwd_task : attention_task, &j);
 }

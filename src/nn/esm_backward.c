@@ -36,9 +36,9 @@ static void attention_bwd(sl_nn_esm *m, const sl_nn_esm_acts *a) {
     sl_nn_k_attn_dnnl dn;
     attn_job j = {m, a, NULL};
     if (m->wmats.bwd) { /* oneDNN products, like the Linears */
-        if (sl_nn_k_attention_dnnl(&dn, 1, m->T, d, H, H, 1.0f, m->wmats.bf16))
-            return; /* recorded; the backward fails at its end */
-        j.dn = &dn;
+        int rc = sl_nn_k_attention_dnnl(&dn, 1, m->T, d, H, H, 1.0f, m->wmats.bf16);
+        if (rc < 0) return;     /* recorded; the backward fails at its end */
+        j.dn = rc ? NULL : &dn; /* 1: fp32 on OpenBLAS */
     }
     sl_nn_parallel_for((size_t)m->B * m->cfg.b.heads, attention_bwd_task, &j);
 }

@@ -95,8 +95,9 @@ typedef struct {
 } sl_nn_k_attn_dnnl;
 /* Make the products for T, d, ld, ldo, scale of the kernels below (backward 0: the forward's; 1: the
  * backward's), and the bf16 per-worker scratch they need. Driving thread only, before the pool runs the
- * tasks (the pool's current thread count). 0, or -1 when one could not be made: then the failure is
- * recorded for sl_nn_dnnl_take_error, which the pass must call, and the kernels must not run with `p`. */
+ * tasks (the pool's current thread count). 0; -1 when a bf16 one could not be made: then the failure is
+ * recorded for sl_nn_dnnl_take_error, which the pass must call, and the kernels must not run; 1 when an fp32
+ * one could not be made: nothing is recorded, and the kernels run on OpenBLAS (pass NULL for `p`). */
 int sl_nn_k_attention_dnnl(sl_nn_k_attn_dnnl *p, int backward, int T, int d, int ld, int ldo, float scale,
                            int bf16);
 /* Masked softmax attention of one (batch row, head) with scores scale `scale` and an optional additive

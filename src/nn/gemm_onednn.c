@@ -151,6 +151,10 @@ uint16_t *sl_nn_dnnl_worker_scratch(int worker) {
     return NULL;
 }
 
+void sl_nn_dnnl_inject_failures(int n) {
+    (void)n;
+}
+
 void sl_nn_dnnl_mm_run(const sl_nn_dnnl_mm *mm, int worker, const void *A, const void *B, float *C) {
     (void)mm, (void)worker, (void)A, (void)B, (void)C;
     record_error(SL_EINTERNAL, "built without oneDNN");
@@ -186,7 +190,7 @@ typedef struct prim {
 
 struct sl_nn_dnnl_mat {
     sl_nn_dnnl_type type;
-    int K, N;
+    int K, N, trans_b;
     dnnl_memory_desc_t w_md, bias_md;
     void *w;        /* bf16: the packed weights (owned, w_md's layout); fp32: the caller's B (strided w_md) */
     size_t w_bytes; /* owned bytes */
@@ -221,6 +225,19 @@ static struct {
 } g = {.once = PTHREAD_ONCE_INIT};
 
 static atomic_int fp32_enabled = 1;
+static atomic_int injected_failures; /* sl_nn_dnnl_inject_failures */
+
+void sl_nn_dnnl_inject_failures(int n) {
+    atomic_store(&injected_failures, n > 0 ? n : 0);
+}
+
+/* 1 when this primitive creation is to fail (a test asked for it). */
+static int inject_failure(void) {
+    int n = atomic_load(&injected_failures);
+    while (n > 0 && !atomic_compare_exchange_weak(&injected_failures, &n, n - 1)) {
+    }
+    return n > 0;
+}
 
 static void init_once(void) {
     if (dnnl_engine_create(&g.engine, dnnl_cpu, 0) != dnnl_success) {
@@ -394,7 +411,7 @@ static prim *find_prim(sl_nn_dnnl_mat *b, int rows, int lda, int ldc, int varian
     if (!s) {
         const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         p->scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
-        s = dnnl_primitive_create(&p->p, pd);
+        s = inject_failure() ? dnnl_unimplemented : dnnl_primitive_create(&p->p, pd);
     }
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (s) {
@@ -454,7 +471,7 @@ int sl_nn_dnnl_mat_create(const float *B, int K, int N, int trans_b, sl_nn_dnnl_
     if (K <= 0 || N <= 0) return sl_err_set(err, SL_EINTERNAL, "%s operand of %d x %d", what, K, N);
     sl_nn_dnnl_mat *b = calloc(1, sizeof *b);
     if (!b) return sl_err_set(err, SL_ENOMEM, "%s operand of %d x %d: out of memory", what, K, N);
-    b->type = type, b->K = K, b->N = N;
+    b->type = type, b->K = K, b->N = N, b->trans_b = trans_b;
     dnnl_dims_t bd = {1, N}, wd = {K, N}, ws = {trans_b ? 1 : N, trans_b ? K : 1};
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&b->bias_md, 2, bd, dnnl_f32, dnnl_ab);
     if (!s && type == SL_NN_DNNL_BF16) {
@@ -592,6 +609,14 @@ void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, co
         if (!code && j.full) code = prim_args_ready(b, (prim *)j.full, n, msg, sizeof msg);
         if (!code && j.tail) code = prim_args_ready(b, (prim *)j.tail, n, msg, sizeof msg);
     }
+    if (code && !bf16) { /* fp32: OpenBLAS computes the same product (B is the caller's, in place) */
+        sl_nn_prof_end(SL_NN_PH_GEMM, t0);
+        sl_nn_sgemm(0, b->trans_b, M, b->N, b->K, 1.0f, A, lda, (const float *)b->w, b->trans_b ? b->K : b->N,
+                    accumulate ? 1.0f : 0.0f, C, ldc);
+        for (int i = 0; bias && i < M; i++)
+            for (int k = 0; k < b->N; k++) C[(size_t)i * ldc + k] += bias[k];
+        return;
+    }
     if (code) {
         if (!msg[0]) snprintf(msg, sizeof msg, "out of memory");
         record_error(code, msg);
@@ -660,7 +685,7 @@ static sl_nn_dnnl_mm *mm_make(const sl_nn_dnnl_mm *key, char *msg, size_t msg_le
             mm->scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
             dnnl_dims_t sd = {(dnnl_dim_t)(mm->scratch ? mm->scratch : 1)};
             if (!(s = dnnl_memory_desc_init_by_tag(&mm->sp_md, 1, sd, dnnl_u8, dnnl_a)))
-                s = dnnl_primitive_create(&mm->p, pd);
+                s = inject_failure() ? dnnl_unimplemented : dnnl_primitive_create(&mm->p, pd);
         }
     }
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -685,7 +710,7 @@ const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda
                                        int ldc, float alpha, sl_nn_dnnl_type type, size_t scratch_elems) {
     char msg[256] = "";
     if (!type_ok(type, msg, sizeof msg)) {
-        record_error(SL_EUSAGE, msg);
+        if (type == SL_NN_DNNL_BF16) record_error(SL_EUSAGE, msg);
         return NULL;
     }
     const sl_nn_dnnl_mm key = {.M = M,
@@ -733,7 +758,7 @@ const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda
             w->t16_len = scratch_elems;
     }
     if (code) {
-        record_error(code, msg);
+        if (type == SL_NN_DNNL_BF16) record_error(code, msg); /* fp32: the caller falls back to OpenBLAS */
         return NULL;
     }
     return mm;

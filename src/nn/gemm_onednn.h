@@ -85,7 +85,8 @@ size_t sl_nn_dnnl_mat_bytes(const sl_nn_dnnl_mat *b);
 
 /* C [M, N] (leading dimension ldc) = A op(B) + bias, where A is fp32 [M, K] with leading dimension lda (bf16:
  * rounded as by sl_nn_bf16_round); bias [N] may be NULL; with accumulate the result is added to C instead
- * of replacing it. Runs on the engine's pool (sl_nn_set_threads). */
+ * of replacing it. Runs on the engine's pool (sl_nn_set_threads). When oneDNN refuses an fp32 block shape,
+ * OpenBLAS computes the product instead (nothing recorded); a bf16 failure is recorded. */
 void sl_nn_dnnl_gemm(const sl_nn_dnnl_mat *B, int M, const float *A, int lda, const float *bias,
                      int accumulate, float *C, int ldc);
 
@@ -98,7 +99,8 @@ typedef struct sl_nn_dnnl_mm sl_nn_dnnl_mm;
 
 /* The product of that shape, made or found in a process-wide cache, and per-worker bf16 scratch of at
  * least scratch_elems elements for the pool's current threads (sl_nn_dnnl_worker_scratch). Driving thread
- * only, before the pool runs the tasks that use it. NULL on failure (recorded: sl_nn_dnnl_take_error). */
+ * only, before the pool runs the tasks that use it. NULL on failure: recorded for sl_nn_dnnl_take_error in
+ * bf16; in fp32 nothing is recorded and the caller runs the product on OpenBLAS instead. */
 const sl_nn_dnnl_mm *sl_nn_dnnl_mm_get(int M, int N, int K, int trans_a, int lda, int trans_b, int ldb,
                                        int ldc, float alpha, sl_nn_dnnl_type type, size_t scratch_elems);
 
@@ -108,6 +110,9 @@ uint16_t *sl_nn_dnnl_worker_scratch(int worker);
 /* Run mm in a pool task on worker `worker` (A and B: float * or uint16_t * as its type). On failure C's
  * M x N is NaN and the error is recorded. */
 void sl_nn_dnnl_mm_run(const sl_nn_dnnl_mm *mm, int worker, const void *A, const void *B, float *C);
+
+/* For tests: make the next n primitive creations fail as if oneDNN refused the shape (0 = none). */
+void sl_nn_dnnl_inject_failures(int n);
 
 /* The first failure of sl_nn_dnnl_gemm or sl_nn_dnnl_mm_* since the last call (then cleared): 0 when there
  * was none, otherwise its code with the message in err. */

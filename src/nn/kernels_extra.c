@@ -99,14 +99,14 @@ int sl_nn_k_attention_dnnl(sl_nn_k_attn_dnnl *p, int backward, int T, int d, int
         const size_t scratch = bf16 ? 2 * (size_t)T * d + (size_t)T * T : 0;
         p->qk = sl_nn_dnnl_mm_get(T, T, d, 0, lq, 1, lq, T, scale, ty, scratch); /* scale q k^T */
         p->pv = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, lq, ldo, 1.0f, ty, scratch); /* P v */
-        return p->qk && p->pv ? 0 : -1;
+        return p->qk && p->pv ? 0 : bf16 ? -1 : 1;
     }
     const size_t scratch = bf16 ? 4 * (size_t)T * d + (size_t)T * T : 0;
     p->dp = sl_nn_dnnl_mm_get(T, T, d, 0, lo, 1, lq, T, 1.0f, ty, scratch);  /* dctx v^T */
     p->dv = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, lo, ld, 1.0f, ty, scratch);  /* P^T dctx */
     p->dq = sl_nn_dnnl_mm_get(T, d, T, 0, T, 0, lq, ld, scale, ty, scratch); /* scale dP k */
     p->dk = sl_nn_dnnl_mm_get(T, d, T, 1, T, 0, lq, ld, scale, ty, scratch); /* scale dP^T q */
-    return p->dp && p->dv && p->dq && p->dk ? 0 : -1;
+    return p->dp && p->dv && p->dq && p->dk ? 0 : bf16 ? -1 : 1;
 }
 
 void sl_nn_k_attention_head(float *P, float *ctx, const float *q, const float *k, const float *v, int ld,

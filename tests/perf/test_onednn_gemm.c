@@ -9,6 +9,8 @@
  * accumulation), and the results do not depend on the thread count (1, 2 and 3 threads, byte for byte).
  * Activation products (attention): strided operands, transposed A or B, alpha, run from pool tasks;
  * same bound, 1 and 2 threads byte for byte.
+ * A shape oneDNN refuses (injected): fp32 falls back to OpenBLAS with the same result and nothing recorded;
+ * bf16 records the failure (the pass fails) and leaves NaN.
  * Where a type is not available (no oneDNN; fp32 needs AVX-512, bf16 AVX512-BF16/AMX) its checks cannot
  * run: exit 77 (Skipped) after the others. */
 #include <math.h>
@@ -288,12 +290,53 @@ static void test_mm(sl_nn_dnnl_type type) {
     mm_case(type, 77, 32, 77, 1, 0, 0.3f);     /* dP^T q */
 }
 
+/* When oneDNN refuses a shape: fp32 products fall back to OpenBLAS (same result within the bound, nothing
+ * recorded); bf16 ones record the failure and leave NaN, and the pass fails. */
+static void refusal_case(sl_nn_dnnl_type type) {
+    enum { M = 200, K = 48, N = 40 };
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N),
+          *bias = malloc(sizeof(float) * N);
+    float *C = malloc(sizeof(float) * M * (N + 3));
+    double *ref = malloc(sizeof(double) * M * N), *scale = malloc(sizeof(double) * M * N);
+    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = urandf();
+    for (size_t i = 0; i < (size_t)K * N; i++) B[i] = urandf();
+    for (int i = 0; i < N; i++) bias[i] = urandf();
+    sl_nn_dnnl_mat *mat = NULL;
+    sl_err err = {0};
+    sl_nn_set_threads(2);
+    CHECK_EQ_INT(sl_nn_dnnl_mat_create(B, K, N, 1, type, &mat, &err), 0);
+    if (!mat) return;
+    sl_nn_dnnl_take_error(&err);
+    sl_nn_dnnl_inject_failures(1); /* the next block primitive (ldc N + 3 is a new shape) is refused */
+    sl_nn_dnnl_gemm(mat, M, A, K, bias, 0, C, N + 3);
+    int rc = sl_nn_dnnl_take_error(&err);
+    reference(A, K, 0, B, K, 1, M, K, N, 1.0, bias, NULL, type, ref, scale);
+    double worst = worst_error(C, N + 3, ref, scale, M, N);
+    if (type == SL_NN_DNNL_FP32) {
+        CHECK_EQ_INT(rc, 0);
+        CHECK(worst < 2e-6);
+    } else {
+        CHECK(rc == SL_EINTERNAL && strstr(err.msg, "refused") != NULL);
+        CHECK(isnan(C[0]));
+    }
+    sl_nn_dnnl_inject_failures(1);
+    const sl_nn_dnnl_mm *mm = sl_nn_dnnl_mm_get(33, 34, 35, 0, 35, 0, 34, 34, 1.0f, type, 4096);
+    rc = sl_nn_dnnl_take_error(&err);
+    CHECK(mm == NULL);
+    CHECK_EQ_INT(rc, type == SL_NN_DNNL_FP32 ? 0 : SL_EINTERNAL); /* fp32: the caller uses OpenBLAS */
+    sl_nn_dnnl_inject_failures(0);
+    sl_nn_dnnl_mat_free(mat);
+    free(A), free(B), free(bias), free(C), free(ref), free(scale);
+}
+
 static void test_fp32(void) {
+    refusal_case(SL_NN_DNNL_FP32);
     test_gemm(SL_NN_DNNL_FP32);
     test_mm(SL_NN_DNNL_FP32);
 }
 
 static void test_bf16(void) {
+    refusal_case(SL_NN_DNNL_BF16);
     test_gemm(SL_NN_DNNL_BF16);
     test_mm(SL_NN_DNNL_BF16);
 }
